@@ -1,0 +1,167 @@
+"""The ``vpa-config`` command: a thin click layer over :class:`ConfigStore`.
+
+Subcommands live in small modules and are imported only when run (or when
+``--help`` lists them), so ``vpa-config --version`` and ``--help`` stay fast.
+:func:`main` is the one place failures become exit codes:
+
+* :class:`VpaConfigError`: one line on stderr, its ``exit_code``;
+* click usage errors: click's message, exit 2;
+* Ctrl-C: exit 130;
+* anything else is a bug: one line naming a crash log with the traceback,
+  exit 3 (``VPA_CONFIG_TRACEBACK=1`` prints the traceback instead).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vpa_config import __version__
+from vpa_config.cli.context import AppContext
+
+# name -> (module, function, one-line help): loaded on first use.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": ("change", "init_cmd", "Create a store (with --example, the VPA example)."),
+    "set": ("change", "set_cmd", "Set one key of a file, validated and committed."),
+    "unset": ("change", "unset_cmd", "Remove one key of a file."),
+    "import": ("change", "import_cmd", "Add or replace a whole file."),
+    "rm": ("change", "rm_cmd", "Remove a file from the store."),
+    "edit": ("edit", "edit_cmd", "Edit a file in $EDITOR; validated on save."),
+    "commit": ("change", "commit_cmd", "Validate and commit hand edits of the files."),
+    "get": ("read", "get_cmd", "Print a file, or the value of one key."),
+    "status": ("read", "status_cmd", "Show the revision and any hand edits."),
+    "log": ("read", "log_cmd", "List revisions: who, when, why, what."),
+    "restore": ("restore", "restore_cmd", "Bring files back from a revision, as a new one."),
+    "undo": ("restore", "undo_cmd", "Undo the last change, as a new revision."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported when first needed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        module = importlib.import_module(f"vpa_config.cli.{spec[0]}")
+        command: click.Command = getattr(module, spec[1])
+        self.commands[cmd_name] = command
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in sorted(COMMANDS)]
+        rows += [
+            (name, cmd.get_short_help_str(60))
+            for name, cmd in sorted(self.commands.items())
+            if name not in COMMANDS
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(sorted(rows))
+
+
+EPILOG = """\b
+Exit codes: 0 ok, 1 refused or invalid, 2 usage error, 3 internal error,
+4 store locked, 5 not found, 6 storage failure (disk full, read-only).
+The store is --store, else $VPA_CONFIG_STORE, else
+$XDG_CONFIG_HOME/vpa-config (default ~/.config/vpa-config)."""
+
+
+@click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="vpa-config")
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="VPA_CONFIG_STORE",
+    help="The store's folder.  [env: VPA_CONFIG_STORE]",
+)
+@click.pass_context
+def cli(ctx: click.Context, store_path: Path | None) -> None:
+    """Validated, versioned, audited configuration files.
+
+    Every change is checked against its JSON Schema before anything is
+    written, then committed at once with who made it and why.
+    """
+    ctx.obj = AppContext(store_path=store_path)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the process exit code."""
+    from vpa_config.errors import VpaConfigError
+
+    try:
+        result = cli.main(args=argv, prog_name="vpa-config", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except VpaConfigError as exc:
+        click.echo(f"vpa-config: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return 130
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+        return 0
+    except Exception as exc:  # noqa: BLE001 (the top-level net for bugs)
+        return _report_bug(exc)
+    return result if isinstance(result, int) else 0
+
+
+def _quiet_broken_pipe() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _report_bug(exc: BaseException) -> int:
+    import traceback
+
+    if os.environ.get("VPA_CONFIG_TRACEBACK"):
+        traceback.print_exception(exc)
+        return 3
+    log = _crash_log_path()
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a") as handle:
+            handle.write(f"vpa-config {__version__}, Python {sys.version.split()[0]}\n")
+            handle.write(f"argv: {sys.argv!r}\n")
+            traceback.print_exception(exc, file=handle)
+            handle.write("\n")
+        where = f"details in {log}"
+    except OSError:
+        where = "set VPA_CONFIG_TRACEBACK=1 to see the traceback"
+    click.echo(
+        f"vpa-config: internal error ({type(exc).__name__}); {where}. "
+        "Please report it.",
+        err=True,
+    )
+    return 3
+
+
+def _crash_log_path() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(base) / "vpa-config" / "crash.log"
+
+
+def register(name: str, module: str, function: str, help_text: str) -> None:
+    """Add a lazily loaded subcommand (used by modules that add commands)."""
+    COMMANDS[name] = (module, function, help_text)
+
+
+def run(argv: list[str] | None = None) -> Any:
+    """Entry point for ``python -m vpa_config``: exit with :func:`main`'s code."""
+    raise SystemExit(main(argv))

@@ -1,0 +1,150 @@
+"""Commands that change the store: init, set, unset, import, rm, commit."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from vpa_config.cli import render
+from vpa_config.cli.context import AppContext, pass_app
+from vpa_config.cli.options import change_options
+
+
+@click.command("init")
+@click.option("--example", is_flag=True, help="Seed the VPA assistant's example configuration.")
+@click.option("--actor", envvar="VPA_CONFIG_ACTOR", help="Who creates the store.")
+@click.option("--reason", "-m", default="", help="Why: recorded in the first commit.")
+@pass_app
+def init_cmd(app: AppContext, example: bool, actor: str | None, reason: str) -> int:
+    """Create a store: a folder of config files that is also a git repository.
+
+    The store's settings (.vpa-config/settings.yaml) are committed as the first
+    revision; with --example, the VPA assistant's example files too.
+    """
+    from vpa_config.store import ConfigStore, default_store_path
+
+    path = app.store_path or default_store_path()
+    store, result = ConfigStore.init(
+        path, example=example, actor=actor, reason=reason, source="cli"
+    )
+    store.close()
+    click.echo(f"created store {path}")
+    click.echo(f"committed {result.revision}")
+    return 0
+
+
+@click.command("set")
+@click.argument("file")
+@click.argument("key")
+@click.argument("value")
+@click.option("--string", "as_string", is_flag=True, help="Keep VALUE as text, do not read it as YAML.")
+@change_options
+@pass_app
+def set_cmd(
+    app: AppContext,
+    file: str,
+    key: str,
+    value: str,
+    as_string: bool,
+    reason: str,
+    actor: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> int:
+    """Set KEY of FILE to VALUE.
+
+    VALUE is read as a YAML 1.2 scalar or flow value: 0.4 is a number, true a
+    boolean, [a, b] a list, {a: 1} a mapping, and no or 0755 stay as they look
+    (text, decimal). --string keeps it as text. KEY is dotted
+    (llm.temperature, plugins.0.name; escape a literal dot as \\.) or a JSON
+    Pointer (/llm/temperature).
+    """
+    from vpa_config.documents import parse_value
+
+    parsed = value if as_string else parse_value(value)
+    result = app.store().set(
+        file, key, parsed, actor=actor, reason=reason, dry_run=dry_run
+    )
+    return render.change_result(result, as_json)
+
+
+@click.command("unset")
+@click.argument("file")
+@click.argument("key")
+@change_options
+@pass_app
+def unset_cmd(
+    app: AppContext,
+    file: str,
+    key: str,
+    reason: str,
+    actor: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> int:
+    """Remove KEY (a key or a list item) from FILE."""
+    result = app.store().unset(file, key, actor=actor, reason=reason, dry_run=dry_run)
+    return render.change_result(result, as_json)
+
+
+@click.command("import")
+@click.argument("src", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option("--as", "as_name", help="The file's name in the store (default: SRC's name).")
+@change_options
+@pass_app
+def import_cmd(
+    app: AppContext,
+    src: Path,
+    as_name: str | None,
+    reason: str,
+    actor: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> int:
+    """Add SRC to the store, or replace the file of that name (- reads stdin)."""
+    if str(src) == "-":
+        if not as_name:
+            raise click.UsageError("reading stdin (-) needs --as NAME")
+        content = sys.stdin.buffer.read()
+    else:
+        try:
+            content = src.read_bytes()
+        except OSError as exc:
+            raise click.BadParameter(f"cannot read {src}: {exc.strerror}", param_hint="SRC") from None
+    name = as_name or src.name
+    subject = f"import {src.name} as {name}" if as_name and as_name != src.name else None
+    result = app.store().import_file(
+        name, content, actor=actor, reason=reason, dry_run=dry_run, subject=subject
+    )
+    return render.change_result(result, as_json)
+
+
+@click.command("rm")
+@click.argument("file")
+@change_options
+@pass_app
+def rm_cmd(
+    app: AppContext, file: str, reason: str, actor: str | None, dry_run: bool, as_json: bool
+) -> int:
+    """Remove FILE from the store (its history stays)."""
+    result = app.store().remove(file, actor=actor, reason=reason, dry_run=dry_run)
+    return render.change_result(result, as_json)
+
+
+@click.command("commit")
+@change_options
+@pass_app
+def commit_cmd(
+    app: AppContext, reason: str, actor: str | None, dry_run: bool, as_json: bool
+) -> int:
+    """Validate the edits made to the store's files directly, and commit them.
+
+    Invalid edits are refused with every error and left in place, untouched.
+    """
+    result = app.store().adopt(actor=actor, reason=reason, dry_run=dry_run)
+    if not result.changed and not as_json:
+        click.echo("no hand edits; nothing committed")
+        return 0
+    return render.change_result(result, as_json)

@@ -1,0 +1,97 @@
+"""``vpa-config edit``: the validate-on-save loop, and an edit is never lost."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from vpa_config.cli import render
+from vpa_config.cli.context import AppContext, pass_app
+from vpa_config.cli.options import change_options
+
+
+@click.command("edit")
+@click.argument("file")
+@change_options
+@pass_app
+def edit_cmd(
+    app: AppContext,
+    file: str,
+    reason: str,
+    actor: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> int:
+    """Open FILE in $VISUAL or $EDITOR; validate on save; then commit.
+
+    If the edit is invalid, every error is shown and you choose: edit again
+    (your text is kept), discard it, or keep the draft in a file whose path is
+    printed. A new FILE starts empty.
+    """
+    from vpa_config.errors import InvalidConfigError, NotFoundError
+    from vpa_config.fsutil import clean_name
+
+    store = app.store()
+    name = clean_name(file)
+    try:
+        text = store.read_bytes(name).decode("utf-8", "replace")
+    except NotFoundError:
+        text = ""
+    suffix = Path(name).suffix or ".txt"
+    original = text
+
+    while True:
+        edited = click.edit(text, extension=suffix, require_save=False)
+        if edited is None or edited == original:
+            click.echo("no change; nothing committed")
+            return 0
+        text = edited
+        problems = store.check(name, text.encode())
+        if not problems:
+            try:
+                result = store.replace(
+                    name, text.encode(), actor=actor, reason=reason, dry_run=dry_run
+                ) if store.repo.files(store.repo.head()).get(name) else store.import_file(
+                    name, text.encode(), actor=actor, reason=reason,
+                    dry_run=dry_run, kind="edit",
+                )
+                return render.change_result(result, as_json)
+            except InvalidConfigError as exc:
+                problems = exc.problems
+        click.echo(f"{name}: the edit is invalid ({len(problems)} problems):", err=True)
+        for problem in problems:
+            click.echo(f"  {problem}", err=True)
+        choice = _ask()
+        if choice == "e":
+            continue
+        if choice == "d":
+            click.echo("edit discarded; nothing written", err=True)
+            return 1
+        draft = _keep_draft(store.repo.controldir, name, text)
+        click.echo(f"draft kept in {draft}; nothing committed", err=True)
+        return 1
+
+
+def _ask() -> str:
+    try:
+        return click.prompt(
+            "[e]dit again, [d]iscard, or [k]eep the draft in a file?",
+            type=click.Choice(["e", "d", "k"]),
+            default="e",
+            err=True,
+        )
+    except (click.Abort, EOFError):
+        # No answer (no terminal, end of input): the safe answer keeps the text.
+        return "k"
+
+
+def _keep_draft(controldir: Path, name: str, text: str) -> Path:
+    folder = controldir / "vpa-config-drafts"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    safe = name.replace("/", "__")
+    path = folder / f"{stamp}-{safe}"
+    path.write_text(text)
+    return path

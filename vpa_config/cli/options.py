@@ -1,0 +1,33 @@
+"""Options several commands share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def change_options(func: F) -> F:
+    """``--reason/-m``, ``--actor`` and ``--dry-run``, for every change."""
+    func = click.option(
+        "--dry-run",
+        is_flag=True,
+        help="Show the key-level change and the verdict; write nothing.",
+    )(func)
+    func = click.option(
+        "--actor",
+        envvar="VPA_CONFIG_ACTOR",
+        help="Who makes the change, 'Name <email>'.  [env: VPA_CONFIG_ACTOR]",
+    )(func)
+    func = click.option(
+        "--reason", "-m", default="", help="Why: recorded in the commit message."
+    )(func)
+    return json_option(func)
+
+
+def json_option(func: F) -> F:
+    """``--json``: machine-readable output on stdout."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)

@@ -1,0 +1,122 @@
+"""Commands that read: get, status, log."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from vpa_config.cli import render
+from vpa_config.cli.context import AppContext, pass_app
+from vpa_config.cli.options import json_option
+
+
+@click.command("get")
+@click.argument("file")
+@click.argument("key", required=False)
+@click.option("--rev", help="Read at this revision (hash, HEAD~N, branch, tag).")
+@json_option
+@pass_app
+def get_cmd(app: AppContext, file: str, key: str | None, rev: str | None, as_json: bool) -> int:
+    """Print FILE as committed, or the value of KEY in it."""
+    store = app.store()
+    if key is None and not as_json:
+        click.echo(store.read_bytes(file, rev).decode("utf-8", "replace"), nl=False)
+        return 0
+    value = store.get(file, key, rev)
+    if as_json:
+        render.echo_json(value)
+    elif isinstance(value, (dict, list)):
+        from vpa_config.documents import dump_document
+
+        click.echo(dump_document("value.yaml", value), nl=False)
+    else:
+        click.echo(render.show_value(value))
+    return 0
+
+
+@click.command("status")
+@json_option
+@pass_app
+def status_cmd(app: AppContext, as_json: bool) -> int:
+    """Show the revision, whether the files are clean, and any hand edits."""
+    status = app.store().status()
+    if as_json:
+        render.echo_json({
+            "store": str(status.root),
+            "revision": status.revision,
+            "clean": status.clean,
+            "lock_holder": status.lock_holder,
+            "hand_edits": [
+                {
+                    "file": edit.path,
+                    "state": edit.state,
+                    "valid": edit.valid,
+                    "problems": [p.to_dict() for p in edit.problems],
+                }
+                for edit in status.hand_edits
+            ],
+        })
+        return 0
+    click.echo(f"store {status.root}")
+    click.echo(f"revision {status.revision or '(none)'}")
+    if status.lock_holder:
+        click.echo(f"locked by pid {status.lock_holder.get('pid')} since "
+                   f"{status.lock_holder.get('since', '?')}")
+    if status.clean:
+        click.echo("clean: the files are exactly the current revision")
+        return 0
+    click.echo("hand edits (not committed):")
+    for edit in status.hand_edits:
+        verdict = "valid" if edit.valid else f"INVALID ({len(edit.problems)} problems)"
+        click.echo(f"  {edit.state:8} {edit.path}  {verdict}")
+        for problem in edit.problems:
+            click.echo(f"      {problem}")
+    click.echo('run "vpa-config commit -m REASON" to commit valid edits')
+    return 0
+
+
+@click.command("log")
+@click.argument("file", required=False)
+@click.option("-n", "--max-count", "limit", type=click.IntRange(min=1), help="Show at most N revisions.")
+@click.option("--author", help="Only revisions whose author contains this text.")
+@click.option("--since", help="Only revisions at or after this time (ISO 8601, '2h ago', 'yesterday').")
+@click.option("--until", help="Only revisions at or before this time.")
+@click.option("--kind", help="Only this kind of change (set, unset, import, rm, edit, restore, undo, ...).")
+@json_option
+@pass_app
+def log_cmd(
+    app: AppContext,
+    file: str | None,
+    limit: int | None,
+    author: str | None,
+    since: str | None,
+    until: str | None,
+    kind: str | None,
+    as_json: bool,
+) -> int:
+    """List revisions, newest first: hash, time, actor, reason, kind, files.
+
+    With --json, one JSON object a line.
+    """
+    from vpa_config.timeparse import parse_time
+
+    entries = app.store().log(
+        file,
+        limit=limit,
+        author=author,
+        since=parse_time(since) if since else None,
+        until=parse_time(until) if until else None,
+        kind=kind,
+    )
+    for entry in entries:
+        if as_json:
+            render.echo_json_line(entry.to_dict())
+            continue
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(entry.time))
+        click.echo(f"{entry.revision[:12]}  {when}Z  {entry.author}")
+        click.echo(f"    {entry.subject}  [{entry.kind}, {entry.source}]")
+        if entry.reason:
+            click.echo(f"    reason: {entry.reason}")
+        click.echo(f"    files: {', '.join(entry.files) or '(none)'}")
+    return 0

@@ -1,0 +1,76 @@
+"""restore and undo: old states come back as new revisions."""
+
+from __future__ import annotations
+
+import click
+
+from vpa_config.cli import render
+from vpa_config.cli.context import AppContext, pass_app
+from vpa_config.cli.options import change_options
+
+
+def _hand_edit_policy(discard: bool, commit: bool) -> str:
+    if discard and commit:
+        raise click.UsageError("--discard-edits and --commit-edits exclude each other")
+    return "discard" if discard else "commit" if commit else "refuse"
+
+
+@click.command("restore")
+@click.argument("rev")
+@click.argument("files", nargs=-1)
+@click.option("--force", is_flag=True, help="Commit even if today's schemas refuse the result (recorded).")
+@click.option("--discard-edits", is_flag=True, help="Overwrite uncommitted hand edits of these files.")
+@click.option("--commit-edits", is_flag=True, help="Commit hand edits first, then restore.")
+@change_options
+@pass_app
+def restore_cmd(
+    app: AppContext,
+    rev: str,
+    files: tuple[str, ...],
+    force: bool,
+    discard_edits: bool,
+    commit_edits: bool,
+    reason: str,
+    actor: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> int:
+    """Bring FILES (default: every config file) back as they were at REV.
+
+    REV is a full or short hash, HEAD~N, a branch or a tag. The result is
+    validated against today's schemas and committed as a NEW revision that
+    names REV; history is never rewritten. The store's own settings and
+    schemas are restored only when named.
+    """
+    result = app.store().restore(
+        rev,
+        files,
+        force=force,
+        hand_edits=_hand_edit_policy(discard_edits, commit_edits),
+        actor=actor,
+        reason=reason,
+        dry_run=dry_run,
+    )
+    return render.change_result(result, as_json)
+
+
+@click.command("undo")
+@click.option("--discard-edits", is_flag=True, help="Overwrite uncommitted hand edits of those files.")
+@change_options
+@pass_app
+def undo_cmd(
+    app: AppContext,
+    discard_edits: bool,
+    reason: str,
+    actor: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> int:
+    """Restore the state before the last change, as a new revision."""
+    result = app.store().undo(
+        actor=actor,
+        reason=reason,
+        dry_run=dry_run,
+        hand_edits="discard" if discard_edits else "refuse",
+    )
+    return render.change_result(result, as_json)

@@ -1,0 +1,605 @@
+"""Parse, locate and edit YAML, JSON and TOML documents.
+
+Two ways in, on purpose:
+
+* :func:`parse` is the fast path used for every read and validation. YAML goes
+  through libyaml (PyYAML's C loader) with the YAML 1.2 core schema, so ``no``,
+  ``off``, ``0755``, ``1.10`` and unquoted dates keep their YAML 1.2 meaning
+  (strings, decimal, float, string) instead of YAML 1.1's booleans, octal and
+  timestamps. Duplicate keys are refused, and size, depth and node-count
+  limits stop alias bombs and runaway nesting.
+* :func:`set_value` and :func:`unset_value` edit the text round-trip
+  (ruamel.yaml, tomlkit, order-keeping JSON), so comments, key order, quoting
+  and layout survive and only the lines that must change do.
+
+:func:`locate` finds the line and column of a key path for error messages; it
+runs only when there is an error to report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from vpa_config.errors import KeyPathError, ParseError
+from vpa_config.keypath import Part, format_dotted
+
+MAX_BYTES = 4 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 1_000_000
+
+YAML_SUFFIXES = (".yaml", ".yml")
+SUFFIXES = (*YAML_SUFFIXES, ".json", ".toml")
+
+
+def format_of(name: str) -> str:
+    """``yaml``, ``json`` or ``toml`` from the file name's suffix."""
+    lower = name.lower()
+    if lower.endswith(YAML_SUFFIXES):
+        return "yaml"
+    if lower.endswith(".json"):
+        return "json"
+    if lower.endswith(".toml"):
+        return "toml"
+    raise ParseError(
+        name, "unknown file type; expected a .yaml, .yml, .json or .toml file"
+    )
+
+
+def decode(name: str, raw: bytes) -> str:
+    """Bytes to text: UTF-8 only, a byte-order mark dropped, no binary."""
+    if len(raw) > MAX_BYTES:
+        raise ParseError(
+            name, f"file is {len(raw)} bytes; the limit is {MAX_BYTES} bytes"
+        )
+    if b"\x00" in raw:
+        raise ParseError(name, "binary content (NUL byte); expected a text file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ParseError(
+            name, f"not valid UTF-8 (byte {exc.start}); expected UTF-8 text", line
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def parse(name: str, raw: bytes | str) -> Any:
+    """Parse a document to plain Python data (dict, list, str, int, ...)."""
+    text = raw if isinstance(raw, str) else decode(name, raw)
+    kind = format_of(name)
+    if kind == "yaml":
+        data = _parse_yaml(name, text)
+    elif kind == "json":
+        data = _parse_json(name, text)
+    else:
+        data = _parse_toml(name, text)
+    check_limits(name, data)
+    return data
+
+
+def parse_value(text: str) -> Any:
+    """A command-line VALUE read as a YAML 1.2 scalar or flow value."""
+    return _parse_yaml("VALUE", text)
+
+
+def check_limits(name: str, data: Any) -> None:
+    """Refuse documents nested deeper than MAX_DEPTH or larger than MAX_NODES.
+
+    Aliases make a small YAML text expand into a huge tree; the walk counts
+    every node as a reader would see it and stops at the limit.
+    """
+    budget = MAX_NODES
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise ParseError(
+                name,
+                f"document expands to more than {MAX_NODES} values "
+                "(an alias bomb?); refused",
+            )
+        if depth > MAX_DEPTH:
+            raise ParseError(
+                name, f"nested deeper than {MAX_DEPTH} levels; refused"
+            )
+        if isinstance(node, dict):
+            stack.extend((value, depth + 1) for value in node.values())
+        elif isinstance(node, list):
+            stack.extend((value, depth + 1) for value in node)
+
+
+# --- YAML, fast path ---------------------------------------------------------
+
+_yaml_loader: Any = None
+
+
+def _yaml_loader_class() -> Any:
+    global _yaml_loader
+    if _yaml_loader is None:
+        _yaml_loader = _build_yaml_loader()
+    return _yaml_loader
+
+
+def _build_yaml_loader() -> Any:
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Yaml12Loader(base):  # type: ignore[misc, valid-type]
+        """libyaml with the YAML 1.2 core schema and duplicate keys refused."""
+
+    Yaml12Loader.yaml_implicit_resolvers = {}
+    resolvers = [
+        ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+        ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+        ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$",
+         "-+0123456789"),
+        ("tag:yaml.org,2002:float",
+         r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+         r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+         "-+.0123456789"),
+    ]
+    for tag, pattern, first in resolvers:
+        Yaml12Loader.add_implicit_resolver(tag, re.compile(pattern), list(first))
+    Yaml12Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+    Yaml12Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+    Yaml12Loader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
+    Yaml12Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+    Yaml12Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_str)
+    return Yaml12Loader
+
+
+def _construct_int(loader: Any, node: Any) -> int:
+    value = loader.construct_scalar(node)
+    if value.startswith("0o"):
+        return int(value[2:], 8)
+    if value.startswith("0x"):
+        return int(value[2:], 16)
+    return int(value, 10)
+
+
+def _construct_float(loader: Any, node: Any) -> float:
+    value = loader.construct_scalar(node)
+    lower = value.lower()
+    if lower.endswith(".inf"):
+        return -math.inf if lower.startswith("-") else math.inf
+    if lower == ".nan":
+        return math.nan
+    number = float(value)
+    if math.isinf(number):
+        mark = node.start_mark
+        raise _YamlLimit(
+            f"number {value} is beyond the range of a float", mark.line, mark.column
+        )
+    return number
+
+
+def _construct_bool(loader: Any, node: Any) -> bool:
+    return bool(loader.construct_scalar(node).lower() == "true")
+
+
+def _construct_str(loader: Any, node: Any) -> str:
+    return str(loader.construct_scalar(node))
+
+
+def _construct_mapping(loader: Any, node: Any) -> dict[Any, Any]:
+    mapping: dict[Any, Any] = {}
+    yield mapping
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            duplicate = key in mapping
+        except TypeError:
+            mark = key_node.start_mark
+            raise _YamlLimit(
+                "a mapping key must be a scalar", mark.line, mark.column
+            ) from None
+        if duplicate:
+            mark = key_node.start_mark
+            raise _YamlLimit(
+                f"duplicate key {key!r}; each key may appear once",
+                mark.line,
+                mark.column,
+            )
+        mapping[key] = loader.construct_object(value_node, deep=True)
+
+
+class _YamlLimit(Exception):
+    def __init__(self, message: str, line: int, column: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+def _char_at(text: str, line: int, column: int) -> str:
+    lines = text.split("\n")
+    if line < len(lines) and column < len(lines[line]):
+        return lines[line][column]
+    return ""
+
+
+def _parse_yaml(name: str, text: str) -> Any:
+    import yaml
+
+    loader = _yaml_loader_class()(text)
+    try:
+        return loader.get_single_data()
+    except _YamlLimit as exc:
+        raise ParseError(name, exc.message, exc.line + 1, exc.column + 1) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        if mark and _char_at(text, mark.line, mark.column) == "\t":
+            problem += " (a tab; YAML indents with spaces only)"
+        line = mark.line + 1 if mark else None
+        column = mark.column + 1 if mark else None
+        raise ParseError(name, f"invalid YAML: {problem}", line, column) from None
+    except yaml.YAMLError as exc:
+        raise ParseError(name, f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise ParseError(name, f"nested deeper than {MAX_DEPTH} levels") from None
+    finally:
+        loader.dispose()
+
+
+# --- JSON and TOML, fast path -------------------------------------------------
+
+
+def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    mapping: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in mapping:
+            raise _DuplicateJsonKey(key)
+        mapping[key] = value
+    return mapping
+
+
+class _DuplicateJsonKey(Exception):
+    pass
+
+
+def _json_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"number {text} is beyond the range of a float")
+    return number
+
+
+def _parse_json(name: str, text: str) -> Any:
+    try:
+        return json.loads(
+            text, object_pairs_hook=_json_pairs, parse_float=_json_float
+        )
+    except json.JSONDecodeError as exc:
+        raise ParseError(name, f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from None
+    except _DuplicateJsonKey as exc:
+        line = _find_json_key_line(text, str(exc), duplicate=True)
+        raise ParseError(
+            name, f"duplicate key {str(exc)!r}; each key may appear once", line
+        ) from None
+    except ValueError as exc:
+        raise ParseError(name, f"invalid JSON: {exc}") from None
+    except RecursionError:
+        raise ParseError(name, f"nested deeper than {MAX_DEPTH} levels") from None
+
+
+def _find_json_key_line(text: str, key: str, duplicate: bool = False) -> int | None:
+    pattern = re.compile(r'"' + re.escape(json.dumps(key)[1:-1]) + r'"\s*:')
+    lines = [m.start() for m in pattern.finditer(text)]
+    if not lines:
+        return None
+    offset = lines[1] if duplicate and len(lines) > 1 else lines[0]
+    return text.count("\n", 0, offset) + 1
+
+
+def _parse_toml(name: str, text: str) -> Any:
+    import tomllib
+
+    try:
+        data = tomllib.loads(text, parse_float=_json_float)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        message = re.sub(r"\s*\(at line.*\)", "", str(exc))
+        line = int(match.group(1)) if match else None
+        column = int(match.group(2)) if match else None
+        raise ParseError(name, f"invalid TOML: {message}", line, column) from None
+    except ValueError as exc:
+        raise ParseError(name, f"invalid TOML: {exc}") from None
+    return _plain_toml(data)
+
+
+def _plain_toml(node: Any) -> Any:
+    """Dates and times from TOML become ISO 8601 strings, as JSON Schema sees them."""
+    if isinstance(node, dict):
+        return {key: _plain_toml(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_plain_toml(value) for value in node]
+    if hasattr(node, "isoformat"):
+        return node.isoformat()
+    return node
+
+
+# --- round-trip editing -------------------------------------------------------
+
+
+def set_value(name: str, text: str, path: Sequence[Part], value: Any) -> str:
+    """The text with ``path`` set to ``value``; containers made as needed."""
+    if not path:
+        raise KeyPathError("a key path is required to set a value")
+    return _edit(name, text, path, value, remove=False)
+
+
+def unset_value(name: str, text: str, path: Sequence[Part]) -> str:
+    """The text with the key at ``path`` removed."""
+    if not path:
+        raise KeyPathError("a key path is required to unset a value")
+    return _edit(name, text, path, None, remove=True)
+
+
+def _edit(name: str, text: str, path: Sequence[Part], value: Any, remove: bool) -> str:
+    kind = format_of(name)
+    newline = "\r\n" if "\r\n" in text else "\n"
+    text = text.replace("\r\n", "\n")
+    if kind == "yaml":
+        editor = _YamlEditor(name, text)
+    elif kind == "json":
+        editor = _JsonEditor(name, text)
+    else:
+        editor = _TomlEditor(name, text)
+    _apply(name, editor.root(), path, value, remove, editor.new_mapping)
+    result = editor.dump()
+    return result.replace("\n", newline) if newline != "\n" else result
+
+
+def _apply(
+    name: str,
+    root: Any,
+    path: Sequence[Part],
+    value: Any,
+    remove: bool,
+    new_mapping: Any,
+) -> None:
+    node = root
+    for depth, part in enumerate(path[:-1]):
+        where = format_dotted(path[: depth + 1])
+        if isinstance(node, list):
+            if not isinstance(part, int) or part >= len(node):
+                raise KeyPathError(f"{name}: {where}: no such list position")
+            node = node[part]
+        elif isinstance(node, dict):
+            if part not in node:
+                if remove:
+                    raise KeyPathError(f"{name}: {where}: no such key")
+                node[part] = new_mapping()
+            node = node[part]
+        else:
+            raise KeyPathError(
+                f"{name}: {where}: cannot go inside a {type(node).__name__} value"
+            )
+    last = path[-1]
+    where = format_dotted(path)
+    if isinstance(node, list):
+        if not isinstance(last, int):
+            raise KeyPathError(f"{name}: {where}: expected a list position")
+        if remove:
+            if last >= len(node):
+                raise KeyPathError(f"{name}: {where}: no such list position")
+            del node[last]
+        elif last < len(node):
+            node[last] = value
+        elif last == len(node):
+            node.append(value)
+        else:
+            raise KeyPathError(
+                f"{name}: {where}: list has {len(node)} items; "
+                f"use position {len(node)} to append"
+            )
+    elif isinstance(node, dict):
+        if remove:
+            if last not in node:
+                raise KeyPathError(f"{name}: {where}: no such key")
+            del node[last]
+        else:
+            node[last] = value
+    else:
+        raise KeyPathError(
+            f"{name}: {where}: cannot set a key inside a {type(node).__name__} value"
+        )
+
+
+def _guess_yaml_indent(text: str) -> tuple[int, int]:
+    """(mapping indent, offset of "- " under its key) as the file uses them."""
+    mapping: int | None = None
+    offset: int | None = None
+    lines = [line for line in text.split("\n") if line.strip() and not
+             line.lstrip().startswith("#")]
+    for parent, child in zip(lines, lines[1:]):
+        if not parent.rstrip().endswith(":"):
+            continue
+        parent_indent = len(parent) - len(parent.lstrip(" -"))
+        if parent.lstrip().startswith("- "):
+            parent_indent = len(parent) - len(parent.lstrip())
+            parent_indent += 2
+        child_indent = len(child) - len(child.lstrip())
+        if child_indent <= parent_indent - (2 if "- " in parent else 0):
+            continue
+        if child.lstrip().startswith("- "):
+            offset = offset if offset is not None else child_indent - parent_indent
+        elif mapping is None:
+            mapping = child_indent - parent_indent
+        if mapping is not None and offset is not None:
+            break
+    return mapping or 2, max(offset or 0, 0)
+
+
+class _YamlEditor:
+    def __init__(self, name: str, text: str) -> None:
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import YAMLError
+
+        mapping, offset = _guess_yaml_indent(text)
+        self.yaml = YAML(typ="rt")
+        self.yaml.preserve_quotes = True
+        self.yaml.width = 4096
+        self.yaml.indent(mapping=mapping, sequence=offset + 2, offset=offset)
+        self.yaml.explicit_start = text.lstrip().startswith("---")
+        try:
+            self.data = self.yaml.load(text)
+        except YAMLError as exc:
+            raise ParseError(name, f"invalid YAML: {exc}") from None
+        if self.data is None:
+            self.data = self.new_mapping()
+
+    def root(self) -> Any:
+        return self.data
+
+    def new_mapping(self) -> Any:
+        from ruamel.yaml.comments import CommentedMap
+
+        return CommentedMap()
+
+    def dump(self) -> str:
+        import io
+
+        out = io.StringIO()
+        self.yaml.dump(self.data, out)
+        return out.getvalue()
+
+
+class _JsonEditor:
+    def __init__(self, name: str, text: str) -> None:
+        self.data = _parse_json(name, text) if text.strip() else {}
+        match = re.search(r"\n([ \t]+)\S", text)
+        self.indent: str | None = match.group(1) if match else None
+        self.trailing_newline = text.endswith("\n") or not text
+
+    def root(self) -> Any:
+        return self.data
+
+    def new_mapping(self) -> Any:
+        return {}
+
+    def dump(self) -> str:
+        out = json.dumps(self.data, indent=self.indent, ensure_ascii=False)
+        return out + "\n" if self.trailing_newline else out
+
+
+class _TomlEditor:
+    def __init__(self, name: str, text: str) -> None:
+        import tomlkit
+        from tomlkit.exceptions import TOMLKitError
+
+        _parse_toml(name, text)
+        try:
+            self.doc = tomlkit.parse(text)
+        except TOMLKitError as exc:
+            raise ParseError(name, f"invalid TOML: {exc}") from None
+
+    def root(self) -> Any:
+        return self.doc
+
+    def new_mapping(self) -> Any:
+        import tomlkit
+
+        return tomlkit.table()
+
+    def dump(self) -> str:
+        import tomlkit
+
+        return tomlkit.dumps(self.doc)
+
+
+def dump_document(name: str, data: Any) -> str:
+    """A new document's text in the file's format (for files made from data)."""
+    kind = format_of(name)
+    if kind == "json":
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if kind == "toml":
+        import tomlkit
+
+        return tomlkit.dumps(data)
+    import io
+
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="rt")
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+# --- locating a key path in the source text ----------------------------------
+
+
+def locate(name: str, text: str, path: Sequence[Part]) -> tuple[int, int] | None:
+    """1-based (line, column) of the deepest existing part of ``path``.
+
+    Best effort: ``None`` when the text cannot be read by the locating parser.
+    """
+    try:
+        kind = format_of(name)
+    except ParseError:
+        return None
+    if kind == "toml":
+        return _locate_toml(text, path)
+    try:
+        return _locate_yaml(text, path)
+    except Exception:  # noqa: BLE001 (locating only decorates an error already found)
+        if kind == "json" and path:
+            line = _find_json_key_line(text, str(path[-1]))
+            return (line, 1) if line else None
+        return None
+
+
+def _locate_yaml(text: str, path: Sequence[Part]) -> tuple[int, int] | None:
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = True
+    node = yaml.load(text.replace("\t", "    "))
+    found: tuple[int, int] | None = (1, 1)
+    for part in path:
+        lc = getattr(node, "lc", None)
+        if isinstance(node, dict) and part in node:
+            if lc is not None:
+                found = lc.key(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            if lc is not None:
+                found = lc.item(part)
+            node = node[part]
+        else:
+            break
+    if found is None:
+        return None
+    return found[0] + 1, found[1] + 1
+
+
+def _locate_toml(text: str, path: Sequence[Part]) -> tuple[int, int] | None:
+    keys = [str(part) for part in path if not isinstance(part, int)]
+    if not keys:
+        return (1, 1)
+    table: list[str] = []
+    best: tuple[int, int] | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        header = re.match(r"^\[\[?\s*([^\]]+?)\s*\]\]?", stripped)
+        if header:
+            table = [part.strip().strip("\"'") for part in header.group(1).split(".")]
+            if table == keys[: len(table)] and best is None:
+                best = (number, 1)
+            continue
+        assign = re.match(r"^([A-Za-z0-9_\-\.\"' ]+?)\s*=", stripped)
+        if not assign:
+            continue
+        dotted = [part.strip().strip("\"'") for part in assign.group(1).split(".")]
+        if table + dotted == keys[: len(table) + len(dotted)]:
+            column = line.index(stripped[0]) + 1
+            return number, column
+    return best

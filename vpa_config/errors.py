@@ -1,0 +1,184 @@
+"""One exception hierarchy for every failure a person is shown.
+
+Each class carries the process exit code the CLI uses for it, so code that
+fails only raises; ``cli.main`` turns the exception into one line on stderr and
+that exit code. Library users catch :class:`VpaConfigError` or a subclass.
+
+Exit codes (also in the README):
+
+====  =====================================================================
+0     success
+1     refused: an invalid change, a conflict, nothing to restore
+2     usage: bad arguments or options (click's own code)
+3     internal error: a bug; the traceback goes to a log file
+4     the store is locked by another process and the wait timed out
+5     not found: no store, no such file, key or revision
+6     storage failure: disk full, read-only store, permission denied
+====  =====================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class VpaConfigError(Exception):
+    """Base for failures shown to a person without a traceback."""
+
+    exit_code = 1
+
+
+class RefusedError(VpaConfigError):
+    """A change was refused; nothing was written."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation problem, located in the source text.
+
+    ``line`` and ``column`` are 1-based and ``None`` when the location is not
+    known (for example a key that is missing altogether).
+    """
+
+    file: str
+    path: tuple[str | int, ...]
+    message: str
+    rule: str = ""
+    line: int | None = None
+    column: int | None = None
+    source: str = "schema"
+
+    @property
+    def dotted(self) -> str:
+        """The key path in dotted form, with literal dots escaped."""
+        from vpa_config.keypath import format_dotted
+
+        return format_dotted(self.path)
+
+    @property
+    def pointer(self) -> str:
+        """The key path as a JSON Pointer."""
+        from vpa_config.keypath import format_pointer
+
+        return format_pointer(self.path)
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        key = self.dotted or "(document)"
+        return f"{where}: {key}: {self.message}"
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready form, for ``--json`` output and events."""
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "path": self.dotted,
+            "pointer": self.pointer,
+            "rule": self.rule,
+            "message": self.message,
+            "source": self.source,
+        }
+
+
+@dataclass
+class InvalidConfigError(RefusedError):
+    """One or more candidate files do not validate; nothing was written."""
+
+    problems: list[Problem] = field(default_factory=list)
+    note: str = "Nothing was written."
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        count = len(self.problems)
+        if count == 1:
+            return f"{self.problems[0]}. {self.note}"
+        lines = [f"{count} problems. {self.note}"]
+        lines += [f"  {problem}" for problem in self.problems]
+        return "\n".join(lines)
+
+
+class ParseError(RefusedError):
+    """A document could not be parsed (bad syntax, duplicate key, limits)."""
+
+    def __init__(
+        self,
+        file: str,
+        message: str,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        self.file = file
+        self.line = line
+        self.column = column
+        self.detail = message
+        where = file if line is None else f"{file}:{line}"
+        if line is not None and column is not None:
+            where += f":{column}"
+        super().__init__(f"{where}: {message}")
+
+    def as_problem(self) -> Problem:
+        """This parse failure as a validation problem."""
+        return Problem(
+            file=self.file,
+            path=(),
+            message=self.detail,
+            rule="syntax",
+            line=self.line,
+            column=self.column,
+            source="parser",
+        )
+
+
+class KeyPathError(RefusedError):
+    """A key path is malformed, or cannot be applied to the document."""
+
+
+class UnsafePathError(RefusedError):
+    """A file name escapes the store or names something that is not a file."""
+
+
+class HandEditsError(RefusedError):
+    """Uncommitted hand edits stand in the way of an operation."""
+
+
+class NothingToDoError(RefusedError):
+    """There is nothing to restore or undo."""
+
+
+class SchemaError(RefusedError):
+    """A schema is itself invalid, missing, or refers to what is not there."""
+
+
+class StoreLockedError(VpaConfigError):
+    """The store lock is held by another process past the timeout."""
+
+    exit_code = 4
+
+
+class NotFoundError(VpaConfigError):
+    """A store, file, key or revision that was asked for does not exist."""
+
+    exit_code = 5
+
+
+class StoreNotFoundError(NotFoundError):
+    """No store at the given location."""
+
+
+class RevisionNotFoundError(NotFoundError):
+    """A revision name does not resolve."""
+
+
+class StorageError(VpaConfigError):
+    """The disk refused: full, read-only, or permission denied."""
+
+    exit_code = 6

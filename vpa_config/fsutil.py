@@ -1,0 +1,145 @@
+"""Files in the store's working tree: safe names, atomic writes, listing."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+
+from vpa_config.errors import StorageError, UnsafePathError
+
+TMP_PREFIX = ".vpa-tmp-"
+CONTROL_DIR = ".git"
+
+
+def clean_name(name: str) -> str:
+    """A store-relative POSIX path, or UnsafePathError saying why not."""
+    if not name or "\x00" in name or any(ord(c) < 32 for c in name):
+        raise UnsafePathError(f"file name {name!r} is empty or has control characters")
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        raise UnsafePathError(
+            f"file name {name!r} is absolute; expected a path inside the store"
+        )
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if any(part in ("..",) for part in parts):
+        raise UnsafePathError(f"file name {name!r} leaves the store ('..')")
+    parts = tuple(part for part in parts if part != ".")
+    if not parts:
+        raise UnsafePathError(f"file name {name!r} names no file")
+    if parts[0] == CONTROL_DIR or any(p.startswith(TMP_PREFIX) for p in parts):
+        raise UnsafePathError(f"file name {name!r} is reserved for the store itself")
+    return "/".join(parts)
+
+
+def check_inside(root: Path, name: str) -> Path:
+    """The file's path, refusing symlinks anywhere on the way (in or out)."""
+    path = root
+    parts = name.split("/")
+    for index, part in enumerate(parts):
+        path = path / part
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return root.joinpath(*parts)
+        except OSError as exc:
+            raise UnsafePathError(f"{name}: cannot be read: {exc.strerror}") from None
+        if stat.S_ISLNK(st.st_mode):
+            raise UnsafePathError(
+                f"{name}: {'/'.join(parts[: index + 1])} is a symbolic link; "
+                "the store keeps only regular files"
+            )
+        if index < len(parts) - 1 and not stat.S_ISDIR(st.st_mode):
+            raise UnsafePathError(f"{name}: {'/'.join(parts[: index + 1])} is not a folder")
+        if index == len(parts) - 1 and not stat.S_ISREG(st.st_mode):
+            raise UnsafePathError(f"{name}: is not a regular file")
+    return path
+
+
+def atomic_write(path: Path, content: bytes, mode: int) -> None:
+    """Write via a temporary file, fsync, rename and fsync the folder."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fchmod(handle.fileno(), mode)
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with _ignored():
+                os.unlink(tmp)
+            raise
+        fsync_dir(path.parent)
+    except OSError as exc:
+        raise storage_error(exc, path) from None
+
+
+def remove_file(path: Path, root: Path) -> None:
+    """Delete a file, then any folders it leaves empty below ``root``."""
+    try:
+        path.unlink(missing_ok=True)
+        fsync_dir(path.parent)
+        parent = path.parent
+        while parent != root and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+    except OSError as exc:
+        raise storage_error(exc, path) from None
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or unlink in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def working_files(root: Path) -> Iterator[str]:
+    """Store-relative paths of the regular files and symlinks in the tree."""
+    for folder, dirs, files in os.walk(root):
+        rel = Path(folder).relative_to(root)
+        if rel == Path("."):
+            dirs[:] = [d for d in dirs if d != CONTROL_DIR]
+        dirs.sort()
+        for name in sorted(files):
+            if not name.startswith(TMP_PREFIX):
+                yield (rel / name).as_posix() if rel != Path(".") else name
+
+
+def stray_temp_files(root: Path) -> Iterator[Path]:
+    """Temporary files a killed writer left behind."""
+    for folder, dirs, files in os.walk(root):
+        if Path(folder) == root:
+            dirs[:] = [d for d in dirs if d != CONTROL_DIR]
+        for name in files:
+            if name.startswith(TMP_PREFIX):
+                yield Path(folder) / name
+
+
+def storage_error(exc: OSError, path: Path | None = None) -> StorageError:
+    """A person-readable error for a failed write."""
+    reasons = {
+        errno.ENOSPC: "the disk is full",
+        errno.EROFS: "the store is on a read-only file system",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "operation not permitted",
+        errno.EDQUOT: "the disk quota is exceeded",
+    }
+    reason = reasons.get(exc.errno or 0, exc.strerror or str(exc))
+    where = path or exc.filename or "the store"
+    return StorageError(f"cannot write {where}: {reason}; nothing was changed")
+
+
+class _ignored:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return True

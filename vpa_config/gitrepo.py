@@ -1,0 +1,427 @@
+"""Everything vpa-config asks of git, on dulwich's object layer.
+
+This is the only module that imports dulwich. It never uses dulwich's
+porcelain: a commit writes the changed blobs, the trees on the changed paths
+and the commit object directly, then moves the branch with a compare-and-swap,
+which is several times faster than porcelain's add and commit and never runs
+automatic garbage collection on the commit path (``gc.auto`` is 0 in every
+store; ``pack()`` packs loose objects when asked). Objects and refs are
+fsynced: an acknowledged change survives a power cut.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vpa_config.fsutil import storage_error
+from vpa_config.errors import (
+    RefusedError,
+    RevisionNotFoundError,
+    StoreNotFoundError,
+)
+
+BRANCH = b"refs/heads/main"
+FILE_MODE = 0o100644
+EXEC_MODE = 0o100755
+
+# A tree flattened to its files: "dir/name.yaml" -> (mode, blob id in hex).
+FileTree = dict[str, tuple[int, str]]
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """One commit as vpa-config reads it."""
+
+    sha: str
+    parents: tuple[str, ...]
+    tree: str
+    author: str
+    author_time: int
+    author_tz: int
+    committer: str
+    message: str
+
+
+class HistoryConflictError(RefusedError):
+    """HEAD moved while a change was being made; nothing was committed."""
+
+
+class GitRepo:
+    """A store's embedded repository, opened once per process."""
+
+    def __init__(self, repo: Any) -> None:
+        self._repo = repo
+        self.path = Path(os.fsdecode(repo.path))
+        self.controldir = Path(os.fsdecode(repo.controldir()))
+
+    # --- opening ---------------------------------------------------------
+
+    @classmethod
+    def init(cls, path: Path) -> GitRepo:
+        """Create the repository at ``path`` (an existing, empty-enough folder)."""
+        from dulwich.repo import Repo
+
+        repo = Repo.init(str(path), default_branch=b"main")
+        config = repo.get_config()
+        config.set((b"gc",), b"auto", b"0")
+        config.set((b"user",), b"useConfigOnly", b"false")
+        config.write_to_path()
+        repo.close()
+        return cls.open(path)
+
+    @classmethod
+    def open(cls, path: Path) -> GitRepo:
+        """Open the repository of the store at ``path``."""
+        from dulwich.errors import NotGitRepository
+        from dulwich.repo import Repo
+
+        try:
+            repo = Repo(str(path))
+        except NotGitRepository:
+            raise StoreNotFoundError(
+                f"{path} is not a vpa-config store (no repository); "
+                'run "vpa-config init" to create one'
+            ) from None
+        # Loose objects are fsynced so that a ref never points at an object a
+        # power cut lost. Set here, not as core.fsyncObjectFiles in the
+        # repository's config, which the git CLI warns about as deprecated.
+        repo.object_store.fsync_object_files = True
+        return cls(repo)
+
+    def close(self) -> None:
+        """Release the repository's open files."""
+        self._repo.close()
+
+    # --- reading ---------------------------------------------------------
+
+    def head(self) -> str | None:
+        """The hex id of the commit HEAD points to, or None before the first."""
+        try:
+            return self._repo.refs[b"HEAD"].decode()
+        except KeyError:
+            return None
+
+    def resolve(self, spec: str) -> str:
+        """A full commit id from a hash, short hash, ``REV~N``, branch or tag."""
+        match = re.fullmatch(r"(.+?)((?:[~^]\d*)*)", spec.strip())
+        if not match or not spec.strip():
+            raise RevisionNotFoundError(f"revision {spec!r} is not a revision name")
+        sha = self._resolve_base(match.group(1), spec)
+        for op, count in re.findall(r"([~^])(\d*)", match.group(2)):
+            steps = int(count) if count else 1
+            if op == "^" and count:
+                sha = self._nth_parent(sha, steps, spec)
+            else:
+                for _ in range(steps):
+                    sha = self._nth_parent(sha, 1, spec)
+        return sha
+
+    def _resolve_base(self, name: str, spec: str) -> str:
+        refs = self._repo.refs
+        for candidate in (
+            name.encode(),
+            b"refs/heads/" + name.encode(),
+            b"refs/tags/" + name.encode(),
+        ):
+            try:
+                sha = refs[candidate]
+            except (KeyError, ValueError):
+                continue
+            return self._peel(sha).decode()
+        if re.fullmatch(r"[0-9a-fA-F]{4,40}", name):
+            return self._expand_short(name.lower(), spec)
+        raise RevisionNotFoundError(f"revision {spec!r} not found in the store's history")
+
+    def _peel(self, sha: bytes) -> bytes:
+        obj = self._repo.object_store[sha]
+        while obj.type_name == b"tag":
+            obj = self._repo.object_store[obj.object[1]]
+        return bytes(obj.id)
+
+    def _expand_short(self, prefix: str, spec: str) -> str:
+        store = self._repo.object_store
+        if len(prefix) == 40:
+            if prefix.encode() in store:
+                return prefix
+            raise RevisionNotFoundError(f"revision {spec!r} not found in the store's history")
+        found = {
+            sha.decode()
+            for sha in self.iter_commit_ids()
+            if sha.decode().startswith(prefix)
+        }
+        if not found:
+            raise RevisionNotFoundError(f"revision {spec!r} not found in the store's history")
+        if len(found) > 1:
+            raise RevisionNotFoundError(
+                f"revision {spec!r} is ambiguous ({len(found)} commits); give more digits"
+            )
+        return found.pop()
+
+    def _nth_parent(self, sha: str, n: int, spec: str) -> str:
+        parents = self.commit(sha).parents
+        if n > len(parents) or n < 1:
+            raise RevisionNotFoundError(
+                f"revision {spec!r} goes back past the first revision"
+            )
+        return parents[n - 1]
+
+    def iter_commit_ids(self, start: str | None = None) -> Iterator[bytes]:
+        """Commit ids from ``start`` (HEAD) back along first parents."""
+        sha = start or self.head()
+        store = self._repo.object_store
+        while sha:
+            yield sha.encode()
+            parents = store[sha.encode()].parents
+            sha = parents[0].decode() if parents else None
+
+    def commit(self, sha: str) -> CommitInfo:
+        """One commit by its full hex id."""
+        try:
+            obj = self._repo.object_store[sha.encode()]
+        except KeyError:
+            raise RevisionNotFoundError(f"revision {sha} is missing from the repository") from None
+        if obj.type_name != b"commit":
+            raise RevisionNotFoundError(f"{sha} is a {obj.type_name.decode()}, not a revision")
+        return CommitInfo(
+            sha=sha,
+            parents=tuple(parent.decode() for parent in obj.parents),
+            tree=obj.tree.decode(),
+            author=obj.author.decode(errors="replace"),
+            author_time=obj.author_time,
+            author_tz=obj.author_timezone,
+            committer=obj.committer.decode(errors="replace"),
+            message=obj.message.decode(errors="replace"),
+        )
+
+    def walk(self, start: str | None = None) -> Iterator[CommitInfo]:
+        """Commits newest first along first parents (history here is linear)."""
+        for sha in self.iter_commit_ids(start):
+            yield self.commit(sha.decode())
+
+    def files(self, rev: str | None) -> FileTree:
+        """Every file of the revision's tree, flattened; empty before any commit."""
+        if rev is None:
+            return {}
+        tree = self.commit(rev).tree
+        found: FileTree = {}
+        self._flatten(tree.encode(), "", found)
+        return found
+
+    def _flatten(self, tree_id: bytes, prefix: str, out: FileTree) -> None:
+        tree = self._repo.object_store[tree_id]
+        for entry in tree.iteritems():
+            name = prefix + entry.path.decode("utf-8", "surrogateescape")
+            if stat.S_ISDIR(entry.mode):
+                self._flatten(entry.sha, name + "/", out)
+            elif stat.S_ISREG(entry.mode):
+                out[name] = (entry.mode, entry.sha.decode())
+
+    def changed_paths(self, old: str | None, new: str) -> list[str]:
+        """Files that differ between two revisions' trees (old None: all of new)."""
+        old_tree = self.commit(old).tree.encode() if old else None
+        new_tree = self.commit(new).tree.encode()
+        out: list[str] = []
+        self._diff_trees(old_tree, new_tree, "", out)
+        return sorted(out)
+
+    def _diff_trees(
+        self, old: bytes | None, new: bytes | None, prefix: str, out: list[str]
+    ) -> None:
+        if old == new:
+            return
+        store = self._repo.object_store
+        old_entries = _entries(store[old]) if old else {}
+        new_entries = _entries(store[new]) if new else {}
+        for name in old_entries.keys() | new_entries.keys():
+            before = old_entries.get(name)
+            after = new_entries.get(name)
+            if before == after:
+                continue
+            path = prefix + name.decode("utf-8", "surrogateescape")
+            before_dir = before is not None and stat.S_ISDIR(before[0])
+            after_dir = after is not None and stat.S_ISDIR(after[0])
+            if before_dir or after_dir:
+                self._diff_trees(
+                    before[1] if before_dir else None,  # type: ignore[index]
+                    after[1] if after_dir else None,  # type: ignore[index]
+                    path + "/",
+                    out,
+                )
+            if not before_dir or not after_dir:
+                if (before and not before_dir) or (after and not after_dir):
+                    out.append(path)
+
+    def write_blob(self, content: bytes) -> str:
+        """Store ``content`` as a blob; return its id."""
+        from dulwich.objects import Blob
+
+        blob = Blob.from_string(content)
+        try:
+            self._repo.object_store.add_object(blob)
+        except OSError as exc:
+            raise storage_error(exc) from None
+        return blob.id.decode()
+
+    def blob(self, blob_id: str) -> bytes:
+        """The content of a blob."""
+        return bytes(self._repo.object_store[blob_id.encode()].as_raw_string())
+
+    def has_object(self, sha: str) -> bool:
+        """Whether the object store holds ``sha``."""
+        return sha.encode() in self._repo.object_store
+
+    @staticmethod
+    def blob_id(content: bytes) -> str:
+        """The id git gives a blob of this content, without storing it."""
+        import hashlib
+
+        header = b"blob %d\x00" % len(content)
+        return hashlib.sha1(header + content).hexdigest()
+
+    # --- writing ---------------------------------------------------------
+
+    def write_commit(
+        self,
+        *,
+        changes: Mapping[str, tuple[bytes, int] | None],
+        parent: str | None,
+        author: bytes,
+        committer: bytes,
+        message: str,
+        when: int,
+        tz: int = 0,
+    ) -> str:
+        """Write blobs, trees and a commit on ``parent``; return the commit id.
+
+        ``changes`` maps file paths to (content, mode), or None to delete.
+        The branch is not moved: :meth:`advance` does that.
+        """
+        from dulwich.objects import Blob, Commit
+
+        store = self._repo.object_store
+        updates: dict[tuple[bytes, ...], tuple[int, bytes] | None] = {}
+        try:
+            for path, change in changes.items():
+                key = tuple(part.encode() for part in path.split("/"))
+                if change is None:
+                    updates[key] = None
+                    continue
+                blob = Blob.from_string(change[0])
+                store.add_object(blob)
+                updates[key] = (change[1], blob.id)
+            base = self.commit(parent).tree.encode() if parent else None
+            tree = self._update_tree(base, updates) or self._empty_tree()
+
+            commit = Commit()
+            commit.tree = tree
+            commit.parents = [parent.encode()] if parent else []
+            commit.author = author
+            commit.committer = committer
+            commit.author_time = commit.commit_time = when
+            commit.author_timezone = commit.commit_timezone = tz
+            commit.encoding = b"UTF-8"
+            commit.message = message.encode()
+            store.add_object(commit)
+        except OSError as exc:
+            raise storage_error(exc) from None
+        return commit.id.decode()
+
+    def _empty_tree(self) -> bytes:
+        from dulwich.objects import Tree
+
+        tree = Tree()
+        self._repo.object_store.add_object(tree)
+        return bytes(tree.id)
+
+    def _update_tree(
+        self,
+        tree_id: bytes | None,
+        updates: Mapping[tuple[bytes, ...], tuple[int, bytes] | None],
+    ) -> bytes | None:
+        from dulwich.objects import Tree
+
+        store = self._repo.object_store
+        tree = store[tree_id] if tree_id else Tree()
+        nested: dict[bytes, dict[tuple[bytes, ...], Any]] = {}
+        for path, entry in updates.items():
+            if len(path) == 1:
+                if entry is None:
+                    if path[0] in tree:
+                        del tree[path[0]]
+                else:
+                    tree[path[0]] = entry
+            else:
+                nested.setdefault(path[0], {})[path[1:]] = entry
+        for name, sub_updates in nested.items():
+            current = tree[name][1] if name in tree and stat.S_ISDIR(tree[name][0]) else None
+            sub = self._update_tree(current, sub_updates)
+            if sub is None:
+                if name in tree:
+                    del tree[name]
+            else:
+                tree[name] = (stat.S_IFDIR, sub)
+        if not len(tree):
+            return None
+        store.add_object(tree)
+        return bytes(tree.id)
+
+    def advance(self, old: str | None, new: str, message: str) -> None:
+        """Move the branch from ``old`` to ``new``, only if it is still at ``old``."""
+        refs = self._repo.refs
+        reflog = message.encode()[:200]
+        try:
+            if old is None:
+                moved = refs.add_if_new(BRANCH, new.encode(), message=reflog)
+            else:
+                moved = refs.set_if_equals(
+                    BRANCH, old.encode(), new.encode(), message=reflog
+                )
+        except OSError as exc:
+            raise storage_error(exc) from None
+        if not moved:
+            raise HistoryConflictError(
+                "the store's history moved while this change was made "
+                "(another program committed); nothing was committed, retry"
+            )
+
+    def update_index(self, tree: FileTree, root: Path, paths: list[str]) -> None:
+        """Make git's index agree with the committed files, so git sees them clean."""
+        from dulwich.index import index_entry_from_stat
+
+        try:
+            index = self._repo.open_index()
+            for path in paths:
+                key = path.encode("utf-8", "surrogateescape")
+                if path in tree:
+                    st = os.lstat(root / path)
+                    mode, sha = tree[path]
+                    index[key] = index_entry_from_stat(st, sha.encode(), mode)
+                elif key in index:
+                    del index[key]
+            index.write()
+        except OSError as exc:
+            raise storage_error(exc) from None
+
+    def pack(self) -> int:
+        """Pack loose objects into one pack file; return how many were packed."""
+        return int(self._repo.object_store.pack_loose_objects())
+
+    def install_hook(self, name: str, script: bytes) -> Path:
+        """Write an executable hook script into the repository's hooks folder."""
+        hooks = self.controldir / "hooks"
+        hooks.mkdir(exist_ok=True)
+        target = hooks / name
+        target.write_bytes(script)
+        target.chmod(0o755)
+        return target
+
+
+
+def _entries(tree: Any) -> dict[bytes, tuple[int, bytes]]:
+    return {entry.path: (entry.mode, entry.sha) for entry in tree.iteritems()}

@@ -1,0 +1,157 @@
+"""History read as configuration: log entries and key-level diffs.
+
+A commit made by vpa-config carries its facts in the message: the subject
+says what changed, the body is the reason, and trailers carry the kind of
+change, its source, the correlation id and, for a restore, the revision
+restored from. :func:`parse_message` reads them back; :func:`diff_documents`
+compares two parsed documents key by key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from vpa_config.keypath import Part, format_dotted
+
+TRAILER_PREFIX = "Vpa-"
+_TRAILER = re.compile(r"^([A-Za-z][A-Za-z0-9-]*): (.*)$")
+_MISSING: Any = object()
+
+
+@dataclass(frozen=True)
+class CommitMessage:
+    """The parts of a commit message."""
+
+    subject: str
+    reason: str
+    trailers: tuple[tuple[str, str], ...] = ()
+
+    def trailer(self, name: str, default: str = "") -> str:
+        """The first value of a trailer, by name without the ``Vpa-`` prefix."""
+        for key, value in self.trailers:
+            if key.lower() in (name.lower(), (TRAILER_PREFIX + name).lower()):
+                return value
+        return default
+
+    def trailer_values(self, name: str) -> list[str]:
+        """Every value of a trailer that may repeat."""
+        wanted = {name.lower(), (TRAILER_PREFIX + name).lower()}
+        return [value for key, value in self.trailers if key.lower() in wanted]
+
+    def render(self) -> str:
+        """The full message text: subject, reason, trailers."""
+        parts = [self.subject.strip()]
+        if self.reason.strip():
+            parts.append(self.reason.strip())
+        if self.trailers:
+            parts.append("\n".join(f"{key}: {value}" for key, value in self.trailers))
+        return "\n\n".join(parts) + "\n"
+
+
+def parse_message(text: str) -> CommitMessage:
+    """Split a message into subject, reason and trailers."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    if not paragraphs:
+        return CommitMessage("", "")
+    subject = paragraphs[0].strip()
+    trailers: tuple[tuple[str, str], ...] = ()
+    last = paragraphs[-1].splitlines() if len(paragraphs) > 1 else []
+    if last and all(_TRAILER.match(line) for line in last):
+        trailers = tuple(
+            _TRAILER.match(line).groups() for line in last  # type: ignore[union-attr]
+        )
+        paragraphs = paragraphs[:-1]
+    reason = "\n\n".join(p.strip() for p in paragraphs[1:])
+    return CommitMessage(subject, reason, trailers)
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """A reason or value safe for a subject line or a trailer."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+# --- key-level diff -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyChange:
+    """One key that was added, removed or changed between two documents."""
+
+    path: tuple[Part, ...]
+    kind: str  # "added", "removed" or "changed"
+    old: Any = None
+    new: Any = None
+
+    @property
+    def dotted(self) -> str:
+        """The key path, dotted."""
+        return format_dotted(self.path) or "(document)"
+
+    def to_dict(self, redact: bool = False) -> dict[str, Any]:
+        """JSON-ready form; values replaced when ``redact``."""
+        from vpa_config.validation import REDACTED
+
+        data: dict[str, Any] = {"path": self.dotted, "change": self.kind}
+        if self.kind != "added":
+            data["old"] = REDACTED if redact else self.old
+        if self.kind != "removed":
+            data["new"] = REDACTED if redact else self.new
+        return data
+
+
+@dataclass
+class FileChange:
+    """One file's change: added, removed, modified, with its key changes."""
+
+    path: str
+    action: str
+    keys: list[KeyChange] = field(default_factory=list)
+    secret_paths: set[tuple[Part, ...]] = field(default_factory=set)
+
+    def is_secret(self, change: KeyChange) -> bool:
+        """Whether a key change touches a secret value (at or below a secret key)."""
+        return any(change.path[: len(s)] == s for s in self.secret_paths) or any(
+            s[: len(change.path)] == change.path for s in self.secret_paths
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form with secret values redacted."""
+        return {
+            "file": self.path,
+            "action": self.action,
+            "keys": [key.to_dict(redact=self.is_secret(key)) for key in self.keys],
+        }
+
+
+def diff_documents(old: Any, new: Any) -> list[KeyChange]:
+    """Key-level differences from ``old`` to ``new``, in document order."""
+    return list(_diff(old, new, ()))
+
+
+def _diff(old: Any, new: Any, path: tuple[Part, ...]) -> Iterator[KeyChange]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key, value in old.items():
+            if key not in new:
+                yield KeyChange((*path, key), "removed", old=value)
+            else:
+                yield from _diff(value, new[key], (*path, key))
+        for key, value in new.items():
+            if key not in old:
+                yield KeyChange((*path, key), "added", new=value)
+    elif isinstance(old, list) and isinstance(new, list):
+        for index in range(max(len(old), len(new))):
+            if index >= len(new):
+                yield KeyChange((*path, index), "removed", old=old[index])
+            elif index >= len(old):
+                yield KeyChange((*path, index), "added", new=new[index])
+            else:
+                yield from _diff(old[index], new[index], (*path, index))
+    elif type(old) is not type(new) or old != new:
+        if old is _MISSING:
+            yield KeyChange(path, "added", new=new)
+        else:
+            yield KeyChange(path, "changed", old=old, new=new)

@@ -1,0 +1,92 @@
+"""Who is acting: the author of every commit.
+
+In order: the explicit actor (``--actor`` or the library argument), the
+``VPA_CONFIG_ACTOR`` environment variable, the user who invoked ``sudo``
+(``SUDO_USER``), the git identity (``user.name`` and ``user.email`` from the
+global git config, read without the git binary), and finally the OS user at
+the host name. An actor written ``Name <email>`` keeps its email; a bare name
+gets an empty one.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import socket
+from dataclasses import dataclass
+
+COMMITTER = b"vpa-config <vpa-config@localhost>"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A person or program: name, email, and how it was chosen."""
+
+    name: str
+    email: str
+    origin: str
+
+    @property
+    def ident(self) -> bytes:
+        """The git identity ``Name <email>``."""
+        return f"{self.name} <{self.email}>".encode()
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>" if self.email else self.name
+
+
+def parse_actor(text: str, origin: str = "explicit") -> Actor:
+    """``Name <email>`` or a bare name; angle brackets and newlines refused."""
+    text = text.strip()
+    match = re.fullmatch(r"(.*?)\s*<([^<>\n]*)>", text)
+    name, email = (match.group(1), match.group(2)) if match else (text, "")
+    if not name or re.search(r"[<>\n\r\x00]", name):
+        from vpa_config.errors import RefusedError
+
+        raise RefusedError(
+            f"actor {text!r} is not usable; expected a name or 'Name <email>'"
+        )
+    return Actor(name=name, email=email.strip(), origin=origin)
+
+
+def resolve_actor(explicit: str | None = None) -> Actor:
+    """The actor by the documented order of precedence."""
+    if explicit:
+        return parse_actor(explicit, "explicit")
+    from_env = os.environ.get("VPA_CONFIG_ACTOR")
+    if from_env:
+        return parse_actor(from_env, "VPA_CONFIG_ACTOR")
+    sudo_user = os.environ.get("SUDO_USER")
+    if sudo_user and sudo_user != "root":
+        return Actor(sudo_user, f"{sudo_user}@{_host()}", "sudo")
+    git = _git_identity()
+    if git:
+        return git
+    user = _os_user()
+    return Actor(user, f"{user}@{_host()}", "os")
+
+
+def _git_identity() -> Actor | None:
+    try:
+        from dulwich.config import StackedConfig
+    except ImportError:  # pragma: no cover (dulwich is a hard dependency)
+        return None
+    try:
+        config = StackedConfig.default()
+        name = config.get((b"user",), b"name").decode()
+        email = config.get((b"user",), b"email").decode()
+    except (KeyError, OSError, UnicodeDecodeError):
+        return None
+    return Actor(name, email, "git config") if name else None
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid{os.getuid()}"
+
+
+def _host() -> str:
+    return socket.gethostname() or "localhost"

@@ -1,0 +1,116 @@
+"""Key paths: ``assistant.voice``, ``plugins.0.name`` or ``/plugins/0/name``.
+
+A dotted path splits on ``.``; a key that itself contains a dot is written with
+the dot escaped as ``\\.`` (``labels.app\\.kubernetes\\.io/name``), and a
+backslash as ``\\\\``. A path that starts with ``/`` is a JSON Pointer (RFC
+6901). Parts made only of digits address list items when the container is a
+list, and mapping keys otherwise, so both forms stay unambiguous against the
+document they are applied to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from vpa_config.errors import KeyPathError
+
+Part = str | int
+Path = tuple[Part, ...]
+
+
+def parse_key_path(text: str) -> tuple[str, ...]:
+    """Split a dotted path or JSON Pointer into its raw string parts."""
+    if text.startswith("/"):
+        return _parse_pointer(text)
+    if text == "":
+        raise KeyPathError("empty key path; expected something like assistant.voice")
+    parts: list[str] = []
+    current: list[str] = []
+    chars = iter(text)
+    for char in chars:
+        if char == "\\":
+            escaped = next(chars, None)
+            if escaped not in (".", "\\"):
+                raise KeyPathError(
+                    f"key path {text!r}: a backslash must be followed by '.' or '\\'"
+                )
+            current.append(escaped)
+        elif char == ".":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    if any(part == "" for part in parts):
+        raise KeyPathError(f"key path {text!r} has an empty part")
+    return tuple(parts)
+
+
+def _parse_pointer(text: str) -> tuple[str, ...]:
+    parts = text[1:].split("/")
+    if text == "/":
+        return ("",)
+    return tuple(part.replace("~1", "/").replace("~0", "~") for part in parts)
+
+
+def format_dotted(path: Sequence[Part]) -> str:
+    """The dotted form of a path, escaping dots and backslashes in keys."""
+    return ".".join(
+        str(part).replace("\\", "\\\\").replace(".", "\\.") for part in path
+    )
+
+
+def format_pointer(path: Sequence[Part]) -> str:
+    """The JSON Pointer form of a path."""
+    return "".join(
+        "/" + str(part).replace("~", "~0").replace("/", "~1") for part in path
+    )
+
+
+def resolve(document: object, parts: Sequence[str]) -> Path:
+    """Type each part against the document: list positions become ints.
+
+    Parts below the deepest existing container are kept as strings (mapping
+    keys), which is what ``set`` creates for them.
+    """
+    typed: list[Part] = []
+    node: object = document
+    for part in parts:
+        if isinstance(node, list):
+            if not part.isdigit():
+                raise KeyPathError(
+                    f"{format_dotted(typed) or '(document)'} is a list; "
+                    f"expected a position number, got {part!r}"
+                )
+            index = int(part)
+            typed.append(index)
+            node = node[index] if index < len(node) else None
+        else:
+            typed.append(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return tuple(typed)
+
+
+_MISSING = object()
+
+
+def lookup(document: object, path: Sequence[Part]) -> object:
+    """The value at ``path``, or raise ``KeyError`` naming the missing part."""
+    node = document
+    for depth, part in enumerate(path):
+        if isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            raise KeyError(format_dotted(path[: depth + 1]))
+    return node
+
+
+def has_path(document: object, path: Sequence[Part]) -> bool:
+    """Whether ``path`` exists in the document."""
+    try:
+        lookup(document, path)
+    except KeyError:
+        return False
+    return True

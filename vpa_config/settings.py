@@ -1,0 +1,78 @@
+"""The store's own settings: ``.vpa-config/settings.yaml``.
+
+The file is versioned and validated like every other file of the store, first
+against the shipped ``vpa-config/settings.schema.json`` (so its errors are
+located like any other), then loaded into :class:`StoreSettings`.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SETTINGS_FILE = ".vpa-config/settings.yaml"
+SCHEMA_DIR = ".vpa-config/schemas/"
+SETTINGS_SCHEMA = "vpa-config/settings.schema.json"
+
+
+class SchemaRule(BaseModel):
+    """Files matching ``files`` (a glob on the store-relative path) use ``schema``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    files: str
+    schema_: str = Field(alias="schema")
+
+
+class StoreSettings(BaseModel):
+    """What the store's settings file may say; every field has a default."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    schemas: list[SchemaRule] = Field(default_factory=list)
+    allow_unschematized: bool = False
+    secrets: list[str] = Field(default_factory=list)
+    lock_timeout_s: float = Field(default=10.0, ge=0)
+
+    def schema_for(self, path: str) -> str | None:
+        """The schema name of the first rule whose glob matches ``path``."""
+        for rule in self.schemas:
+            if fnmatchcase(path, rule.files):
+                return rule.schema_
+        return None
+
+
+def load_settings(data: Any) -> StoreSettings:
+    """Settings from parsed data; an empty file means every default."""
+    return StoreSettings.model_validate(data or {})
+
+
+def default_settings_text(example: bool) -> str:
+    """The settings file that ``init`` writes."""
+    rules = (
+        "  - files: assistant.yaml\n"
+        "    schema: vpa/assistant.schema.json\n"
+        "  - files: plugins.yaml\n"
+        "    schema: vpa/plugins.schema.json\n"
+        "  - files: logging.json\n"
+        "    schema: vpa/logging.schema.json\n"
+        "  - files: health.toml\n"
+        "    schema: vpa/health.schema.json\n"
+    )
+    return (
+        "# vpa-config store settings (validated against "
+        f"{SETTINGS_SCHEMA}).\n"
+        "# Which schema applies to which file: the first matching glob wins.\n"
+        f"schemas:{'' if example else ' []'}\n"
+        f"{rules if example else ''}"
+        "# Files with no matching schema are refused unless this is true.\n"
+        "allow_unschematized: false\n"
+        "# Keys whose values never appear in output: FILE-GLOB:KEY-GLOB.\n"
+        "secrets:\n"
+        '  - "*:*.api_key"\n'
+        '  - "*:*.password"\n'
+        "# Seconds a change waits for another one to finish.\n"
+        "lock_timeout_s: 10\n"
+    )

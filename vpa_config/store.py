@@ -1,0 +1,709 @@
+"""ConfigStore: the library's front door, and the only place a change happens.
+
+>>> store = ConfigStore.open("/etc/vpa")                       # doctest: +SKIP
+>>> store.get("assistant.yaml", "llm.temperature")             # doctest: +SKIP
+0.7
+>>> store.set("assistant.yaml", "llm.temperature", 0.4,        # doctest: +SKIP
+...           actor="Ada <ada@example.org>", reason="calmer answers")
+
+Every change (set, unset, import, remove, replace, adopting hand edits,
+restore, undo) goes through :meth:`ConfigStore.transaction`; see
+``transaction.py`` for the steps and the crash guarantees.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vpa_config import documents, fsutil, logs
+from vpa_config.errors import (
+    HandEditsError,
+    KeyPathError,
+    NothingToDoError,
+    NotFoundError,
+    Problem,
+    RefusedError,
+    StoreNotFoundError,
+    UnsafePathError,
+)
+from vpa_config.gitrepo import FileTree, GitRepo
+from vpa_config.history import CommitMessage, parse_message
+from vpa_config.identity import Actor, resolve_actor
+from vpa_config.keypath import format_dotted, lookup, parse_key_path, resolve
+from vpa_config.lock import StoreLock
+from vpa_config.settings import SCHEMA_DIR, SETTINGS_FILE, default_settings_text
+from vpa_config.transaction import (
+    ChangeRequest,
+    ChangeResult,
+    Transaction,
+    finish,
+    recover,
+)
+from vpa_config.verdict import CandidateCheck
+
+STORE_DIR = ".vpa-config/"
+PluginValidator = Callable[[Transaction, dict[str, Any]], list[Problem]]
+Listener = Callable[[ChangeResult], None]
+
+
+def default_store_path() -> Path:
+    """``$VPA_CONFIG_STORE``, else ``$XDG_CONFIG_HOME/vpa-config``, else ``~/.config``."""
+    explicit = os.environ.get("VPA_CONFIG_STORE")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "vpa-config"
+
+
+@dataclass(frozen=True)
+class HandEdit:
+    """A working file that differs from HEAD, and whether it would validate."""
+
+    path: str
+    state: str  # "modified", "added" or "deleted"
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def valid(self) -> bool:
+        """Whether committing this edit would be accepted."""
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where the store stands."""
+
+    root: Path
+    revision: str | None
+    hand_edits: tuple[HandEdit, ...]
+    lock_holder: dict[str, Any] | None = None
+
+    @property
+    def clean(self) -> bool:
+        """Whether the working files are exactly HEAD."""
+        return not self.hand_edits
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One revision as ``log`` shows it."""
+
+    revision: str
+    time: int
+    tz: int
+    author: str
+    subject: str
+    reason: str
+    kind: str
+    source: str
+    files: tuple[str, ...]
+    trailers: tuple[tuple[str, str], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        from datetime import datetime, timezone
+
+        when = datetime.fromtimestamp(self.time, tz=timezone.utc).isoformat()
+        return {
+            "revision": self.revision,
+            "time": when.replace("+00:00", "Z"),
+            "author": self.author,
+            "subject": self.subject,
+            "reason": self.reason,
+            "kind": self.kind,
+            "source": self.source,
+            "files": list(self.files),
+            "trailers": {key: value for key, value in self.trailers},
+        }
+
+
+@dataclass
+class ConfigStore:
+    """A folder of config files that is also a git repository."""
+
+    root: Path
+    repo: GitRepo
+    lock: StoreLock
+    source: str = "api"
+    validators: list[PluginValidator] = field(default_factory=list)
+    listeners: list[Listener] = field(default_factory=list)
+    crash_points: frozenset[str] = frozenset()
+
+    # --- opening ---------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> ConfigStore:
+        """Open an existing store (default: :func:`default_store_path`)."""
+        root = Path(path).expanduser() if path else default_store_path()
+        if not (root / ".git").is_dir():
+            raise StoreNotFoundError(
+                f"no vpa-config store at {root}; create one with "
+                f'"vpa-config --store {root} init"'
+            )
+        repo = GitRepo.open(root)
+        store = cls(root=root.resolve(), repo=repo, lock=StoreLock(repo.controldir), **kwargs)
+        store._crash_points_from_env()
+        store._recover_if_needed()
+        return store
+
+    @classmethod
+    def init(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        example: bool = False,
+        actor: str | None = None,
+        reason: str = "",
+        source: str = "api",
+    ) -> tuple[ConfigStore, ChangeResult]:
+        """Create a store, and commit its settings (and the example) as revision 1."""
+        root = Path(path).expanduser() if path else default_store_path()
+        if (root / ".git").exists():
+            raise RefusedError(f"{root} is already a store; nothing was changed")
+        if root.exists() and any(root.iterdir()):
+            raise RefusedError(
+                f"{root} is not empty; init needs an empty or new folder "
+                "(import existing files afterwards with \"vpa-config import\")"
+            )
+        root.mkdir(parents=True, exist_ok=True)
+        GitRepo.init(root)
+        store = cls.open(root, source=source)
+        store._install_hooks()
+        with store.transaction(
+            subject="init store" + (" with the example configuration" if example else ""),
+            kind="init", actor=actor, reason=reason,
+        ) as tx:
+            tx.write(SETTINGS_FILE, default_settings_text(example).encode())
+            if example:
+                for name, content in example_files().items():
+                    tx.write(name, content)
+        assert tx.result is not None
+        return store, tx.result
+
+    def _install_hooks(self) -> None:
+        import shlex
+        import sys
+
+        hook = _shipped_dir("hooks") / "pre-commit"
+        if hook.is_file():
+            script = hook.read_text().replace("@PYTHON@", shlex.quote(sys.executable))
+            self.repo.install_hook("pre-commit", script.encode())
+
+    def close(self) -> None:
+        """Release the repository's files."""
+        self.repo.close()
+
+    # --- the transaction -------------------------------------------------
+
+    @contextmanager
+    def transaction(
+        self,
+        *,
+        subject: str,
+        kind: str = "change",
+        actor: str | Actor | None = None,
+        reason: str = "",
+        dry_run: bool = False,
+        force: bool = False,
+        tool: str = "",
+    ) -> Iterator[Transaction]:
+        """Build a change on top of HEAD; validated and committed on exit.
+
+        The result is on ``tx.result`` afterwards. An exception inside the
+        block abandons the change; a refused change raises
+        :class:`InvalidConfigError` and writes nothing.
+        """
+        who = actor if isinstance(actor, Actor) else resolve_actor(actor)
+        request = ChangeRequest(
+            subject=subject, kind=kind, actor=who, reason=reason,
+            source=self.source, dry_run=dry_run, force=force, tool=tool,
+        )
+        self.lock.acquire(self.lock_timeout())
+        try:
+            recover(self, self._on_recovered)
+            head = self.repo.head()
+            tx = Transaction(self, head, self.repo.files(head))
+            yield tx
+            tx.result = finish(self, tx, request)
+        finally:
+            self.lock.release()
+        if tx.result.committed:
+            for listener in list(self.listeners):
+                listener(tx.result)
+
+    def lock_timeout(self) -> float:
+        """Seconds to wait for the lock: ``VPA_CONFIG_LOCK_TIMEOUT`` or settings."""
+        env = os.environ.get("VPA_CONFIG_LOCK_TIMEOUT")
+        if env:
+            try:
+                return float(env)
+            except ValueError:
+                pass
+        return self._head_check().settings.lock_timeout_s
+
+    def _head_check(self) -> CandidateCheck:
+        head = self.repo.head()
+        tree = self.repo.files(head)
+        reader = self._tree_reader(tree)
+        return CandidateCheck(reader, tree, reader)
+
+    def validator_for(self, tx: Transaction) -> CandidateCheck:
+        """The checker of a transaction's candidate tree."""
+        names = tx.candidate_files()
+        return CandidateCheck(tx.read, names, self._tree_reader(tx.tree))
+
+    def run_plugin_validators(self, tx: Transaction, changed: dict[str, Any]) -> list[Problem]:
+        """Problems that registered validators (plugins) find in the change."""
+        problems: list[Problem] = []
+        for validator in list(self.validators):
+            problems += validator(tx, changed)
+        return problems
+
+    def _tree_reader(self, tree: FileTree) -> Callable[[str], bytes | None]:
+        def read(name: str) -> bytes | None:
+            entry = tree.get(name)
+            return self.repo.blob(entry[1]) if entry else None
+
+        return read
+
+    def file_mode(self, name: str, committed: tuple[int, str] | None) -> int:
+        """Permission bits a written file gets: the file's own, else 0644."""
+        try:
+            st = os.lstat(self.root / name)
+            if stat.S_ISREG(st.st_mode):
+                return stat.S_IMODE(st.st_mode)
+        except OSError:
+            pass
+        if committed and committed[0] & 0o111:
+            return 0o755
+        return 0o600 if self._holds_secrets(name) else 0o644
+
+    def _holds_secrets(self, name: str) -> bool:
+        return False
+
+    def snapshot_working_file(self, name: str) -> list[Any] | None:
+        """Store the working file's content as a blob; [blob id, mode] or None."""
+        path = self.root / name
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        content = path.read_bytes()
+        blob_id = self.repo.blob_id(content)
+        if not self.repo.has_object(blob_id):
+            self.repo.write_blob(content)
+        return [blob_id, stat.S_IMODE(st.st_mode)]
+
+    def maybe_crash(self, point: str) -> None:
+        """Test hook: die here when ``VPA_CONFIG_TEST_CRASH`` names the point."""
+        if point in self.crash_points:
+            os._exit(137)
+
+    def _crash_points_from_env(self) -> None:
+        points = os.environ.get("VPA_CONFIG_TEST_CRASH", "")
+        if points:
+            self.crash_points = frozenset(points.split(","))
+
+    def _recover_if_needed(self) -> None:
+        from vpa_config.transaction import JOURNAL
+
+        if (self.repo.controldir / JOURNAL).exists():
+            self.lock.acquire(self.lock_timeout())
+            try:
+                recover(self, self._on_recovered)
+            finally:
+                self.lock.release()
+
+    def _on_recovered(self, outcome: str, journal: dict[str, Any]) -> None:
+        logs.emit(
+            "store.recovered",
+            level="warning",
+            outcome=outcome,
+            revision=journal.get("commit"),
+            files=sorted(journal.get("files", {})),
+            pid=journal.get("pid"),
+        )
+
+    # --- changes ---------------------------------------------------------
+
+    def set(
+        self,
+        file: str,
+        key: str,
+        value: Any,
+        *,
+        actor: str | Actor | None = None,
+        reason: str = "",
+        dry_run: bool = False,
+    ) -> ChangeResult:
+        """Set one key of one file to ``value`` (plain Python data)."""
+        name = fsutil.clean_name(file)
+        parts = parse_key_path(key)
+        with self.transaction(
+            subject=f"set {name} {key}", kind="set", actor=actor,
+            reason=reason, dry_run=dry_run,
+        ) as tx:
+            current = tx.read(name)
+            text = documents.decode(name, current) if current is not None else ""
+            data = documents.parse(name, text) if text.strip() else {}
+            path = resolve(data, parts)
+            new_text = documents.set_value(name, text, path, value)
+            tx.write(name, new_text.encode())
+        assert tx.result is not None
+        return tx.result
+
+    def unset(
+        self,
+        file: str,
+        key: str,
+        *,
+        actor: str | Actor | None = None,
+        reason: str = "",
+        dry_run: bool = False,
+    ) -> ChangeResult:
+        """Remove one key (or list item) from one file."""
+        name = fsutil.clean_name(file)
+        parts = parse_key_path(key)
+        with self.transaction(
+            subject=f"unset {name} {key}", kind="unset", actor=actor,
+            reason=reason, dry_run=dry_run,
+        ) as tx:
+            current = self._require(tx, name)
+            text = documents.decode(name, current)
+            data = documents.parse(name, text)
+            path = resolve(data, parts)
+            tx.write(name, documents.unset_value(name, text, path).encode())
+        assert tx.result is not None
+        return tx.result
+
+    def import_file(
+        self,
+        name: str,
+        content: bytes,
+        *,
+        actor: str | Actor | None = None,
+        reason: str = "",
+        dry_run: bool = False,
+        kind: str = "import",
+        subject: str | None = None,
+    ) -> ChangeResult:
+        """Add or replace a whole file with ``content``."""
+        name = fsutil.clean_name(name)
+        with self.transaction(
+            subject=subject or f"{kind} {name}", kind=kind, actor=actor,
+            reason=reason, dry_run=dry_run,
+        ) as tx:
+            tx.write(name, content)
+        assert tx.result is not None
+        return tx.result
+
+    def replace(self, file: str, content: bytes, **kwargs: Any) -> ChangeResult:
+        """Replace a file with edited content (what ``edit`` commits)."""
+        self.read_bytes(file)
+        return self.import_file(file, content, kind="edit", **kwargs)
+
+    def remove(
+        self,
+        file: str,
+        *,
+        actor: str | Actor | None = None,
+        reason: str = "",
+        dry_run: bool = False,
+    ) -> ChangeResult:
+        """Delete a file from the store."""
+        name = fsutil.clean_name(file)
+        with self.transaction(
+            subject=f"rm {name}", kind="rm", actor=actor, reason=reason, dry_run=dry_run,
+        ) as tx:
+            self._require(tx, name)
+            tx.remove(name)
+        assert tx.result is not None
+        return tx.result
+
+    def adopt(
+        self,
+        *,
+        actor: str | Actor | None = None,
+        reason: str = "",
+        dry_run: bool = False,
+        tool: str = "",
+        source_kind: str = "hand-edit",
+    ) -> ChangeResult:
+        """Validate and commit the edits made to the working files directly."""
+        edits = self._working_changes()
+        names = ", ".join(sorted(edits)) or "nothing"
+        with self.transaction(
+            subject=f"commit hand edits to {names}", kind=source_kind, actor=actor,
+            reason=reason, dry_run=dry_run, tool=tool,
+        ) as tx:
+            for name, content in edits.items():
+                tx.may_overwrite.add(name)
+                if content is None:
+                    tx.remove(name)
+                else:
+                    tx.write(name, content)
+        assert tx.result is not None
+        return tx.result
+
+    def restore(
+        self,
+        rev: str,
+        files: Sequence[str] = (),
+        *,
+        force: bool = False,
+        hand_edits: str = "refuse",
+        actor: str | Actor | None = None,
+        reason: str = "",
+        dry_run: bool = False,
+        kind: str = "restore",
+        subject: str | None = None,
+    ) -> ChangeResult:
+        """Bring files back as they were at ``rev``, as a new revision.
+
+        ``hand_edits`` says what to do with uncommitted edits to the files
+        being restored: ``refuse`` (the default), ``discard`` them, or
+        ``commit`` them first as a revision of their own.
+        """
+        target = self.repo.resolve(rev)
+        names = [fsutil.clean_name(name) for name in files]
+        if hand_edits == "commit" and self._working_changes() and not dry_run:
+            self.adopt(actor=actor, reason=f"kept before restoring {target[:12]}")
+        short = target[:12]
+        label = ", ".join(names) if names else "all files"
+        with self.transaction(
+            subject=subject or f"restore {label} from {short}", kind=kind,
+            actor=actor, reason=reason, dry_run=dry_run, force=force,
+        ) as tx:
+            restored = self._restore_into(tx, target, names, hand_edits)
+            tx.trailer("Restored-From", target)
+        assert tx.result is not None
+        if not tx.result.changed:
+            raise NothingToDoError(
+                f"{label} at {short} {'is' if len(restored) == 1 else 'are'} already "
+                "as in the current revision; nothing to restore"
+            )
+        if force and tx.result.problems and tx.result.committed:
+            logs.emit(
+                "restore.forced", level="warning", category="security",
+                revision=tx.result.revision, restored_from=target,
+                problems=len(tx.result.problems),
+            )
+        return tx.result
+
+    def _restore_into(
+        self, tx: Transaction, target: str, names: list[str], hand_edits: str
+    ) -> list[str]:
+        old = self.repo.files(target)
+        if names:
+            missing = [n for n in names if n not in old and n not in tx.tree]
+            if missing:
+                raise NotFoundError(f"{', '.join(missing)} not found at {target[:12]} or now")
+        else:
+            names = sorted(n for n in set(old) | set(tx.tree) if not n.startswith(STORE_DIR))
+        edited = self.hand_edited(tx.tree, names)
+        if edited and hand_edits == "refuse":
+            raise HandEditsError(
+                f"{', '.join(sorted(edited))}: uncommitted hand edits would be "
+                "overwritten; commit them first, or pass --discard-edits or "
+                "--commit-edits. Nothing was written."
+            )
+        for name in names:
+            tx.may_overwrite.update(edited)
+            if name in old:
+                mode, blob = old[name]
+                tx.write(name, self.repo.blob(blob), 0o755 if mode & 0o111 else None)
+            else:
+                tx.remove(name)
+        return names
+
+    def undo(
+        self,
+        *,
+        actor: str | Actor | None = None,
+        reason: str = "",
+        dry_run: bool = False,
+        hand_edits: str = "refuse",
+    ) -> ChangeResult:
+        """Restore what the last revision changed to how it was before it."""
+        head = self.repo.head()
+        info = self.repo.commit(head) if head else None
+        if info is None or not info.parents:
+            raise NothingToDoError("there is no change before the first revision to undo")
+        changed = self.repo.changed_paths(info.parents[0], head)
+        subject = parse_message(info.message).subject
+        return self.restore(
+            info.parents[0], changed, actor=actor, reason=reason, dry_run=dry_run,
+            kind="undo", subject=f"undo {head[:12]} ({subject})", hand_edits=hand_edits,
+        )
+
+    def _require(self, tx: Transaction, name: str) -> bytes:
+        content = tx.read(name)
+        if content is None:
+            raise NotFoundError(f"{name}: no such file in the store")
+        return content
+
+    # --- reading ---------------------------------------------------------
+
+    def read_bytes(self, file: str, rev: str | None = None) -> bytes:
+        """A file's committed content at ``rev`` (default HEAD)."""
+        name = fsutil.clean_name(file)
+        sha = self.repo.resolve(rev) if rev else self.repo.head()
+        tree = self.repo.files(sha)
+        if name not in tree:
+            at = f" at {rev}" if rev else ""
+            raise NotFoundError(f"{name}: no such file in the store{at}")
+        return self.repo.blob(tree[name][1])
+
+    def get(self, file: str, key: str | None = None, rev: str | None = None) -> Any:
+        """A file's parsed document, or the value at ``key``."""
+        raw = self.read_bytes(file, rev)
+        name = fsutil.clean_name(file)
+        data = documents.parse(name, raw)
+        if key is None:
+            return data
+        path = resolve(data, parse_key_path(key))
+        try:
+            return lookup(data, path)
+        except KeyError as exc:
+            raise NotFoundError(f"{name}: key {exc.args[0]} not found") from None
+
+    def check(self, file: str, content: bytes) -> list[Problem]:
+        """Problems ``content`` would have as ``file``, judged with HEAD's settings."""
+        name = fsutil.clean_name(file)
+        head = self.repo.head()
+        tree = self.repo.files(head)
+        base = self._tree_reader(tree)
+
+        def read(candidate: str) -> bytes | None:
+            return content if candidate == name else base(candidate)
+
+        return CandidateCheck(read, set(tree) | {name}, base).validate_file(name)
+
+    def status(self) -> Status:
+        """The revision, the hand edits and whether each would validate."""
+        head = self.repo.head()
+        edits = self._working_changes()
+        tree = self.repo.files(head)
+        base = self._tree_reader(tree)
+
+        def read(name: str) -> bytes | None:
+            return edits[name] if name in edits else base(name)
+
+        names = (set(tree) | set(edits)) - {n for n, c in edits.items() if c is None}
+        check = CandidateCheck(read, names, base)
+        found = []
+        for name, content in sorted(edits.items()):
+            state = "deleted" if content is None else "modified" if name in tree else "added"
+            problems = () if content is None else tuple(check.validate_file(name))
+            found.append(HandEdit(name, state, problems))
+        return Status(self.root, head, tuple(found), self.lock.holder())
+
+    def hand_edited(self, tree: FileTree, names: Sequence[str]) -> set[str]:
+        """Which of ``names`` differ on disk from the committed tree."""
+        edited = set()
+        for name in names:
+            path = self.root / name
+            committed = tree.get(name)
+            try:
+                content = path.read_bytes() if not path.is_symlink() else b"\0symlink"
+            except FileNotFoundError:
+                if committed is not None:
+                    edited.add(name)
+                continue
+            except IsADirectoryError:
+                edited.add(name)
+                continue
+            if committed is None or committed[1] != self.repo.blob_id(content):
+                edited.add(name)
+        return edited
+
+    def _working_changes(self) -> dict[str, bytes | None]:
+        tree = self.repo.files(self.repo.head())
+        on_disk = set(fsutil.working_files(self.root))
+        changes: dict[str, bytes | None] = {}
+        for name in sorted(on_disk | set(tree)):
+            if name not in on_disk:
+                changes[name] = None
+                continue
+            path = self.root / name
+            if path.is_symlink():
+                raise UnsafePathError(
+                    f"{name}: is a symbolic link; the store keeps only regular files"
+                )
+            content = path.read_bytes()
+            if name not in tree or tree[name][1] != self.repo.blob_id(content):
+                changes[name] = content
+        return changes
+
+    def log(
+        self,
+        file: str | None = None,
+        *,
+        limit: int | None = None,
+        author: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        kind: str | None = None,
+    ) -> list[LogEntry]:
+        """Revisions newest first, filtered by file, author, time and kind."""
+        name = fsutil.clean_name(file) if file else None
+        entries: list[LogEntry] = []
+        for info in self.repo.walk():
+            if until is not None and info.author_time > until:
+                continue
+            if since is not None and info.author_time < since:
+                break
+            files = self.repo.changed_paths(info.parents[0] if info.parents else None, info.sha)
+            if name and name not in files:
+                continue
+            if author and author.lower() not in info.author.lower():
+                continue
+            message = parse_message(info.message)
+            entry = _log_entry(info, message, files)
+            if kind and entry.kind != kind:
+                continue
+            entries.append(entry)
+            if limit is not None and len(entries) >= limit:
+                break
+        return entries
+
+
+def _log_entry(info: Any, message: CommitMessage, files: list[str]) -> LogEntry:
+    return LogEntry(
+        revision=info.sha,
+        time=info.author_time,
+        tz=info.author_tz,
+        author=info.author,
+        subject=message.subject,
+        reason=message.reason,
+        kind=message.trailer("Kind", "git"),
+        source=message.trailer("Source", "git"),
+        files=tuple(files),
+        trailers=message.trailers,
+    )
+
+
+def _shipped_dir(name: str) -> Path:
+    here = Path(__file__).resolve().parent
+    for candidate in (here / name, here.parent / name):
+        if candidate.is_dir():
+            return candidate
+    return here / name
+
+
+def example_files() -> dict[str, bytes]:
+    """The VPA assistant's example configuration that ``init --example`` seeds."""
+    folder = _shipped_dir("schemas") / "examples"
+    return {
+        path.name: path.read_bytes()
+        for path in sorted(folder.iterdir())
+        if path.is_file()
+    }

@@ -1,0 +1,351 @@
+"""The transaction: the one path every change takes.
+
+::
+
+    take the store lock (with timeout)
+    recover a change a killed process left half done (the journal)
+    build the candidate files in memory            (Transaction.write/remove)
+    validate every affected candidate              -> refuse: nothing written
+    write blobs, trees and the commit object       (not yet on the branch)
+    write the journal: what each file was and will be
+    write the files atomically (temp, fsync, rename)
+    move the branch with a compare-and-swap        -> on failure: files rolled back
+    update git's index, delete the journal, release the lock
+
+A process killed anywhere in between leaves the journal behind; the next
+change (or read) finds it and finishes the change if the branch moved, or
+puts every file back if it did not. So each file is always either as before or
+as committed, never half written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vpa_config import fsutil, logs
+from vpa_config.errors import HandEditsError, InvalidConfigError, Problem
+from vpa_config.gitrepo import EXEC_MODE, FILE_MODE, FileTree
+from vpa_config.history import CommitMessage, FileChange, diff_documents, one_line
+from vpa_config.identity import COMMITTER, Actor
+
+if TYPE_CHECKING:
+    from vpa_config.store import ConfigStore
+
+JOURNAL = "vpa-config.journal"
+
+
+@dataclass
+class ChangeResult:
+    """What a change did, or would do (dry run), or why it was refused."""
+
+    subject: str
+    kind: str
+    parent: str | None
+    revision: str | None = None
+    files: list[FileChange] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    dry_run: bool = False
+    forced: bool = False
+
+    @property
+    def committed(self) -> bool:
+        """Whether a new revision was made."""
+        return self.revision is not None
+
+    @property
+    def changed(self) -> bool:
+        """Whether the change changes any file."""
+        return bool(self.files)
+
+    @property
+    def valid(self) -> bool:
+        """Whether every candidate validated."""
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, secret values redacted."""
+        return {
+            "subject": self.subject,
+            "kind": self.kind,
+            "parent": self.parent,
+            "revision": self.revision,
+            "committed": self.committed,
+            "dry_run": self.dry_run,
+            "forced": self.forced,
+            "valid": self.valid,
+            "files": [change.to_dict() for change in self.files],
+            "problems": [problem.to_dict() for problem in self.problems],
+        }
+
+
+class Transaction:
+    """Candidate files of one change, built in memory on top of HEAD."""
+
+    def __init__(self, store: ConfigStore, head: str | None, tree: FileTree) -> None:
+        self.store = store
+        self.head = head
+        self.tree = tree
+        self.writes: dict[str, tuple[bytes, int | None] | None] = {}
+        self.may_overwrite: set[str] = set()
+        self.trailers: list[tuple[str, str]] = []
+        self.result: ChangeResult | None = None
+
+    def read(self, name: str) -> bytes | None:
+        """The candidate content of a file (the change so far, else HEAD)."""
+        name = fsutil.clean_name(name)
+        if name in self.writes:
+            entry = self.writes[name]
+            return None if entry is None else entry[0]
+        if name in self.tree:
+            return self.store.repo.blob(self.tree[name][1])
+        return None
+
+    def write(self, name: str, content: bytes, mode: int | None = None) -> None:
+        """Make ``name`` hold ``content`` (mode kept from the file when None)."""
+        self.writes[fsutil.clean_name(name)] = (content, mode)
+
+    def remove(self, name: str) -> None:
+        """Delete ``name``."""
+        self.writes[fsutil.clean_name(name)] = None
+
+    def trailer(self, key: str, value: str) -> None:
+        """Add a ``Vpa-KEY: value`` trailer to the commit."""
+        self.trailers.append((f"Vpa-{key}", one_line(value)))
+
+    def candidate_files(self) -> dict[str, bytes | None]:
+        """Every file of the candidate tree that exists, lazily read."""
+        names = set(self.tree) | set(self.writes)
+        return {name: None for name in sorted(names) if self.read(name) is not None}
+
+    def changed(self) -> dict[str, tuple[bytes, int] | None]:
+        """Files whose candidate differs from HEAD, with their final mode."""
+        out: dict[str, tuple[bytes, int] | None] = {}
+        for name, entry in self.writes.items():
+            committed = self.tree.get(name)
+            if entry is None:
+                if committed is not None:
+                    out[name] = None
+                continue
+            content, mode = entry
+            mode = mode if mode is not None else self.store.file_mode(name, committed)
+            git_mode = EXEC_MODE if mode & 0o111 else FILE_MODE
+            same_blob = committed and committed[1] == self.store.repo.blob_id(content)
+            if not (same_blob and committed and committed[0] == git_mode):
+                out[name] = (content, mode)
+        return out
+
+
+@dataclass
+class ChangeRequest:
+    """Who, why and what kind: the commit's facts besides the files."""
+
+    subject: str
+    kind: str
+    actor: Actor
+    reason: str = ""
+    source: str = "api"
+    dry_run: bool = False
+    force: bool = False
+    tool: str = ""
+
+
+def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> ChangeResult:
+    """Validate, write and commit the transaction's candidate (lock held)."""
+    started = time.perf_counter()
+    changed = tx.changed()
+    result = ChangeResult(
+        subject=request.subject,
+        kind=request.kind,
+        parent=tx.head,
+        dry_run=request.dry_run,
+        forced=request.force,
+    )
+    if not changed:
+        return result
+
+    _refuse_over_hand_edits(store, tx, changed)
+    verdict = store.validator_for(tx)
+    result.problems = verdict.validate_changed(set(changed))
+    result.problems += store.run_plugin_validators(tx, changed)
+    result.files = verdict.file_changes(changed)
+    if result.problems and not request.force:
+        if request.dry_run:
+            return result
+        logs.emit(
+            "config.refused",
+            level="error",
+            category="security",
+            security_event="input_validation_fail",
+            subject=request.subject,
+            actor=str(request.actor),
+            problems=[problem.to_dict() for problem in result.problems],
+        )
+        raise InvalidConfigError(result.problems)
+    if request.dry_run:
+        return result
+
+    message = _message(tx, request, verdict.schema_trailers(set(changed)))
+    commit = store.repo.write_commit(
+        changes={name: (entry[0], _git_mode(entry[1])) if entry else None
+                 for name, entry in changed.items()},
+        parent=tx.head,
+        author=request.actor.ident,
+        committer=COMMITTER,
+        message=message,
+        when=int(time.time()),
+    )
+    apply_files(store, tx, changed, commit)
+    result.revision = commit
+    logs.emit(
+        "config.committed",
+        revision=commit,
+        parent=tx.head,
+        actor=str(request.actor),
+        kind=request.kind,
+        files=sorted(changed),
+        keys=[key.dotted for change in result.files for key in change.keys],
+        duration_s=round(time.perf_counter() - started, 6),
+    )
+    return result
+
+
+def _git_mode(mode: int) -> int:
+    return EXEC_MODE if mode & 0o111 else FILE_MODE
+
+
+def _message(
+    tx: Transaction, request: ChangeRequest, schema_trailers: list[str]
+) -> str:
+    trailers = [
+        ("Vpa-Kind", request.kind),
+        ("Vpa-Source", request.source),
+        ("Vpa-Correlation-Id", logs.current_correlation_id()),
+    ]
+    if request.tool:
+        trailers.append(("Vpa-Tool", request.tool))
+    trailers += tx.trailers
+    if request.force:
+        trailers.append(("Vpa-Forced", "true"))
+    trailers += [("Vpa-Schema", value) for value in schema_trailers]
+    return CommitMessage(one_line(request.subject), request.reason, tuple(trailers)).render()
+
+
+def _refuse_over_hand_edits(
+    store: ConfigStore, tx: Transaction, changed: dict[str, Any]
+) -> None:
+    edited = store.hand_edited(tx.tree, [n for n in changed if n not in tx.may_overwrite])
+    if edited:
+        names = ", ".join(sorted(edited))
+        raise HandEditsError(
+            f"{names} {'has' if len(edited) == 1 else 'have'} uncommitted hand edits; "
+            'run "vpa-config commit" to keep them, or "vpa-config diff" to see them. '
+            "Nothing was written."
+        )
+
+
+# --- writing, journal, recovery -----------------------------------------------
+
+
+def apply_files(
+    store: ConfigStore,
+    tx: Transaction,
+    changed: dict[str, tuple[bytes, int] | None],
+    commit: str,
+) -> None:
+    """Journal, write the files, move the branch; roll back on any failure."""
+    journal = _journal_record(store, changed, commit, tx.head)
+    _write_journal(store, journal)
+    try:
+        for name, entry in changed.items():
+            path = fsutil.check_inside(store.root, name)
+            if entry is None:
+                fsutil.remove_file(path, store.root)
+            else:
+                fsutil.atomic_write(path, entry[0], entry[1])
+        store.maybe_crash("before-ref")
+        store.repo.advance(tx.head, commit, f"vpa-config: {tx.head} -> {commit}")
+    except BaseException:
+        _roll_back(store, journal)
+        raise
+    store.maybe_crash("after-ref")
+    store.repo.update_index(store.repo.files(commit), store.root, sorted(changed))
+    _journal_path(store).unlink(missing_ok=True)
+
+
+def _journal_path(store: ConfigStore) -> Path:
+    return store.repo.controldir / JOURNAL
+
+
+def _journal_record(
+    store: ConfigStore,
+    changed: dict[str, tuple[bytes, int] | None],
+    commit: str,
+    parent: str | None,
+) -> dict[str, Any]:
+    files: dict[str, Any] = {}
+    for name, entry in changed.items():
+        before = store.snapshot_working_file(name)
+        files[name] = {
+            "before": before,
+            "after": None if entry is None else [store.repo.blob_id(entry[0]), entry[1]],
+        }
+    return {"commit": commit, "parent": parent, "pid": os.getpid(), "files": files}
+
+
+def _write_journal(store: ConfigStore, record: dict[str, Any]) -> None:
+    data = json.dumps(record).encode()
+    fsutil.atomic_write(_journal_path(store), data, 0o644)
+
+
+def _roll_back(store: ConfigStore, journal: dict[str, Any]) -> None:
+    for name, record in journal["files"].items():
+        _put(store, name, record["before"])
+    _journal_path(store).unlink(missing_ok=True)
+
+
+def _put(store: ConfigStore, name: str, state: list[Any] | None) -> None:
+    path = store.root / name
+    if state is None:
+        fsutil.remove_file(path, store.root)
+        return
+    blob_id, mode = state
+    content = store.repo.blob(blob_id)
+    try:
+        current = path.read_bytes() if not path.is_symlink() else None
+    except OSError:
+        current = None
+    if current != content:
+        fsutil.atomic_write(path, content, mode)
+
+
+def recover(store: ConfigStore, on_recovered: Callable[[str, dict[str, Any]], None]) -> None:
+    """Finish or undo a change a killed process left behind (lock held)."""
+    path = _journal_path(store)
+    for stale in ("refs/heads/main.lock", "index.lock", "HEAD.lock"):
+        (store.repo.controldir / stale).unlink(missing_ok=True)
+    for stray in fsutil.stray_temp_files(store.root):
+        stray.unlink(missing_ok=True)
+    try:
+        journal = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return
+    except ValueError:
+        # A journal cut short by a kill was written before any file was touched.
+        path.unlink(missing_ok=True)
+        return
+    head = store.repo.head()
+    committed = head == journal["commit"]
+    for name, record in journal["files"].items():
+        _put(store, name, record["after"] if committed else record["before"])
+    if committed:
+        store.repo.update_index(
+            store.repo.files(head), store.root, sorted(journal["files"])
+        )
+    path.unlink(missing_ok=True)
+    on_recovered("completed" if committed else "rolled_back", journal)
