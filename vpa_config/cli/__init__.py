@@ -38,6 +38,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "log": ("read", "log_cmd", "List revisions: who, when, why, what."),
     "restore": ("restore", "restore_cmd", "Bring files back from a revision, as a new one."),
     "undo": ("restore", "undo_cmd", "Undo the last change, as a new revision."),
+    "validate": ("validation", "validate_cmd", "Validate store files, or any files with --schema."),
+    "schema": ("validation", "schema_group", "Add, list and show the store's schemas."),
+    "verify": ("validation", "verify_cmd", "Re-validate every revision and check the audit trail."),
+    "diff": ("history", "diff_cmd", "Key-level diff between revisions or of hand edits."),
+    "show": ("history", "show_cmd", "One revision: who, when, why, and its key changes."),
+    "audit": ("history", "audit_cmd", "Every revision that changed one key."),
+    "blame": ("history", "blame_cmd", "The last change of each key of a file."),
+    "events": ("events", "events_cmd", "Read the audit trail of user actions."),
+    "health": ("health", "health_group", "Health of the store and its host; serve it over HTTP."),
+    "plugins": ("plugins", "plugins_group", "List, enable, disable and reset plugins."),
 }
 
 
