@@ -219,8 +219,8 @@ def validate(
     validator = registry.validator(source)
     secrets = SecretMatcher(secret_patterns)
     try:
-        errors = sorted(validator.iter_errors(data), key=_error_order)
-        problems = [_problem(file, error, secrets) for error in errors]
+        errors = _drop_echoes(sorted(validator.iter_errors(data), key=_error_order))
+        problems = list(dict.fromkeys(_problem(file, error, secrets) for error in errors))
     except Unresolvable as exc:
         ref = getattr(exc, "ref", str(exc))
         raise SchemaError(
@@ -233,6 +233,25 @@ def validate(
 
 def _error_order(error: Any) -> tuple[Any, ...]:
     return (tuple(str(part) for part in error.absolute_path), error.validator)
+
+
+def _drop_echoes(errors: list[Any]) -> list[Any]:
+    """Drop ``unevaluatedProperties`` errors of objects that have errors inside.
+
+    Annotations of a failing subschema are discarded (JSON Schema 2020-12), so
+    one bad property under ``allOf: [{$ref}]`` makes every sibling it declares
+    "unevaluated" too, and good keys would be reported as unexpected. A really
+    unexpected key is still reported once the errors inside are fixed.
+    """
+    paths = [tuple(error.absolute_path) for error in errors]
+    kept = []
+    for error in errors:
+        if error.validator == "unevaluatedProperties":
+            base = tuple(error.absolute_path)
+            if any(len(p) > len(base) and p[: len(base)] == base for p in paths):
+                continue
+        kept.append(error)
+    return kept
 
 
 def _locate_all(file: str, text: str, problems: list[Problem]) -> list[Problem]:
@@ -265,9 +284,23 @@ def _problem(file: str, error: Any, secrets: SecretMatcher) -> Problem:
 
 
 def _best_branch(context: Iterable[Any]) -> Any:
+    """The error of the branch that got furthest into the instance.
+
+    A branch whose own root type does not fit is the least likely intent; among
+    the others, the one whose errors reach deepest (a workflow job that is a
+    normal job with one bad step, rather than a reusable-workflow call).
+    """
     from jsonschema.exceptions import best_match
 
-    return best_match(context)
+    branches: dict[Any, list[Any]] = {}
+    for error in context:
+        branches.setdefault(error.relative_schema_path[0], []).append(error)
+
+    def furthest(errors: list[Any]) -> tuple[bool, int, int]:
+        wrong_type = any(e.validator == "type" and not e.relative_path for e in errors)
+        return (not wrong_type, max(len(e.relative_path) for e in errors), -len(errors))
+
+    return best_match(max(branches.values(), key=furthest))
 
 
 def describe(error: Any, secret: bool = False) -> str:

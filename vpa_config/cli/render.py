@@ -37,6 +37,8 @@ def change_result(result: Any, as_json: bool) -> int:
         return 0
     for change in result.files:
         click.echo(f"{change.action} {change.path}")
+        if change.action != "modified":
+            continue  # a whole file added or removed: its keys would be the file
         for key in change.keys:
             secret = change.is_secret(key)
             click.echo("  " + key_change_line(key, secret))
