@@ -58,6 +58,16 @@ def check_inside(root: Path, name: str) -> Path:
     return path
 
 
+def secret_mode(mode: int) -> int:
+    """Permission bits for a file that holds secrets: never open to others.
+
+    A file that others may read or write loses every group and other bit
+    (0644 becomes 0600); a file already closed to others keeps its bits, so a
+    deliberate 0640 (an application's group may read) stays 0640.
+    """
+    return mode & ~0o077 if mode & 0o007 else mode
+
+
 def atomic_write(path: Path, content: bytes, mode: int) -> None:
     """Write via a temporary file, fsync, rename and fsync the folder."""
     try:
@@ -82,8 +92,10 @@ def atomic_write(path: Path, content: bytes, mode: int) -> None:
 def remove_file(path: Path, root: Path) -> None:
     """Delete a file, then any folders it leaves empty below ``root``."""
     try:
-        path.unlink(missing_ok=True)
-        fsync_dir(path.parent)
+        if os.path.lexists(path):
+            path.unlink()
+            fsync_dir(path.parent)
+        # A recovery may find the file, and even its folder, already gone.
         parent = path.parent
         while parent != root and parent.is_dir() and not any(parent.iterdir()):
             parent.rmdir()

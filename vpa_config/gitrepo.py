@@ -15,6 +15,7 @@ import os
 import re
 import stat
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from vpa_config.fsutil import storage_error
 from vpa_config.errors import (
     RefusedError,
     RevisionNotFoundError,
+    StorageError,
     StoreNotFoundError,
 )
 
@@ -262,10 +264,8 @@ class GitRepo:
         from dulwich.objects import Blob
 
         blob = Blob.from_string(content)
-        try:
+        with _storage_errors():
             self._repo.object_store.add_object(blob)
-        except OSError as exc:
-            raise storage_error(exc) from None
         return blob.id.decode()
 
     def blob(self, blob_id: str) -> bytes:
@@ -306,7 +306,7 @@ class GitRepo:
 
         store = self._repo.object_store
         updates: dict[tuple[bytes, ...], tuple[int, bytes] | None] = {}
-        try:
+        with _storage_errors():
             for path, change in changes.items():
                 key = tuple(part.encode() for part in path.split("/"))
                 if change is None:
@@ -328,8 +328,6 @@ class GitRepo:
             commit.encoding = b"UTF-8"
             commit.message = message.encode()
             store.add_object(commit)
-        except OSError as exc:
-            raise storage_error(exc) from None
         return commit.id.decode()
 
     def _empty_tree(self) -> bytes:
@@ -375,15 +373,13 @@ class GitRepo:
         """Move the branch from ``old`` to ``new``, only if it is still at ``old``."""
         refs = self._repo.refs
         reflog = message.encode()[:200]
-        try:
+        with _storage_errors():
             if old is None:
                 moved = refs.add_if_new(BRANCH, new.encode(), message=reflog)
             else:
                 moved = refs.set_if_equals(
                     BRANCH, old.encode(), new.encode(), message=reflog
                 )
-        except OSError as exc:
-            raise storage_error(exc) from None
         if not moved:
             raise HistoryConflictError(
                 "the store's history moved while this change was made "
@@ -394,7 +390,7 @@ class GitRepo:
         """Make git's index agree with the committed files, so git sees them clean."""
         from dulwich.index import index_entry_from_stat
 
-        try:
+        with _storage_errors():
             index = self._repo.open_index()
             for path in paths:
                 key = path.encode("utf-8", "surrogateescape")
@@ -405,8 +401,6 @@ class GitRepo:
                 elif key in index:
                     del index[key]
             index.write()
-        except OSError as exc:
-            raise storage_error(exc) from None
 
     def pack(self) -> int:
         """Pack loose objects into one pack file; return how many were packed."""
@@ -421,6 +415,22 @@ class GitRepo:
         target.chmod(0o755)
         return target
 
+
+
+@contextmanager
+def _storage_errors() -> Iterator[None]:
+    """Turn the disk's refusals, and lock files left behind, into StorageError."""
+    from dulwich.file import FileLocked
+
+    try:
+        yield
+    except OSError as exc:
+        raise storage_error(exc) from None
+    except FileLocked as exc:
+        raise StorageError(
+            f"cannot write {os.fsdecode(exc.filename)}: its lock file exists "
+            "(a git program is writing, or one was killed); nothing was changed"
+        ) from None
 
 
 def _entries(tree: Any) -> dict[bytes, tuple[int, bytes]]:

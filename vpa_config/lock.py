@@ -85,8 +85,10 @@ class StoreLock:
     def holder(self) -> dict[str, Any] | None:
         """Who holds the lock now, or None when it is free."""
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
-        except FileNotFoundError:
+            # Read-only: flock needs no write access, and a read-only store
+            # (a read-only mount) must still answer.
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
             return None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

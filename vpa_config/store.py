@@ -31,6 +31,7 @@ from vpa_config.errors import (
     RefusedError,
     StoreNotFoundError,
     UnsafePathError,
+    VpaConfigError,
 )
 from vpa_config.gitrepo import FileTree, GitRepo
 from vpa_config.history import CommitMessage, parse_message
@@ -282,10 +283,18 @@ class ConfigStore:
             pass
         if committed and committed[0] & 0o111:
             return 0o755
-        return 0o600 if self._holds_secrets(name) else 0o644
+        return 0o644
 
-    def _holds_secrets(self, name: str) -> bool:
-        return False
+    def holds_secrets(self, check: CandidateCheck, name: str) -> bool:
+        """Whether candidate ``name`` has a key secret by its schema or settings.
+
+        Such a file is written closed to others (see :func:`fsutil.secret_mode`).
+        """
+        try:
+            data = check.parsed(name)
+        except VpaConfigError:
+            return False
+        return bool(check.secrets_of(name, data))
 
     def snapshot_working_file(self, name: str) -> list[Any] | None:
         """Store the working file's content as a blob; [blob id, mode] or None."""
@@ -315,12 +324,21 @@ class ConfigStore:
     def _recover_if_needed(self) -> None:
         from vpa_config.transaction import JOURNAL
 
-        if (self.repo.controldir / JOURNAL).exists():
-            self.lock.acquire(self.lock_timeout())
-            try:
-                recover(self, self._on_recovered)
-            finally:
-                self.lock.release()
+        # A killed change leaves its journal, or at least the lock record of
+        # its holder (then perhaps temporary files): either means recovery.
+        if not (self.repo.controldir / JOURNAL).exists() and not (
+            self.lock.info_path.exists()
+        ):
+            return
+        # A live holder's journal and record are its change in progress
+        # (reads come from HEAD, which it has not moved yet): not ours to touch.
+        if self.lock.holder() is not None:
+            return
+        self.lock.acquire(self.lock_timeout())
+        try:
+            recover(self, self._on_recovered)
+        finally:
+            self.lock.release()
 
     def _on_recovered(self, outcome: str, journal: dict[str, Any]) -> None:
         logs.emit(

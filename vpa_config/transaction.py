@@ -171,6 +171,7 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
 
     _refuse_over_hand_edits(store, tx, changed)
     verdict = store.validator_for(tx)
+    _close_secret_files(store, verdict, changed)
     result.problems = verdict.validate_changed(set(changed))
     result.problems += store.run_plugin_validators(tx, changed)
     result.files = verdict.file_changes(changed)
@@ -213,6 +214,14 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
         duration_s=round(time.perf_counter() - started, 6),
     )
     return result
+
+
+def _close_secret_files(
+    store: ConfigStore, verdict: Any, changed: dict[str, tuple[bytes, int] | None]
+) -> None:
+    for name, entry in changed.items():
+        if entry is not None and store.holds_secrets(verdict, name):
+            changed[name] = (entry[0], fsutil.secret_mode(entry[1]))
 
 
 def _git_mode(mode: int) -> int:
@@ -259,10 +268,14 @@ def apply_files(
     commit: str,
 ) -> None:
     """Journal, write the files, move the branch; roll back on any failure."""
+    store.maybe_crash("before-journal")
     journal = _journal_record(store, changed, commit, tx.head)
     _write_journal(store, journal)
+    store.maybe_crash("after-journal")
     try:
-        for name, entry in changed.items():
+        for index, (name, entry) in enumerate(changed.items()):
+            if index:
+                store.maybe_crash("between-files")
             path = fsutil.check_inside(store.root, name)
             if entry is None:
                 fsutil.remove_file(path, store.root)
@@ -275,6 +288,7 @@ def apply_files(
         raise
     store.maybe_crash("after-ref")
     store.repo.update_index(store.repo.files(commit), store.root, sorted(changed))
+    store.maybe_crash("after-index")
     _journal_path(store).unlink(missing_ok=True)
 
 
@@ -325,12 +339,21 @@ def _put(store: ConfigStore, name: str, state: list[Any] | None) -> None:
 
 
 def recover(store: ConfigStore, on_recovered: Callable[[str, dict[str, Any]], None]) -> None:
-    """Finish or undo a change a killed process left behind (lock held)."""
+    """Finish or undo a change a killed process left behind (lock held).
+
+    Only a holder that died leaves anything to clean: its lock record (see
+    ``lock.py``) or its journal. Then the lock and temporary files it left in
+    the repository and the working tree are removed (no other vpa-config
+    process can be writing: this one holds the store lock), and the journal
+    decides every file it names.
+    """
     path = _journal_path(store)
-    for stale in ("refs/heads/main.lock", "index.lock", "HEAD.lock"):
-        (store.repo.controldir / stale).unlink(missing_ok=True)
-    for stray in fsutil.stray_temp_files(store.root):
-        stray.unlink(missing_ok=True)
+    dead = store.lock.recovered_from
+    if dead is None and not path.exists():
+        return
+    if dead is not None:
+        logs.emit("store.lock_recovered", level="warning", holder=dead)
+    _sweep_leftovers(store)
     try:
         journal = json.loads(path.read_bytes())
     except FileNotFoundError:
@@ -342,6 +365,7 @@ def recover(store: ConfigStore, on_recovered: Callable[[str, dict[str, Any]], No
     head = store.repo.head()
     committed = head == journal["commit"]
     for name, record in journal["files"].items():
+        store.maybe_crash("recover-between-files")
         _put(store, name, record["after"] if committed else record["before"])
     if committed:
         store.repo.update_index(
@@ -349,3 +373,22 @@ def recover(store: ConfigStore, on_recovered: Callable[[str, dict[str, Any]], No
         )
     path.unlink(missing_ok=True)
     on_recovered("completed" if committed else "rolled_back", journal)
+
+
+def _sweep_leftovers(store: ConfigStore) -> None:
+    controldir = store.repo.controldir
+    stale = [
+        *controldir.glob("*.lock"),
+        *controldir.glob("refs/**/*.lock"),
+        # dulwich writes each loose object through OBJECT.lock; a kill there
+        # leaves a lock that would refuse every later write of that object.
+        *controldir.glob("objects/??/*.lock"),
+        *controldir.glob(fsutil.TMP_PREFIX + "*"),
+        *fsutil.stray_temp_files(store.root),
+    ]
+    for leftover in stale:
+        if leftover.name != store.lock.path.name:
+            try:
+                leftover.unlink(missing_ok=True)
+            except OSError as exc:
+                raise fsutil.storage_error(exc, leftover) from None
