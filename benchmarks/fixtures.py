@@ -93,6 +93,9 @@ def build_history_store(path: Path, *, files: int, revisions: int, seed: int) ->
             tx.write(f"services/svc-{i:02d}.yaml", service_yaml(i, *state[i]))
 
     repo = store.repo
+    # A fixture need not survive a power cut: build it without fsyncing
+    # each object (the benchmarks copy it, and every copy fsyncs as usual).
+    repo._repo.object_store.fsync_object_files = False
     head = repo.head()
     when = int(time.time()) - revisions * 60
     for number in range(revisions - 2):

@@ -32,6 +32,8 @@ BRANCH = b"refs/heads/main"
 FILE_MODE = 0o100644
 EXEC_MODE = 0o100755
 
+# Flattened trees kept per open repository (each about 50 entries).
+TREE_CACHE = 64
 # A tree flattened to its files: "dir/name.yaml" -> (mode, blob id in hex).
 FileTree = dict[str, tuple[int, str]]
 
@@ -59,6 +61,10 @@ class GitRepo:
 
     def __init__(self, repo: Any) -> None:
         self._repo = repo
+        # Flattened trees by tree id and tree ids by commit id: both are
+        # content-addressed, so an entry can never go stale.
+        self._trees: dict[bytes, FileTree] = {}
+        self._commit_trees: dict[str, bytes] = {}
         self.path = Path(os.fsdecode(repo.path))
         self.controldir = Path(os.fsdecode(repo.controldir()))
 
@@ -152,10 +158,12 @@ class GitRepo:
             if prefix.encode() in store:
                 return prefix
             raise RevisionNotFoundError(f"revision {spec!r} not found in the store's history")
+        # The object store finds the prefix in its pack indexes and loose
+        # folders without walking history; only commits count as revisions.
         found = {
             sha.decode()
-            for sha in self.iter_commit_ids()
-            if sha.decode().startswith(prefix)
+            for sha in store.iter_prefix(prefix.encode())
+            if self._is_commit(sha)
         }
         if not found:
             raise RevisionNotFoundError(f"revision {spec!r} not found in the store's history")
@@ -164,6 +172,13 @@ class GitRepo:
                 f"revision {spec!r} is ambiguous ({len(found)} commits); give more digits"
             )
         return found.pop()
+
+    def _is_commit(self, sha: bytes) -> bool:
+        try:
+            type_num, _ = self._repo.object_store.get_raw(sha)
+        except KeyError:
+            return False
+        return bool(type_num == 1)
 
     def _nth_parent(self, sha: str, n: int, spec: str) -> str:
         parents = self.commit(sha).parents
@@ -210,10 +225,24 @@ class GitRepo:
         """Every file of the revision's tree, flattened; empty before any commit."""
         if rev is None:
             return {}
-        tree = self.commit(rev).tree
-        found: FileTree = {}
-        self._flatten(tree.encode(), "", found)
-        return found
+        tree = self._commit_tree(rev)
+        found = self._trees.get(tree)
+        if found is None:
+            found = {}
+            self._flatten(tree, "", found)
+            if len(self._trees) >= TREE_CACHE:
+                self._trees.pop(next(iter(self._trees)))
+            self._trees[tree] = found
+        return dict(found)
+
+    def _commit_tree(self, rev: str) -> bytes:
+        tree = self._commit_trees.get(rev)
+        if tree is None:
+            tree = self.commit(rev).tree.encode()
+            if len(self._commit_trees) >= TREE_CACHE:
+                self._commit_trees.pop(next(iter(self._commit_trees)))
+            self._commit_trees[rev] = tree
+        return tree
 
     def _flatten(self, tree_id: bytes, prefix: str, out: FileTree) -> None:
         tree = self._repo.object_store[tree_id]
@@ -315,7 +344,7 @@ class GitRepo:
                 blob = Blob.from_string(change[0])
                 store.add_object(blob)
                 updates[key] = (change[1], blob.id)
-            base = self.commit(parent).tree.encode() if parent else None
+            base = self._commit_tree(parent) if parent else None
             tree = self._update_tree(base, updates) or self._empty_tree()
 
             commit = Commit()
@@ -328,7 +357,37 @@ class GitRepo:
             commit.encoding = b"UTF-8"
             commit.message = message.encode()
             store.add_object(commit)
+        self._remember(commit.id.decode(), tree, base, updates)
         return commit.id.decode()
+
+    def _remember(
+        self,
+        commit: str,
+        tree: bytes,
+        base: bytes | None,
+        updates: Mapping[tuple[bytes, ...], tuple[int, bytes] | None],
+    ) -> None:
+        """Cache the new commit's flattened tree from its parent's, if known."""
+        self._commit_trees[commit] = tree
+        known = self._trees.get(base) if base else {}
+        if known is None or tree in self._trees:
+            return
+        flat = dict(known)
+        folders = {path[:n] for path in updates for n in range(1, len(path))}
+        if folders & set(updates):
+            return
+        for path, entry in updates.items():
+            name = "/".join(part.decode("utf-8", "surrogateescape") for part in path)
+            parents = ["/".join(name.split("/")[:n]) for n in range(1, len(path))]
+            if any(p in flat for p in parents) or any(
+                other.startswith(name + "/") for other in flat
+            ):
+                return  # a file turns into a folder or back: flatten when asked
+            if entry is None:
+                flat.pop(name, None)
+            else:
+                flat[name] = (entry[0], entry[1].decode())
+        self._trees[tree] = flat
 
     def _empty_tree(self) -> bytes:
         from dulwich.objects import Tree

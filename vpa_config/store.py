@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vpa_config import documents, fsutil, logs
 from vpa_config.errors import (
@@ -38,7 +38,6 @@ from vpa_config.history import CommitMessage, parse_message
 from vpa_config.identity import Actor, resolve_actor
 from vpa_config.keypath import format_dotted, lookup, parse_key_path, resolve
 from vpa_config.lock import StoreLock
-from vpa_config.settings import SCHEMA_DIR, SETTINGS_FILE, default_settings_text
 from vpa_config.transaction import (
     ChangeRequest,
     ChangeResult,
@@ -46,7 +45,11 @@ from vpa_config.transaction import (
     finish,
     recover,
 )
-from vpa_config.verdict import CandidateCheck
+
+if TYPE_CHECKING:
+    # Validation pulls in jsonschema and pydantic: imported where a change or a
+    # check needs it, so that reads (get, log) start without them.
+    from vpa_config.verdict import CandidateCheck
 
 STORE_DIR = ".vpa-config/"
 PluginValidator = Callable[[Transaction, dict[str, Any]], list[Problem]]
@@ -180,6 +183,8 @@ class ConfigStore:
             subject="init store" + (" with the example configuration" if example else ""),
             kind="init", actor=actor, reason=reason,
         ) as tx:
+            from vpa_config.settings import SETTINGS_FILE, default_settings_text
+
             tx.write(SETTINGS_FILE, default_settings_text(example).encode())
             if example:
                 for name, content in example_files().items():
@@ -249,6 +254,8 @@ class ConfigStore:
         return self._head_check().settings.lock_timeout_s
 
     def _head_check(self) -> CandidateCheck:
+        from vpa_config.verdict import CandidateCheck
+
         head = self.repo.head()
         tree = self.repo.files(head)
         reader = self._tree_reader(tree)
@@ -256,6 +263,8 @@ class ConfigStore:
 
     def validator_for(self, tx: Transaction) -> CandidateCheck:
         """The checker of a transaction's candidate tree."""
+        from vpa_config.verdict import CandidateCheck
+
         names = tx.candidate_files()
         return CandidateCheck(tx.read, names, self._tree_reader(tx.tree))
 
@@ -603,6 +612,8 @@ class ConfigStore:
         def read(candidate: str) -> bytes | None:
             return content if candidate == name else base(candidate)
 
+        from vpa_config.verdict import CandidateCheck
+
         return CandidateCheck(read, set(tree) | {name}, base).validate_file(name)
 
     def status(self) -> Status:
@@ -616,6 +627,8 @@ class ConfigStore:
             return edits[name] if name in edits else base(name)
 
         names = (set(tree) | set(edits)) - {n for n, c in edits.items() if c is None}
+        from vpa_config.verdict import CandidateCheck
+
         check = CandidateCheck(read, names, base)
         found = []
         for name, content in sorted(edits.items()):

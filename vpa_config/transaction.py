@@ -118,10 +118,21 @@ class Transaction:
         """Add a ``Vpa-KEY: value`` trailer to the commit."""
         self.trailers.append((f"Vpa-{key}", one_line(value)))
 
+    def exists(self, name: str) -> bool:
+        """Whether the candidate tree holds ``name`` (no content is read)."""
+        name = fsutil.clean_name(name)
+        if name in self.writes:
+            return self.writes[name] is not None
+        return name in self.tree
+
     def candidate_files(self) -> dict[str, bytes | None]:
         """Every file of the candidate tree that exists, lazily read."""
         names = set(self.tree) | set(self.writes)
-        return {name: None for name in sorted(names) if self.read(name) is not None}
+        return {
+            name: None
+            for name in sorted(names)
+            if (self.writes[name] is not None if name in self.writes else True)
+        }
 
     def changed(self) -> dict[str, tuple[bytes, int] | None]:
         """Files whose candidate differs from HEAD, with their final mode."""

@@ -82,11 +82,7 @@ class SchemaRegistry:
 
     def _shipped_schemas(self) -> dict[str, bytes]:
         if self._shipped is None:
-            self._shipped = {}
-            if self._shipped_dir.is_dir():
-                for path in sorted(self._shipped_dir.rglob("*.json")):
-                    rel = path.relative_to(self._shipped_dir).as_posix()
-                    self._shipped[rel] = path.read_bytes()
+            self._shipped = _read_shipped(self._shipped_dir)
         return self._shipped
 
     def names(self) -> list[tuple[str, str]]:
@@ -125,13 +121,31 @@ class SchemaRegistry:
         )
 
     def validator(self, source: SchemaSource) -> Any:
-        """A compiled validator for the schema, built once per content."""
+        """A compiled validator for the schema, built once per content.
+
+        Compiled validators are shared by every registry of the process that
+        holds the same schemas (the key covers the schema and every schema a
+        ``$ref`` could reach), so a long-lived store checks and compiles each
+        schema once, not once per change.
+        """
         key = source.uri + "@" + source.digest
         cached = self._validators.get(key)
         if cached is None:
-            cached = self._build_validator(source)
+            shared = (key, self._fingerprint())
+            cached = _COMPILED.get(shared)
+            if cached is None:
+                cached = self._build_validator(source)
+                if len(_COMPILED) >= _COMPILED_MAX:
+                    _COMPILED.clear()
+                _COMPILED[shared] = cached
             self._validators[key] = cached
         return cached
+
+    def _fingerprint(self) -> str:
+        digest = hashlib.sha256(str(self._shipped_dir).encode())
+        for name in sorted(self._store):
+            digest.update(b"\0" + name.encode() + b"\0" + self._store[name])
+        return digest.hexdigest()
 
     def _build_validator(self, source: SchemaSource) -> Any:
         from jsonschema import validators
@@ -176,6 +190,24 @@ class SchemaRegistry:
                 resources
             )
         return self._registry
+
+
+# Compiled validators by (schema, every reachable schema), across registries.
+_COMPILED: dict[tuple[str, str], Any] = {}
+_COMPILED_MAX = 256
+_SHIPPED: dict[Path, dict[str, bytes]] = {}
+
+
+def _read_shipped(folder: Path) -> dict[str, bytes]:
+    """The shipped schemas of ``folder``, read once per process."""
+    cached = _SHIPPED.get(folder)
+    if cached is None:
+        cached = {}
+        if folder.is_dir():
+            for path in sorted(folder.rglob("*.json")):
+                cached[path.relative_to(folder).as_posix()] = path.read_bytes()
+        _SHIPPED[folder] = cached
+    return dict(cached)
 
 
 def _resource(schema: Any, cls: Any) -> Any:

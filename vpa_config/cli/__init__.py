@@ -63,7 +63,16 @@ class LazyGroup(click.Group):
         spec = COMMANDS.get(cmd_name)
         if spec is None:
             return None
-        module = importlib.import_module(f"vpa_config.cli.{spec[0]}")
+        name = f"vpa_config.cli.{spec[0]}"
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            # A planned command whose module is not part of this build.
+            raise click.UsageError(
+                f"{cmd_name!r} is not available in this version of vpa-config", ctx
+            ) from None
         command: click.Command = getattr(module, spec[1])
         self.commands[cmd_name] = command
         return command
