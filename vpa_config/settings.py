@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vpa_config.health.settings import HealthSettings
+
 SETTINGS_FILE = ".vpa-config/settings.yaml"
 SCHEMA_DIR = ".vpa-config/schemas/"
 SETTINGS_SCHEMA = "vpa-config/settings.schema.json"
@@ -35,6 +37,7 @@ class StoreSettings(BaseModel):
     allow_unschematized: bool = False
     secrets: list[str] = Field(default_factory=list)
     lock_timeout_s: float = Field(default=10.0, ge=0)
+    health: HealthSettings = Field(default_factory=HealthSettings)
 
     def schema_for(self, path: str) -> str | None:
         """The schema name of the first rule whose glob matches ``path``."""
