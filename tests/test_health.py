@@ -498,3 +498,16 @@ def test_settings_schema_refuses_a_bad_threshold(store: ConfigStore) -> None:
     with pytest.raises(InvalidConfigError, match=r"health\.disk\.degraded_free_percent"):
         store.set(".vpa-config/settings.yaml", "health.disk.degraded_free_percent", 150,
                   actor=ACTOR)
+
+
+def test_add_check_works_as_a_decorator() -> None:
+    monitor = HealthMonitor(quiet_settings())
+
+    @monitor.add_check("llm:latency", timeout_s=2, critical=False, tags={"ready"})
+    def latency() -> Observation:
+        return Observation(D, value=0.8, unit="s", output="slow")
+
+    report = monitor.report(tags={"ready"})
+
+    assert latency().value == 0.8
+    assert report.state is D and report.result("llm:latency").observed_unit == "s"

@@ -321,3 +321,15 @@ def test_settings_defaults_are_the_documented_ones() -> None:
     assert settings.http_status.model_dump() == {
         "healthy": 200, "degraded": 200, "unhealthy": 503, "unknown": 503,
     }
+
+
+def test_live_does_not_wait_for_the_store() -> None:
+    release = threading.Event()
+    monitor = HealthMonitor(quiet_settings(), revision=lambda: str(release.wait()))
+    with serve(monitor, port=0) as server:
+        try:
+            code, body = get_json(server.url + "/health/live")
+        finally:
+            release.set()
+
+    assert code == 200 and body["state"] == "healthy"

@@ -213,18 +213,20 @@ class HealthMonitor:
         tags: Iterable[str] | None = None,
         names: Iterable[str] | None = None,
         max_age_s: float | None = None,
+        touch_store: bool = True,
     ) -> HealthReport:
         """Run (or reuse fresh results of) the selected checks and aggregate.
 
         ``tags`` selects checks carrying any of them, ``names`` checks by name
         or by component; with neither, every check. ``max_age_s`` overrides
-        the cache time (0: run now).
+        the cache time (0: run now). ``touch_store=False`` (liveness) reuses
+        the last known settings and revision instead of reading the store.
         """
-        settings = self.refresh_settings()
+        settings = self.refresh_settings() if touch_store else self.settings
         selected = _select(self.checks(), tags, names)
         ttl = settings.cache_s if max_age_s is None else max_age_s
         results = self._evaluate(selected, settings, ttl)
-        revision = self.revision()
+        revision = self.revision() if touch_store else self._last_revision
         self._log_changes(results, revision)
         return HealthReport(
             state=aggregate(results),

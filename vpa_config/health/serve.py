@@ -150,7 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/health":
             return self._report(monitor.report())
         if path == "/health/live":
-            return self._report(monitor.report(tags={"live"}))
+            return self._report(monitor.report(tags={"live"}, touch_store=False))
         if path == "/health/ready":
             return self._report(monitor.report(tags={"ready"}))
         if path.startswith("/health/"):
