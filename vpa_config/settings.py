@@ -8,7 +8,7 @@ located like any other), then loaded into :class:`StoreSettings`.
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +28,51 @@ class SchemaRule(BaseModel):
     schema_: str = Field(alias="schema")
 
 
+class PluginEntry(BaseModel):
+    """One plugin the store uses: where it comes from, how it is guarded."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    spec: str | None = None
+    path: str | None = None
+    trusted: bool = True
+    timeout_s: float = Field(default=5.0, gt=0)
+    policy: Literal["closed", "open"] = "closed"
+    critical: bool = False
+    secrets: bool = False
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class PluginGuardSettings(BaseModel):
+    """Breaker, restart and quarantine limits shared by every plugin."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_open_s: float = Field(default=60.0, ge=0)
+    breaker_open_max_s: float = Field(default=600.0, ge=0)
+    restart_base_s: float = Field(default=1.0, ge=1.0)
+    restart_cap_s: float = Field(default=300.0, ge=1.0)
+    restart_reset_s: float = Field(default=600.0, ge=0)
+    quarantine_restarts: int = Field(default=5, ge=1)
+    quarantine_window_s: float = Field(default=600.0, ge=0)
+    sandbox_cpu_s: int = Field(default=10, ge=1)
+    sandbox_memory_mb: int = Field(default=512, ge=64)
+    sandbox_files: int = Field(default=64, ge=16)
+    sandbox_file_size_mb: int = Field(default=16, ge=1)
+
+
+class PluginSettings(BaseModel):
+    """The ``plugins`` part of the settings: which plugins, and the guard's limits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sandbox_all: bool = False
+    guard: PluginGuardSettings = Field(default_factory=PluginGuardSettings)
+    entries: dict[str, PluginEntry] = Field(default_factory=dict)
+
+
 class StoreSettings(BaseModel):
     """What the store's settings file may say; every field has a default."""
 
@@ -38,6 +83,7 @@ class StoreSettings(BaseModel):
     secrets: list[str] = Field(default_factory=list)
     lock_timeout_s: float = Field(default=10.0, ge=0)
     health: HealthSettings = Field(default_factory=HealthSettings)
+    plugins: PluginSettings = Field(default_factory=PluginSettings)
 
     def schema_for(self, path: str) -> str | None:
         """The schema name of the first rule whose glob matches ``path``."""

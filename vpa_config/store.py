@@ -138,12 +138,23 @@ class ConfigStore:
     validators: list[PluginValidator] = field(default_factory=list)
     listeners: list[Listener] = field(default_factory=list)
     crash_points: frozenset[str] = frozenset()
+    plugin_host: Any = field(default=None, repr=False)
 
     # --- opening ---------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> ConfigStore:
-        """Open an existing store (default: :func:`default_store_path`)."""
+    def open(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        plugins: bool = True,
+        **kwargs: Any,
+    ) -> ConfigStore:
+        """Open an existing store (default: :func:`default_store_path`).
+
+        With ``plugins`` (the default) the plugins its settings enable are
+        loaded on first use, each call inside the guard (``plugins.py``).
+        """
         root = Path(path).expanduser() if path else default_store_path()
         if not (root / ".git").is_dir():
             raise StoreNotFoundError(
@@ -154,6 +165,10 @@ class ConfigStore:
         store = cls(root=root.resolve(), repo=repo, lock=StoreLock(repo.controldir), **kwargs)
         store._crash_points_from_env()
         store._recover_if_needed()
+        if plugins:
+            from vpa_config.plugins import attach
+
+            attach(store)
         return store
 
     @classmethod
@@ -202,7 +217,9 @@ class ConfigStore:
             self.repo.install_hook("pre-commit", script.encode())
 
     def close(self) -> None:
-        """Release the repository's files."""
+        """Stop the plugins and release the repository's files."""
+        if self.plugin_host is not None:
+            self.plugin_host.close()
         self.repo.close()
 
     # --- the transaction -------------------------------------------------

@@ -95,6 +95,7 @@ class Transaction:
         self.may_overwrite: set[str] = set()
         self.trailers: list[tuple[str, str]] = []
         self.result: ChangeResult | None = None
+        self.request: ChangeRequest | None = None
 
     def read(self, name: str) -> bytes | None:
         """The candidate content of a file (the change so far, else HEAD)."""
@@ -169,6 +170,7 @@ class ChangeRequest:
 def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> ChangeResult:
     """Validate, write and commit the transaction's candidate (lock held)."""
     started = time.perf_counter()
+    tx.request = request  # validators (plugins) are shown who, why and what kind
     changed = tx.changed()
     result = ChangeResult(
         subject=request.subject,

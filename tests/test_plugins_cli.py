@@ -1,0 +1,158 @@
+"""``vpa-config plugins`` and the guard through the real CLI, across processes."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from conftest import RunCli, snapshot
+from plugin_helpers import FIXTURES
+
+
+def enable(run_cli: RunCli, store: Path, name: str, spec: str, *extra: str) -> None:
+    done = run_cli(
+        "plugins",
+        "enable",
+        name,
+        "--spec",
+        spec,
+        "--path",
+        FIXTURES,
+        *extra,
+        store=store,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def status(run_cli: RunCli, store: Path, name: str) -> dict:
+    done = run_cli("plugins", "status", name, "--json", store=store)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_enable_refuse_disable_through_the_cli(
+    run_cli: RunCli, store_path: Path
+) -> None:
+    assert run_cli("init", "--example", store=store_path).returncode == 0
+    enable(run_cli, store_path, "good", "vpa_good:Plugin")
+    done = run_cli(
+        "set",
+        ".vpa-config/settings.yaml",
+        "plugins.entries.good.options.max_temperature",
+        "1",
+        store=store_path,
+    )
+    assert done.returncode == 0, done.stderr
+    before = snapshot(store_path)
+
+    refused = run_cli(
+        "set", "assistant.yaml", "llm.temperature", "1.5", store=store_path
+    )
+
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        "vpa-config: assistant.yaml: llm.temperature: at most 1 on this host "
+        "(plugin good). Nothing was written."
+    )
+    assert snapshot(store_path) == before
+    listed = run_cli("plugins", "list", "--json", store=store_path)
+    assert [p["name"] for p in json.loads(listed.stdout)] == ["good"]
+    assert run_cli("plugins", "disable", "good", store=store_path).returncode == 0
+    assert (
+        run_cli(
+            "set", "assistant.yaml", "llm.temperature", "1.5", store=store_path
+        ).returncode
+        == 0
+    )
+    assert status(run_cli, store_path, "good")["state"] == "disabled"
+
+
+def test_raising_plugin_refuses_without_traceback_and_fail_open_commits(
+    run_cli: RunCli, store_path: Path
+) -> None:
+    assert run_cli("init", "--example", store=store_path).returncode == 0
+    enable(run_cli, store_path, "bad", "vpa_misbehave:Raises")
+    before = snapshot(store_path)
+
+    refused = run_cli(
+        "set", "assistant.yaml", "llm.temperature", "0.5", store=store_path
+    )
+
+    assert refused.returncode == 1
+    assert "plugin bad could not judge the change (raised: ValueError" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert snapshot(store_path) == before
+
+    enable(run_cli, store_path, "bad", "vpa_misbehave:Raises", "--policy", "open")
+    done = run_cli("set", "assistant.yaml", "llm.temperature", "0.5", store=store_path)
+    assert done.returncode == 0, done.stderr
+    assert status(run_cli, store_path, "bad")["state"] == "degraded"
+
+
+def test_plugin_that_stops_importing_backs_off_then_quarantines_until_reset(
+    run_cli: RunCli, store_path: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    module = folder / "vpa_fragile.py"
+    module.write_text(
+        "class Plugin:\n    def validate(self, change):\n        return []\n"
+    )
+    assert run_cli("init", "--example", store=store_path).returncode == 0
+    done = run_cli(
+        "plugins",
+        "enable",
+        "fragile",
+        "--spec",
+        "vpa_fragile:Plugin",
+        "--path",
+        str(folder),
+        "--critical",
+        store=store_path,
+    )
+    assert done.returncode == 0, done.stderr
+    done = run_cli(
+        "set",
+        ".vpa-config/settings.yaml",
+        "plugins.guard.quarantine_restarts",
+        "1",
+        store=store_path,
+    )
+    assert done.returncode == 0, done.stderr
+    module.write_text("import vpa_gone_dependency\n")
+    before = snapshot(store_path)
+
+    first = run_cli("set", "assistant.yaml", "llm.temperature", "0.5", store=store_path)
+    assert first.returncode == 1
+    assert "load_failed: ModuleNotFoundError" in first.stderr
+    waiting = status(run_cli, store_path, "fragile")
+    assert waiting["restart_attempt"] == 1
+    assert waiting["last_error"]["kind"] == "load_failed"
+    time.sleep(waiting["restart_in_s"] or 0)  # at most 1 s: the shortest delay
+    second = run_cli(
+        "set", "assistant.yaml", "llm.temperature", "0.5", store=store_path
+    )
+
+    assert second.returncode == 1
+    quarantined = status(run_cli, store_path, "fragile")
+    assert (quarantined["state"], quarantined["health"]) == ("quarantined", "unhealthy")
+    assert snapshot(store_path) == before
+    third = run_cli("set", "assistant.yaml", "llm.temperature", "0.5", store=store_path)
+    assert "quarantined" in third.stderr
+    reset = run_cli("plugins", "reset", "fragile", store=store_path)
+    assert reset.returncode == 0
+    assert reset.stdout.strip() == "fragile: state cleared"
+    assert status(run_cli, store_path, "fragile")["state"] == "active"
+
+
+def test_plugins_help_and_unknown_status(run_cli: RunCli, store_path: Path) -> None:
+    assert run_cli("init", store=store_path).returncode == 0
+
+    helped = run_cli("plugins", "--help", store=store_path)
+    missing = run_cli("plugins", "status", "nope", store=store_path)
+
+    assert helped.returncode == 0
+    assert "quarantined" in helped.stdout
+    assert missing.returncode == 5
+    assert "no plugin called 'nope'" in missing.stderr
