@@ -1367,3 +1367,95 @@ def set_enabled(
         tx.write(SETTINGS_FILE, text.encode())
     assert tx.result is not None
     return tx.result
+
+
+# --- the health report's plugin checks ---------------------------------------
+
+
+class PluginHealthProvider:
+    """Checks ``plugin:NAME`` for a health monitor, one per enabled plugin.
+
+    Each check judges the guard's state of the plugin (see
+    :func:`plugin_health`) and, when the plugin is active and has a
+    ``health`` hook, the checks that hook returns (called inside the guard,
+    by a plugin host this provider keeps for the monitor's life).
+    """
+
+    def __init__(self, probe: Any) -> None:
+        self.probe = probe
+        self._host: PluginHost | None = None
+        self._store: ConfigStore | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> list[Any]:
+        from vpa_config.health.model import HealthCheck
+
+        with self.probe.session() as store:
+            found = [s for s in statuses(store) if s.enabled]
+        return [
+            HealthCheck(
+                f"plugin:{status.name}",
+                self._checker(status.name),
+                critical=status.critical,
+                tags=frozenset({"ready", "plugins"}),
+                component_type="plugin",
+            )
+            for status in found
+        ]
+
+    def _checker(self, name: str) -> Callable[[], Any]:
+        return lambda: self.observe(name)
+
+    def observe(self, name: str) -> Any:
+        """The observation of one plugin now."""
+        from vpa_config.health.model import HealthState, Observation, worst
+
+        with self.probe.session() as store:
+            status = next((s for s in statuses(store) if s.name == name), None)
+        if status is None or not status.enabled:
+            return Observation(HealthState.HEALTHY, value="disabled", output="disabled")
+        state = HealthState(status.health)
+        output = [_health_message(status)]
+        if status.state == "active":
+            for check in self._own_checks(name):
+                state = worst(state, HealthState(check["status"]))
+                output.append(f"{check['name']}: {check['status']} {check['message']}")
+        return Observation(state, value=status.state, output="; ".join(output))
+
+    def _own_checks(self, name: str) -> list[dict[str, Any]]:
+        with self._lock:
+            host = self._open_host()
+            host.refresh()
+            slot = host.slots.get(name)
+            if slot is None or not slot.has("health"):
+                return []
+            outcome = host.call(slot, "health", None, self._store.repo.head())
+        if outcome.ok:
+            return list(outcome.value)
+        return [{"name": name, "status": "unhealthy",
+                 "message": f"health hook failed: {outcome.reason}"}]
+
+    def _open_host(self) -> PluginHost:
+        if self._host is None:
+            from vpa_config.store import ConfigStore
+
+            self._store = ConfigStore.open(self.probe.root, plugins=False)
+            self._host = PluginHost(self._store)
+        return self._host
+
+    def close(self) -> None:
+        """Stop the plugins the provider loaded."""
+        with self._lock:
+            if self._host is not None:
+                self._host.close()
+            if self._store is not None:
+                self._store.close()
+            self._store = self._host = None
+
+
+def add_health_checks(monitor: Any, probe: Any) -> PluginHealthProvider:
+    """Give a health monitor its ``plugin:NAME`` checks."""
+    provider = PluginHealthProvider(probe)
+    monitor.add_provider("plugins", provider)
+    monitor.on_close(provider.close)
+    return provider

@@ -82,6 +82,9 @@ def build_monitor(
         settings_source=None if settings is not None else probe.settings,
     )
     add_store_checks(monitor, probe)
+    from vpa_config.plugins import add_health_checks
+
+    add_health_checks(monitor, probe)
     if system:
         from vpa_config.health.system import add_system_checks
 
