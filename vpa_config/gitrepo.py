@@ -50,6 +50,7 @@ class CommitInfo:
     author_tz: int
     committer: str
     message: str
+    commit_time: int = 0
 
 
 class HistoryConflictError(RefusedError):
@@ -214,6 +215,7 @@ class GitRepo:
             author_tz=obj.author_timezone,
             committer=obj.committer.decode(errors="replace"),
             message=obj.message.decode(errors="replace"),
+            commit_time=obj.commit_time,
         )
 
     def walk(self, start: str | None = None) -> Iterator[CommitInfo]:
@@ -287,6 +289,63 @@ class GitRepo:
             if not before_dir or not after_dir:
                 if (before and not before_dir) or (after and not after_dir):
                     out.append(path)
+
+    def file_changes(
+        self, old: str | None, new: str
+    ) -> list[tuple[str, str | None, str | None]]:
+        """(path, old blob, new blob) of each file that differs between two revisions."""
+        old_tree = self.commit(old).tree.encode() if old else None
+        return self.tree_file_changes(old_tree, self.commit(new).tree.encode())
+
+    def tree_file_changes(
+        self, old_tree: bytes | None, new_tree: bytes
+    ) -> list[tuple[str, str | None, str | None]]:
+        """Like :meth:`file_changes`, from two tree ids (saves a commit read)."""
+        before: FileTree = {}
+        after: FileTree = {}
+        self._diff_entries(old_tree, new_tree, "", before, after)
+        return [
+            (
+                path,
+                before[path][1] if path in before else None,
+                after[path][1] if path in after else None,
+            )
+            for path in sorted(before.keys() | after.keys())
+        ]
+
+    def _diff_entries(
+        self,
+        old: bytes | None,
+        new: bytes | None,
+        prefix: str,
+        before: FileTree,
+        after: FileTree,
+    ) -> None:
+        if old == new:
+            return
+        store = self._repo.object_store
+        old_entries = _entries(store[old]) if old else {}
+        new_entries = _entries(store[new]) if new else {}
+        for name in old_entries.keys() | new_entries.keys():
+            was = old_entries.get(name)
+            now = new_entries.get(name)
+            if was == now:
+                continue
+            path = prefix + name.decode("utf-8", "surrogateescape")
+            was_dir = was is not None and stat.S_ISDIR(was[0])
+            now_dir = now is not None and stat.S_ISDIR(now[0])
+            if was_dir or now_dir:
+                self._diff_entries(
+                    was[1] if was_dir else None,  # type: ignore[index]
+                    now[1] if now_dir else None,  # type: ignore[index]
+                    path + "/",
+                    before,
+                    after,
+                )
+            if was is not None and not was_dir and stat.S_ISREG(was[0]):
+                before[path] = (was[0], was[1].decode())
+            if now is not None and not now_dir and stat.S_ISREG(now[0]):
+                after[path] = (now[0], now[1].decode())
 
     def write_blob(self, content: bytes) -> str:
         """Store ``content`` as a blob; return its id."""

@@ -111,6 +111,7 @@ class FileChange:
     action: str
     keys: list[KeyChange] = field(default_factory=list)
     secret_paths: set[tuple[Part, ...]] = field(default_factory=set)
+    documents: list[Any] = field(default_factory=list, repr=False, compare=False)
 
     def is_secret(self, change: KeyChange) -> bool:
         """Whether a key change touches a secret value (at or below a secret key)."""
@@ -155,3 +156,28 @@ def _diff(old: Any, new: Any, path: tuple[Part, ...]) -> Iterator[KeyChange]:
             yield KeyChange(path, "added", new=new)
         else:
             yield KeyChange(path, "changed", old=old, new=new)
+
+
+def renames_of(values: list[str] | tuple[str, ...] | Any) -> dict[str, str]:
+    """new name -> old name from ``Vpa-Renamed-From: OLD -> NEW`` trailer values."""
+    found: dict[str, str] = {}
+    for value in values:
+        old, arrow, new = value.partition(" -> ")
+        if arrow and old.strip() and new.strip():
+            found[new.strip()] = old.strip()
+    return found
+
+
+def rename_trailers(
+    removed: dict[str, str], added: dict[str, str]
+) -> list[str]:
+    """``OLD -> NEW`` for each added file whose content is a removed file's.
+
+    ``removed`` and ``added`` map file names to blob ids.
+    """
+    by_blob = {blob: name for name, blob in sorted(removed.items())}
+    out = []
+    for name, blob in sorted(added.items()):
+        if blob in by_blob:
+            out.append(f"{by_blob.pop(blob)} -> {name}")
+    return out

@@ -108,6 +108,7 @@ class LogEntry:
     source: str
     files: tuple[str, ...]
     trailers: tuple[tuple[str, str], ...] = ()
+    tool: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -118,6 +119,7 @@ class LogEntry:
             "revision": self.revision,
             "time": when.replace("+00:00", "Z"),
             "author": self.author,
+            "tool": self.tool or None,
             "subject": self.subject,
             "reason": self.reason,
             "kind": self.kind,
@@ -438,14 +440,21 @@ class ConfigStore:
         dry_run: bool = False,
         kind: str = "import",
         subject: str | None = None,
+        renamed_from: str | None = None,
     ) -> ChangeResult:
-        """Add or replace a whole file with ``content``."""
+        """Add or replace a whole file with ``content``.
+
+        ``renamed_from`` names the store file the content comes from; its
+        history then continues as this file's (``audit``, ``blame``).
+        """
         name = fsutil.clean_name(name)
         with self.transaction(
             subject=subject or f"{kind} {name}", kind=kind, actor=actor,
             reason=reason, dry_run=dry_run,
         ) as tx:
             tx.write(name, content)
+            if renamed_from and fsutil.clean_name(renamed_from) != name:
+                tx.trailer("Renamed-From", f"{fsutil.clean_name(renamed_from)} -> {name}")
         assert tx.result is not None
         return tx.result
 
@@ -700,28 +709,115 @@ class ConfigStore:
         since: int | None = None,
         until: int | None = None,
         kind: str | None = None,
+        key: str | None = None,
     ) -> list[LogEntry]:
-        """Revisions newest first, filtered by file, author, time and kind."""
+        """Revisions newest first, filtered by file, key, author, time and kind.
+
+        ``key`` is ``FILE:KEY``: only revisions that changed that key. Filters
+        are answered from the key-change index (:mod:`vpa_config.keyindex`);
+        a short unfiltered log on a store whose index is far behind walks the
+        newest revisions instead of building the index first.
+        """
+        from vpa_config.keyindex import index_for
+
         name = fsutil.clean_name(file) if file else None
+        index = index_for(self.repo)
+        if name is None and key is None and limit is not None:
+            if not index.sync(max_new=50):
+                return self._walk_log(limit, author, since, until, kind)
+        index.sync()
+        seqs = None
+        if key is not None:
+            seqs = self._key_seqs(index, key)
+        revisions = list(index.newest(
+            file=name, kind=kind, author=author, since=since, until=until,
+            seqs=seqs, limit=limit,
+        ))
+        files = index.files_of(rev.seq for rev in revisions)
+        return [
+            LogEntry(
+                revision=rev.sha, time=rev.time, tz=rev.tz, author=rev.author,
+                subject=rev.subject, reason=rev.reason, kind=rev.kind,
+                source=rev.source,
+                files=tuple(row.file for row in files.get(rev.seq, [])),
+                trailers=rev.trailers, tool=rev.tool,
+            )
+            for rev in revisions
+        ]
+
+    def _key_seqs(self, index: Any, spec: str) -> list[int]:
+        from vpa_config.audit import audit
+
+        file, sep, key = spec.partition(":")
+        if not sep or not file or not key:
+            raise KeyPathError(f"--key {spec!r}: expected FILE:KEY, e.g. assistant.yaml:llm.model")
+        seqs = []
+        for entry in audit(self, file, key):
+            seq = index.seq_of(entry.who.revision)
+            if seq is not None:
+                seqs.append(seq)
+        return seqs
+
+    def _walk_log(
+        self,
+        limit: int,
+        author: str | None,
+        since: int | None,
+        until: int | None,
+        kind: str | None,
+    ) -> list[LogEntry]:
         entries: list[LogEntry] = []
         for info in self.repo.walk():
             if until is not None and info.author_time > until:
                 continue
             if since is not None and info.author_time < since:
                 break
-            files = self.repo.changed_paths(info.parents[0] if info.parents else None, info.sha)
-            if name and name not in files:
-                continue
             if author and author.lower() not in info.author.lower():
                 continue
             message = parse_message(info.message)
+            files = self.repo.changed_paths(
+                info.parents[0] if info.parents else None, info.sha
+            )
             entry = _log_entry(info, message, files)
             if kind and entry.kind != kind:
                 continue
             entries.append(entry)
-            if limit is not None and len(entries) >= limit:
+            if len(entries) >= limit:
                 break
         return entries
+
+    # --- history: diff, show, audit, blame, time travel (see audit.py) ---
+
+    def diff(self, old: str | None = None, new: str | None = None,
+             file: str | None = None) -> Any:
+        """Key-level diff of two revisions, or of the working files against ``old``."""
+        from vpa_config import audit
+
+        return audit.diff(self, old, new, file)
+
+    def show(self, rev: str) -> Any:
+        """One revision: author, tool, time, reason, trailers and key changes."""
+        from vpa_config import audit
+
+        return audit.show(self, rev)
+
+    def audit(self, file: str, key: str) -> list[Any]:
+        """Every revision that changed ``key`` of ``file``, newest first."""
+        from vpa_config import audit
+
+        return audit.audit(self, file, key)
+
+    def blame(self, file: str) -> list[Any]:
+        """The revision that last changed each key of ``file``."""
+        from vpa_config import audit
+
+        return audit.blame(self, file)
+
+    def value_at(self, file: str, key: str | None, moment: int) -> Any:
+        """The value of ``key`` at a moment (seconds since the epoch), and its revision."""
+        from vpa_config import audit
+
+        return audit.value_at(self, file, key, moment)
 
 
 def _log_entry(info: Any, message: CommitMessage, files: list[str]) -> LogEntry:
@@ -736,6 +832,7 @@ def _log_entry(info: Any, message: CommitMessage, files: list[str]) -> LogEntry:
         source=message.trailer("Source", "git"),
         files=tuple(files),
         trailers=message.trailers,
+        tool=message.trailer("Tool"),
     )
 
 

@@ -204,6 +204,7 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
     if request.dry_run:
         return result
 
+    _rename_trailers(store, tx, changed)
     message = _message(tx, request, verdict.schema_trailers(set(changed)))
     commit = store.repo.write_commit(
         changes={name: (entry[0], _git_mode(entry[1])) if entry else None
@@ -216,6 +217,9 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
     )
     apply_files(store, tx, changed, commit)
     result.revision = commit
+    from vpa_config.keyindex import record_commit
+
+    record_commit(store.repo, commit, tx.tree, result.files, changed)
     logs.emit(
         "config.committed",
         revision=commit,
@@ -256,6 +260,31 @@ def _message(
         trailers.append(("Vpa-Forced", "true"))
     trailers += [("Vpa-Schema", value) for value in schema_trailers]
     return CommitMessage(one_line(request.subject), request.reason, tuple(trailers)).render()
+
+
+def _rename_trailers(
+    store: ConfigStore, tx: Transaction, changed: dict[str, Any]
+) -> None:
+    """``Vpa-Renamed-From: OLD -> NEW`` when a change moves a file's content."""
+    from vpa_config.history import rename_trailers
+
+    added = {
+        name: store.repo.blob_id(entry[0])
+        for name, entry in changed.items()
+        if entry is not None and name not in tx.tree
+    }
+    if not added:
+        return
+    removed = {
+        name: tx.tree[name][1]
+        for name, entry in changed.items()
+        if entry is None and name in tx.tree
+    }
+    named = {value.partition(" -> ")[2] for key, value in tx.trailers
+             if key == "Vpa-Renamed-From"}
+    for value in rename_trailers(removed, added):
+        if value.partition(" -> ")[2] not in named:
+            tx.trailer("Renamed-From", value)
 
 
 def _refuse_over_hand_edits(

@@ -115,10 +115,24 @@ def import_cmd(
             raise click.BadParameter(f"cannot read {src}: {exc.strerror}", param_hint="SRC") from None
     name = as_name or src.name
     subject = f"import {src.name} as {name}" if as_name and as_name != src.name else None
-    result = app.store().import_file(
-        name, content, actor=actor, reason=reason, dry_run=dry_run, subject=subject
+    store = app.store()
+    result = store.import_file(
+        name, content, actor=actor, reason=reason, dry_run=dry_run, subject=subject,
+        renamed_from=_store_name(store, src) if str(src) != "-" else None,
     )
     return render.change_result(result, as_json)
+
+
+def _store_name(store: object, src: Path) -> str | None:
+    """SRC's name inside the store when SRC is one of the store's own files."""
+    root = getattr(store, "root")
+    try:
+        rel = src.resolve().relative_to(root)
+    except ValueError:
+        return None
+    name = rel.as_posix()
+    tree = store.repo.files(store.repo.head())  # type: ignore[attr-defined]
+    return name if name in tree else None
 
 
 @click.command("rm")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import click
 
@@ -15,11 +16,25 @@ from vpa_config.cli.options import json_option
 @click.argument("file")
 @click.argument("key", required=False)
 @click.option("--rev", help="Read at this revision (hash, HEAD~N, branch, tag).")
+@click.option(
+    "--at", "at_time",
+    help="Read as it was at this time (ISO 8601, '2h ago', 'yesterday'); "
+    "also names the revision it came from.",
+)
 @json_option
 @pass_app
-def get_cmd(app: AppContext, file: str, key: str | None, rev: str | None, as_json: bool) -> int:
+def get_cmd(
+    app: AppContext,
+    file: str,
+    key: str | None,
+    rev: str | None,
+    at_time: str | None,
+    as_json: bool,
+) -> int:
     """Print FILE as committed, or the value of KEY in it."""
     store = app.store()
+    if at_time is not None:
+        return _get_at(store, file, key, rev, at_time, as_json)
     if key is None and not as_json:
         click.echo(store.read_bytes(file, rev).decode("utf-8", "replace"), nl=False)
         return 0
@@ -32,6 +47,33 @@ def get_cmd(app: AppContext, file: str, key: str | None, rev: str | None, as_jso
         click.echo(dump_document("value.yaml", value), nl=False)
     else:
         click.echo(render.show_value(value))
+    return 0
+
+
+def _get_at(
+    store: Any, file: str, key: str | None, rev: str | None, at_time: str, as_json: bool
+) -> int:
+    from vpa_config.timeparse import parse_time
+
+    if rev is not None:
+        raise click.UsageError("--rev and --at exclude each other")
+    found = store.value_at(file, key, parse_time(at_time))
+    if as_json:
+        render.echo_json(found.to_dict())
+        return 0
+    value = found.value
+    if isinstance(value, (dict, list)):
+        from vpa_config.documents import dump_document
+
+        click.echo(dump_document("value.yaml", value), nl=False)
+    else:
+        click.echo(render.show_value(value))
+    who = found.set_by or found.who
+    click.echo(
+        f"# from revision {who.revision[:12]} ({time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(who.time))}Z, "
+        f"{who.by()}); current at {found.to_dict()['at']}: {found.who.revision[:12]}",
+        err=True,
+    )
     return 0
 
 
@@ -83,6 +125,7 @@ def status_cmd(app: AppContext, as_json: bool) -> int:
 @click.option("--since", help="Only revisions at or after this time (ISO 8601, '2h ago', 'yesterday').")
 @click.option("--until", help="Only revisions at or before this time.")
 @click.option("--kind", help="Only this kind of change (set, unset, import, rm, edit, restore, undo, ...).")
+@click.option("--key", "key_spec", metavar="FILE:KEY", help="Only revisions that changed this key.")
 @json_option
 @pass_app
 def log_cmd(
@@ -93,6 +136,7 @@ def log_cmd(
     since: str | None,
     until: str | None,
     kind: str | None,
+    key_spec: str | None,
     as_json: bool,
 ) -> int:
     """List revisions, newest first: hash, time, actor, reason, kind, files.
@@ -108,6 +152,7 @@ def log_cmd(
         since=parse_time(since) if since else None,
         until=parse_time(until) if until else None,
         kind=kind,
+        key=key_spec,
     )
     for entry in entries:
         if as_json:
@@ -115,7 +160,8 @@ def log_cmd(
             continue
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(entry.time))
         click.echo(f"{entry.revision[:12]}  {when}Z  {entry.author}")
-        click.echo(f"    {entry.subject}  [{entry.kind}, {entry.source}]")
+        tool = f", tool {entry.tool}" if entry.tool else ""
+        click.echo(f"    {entry.subject}  [{entry.kind}, {entry.source}{tool}]")
         if entry.reason:
             click.echo(f"    reason: {entry.reason}")
         click.echo(f"    files: {', '.join(entry.files) or '(none)'}")

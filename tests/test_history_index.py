@@ -1,0 +1,247 @@
+"""The key-change index is never the source of truth.
+
+A store with hundreds of revisions is audited against a reference computed
+with the git CLI alone; then the index is deleted, left stale, corrupted,
+interrupted mid-rebuild and outlived by a rewritten history, and every
+answer must stay the same.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import ACTOR, ROOT, git
+from vpa_config import keyindex
+from vpa_config.keyindex import INDEX_FILE
+from vpa_config.store import ConfigStore
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from fixtures import build_history_store  # noqa: E402
+
+FILES = ["services/svc-00.yaml", "services/svc-01.yaml", "services/svc-02.yaml"]
+KEYS = ["service.replicas", "service.timeout_s", "service.log_level"]
+
+
+@pytest.fixture(name="built_store", scope="module")
+def _built_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store of 3 files with 300 revisions, one key of one file each (built once)."""
+    path = tmp_path_factory.mktemp("built") / "long"
+    build_history_store(path, files=3, revisions=300, seed=11)
+    return path
+
+
+@pytest.fixture(name="long_store")
+def _long_store(built_store: Path, tmp_path: Path) -> Path:
+    """A copy of the built store for one test, without any index."""
+    path = tmp_path / "long"
+    shutil.copytree(built_store, path, symlinks=True)
+    _delete_index(path)
+    return path
+
+
+def reference_audit(path: Path, file: str, key: str) -> list[tuple[str, Any, Any]]:
+    """(revision, old, new) of each change of ``key``, newest first, by the git CLI."""
+    revisions = git(path, "rev-list", "--reverse", "HEAD").split()
+    batch = subprocess.run(
+        ["git", "-C", str(path), "cat-file", "--batch"],
+        input="".join(f"{rev}:{file}\n" for rev in revisions),
+        capture_output=True, text=True, check=True,
+    ).stdout
+    values = _batch_values(batch, key.split("."))
+    changes = []
+    previous: Any = _ABSENT
+    for rev, value in zip(revisions, values):
+        if value != previous:
+            changes.append((rev, previous, value))
+        previous = value
+    return changes[::-1]
+
+
+_ABSENT = "(absent)"
+
+
+def _batch_values(batch: str, parts: list[str]) -> list[Any]:
+    values = []
+    rest = batch
+    while rest:
+        header, _, rest = rest.partition("\n")
+        if header.endswith("missing"):
+            values.append(_ABSENT)
+            continue
+        size = int(header.split()[2])
+        body, rest = rest[:size], rest[size + 1 :]
+        node: Any = yaml.safe_load(body)
+        for part in parts:
+            node = node.get(part, _ABSENT) if isinstance(node, dict) else _ABSENT
+        values.append(node)
+    return values
+
+
+def answers(path: Path) -> dict[str, Any]:
+    """Everything the index answers, from a freshly opened store."""
+    store = ConfigStore.open(path)
+    try:
+        return {
+            "audit": {
+                (file, key): [e.to_dict() for e in store.audit(file, key)]
+                for file in FILES for key in KEYS
+            },
+            "blame": {file: [b.to_dict() for b in store.blame(file)] for file in FILES},
+            "log": {file: [e.to_dict() for e in store.log(file)] for file in FILES},
+            "log_key": [e.revision for e in store.log(key=f"{FILES[0]}:{KEYS[0]}")],
+            "recent": [e.to_dict() for e in store.log(limit=20)],
+        }
+    finally:
+        store.close()
+
+
+def test_audit_matches_a_reference_built_with_the_git_cli(long_store: Path) -> None:
+    store = ConfigStore.open(long_store)
+
+    for file in FILES:
+        for key in KEYS:
+            found = [
+                (e.who.revision, e.old if e.change != "added" else _ABSENT, e.new)
+                for e in store.audit(file, key)
+            ]
+            assert found == reference_audit(long_store, file, key), (file, key)
+    store.close()
+
+
+def test_log_of_a_file_matches_git_log(long_store: Path) -> None:
+    store = ConfigStore.open(long_store)
+
+    for file in FILES:
+        mine = [entry.revision for entry in store.log(file)]
+        assert mine == git(long_store, "log", "--format=%H", "--", file).split()
+    assert [e.revision for e in store.log(limit=20)] == git(
+        long_store, "log", "-20", "--format=%H"
+    ).split()
+    store.close()
+
+
+def test_a_deleted_index_gives_the_same_answers(long_store: Path) -> None:
+    before = answers(long_store)
+    index = long_store / ".git" / INDEX_FILE
+    assert index.exists()
+
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(index) + suffix).unlink(missing_ok=True)
+
+    assert answers(long_store) == before
+    assert index.exists()
+
+
+def test_a_stale_index_catches_up_with_tool_and_git_cli_commits(long_store: Path) -> None:
+    answers(long_store)
+    index = long_store / ".git" / INDEX_FILE
+    saved = long_store.parent / "saved.sqlite"
+    _checkpoint(long_store)
+    shutil.copy(index, saved)
+    store = ConfigStore.open(long_store)
+    store.set(FILES[0], KEYS[0], 41, actor=ACTOR, reason="via the tool")
+    store.close()
+    text = re.sub(r"log_level: \w+", "log_level: verbose",
+                  (long_store / FILES[1]).read_text())
+    (long_store / FILES[1]).write_text(text)
+    git(long_store, "-c", "user.name=Carol", "-c", "user.email=c@example.org",
+        "commit", "-q", "--no-verify", "-am", "by hand")
+    current = answers(long_store)
+
+    _checkpoint(long_store)
+    shutil.copy(saved, index)
+    Path(str(index) + "-wal").unlink(missing_ok=True)
+    Path(str(index) + "-shm").unlink(missing_ok=True)
+
+    assert answers(long_store) == current
+    assert current["audit"][(FILES[0], KEYS[0])][0]["new"] == 41
+    assert current["audit"][(FILES[1], KEYS[2])][0]["author"] == "Carol <c@example.org>"
+    assert current["audit"][(FILES[1], KEYS[2])][0]["new"] == "verbose"
+
+
+def test_a_rewritten_history_drops_the_lost_revisions(long_store: Path) -> None:
+    answers(long_store)
+    lost = git(long_store, "rev-parse", "HEAD").strip()
+    git(long_store, "reset", "-q", "--hard", "HEAD~5")
+    store = ConfigStore.open(long_store)
+    store.set(FILES[2], KEYS[0], 42, actor=ACTOR, reason="after the reset")
+    store.close()
+
+    after = answers(long_store)
+    _delete_index(long_store)
+
+    assert answers(long_store) == after
+    revisions = {e["revision"] for rows in after["audit"].values() for e in rows}
+    assert lost not in revisions
+    assert after["audit"][(FILES[2], KEYS[0])][0]["reason"] == "after the reset"
+
+
+def test_a_corrupted_index_is_rebuilt(long_store: Path) -> None:
+    before = answers(long_store)
+    _checkpoint(long_store)
+    index = long_store / ".git" / INDEX_FILE
+
+    index.write_bytes(b"this is not a database" * 100)
+
+    assert answers(long_store) == before
+
+
+def test_an_interrupted_rebuild_resumes(
+    long_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = answers(long_store)
+    _delete_index(long_store)
+    monkeypatch.setattr(keyindex, "BATCH", 50)
+    real = keyindex.KeyIndex._index_one
+    calls = {"n": 0}
+
+    def dies_after_120(self: Any, *args: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] > 120:
+            raise KeyboardInterrupt
+        real(self, *args)
+
+    monkeypatch.setattr(keyindex.KeyIndex, "_index_one", dies_after_120)
+    store = ConfigStore.open(long_store)
+    with pytest.raises(KeyboardInterrupt):
+        store.audit(FILES[0], KEYS[0])
+    store.close()
+    monkeypatch.setattr(keyindex.KeyIndex, "_index_one", real)
+    partial = keyindex.KeyIndex(ConfigStore.open(long_store).repo)
+
+    assert partial.tip()[0] == 99  # two batches of 50 kept
+    assert answers(long_store) == before
+
+
+def test_each_commit_keeps_the_index_current(long_store: Path) -> None:
+    answers(long_store)
+    store = ConfigStore.open(long_store)
+
+    store.set(FILES[0], KEYS[1], 12.5, actor=ACTOR, reason="quick")
+    index = keyindex.KeyIndex(store.repo)
+
+    assert index.is_current()
+    rows = index.key_rows(FILES[0], ("service", "timeout_s"), 0, 1 << 40)
+    assert rows[0].new_value() == 12.5
+    store.close()
+
+
+def _checkpoint(path: Path) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(path / ".git" / INDEX_FILE)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+
+
+def _delete_index(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        (path / ".git" / (INDEX_FILE + suffix)).unlink(missing_ok=True)

@@ -1,0 +1,158 @@
+"""Commands that answer who changed what: diff, show, audit, blame."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from vpa_config.cli import render
+from vpa_config.cli.context import AppContext, pass_app
+from vpa_config.cli.options import json_option
+
+
+def _when(seconds: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + "Z"
+
+
+def _value(value: Any, secret: bool) -> str:
+    from vpa_config.keyindex import MISSING
+    from vpa_config.validation import REDACTED
+
+    if value is MISSING:
+        return "(absent)"
+    return REDACTED if secret else render.show_value(value)
+
+
+def _echo_files(files: list[Any], renames: dict[str, str]) -> None:
+    for change in files:
+        renamed = f" (from {renames[change.path]})" if change.path in renames else ""
+        click.echo(f"{change.action} {change.path}{renamed}")
+        for key in change.keys:
+            click.echo("  " + render.key_change_line(key, change.is_secret(key)))
+
+
+def _split_diff_args(args: tuple[str, ...], store: Any) -> tuple[list[str], str | None]:
+    """REV [REV2] [FILE]: a trailing argument that names no revision is the file."""
+    from vpa_config.errors import RevisionNotFoundError
+
+    revs = list(args)
+    file = None
+    if revs and len(revs) == 3:
+        file = revs.pop()
+    elif revs:
+        try:
+            store.repo.resolve(revs[-1])
+        except RevisionNotFoundError:
+            file = revs.pop()
+    if len(revs) > 2:
+        raise click.UsageError("expected at most two revisions and a file")
+    return revs, file
+
+
+@click.command("diff")
+@click.argument("args", nargs=-1, metavar="[REV [REV2]] [FILE]")
+@click.option("--unified", is_flag=True, help="The line diff instead (secret values masked).")
+@json_option
+@pass_app
+def diff_cmd(app: AppContext, args: tuple[str, ...], unified: bool, as_json: bool) -> int:
+    """Key-level diff: keys added, removed and changed, with old and new values.
+
+    No revision: the working files against HEAD (hand edits). One revision:
+    the working files against REV. Two: REV to REV2. A last argument that is
+    not a revision limits the diff to that FILE. Secret values show as
+    changed, never in clear.
+    """
+    store = app.store()
+    revs, file = _split_diff_args(args, store)
+    old = revs[0] if revs else None
+    new = revs[1] if len(revs) > 1 else None
+    result = store.diff(old, new, file)
+    if as_json:
+        render.echo_json(result.to_dict())
+    elif unified:
+        click.echo(result.unified(), nl=False)
+    elif not result.files:
+        click.echo("no differences")
+    else:
+        _echo_files(result.files, result.renames)
+    return 0
+
+
+@click.command("show")
+@click.argument("rev", default="HEAD")
+@json_option
+@pass_app
+def show_cmd(app: AppContext, rev: str, as_json: bool) -> int:
+    """One revision: author, tool, time, reason, kind, source, trailers, changes."""
+    shown = app.store().show(rev)
+    if as_json:
+        render.echo_json(shown.to_dict())
+        return 0
+    who = shown.who
+    click.echo(f"revision {who.revision}")
+    click.echo(f"author   {who.author}")
+    if who.tool:
+        click.echo(f"tool     {who.tool}")
+    click.echo(f"time     {_when(who.time)}")
+    click.echo(f"kind     {who.kind}  (source {who.source})")
+    click.echo(f"subject  {who.subject}")
+    if who.reason:
+        click.echo(f"reason   {who.reason}")
+    for key, value in shown.trailers:
+        click.echo(f"    {key}: {value}")
+    _echo_files(shown.diff.files, shown.diff.renames)
+    return 0
+
+
+@click.command("audit")
+@click.argument("file")
+@click.argument("key")
+@json_option
+@pass_app
+def audit_cmd(app: AppContext, file: str, key: str, as_json: bool) -> int:
+    """Every revision that changed KEY of FILE, newest first.
+
+    Each with its time, author, tool, reason, and the value before and after
+    (secret values redacted). Follows keys inside lists, keys that came and
+    went, files removed and added back, and files renamed (a
+    Vpa-Renamed-From trailer). With --json, one JSON object a line.
+    """
+    entries = app.store().audit(file, key)
+    if as_json:
+        for entry in entries:
+            render.echo_json_line(entry.to_dict())
+        return 0
+    if not entries:
+        click.echo(f"no revision changed {key} of {file}")
+        return 0
+    for entry in entries:
+        who = entry.who
+        click.echo(f"{who.revision[:12]}  {_when(who.time)}  {who.by()}")
+        where = f" ({entry.file})" if entry.file != file else ""
+        click.echo(
+            f"    {entry.change}{where}: {_value(entry.old, entry.secret)} -> "
+            f"{_value(entry.new, entry.secret)}"
+        )
+        if who.reason:
+            click.echo(f"    reason: {who.reason}")
+    return 0
+
+
+@click.command("blame")
+@click.argument("file")
+@json_option
+@pass_app
+def blame_cmd(app: AppContext, file: str, as_json: bool) -> int:
+    """For each key of FILE, the revision, author and time of its last change."""
+    lines = app.store().blame(file)
+    if as_json:
+        render.echo_json([line.to_dict() for line in lines])
+        return 0
+    width = max((len(line.key) for line in lines), default=0)
+    for line in lines:
+        who = line.who
+        stamp = f"{who.revision[:12]}  {_when(who.time)}  {who.by()}" if who else "?"
+        click.echo(f"{line.key:<{width}}  {stamp}  = {_value(line.value, line.secret)}")
+    return 0

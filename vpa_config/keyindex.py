@@ -1,0 +1,765 @@
+"""The key-change index: which revision changed which key, without a walk.
+
+An SQLite file beside the repository (``.git/vpa-config-history.sqlite``)
+holds one row per revision along the first-parent chain, one row per file a
+revision changed, and one row per key change (file, key path, change kind,
+old and new values as JSON). ``audit``, ``blame``, ``log FILE`` and ``get
+--at`` are then index lookups instead of a walk of every commit.
+
+The index is never the source of truth. Each reader calls :meth:`KeyIndex.sync`
+first, which compares the index's chain with HEAD: commits made around
+vpa-config (the git CLI) are indexed then, a history that was rewritten (a
+reset, a force push) throws the rows of the lost commits away, and a missing
+or unreadable file is rebuilt from git. The rebuild works oldest first in
+batches, each its own SQLite transaction, so an interrupted rebuild resumes
+where it stopped. Parsed documents are cached by blob id while it runs.
+
+Each change made through vpa-config is indexed in the same step as its
+commit (:func:`record`), from the key-level diff the transaction already made
+for validation, so the index stays current at about a millisecond a change.
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from vpa_config import documents, logs
+from vpa_config.errors import ParseError
+from vpa_config.history import (
+    FileChange,
+    KeyChange,
+    diff_documents,
+    parse_message,
+    renames_of,
+)
+from vpa_config.keypath import Part, format_pointer
+
+if TYPE_CHECKING:
+    from vpa_config.gitrepo import CommitInfo, GitRepo
+
+INDEX_FILE = "vpa-config-history.sqlite"
+FORMAT = "1"
+BATCH = 500
+PARSE_CACHE = 256
+MISSING: Any = object()
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS commits (
+    seq INTEGER PRIMARY KEY,
+    sha TEXT NOT NULL UNIQUE,
+    parent TEXT,
+    time INTEGER NOT NULL,
+    tz INTEGER NOT NULL,
+    ctime INTEGER NOT NULL,
+    author TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    trailers TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS files (
+    seq INTEGER NOT NULL,
+    file TEXT NOT NULL,
+    action TEXT NOT NULL,
+    renamed_from TEXT,
+    blob TEXT,
+    PRIMARY KEY (file, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS files_by_seq ON files (seq);
+CREATE TABLE IF NOT EXISTS keys (
+    seq INTEGER NOT NULL,
+    file TEXT NOT NULL,
+    path TEXT NOT NULL,
+    change TEXT NOT NULL,
+    old TEXT,
+    new TEXT
+);
+CREATE INDEX IF NOT EXISTS keys_by_path ON keys (file, path, seq);
+CREATE INDEX IF NOT EXISTS keys_by_seq ON keys (seq);
+CREATE TABLE IF NOT EXISTS secrets (
+    file TEXT NOT NULL,
+    path TEXT NOT NULL,
+    PRIMARY KEY (file, path)
+) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One indexed revision: who, when, why, what kind."""
+
+    seq: int
+    sha: str
+    parent: str | None
+    time: int
+    tz: int
+    author: str
+    kind: str
+    source: str
+    tool: str
+    subject: str
+    reason: str
+    trailers: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class FileRow:
+    """One file one revision changed."""
+
+    seq: int
+    file: str
+    action: str  # "added", "removed" or "modified"
+    renamed_from: str | None
+    blob: str | None
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """One key change of one file in one revision (values as JSON text)."""
+
+    seq: int
+    file: str
+    path: str
+    change: str
+    old: str | None
+    new: str | None
+
+    def old_value(self) -> Any:
+        """The value before, or MISSING when the key was added."""
+        return MISSING if self.old is None else json.loads(self.old)
+
+    def new_value(self) -> Any:
+        """The value after, or MISSING when the key was removed."""
+        return MISSING if self.new is None else json.loads(self.new)
+
+
+_REVISION_COLUMNS = (
+    "seq, sha, parent, time, tz, author, kind, source, tool, subject, reason, trailers"
+)
+
+
+class KeyIndex:
+    """The index of one store's repository."""
+
+    def __init__(self, repo: GitRepo) -> None:
+        self.repo = repo
+        self.path = repo.controldir / INDEX_FILE
+        self._db: sqlite3.Connection | None = None
+        self._blobs: OrderedDict[str, Any] = OrderedDict()
+        self._checks: dict[tuple[tuple[str, str], ...], Any] = {}
+        self._config: dict[str, str] = {}
+        self._config_dir = ".vpa-config/"
+
+    # --- the connection ----------------------------------------------------
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The open database, created (empty) when absent or unreadable."""
+        if self._db is None:
+            self._db = self._connect()
+        return self._db
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            return self._open_db()
+        except sqlite3.DatabaseError:
+            logs.emit("history.index_reset", level="warning", path=str(self.path))
+            for suffix in ("", "-wal", "-shm"):
+                self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
+            return self._open_db()
+
+    def _open_db(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            # The index can always be rebuilt: a power cut may lose its last
+            # rows (found stale and caught up), never corrupt it.
+            db.execute("PRAGMA synchronous=NORMAL")
+            version = _meta(db, "format")
+            if version not in (None, FORMAT):
+                db.close()
+                raise sqlite3.DatabaseError(f"index format {version}")
+            if version is None:
+                db.executescript(_SCHEMA)
+                db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('format', ?)", (FORMAT,)
+                )
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    def close(self) -> None:
+        """Close the database."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # --- keeping up with HEAD ---------------------------------------------
+
+    def tip(self) -> tuple[int, str] | None:
+        """(seq, sha) of the newest indexed revision."""
+        row = self.db.execute(
+            "SELECT seq, sha FROM commits ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def is_current(self) -> bool:
+        """Whether the index ends exactly at HEAD."""
+        tip = self.tip()
+        return (tip[1] if tip else None) == self.repo.head()
+
+    def sync(self, max_new: int | None = None) -> bool:
+        """Bring the index up to HEAD; False if that needs more than ``max_new``."""
+        head = self.repo.head()
+        if (self.tip() or (0, None))[1] == head:
+            return True
+        missing, base = self._missing_since_indexed(head, max_new)
+        if missing is None:
+            return False
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have caught up while this one waited.
+            missing, base = self._missing_since_indexed(head, None)
+            assert missing is not None
+            self._truncate_after(base)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        if missing:
+            logs.emit("history.index_update", level="debug", revisions=len(missing))
+            self._index_commits(missing, base)
+        return True
+
+    def _missing_since_indexed(
+        self, head: str | None, limit: int | None
+    ) -> tuple[list[CommitInfo] | None, int]:
+        """Commits from HEAD back to the newest indexed one, oldest first."""
+        chain: list[CommitInfo] = []
+        if head is None:
+            return chain, -1
+        for info in self.repo.walk(head):
+            row = self.db.execute(
+                "SELECT seq FROM commits WHERE sha = ?", (info.sha,)
+            ).fetchone()
+            if row is not None:
+                chain.reverse()
+                return chain, int(row[0])
+            if limit is not None and len(chain) >= limit:
+                return None, -1
+            chain.append(info)
+        chain.reverse()
+        return chain, -1
+
+    def _truncate_after(self, seq: int) -> None:
+        for table in ("commits", "files", "keys"):
+            self.db.execute(f"DELETE FROM {table} WHERE seq > ?", (seq,))  # noqa: S608
+
+    def rebuild(self) -> None:
+        """Forget every row and index the whole history again."""
+        self.db.execute("BEGIN IMMEDIATE")
+        self._truncate_after(-1)
+        self.db.execute("DELETE FROM secrets")
+        self.db.execute("COMMIT")
+        self.sync()
+
+    def _index_commits(self, chain: list[CommitInfo], base: int) -> None:
+        from vpa_config.settings import SETTINGS_FILE
+
+        previous_tree = self._tree_of_seq(base)
+        config_dir = SETTINGS_FILE.split("/")[0] + "/"
+        before = self._sha_of_seq(base)
+        self._config = {
+            name: entry[1]
+            for name, entry in (self.repo.files(before) if before else {}).items()
+            if name.startswith(config_dir)
+        }
+        self._config_dir = config_dir
+        for start in range(0, len(chain), BATCH):
+            batch = chain[start : start + BATCH]
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for offset, info in enumerate(batch):
+                    seq = base + 1 + start + offset
+                    self._index_one(seq, info, previous_tree)
+                    previous_tree = info.tree.encode()
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    def _sha_of_seq(self, seq: int) -> str | None:
+        row = self.db.execute("SELECT sha FROM commits WHERE seq = ?", (seq,)).fetchone()
+        return row[0] if row else None
+
+    def _tree_of_seq(self, seq: int) -> bytes | None:
+        sha = self._sha_of_seq(seq)
+        return self.repo.commit(sha).tree.encode() if sha else None
+
+    def _index_one(self, seq: int, info: CommitInfo, parent_tree: bytes | None) -> None:
+        message = parse_message(info.message)
+        changes = self.repo.tree_file_changes(parent_tree, info.tree.encode())
+        for path, _old, new in changes:
+            if path.startswith(self._config_dir):
+                if new is None:
+                    self._config.pop(path, None)
+                else:
+                    self._config[path] = new
+        renames = _renames(message.trailer_values("Renamed-From"), changes)
+        file_changes = [
+            self._file_change(path, old, new, renames, changes, info)
+            for path, old, new in changes
+        ]
+        self._insert(seq, info, message, file_changes, renames, changes)
+
+    def _file_change(
+        self,
+        path: str,
+        old_blob: str | None,
+        new_blob: str | None,
+        renames: dict[str, str],
+        changes: list[tuple[str, str | None, str | None]],
+        info: CommitInfo,
+    ) -> FileChange:
+        if new_blob is not None and old_blob is None and path in renames:
+            source = renames[path]
+            old_blob = next((o for p, o, _ in changes if p == source), None)
+            if old_blob is None:
+                old_blob = self._blob_at_parent(info, source)
+        old = self._parsed(path, old_blob)
+        new = self._parsed(path, new_blob)
+        action = "added" if old_blob is None else "removed" if new_blob is None else "modified"
+        change = FileChange(path, action, document_changes(old, new))
+        check = self._check_for(self._config)
+        for data in (old, new):
+            if data is not MISSING:
+                change.secret_paths |= check.secrets_of(path, data)
+        return change
+
+    def _blob_at_parent(self, info: CommitInfo, name: str) -> str | None:
+        if not info.parents:
+            return None
+        entry = self.repo.files(info.parents[0]).get(name)
+        return entry[1] if entry else None
+
+    def _parsed(self, name: str, blob: str | None) -> Any:
+        """A blob's document (cached by blob id); MISSING for none or unparsable."""
+        if blob is None or not name.lower().endswith(documents.SUFFIXES):
+            return MISSING
+        if blob in self._blobs:
+            self._blobs.move_to_end(blob)
+            return self._blobs[blob]
+        try:
+            data = documents.parse(name, self.repo.blob(blob))
+        except ParseError:
+            data = MISSING
+        self._blobs[blob] = data
+        if len(self._blobs) > PARSE_CACHE:
+            self._blobs.popitem(last=False)
+        return data
+
+    def parsed_blob(self, name: str, blob: str) -> Any:
+        """A blob's document, cached; MISSING when it does not parse."""
+        return self._parsed(name, blob)
+
+    def _check_for(self, config: dict[str, str]) -> Any:
+        """The secrets judge of one state of the settings and schemas (cached)."""
+        from vpa_config.verdict import CandidateCheck
+
+        state = tuple(sorted(config.items()))
+        if state not in self._checks:
+            blobs = dict(config)
+
+            def read(name: str) -> bytes | None:
+                blob = blobs.get(name)
+                return self.repo.blob(blob) if blob else None
+
+            if len(self._checks) > 16:
+                self._checks.clear()
+            self._checks[state] = CandidateCheck(read, list(blobs), read)
+        return self._checks[state]
+
+    def _insert(
+        self,
+        seq: int,
+        info: CommitInfo,
+        message: Any,
+        changes: Iterable[FileChange],
+        renames: dict[str, str],
+        blobs: Sequence[tuple[str, str | None, str | None]],
+    ) -> None:
+        db = self.db
+        db.execute(
+            "INSERT INTO commits VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                seq, info.sha, info.parents[0] if info.parents else None,
+                info.author_time, info.author_tz, info.commit_time or info.author_time,
+                info.author,
+                message.trailer("Kind", "git"), message.trailer("Source", "git"),
+                message.trailer("Tool", ""), message.subject, message.reason,
+                json.dumps(message.trailers),
+            ),
+        )
+        new_blob = {path: new for path, _old, new in blobs}
+        for change in changes:
+            db.execute(
+                "INSERT INTO files VALUES (?,?,?,?,?)",
+                (seq, change.path, change.action, renames.get(change.path),
+                 new_blob.get(change.path)),
+            )
+            db.executemany(
+                "INSERT INTO keys VALUES (?,?,?,?,?,?)",
+                [
+                    (seq, change.path, format_pointer(key.path), key.kind,
+                     _json(key.old) if key.kind != "added" else None,
+                     _json(key.new) if key.kind != "removed" else None)
+                    for key in change.keys
+                ],
+            )
+            if change.secret_paths:
+                db.executemany(
+                    "INSERT OR IGNORE INTO secrets VALUES (?,?)",
+                    [(change.path, format_pointer(p)) for p in change.secret_paths],
+                )
+
+    # --- recording a commit as it is made ---------------------------------
+
+    def record(
+        self,
+        info: CommitInfo,
+        files: Sequence[FileChange],
+        blobs: Sequence[tuple[str, str | None, str | None]],
+    ) -> bool:
+        """Index a commit just made on top of the indexed tip; False if not possible."""
+        tip = self.tip()
+        parent = info.parents[0] if info.parents else None
+        if (tip[1] if tip else None) != parent:
+            return False
+        message = parse_message(info.message)
+        renames = _renames(message.trailer_values("Renamed-From"), blobs)
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            if self.tip() != tip:
+                self.db.execute("ROLLBACK")
+                return False
+            seq = tip[0] + 1 if tip else 0
+            self._insert(seq, info, message, files, renames, blobs)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return True
+
+    # --- queries ------------------------------------------------------------
+
+    def revision(self, seq: int) -> Revision:
+        """The revision at ``seq``."""
+        row = self.db.execute(
+            f"SELECT {_REVISION_COLUMNS} FROM commits WHERE seq = ?", (seq,)  # noqa: S608
+        ).fetchone()
+        return _revision(row)
+
+    def revisions(self, seqs: Iterable[int]) -> dict[int, Revision]:
+        """Revisions by seq."""
+        wanted = sorted(set(seqs))
+        found: dict[int, Revision] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                f"SELECT {_REVISION_COLUMNS} FROM commits WHERE seq IN ({marks})",  # noqa: S608
+                chunk,
+            ):
+                found[row[0]] = _revision(row)
+        return found
+
+    def seq_of(self, sha: str) -> int | None:
+        """The seq of a revision, or None when it is not on the indexed chain."""
+        row = self.db.execute("SELECT seq FROM commits WHERE sha = ?", (sha,)).fetchone()
+        return int(row[0]) if row else None
+
+    def newest(
+        self,
+        *,
+        file: str | None = None,
+        kind: str | None = None,
+        author: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        seqs: Sequence[int] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Revision]:
+        """Revisions newest first, filtered."""
+        where, args = [], []
+        if file is not None:
+            where.append("seq IN (SELECT seq FROM files WHERE file = ?)")
+            args.append(file)
+        if kind is not None:
+            where.append("kind = ?")
+            args.append(kind)
+        if author is not None:
+            where.append("instr(lower(author), ?) > 0")
+            args.append(author.lower())
+        if since is not None:
+            where.append("time >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("time <= ?")
+            args.append(until)
+        if seqs is not None:
+            where.append(f"seq IN ({','.join(str(int(s)) for s in seqs) or 'NULL'})")
+        sql = f"SELECT {_REVISION_COLUMNS} FROM commits"  # noqa: S608
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY seq DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        for row in self.db.execute(sql, args):
+            yield _revision(row)
+
+    def files_of(self, seqs: Iterable[int]) -> dict[int, list[FileRow]]:
+        """The files each revision changed."""
+        found: dict[int, list[FileRow]] = {}
+        wanted = sorted(set(seqs))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                f"SELECT seq, file, action, renamed_from, blob FROM files "  # noqa: S608
+                f"WHERE seq IN ({marks}) ORDER BY seq, file",
+                chunk,
+            ):
+                found.setdefault(row[0], []).append(FileRow(*row))
+        return found
+
+    def file_rows(
+        self, file: str, low: int = -1, high: int | None = None
+    ) -> list[FileRow]:
+        """The revisions that changed ``file`` within [low, high], newest first."""
+        rows = self.db.execute(
+            "SELECT seq, file, action, renamed_from, blob FROM files "
+            "WHERE file = ? AND seq >= ? AND seq <= ? ORDER BY seq DESC",
+            (file, low, high if high is not None else 1 << 62),
+        )
+        return [FileRow(*row) for row in rows]
+
+    def file_state(self, file: str, at: int) -> FileRow | None:
+        """The last change of ``file`` at or before ``at``."""
+        row = self.db.execute(
+            "SELECT seq, file, action, renamed_from, blob FROM files "
+            "WHERE file = ? AND seq <= ? ORDER BY seq DESC LIMIT 1",
+            (file, at),
+        ).fetchone()
+        return FileRow(*row) if row else None
+
+    def lineage(self, file: str, high: int | None = None) -> list[tuple[str, int, int]]:
+        """(name, low, high) segments of a file's history, newest first, following renames."""
+        segments: list[tuple[str, int, int]] = []
+        name, top = file, (high if high is not None else 1 << 62)
+        while len(segments) < 100:
+            row = self.db.execute(
+                "SELECT seq, renamed_from FROM files WHERE file = ? AND seq <= ? "
+                "AND renamed_from IS NOT NULL ORDER BY seq DESC LIMIT 1",
+                (name, top),
+            ).fetchone()
+            if row is None:
+                segments.append((name, -1, top))
+                break
+            segments.append((name, row[0], top))
+            name, top = row[1], row[0] - 1
+        return segments
+
+    def key_rows(
+        self, file: str, path: Sequence[Part], low: int, high: int
+    ) -> list[KeyRow]:
+        """Rows at, above (ancestors) or below ``path`` of ``file``, newest first."""
+        pointer = format_pointer(path)
+        ancestors = [format_pointer(path[:n]) for n in range(len(path))]
+        marks = ",".join("?" * (len(ancestors) + 1))
+        rows = self.db.execute(
+            "SELECT seq, file, path, change, old, new FROM keys "
+            f"WHERE file = ? AND seq >= ? AND seq <= ? AND (path IN ({marks}) "  # noqa: S608
+            "OR (path > ? AND path < ?)) ORDER BY seq DESC",
+            (file, low, high, *ancestors, pointer, pointer + "/", pointer + "0"),
+        )
+        return [KeyRow(*row) for row in rows]
+
+    def last_change(
+        self, file: str, path: Sequence[Part], low: int, high: int
+    ) -> int | None:
+        """The newest seq in [low, high] that changed ``path`` itself or an ancestor."""
+        pointers = [format_pointer(path[:n]) for n in range(len(path) + 1)]
+        marks = ",".join("?" * len(pointers))
+        row = self.db.execute(
+            "SELECT max(seq) FROM keys WHERE file = ? AND seq >= ? AND seq <= ? "
+            f"AND path IN ({marks})",  # noqa: S608
+            (file, low, high, *pointers),
+        ).fetchone()
+        return row[0] if row and row[0] is not None else None
+
+    def secret_paths(self, files: Iterable[str]) -> set[tuple[str, str]]:
+        """(file, pointer) of every path ever judged secret in these files."""
+        found: set[tuple[str, str]] = set()
+        for name in set(files):
+            found.update(
+                (name, row[0])
+                for row in self.db.execute("SELECT path FROM secrets WHERE file = ?", (name,))
+            )
+        return found
+
+    def at_time(self, moment: int) -> int | None:
+        """The newest revision committed at or before ``moment``."""
+        row = self.db.execute(
+            "SELECT max(seq) FROM commits WHERE ctime <= ?", (moment,)
+        ).fetchone()
+        return row[0] if row and row[0] is not None else None
+
+
+def document_changes(old: Any, new: Any) -> list[KeyChange]:
+    """Key changes of a file from ``old`` to ``new`` (MISSING: no document)."""
+    if old is MISSING and new is MISSING:
+        return []
+    if old is MISSING:
+        return [KeyChange((), "added", new=new)]
+    if new is MISSING:
+        return [KeyChange((), "removed", old=old)]
+    return diff_documents(old, new)
+
+
+def _renames(
+    trailers: Sequence[str], changes: Sequence[tuple[str, str | None, str | None]]
+) -> dict[str, str]:
+    """new name -> old name, from trailers, else exact renames within the commit."""
+    found = renames_of(trailers)
+    removed = {old: path for path, old, new in changes if new is None and old}
+    for path, old, new in changes:
+        if old is None and new is not None and path not in found and new in removed:
+            found[path] = removed.pop(new)
+    return found
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str, sort_keys=False)
+
+
+def _meta(db: sqlite3.Connection, name: str) -> str | None:
+    try:
+        row = db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return row[0] if row else None
+
+
+def _revision(row: Sequence[Any]) -> Revision:
+    return Revision(
+        seq=row[0], sha=row[1], parent=row[2], time=row[3], tz=row[4], author=row[5],
+        kind=row[6], source=row[7], tool=row[8], subject=row[9], reason=row[10],
+        trailers=tuple(tuple(pair) for pair in json.loads(row[11])),  # type: ignore[misc]
+    )
+
+
+# --- one index per open repository ------------------------------------------
+
+_open: weakref.WeakKeyDictionary[Any, KeyIndex] = weakref.WeakKeyDictionary()
+
+
+def index_for(repo: GitRepo) -> KeyIndex:
+    """The repository's index, opened once per process (not yet synced)."""
+    index = _open.get(repo)
+    if index is None:
+        index = _open[repo] = KeyIndex(repo)
+    return index
+
+
+def synced(repo: GitRepo) -> KeyIndex:
+    """The repository's index, brought up to HEAD."""
+    index = index_for(repo)
+    index.sync()
+    return index
+
+
+def record_commit(
+    repo: GitRepo,
+    commit: str,
+    parent_tree: dict[str, tuple[int, str]],
+    files: Sequence[FileChange],
+    changed: dict[str, tuple[bytes, int] | None],
+) -> None:
+    """Index a commit the transaction just made; a failure only leaves it stale.
+
+    ``files`` are the transaction's key-level changes (the same diff that was
+    shown and validated), so nothing is parsed again except for a renamed
+    file, whose keys are compared with the file it was renamed from.
+    """
+    try:
+        index = index_for(repo)
+        info = repo.commit(commit)
+        blobs = [
+            (
+                name,
+                parent_tree[name][1] if name in parent_tree else None,
+                None if entry is None else repo.blob_id(entry[0]),
+            )
+            for name, entry in sorted(changed.items())
+        ]
+        renames = _renames(
+            parse_message(info.message).trailer_values("Renamed-From"), blobs
+        )
+        normalised = [
+            _normalise(index, change, renames, parent_tree, changed) for change in files
+        ]
+        if not index.record(info, normalised, blobs):
+            logs.emit("history.index_stale", level="debug", revision=commit)
+    except Exception as exc:  # noqa: BLE001 (the index is rebuilt on the next read)
+        logs.emit(
+            "history.index_failed", level="warning", revision=commit,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+
+
+def _normalise(
+    index: KeyIndex,
+    change: FileChange,
+    renames: dict[str, str],
+    parent_tree: dict[str, tuple[int, str]],
+    changed: dict[str, tuple[bytes, int] | None],
+) -> FileChange:
+    """Whole-document rows for added and removed files; renames against their source."""
+    keys = change.keys
+    if change.action == "added" and change.path in renames:
+        source = parent_tree.get(renames[change.path])
+        entry = changed.get(change.path)
+        old = index.parsed_blob(renames[change.path], source[1]) if source else MISSING
+        new = _parse_or_missing(change.path, entry[0]) if entry else MISSING
+        keys = document_changes(old, new)
+    elif change.action in ("added", "removed") and len(keys) == 1 and keys[0].path == ():
+        only = keys[0]
+        keys = [
+            KeyChange((), "added", new=only.new)
+            if change.action == "added"
+            else KeyChange((), "removed", old=only.old)
+        ]
+    elif change.action in ("added", "removed"):
+        keys = []
+    result = FileChange(change.path, change.action, keys)
+    result.secret_paths = set(change.secret_paths)
+    return result
+
+
+def _parse_or_missing(name: str, content: bytes) -> Any:
+    if not name.lower().endswith(documents.SUFFIXES):
+        return MISSING
+    try:
+        return documents.parse(name, content)
+    except ParseError:
+        return MISSING
