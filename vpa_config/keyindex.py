@@ -701,8 +701,10 @@ def record_commit(
     shown and validated), so nothing is parsed again except for a renamed
     file, whose keys are compared with the file it was renamed from.
     """
+    index = index_for(repo)
+    if index._db is None and not index.path.exists():
+        return  # never built: the first read builds it, with this commit
     try:
-        index = index_for(repo)
         info = repo.commit(commit)
         blobs = [
             (
