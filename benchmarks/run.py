@@ -51,7 +51,10 @@ RESTORE_BACK = 5000
 MIB = 1024 * 1024
 # The console script's three lines, run from this checkout.
 VPA = [sys.executable, "-c", "import sys; from vpa_config.cli import main; sys.exit(main())"]
-JOBS = ("commit", "set-process", "restore", "startup", "memory", "validate", "history")
+JOBS = (
+    "commit", "set-process", "restore", "startup", "memory", "validate", "history",
+    "health",
+)
 
 
 @dataclass
@@ -504,7 +507,11 @@ RUNNERS: dict[str, Callable[[Path, Path, int], Job]] = {
     "startup": job_startup,
     "memory": job_memory,
 }
-COMPANIONS = {"validate": "bench_validate.py", "history": "bench_history.py"}
+COMPANIONS = {
+    "validate": "bench_validate.py",
+    "history": "bench_history.py",
+    "health": "bench_health.py",
+}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

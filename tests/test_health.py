@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ACTOR
 
 from vpa_config import logs
 from vpa_config.health import (
@@ -30,8 +31,6 @@ from vpa_config.health.system import (
     cpu_observation,
 )
 from vpa_config.store import ConfigStore
-
-from conftest import ACTOR
 
 GIB = 1024**3
 MIB = 1024**2
@@ -74,7 +73,9 @@ def _events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]
 
 
 def result(state: HealthState, critical: bool = True) -> CheckResult:
-    return CheckResult(name="x", state=state, time=0.0, duration_s=0.0, critical=critical)
+    return CheckResult(
+        name="x", state=state, time=0.0, duration_s=0.0, critical=critical
+    )
 
 
 def quiet_settings(**kwargs: Any) -> HealthSettings:
@@ -98,10 +99,19 @@ def quiet_settings(**kwargs: Any) -> HealthSettings:
         ([N, D], D),
         ([N, N], N),
     ],
-    ids=["none", "all-healthy", "degraded", "worst", "unknown-ignored",
-         "unknown-and-degraded", "all-unknown"],
+    ids=[
+        "none",
+        "all-healthy",
+        "degraded",
+        "worst",
+        "unknown-ignored",
+        "unknown-and-degraded",
+        "all-unknown",
+    ],
 )
-def test_aggregate_is_worst_known_state(states: list[HealthState], expected: HealthState) -> None:
+def test_aggregate_is_worst_known_state(
+    states: list[HealthState], expected: HealthState
+) -> None:
     assert aggregate([result(state) for state in states]) is expected
 
 
@@ -153,8 +163,9 @@ def test_hung_check_times_out_unknown_and_escalates_when_critical() -> None:
     release = threading.Event()
     monitor = HealthMonitor(quiet_settings(escalate_after=3))
     monitor.add_check("slow:critical", lambda: release.wait(), timeout_s=0.05)
-    monitor.add_check("slow:optional", lambda: release.wait(), timeout_s=0.05,
-                      critical=False)
+    monitor.add_check(
+        "slow:optional", lambda: release.wait(), timeout_s=0.05, critical=False
+    )
     monitor.add_check("fast:ok", lambda: True)
     try:
         reports = [monitor.report() for _ in range(3)]
@@ -216,7 +227,8 @@ def test_state_change_is_logged_once(events: list[tuple[str, dict[str, Any]]]) -
 
     changes = [fields for name, fields in events if name == "health.state_changed"]
     assert [(c["old"], c["new"]) for c in changes] == [
-        ("healthy", "unhealthy"), ("unhealthy", "healthy"),
+        ("healthy", "unhealthy"),
+        ("unhealthy", "healthy"),
     ]
     assert changes[0]["check"] == "flip:flop"
     assert changes[0]["revision"] == "abc123"
@@ -240,9 +252,14 @@ def test_closing_the_monitor_emits_a_security_event(
 
 def test_providers_contribute_checks_and_a_failing_one_is_reported() -> None:
     monitor = HealthMonitor(quiet_settings())
-    register_provider("plugins", lambda: [
-        HealthCheck("plugin.spell:state", lambda: D, critical=False, tags={"ready"}),
-    ])
+    register_provider(
+        "plugins",
+        lambda: [
+            HealthCheck(
+                "plugin.spell:state", lambda: D, critical=False, tags={"ready"}
+            ),
+        ],
+    )
     monitor.add_provider("broken", lambda: 1 / 0)
     try:
         report = monitor.report()
@@ -286,7 +303,9 @@ def test_report_dict_has_the_ietf_shape_and_native_states() -> None:
 
 def system_monitor(reader: FakeReader, **settings: Any) -> HealthMonitor:
     monitor = build_monitor(
-        Path("/nonexistent-store"), settings=quiet_settings(**settings), reader=reader,
+        Path("/nonexistent-store"),
+        settings=quiet_settings(**settings),
+        reader=reader,
     )
     return monitor
 
@@ -295,15 +314,22 @@ def system_monitor(reader: FakeReader, **settings: Any) -> HealthMonitor:
     ("free", "used", "expected"),
     [
         (50 * GIB, 50 * GIB, H),
-        (8 * GIB, 92 * GIB, D),          # 8 % free: under 10 %
-        (4 * GIB, 96 * GIB, U),          # 4 % free: under 5 %
-        (900 * MIB, 10 * MIB, D),        # 99 % free but under 1 GiB
-        (200 * MIB, 1 * MIB, U),         # under 256 MiB
+        (8 * GIB, 92 * GIB, D),  # 8 % free: under 10 %
+        (4 * GIB, 96 * GIB, U),  # 4 % free: under 5 %
+        (900 * MIB, 10 * MIB, D),  # 99 % free but under 1 GiB
+        (200 * MIB, 1 * MIB, U),  # under 256 MiB
     ],
-    ids=["plenty", "percent-degraded", "percent-unhealthy", "bytes-degraded",
-         "bytes-unhealthy"],
+    ids=[
+        "plenty",
+        "percent-degraded",
+        "percent-unhealthy",
+        "bytes-degraded",
+        "bytes-unhealthy",
+    ],
 )
-def test_disk_is_judged_by_percent_and_bytes(free: int, used: int, expected: HealthState) -> None:
+def test_disk_is_judged_by_percent_and_bytes(
+    free: int, used: int, expected: HealthState
+) -> None:
     reader = FakeReader()
     reader.disk_reading = DiskReading("/store", free + used, used, free)
     monitor = system_monitor(reader)
@@ -393,7 +419,9 @@ def test_cgroup_v1_limit_and_unlimited_fallback(tmp_path: Path) -> None:
 
 
 def store_report(config_store: ConfigStore, **settings: Any) -> Any:
-    monitor = build_monitor(config_store, settings=quiet_settings(**settings), system=False)
+    monitor = build_monitor(
+        config_store, settings=quiet_settings(**settings), system=False
+    )
     try:
         return monitor.report()
     finally:
@@ -406,13 +434,20 @@ def test_fresh_store_is_healthy_and_release_id_is_head(store: ConfigStore) -> No
     assert report.state is H, report.summary()
     assert report.revision == store.repo.head()
     assert {r.name for r in report.results} >= {
-        "store:open", "store:head", "store:objects", "store:worktree",
-        "store:lock", "store:commitAge", "config:valid",
+        "store:open",
+        "store:head",
+        "store:objects",
+        "store:worktree",
+        "store:lock",
+        "store:commitAge",
+        "config:valid",
     }
 
 
 def test_missing_store_is_unhealthy_with_a_clear_reason(tmp_path: Path) -> None:
-    monitor = build_monitor(tmp_path / "nowhere", settings=quiet_settings(), system=False)
+    monitor = build_monitor(
+        tmp_path / "nowhere", settings=quiet_settings(), system=False
+    )
     report = monitor.report()
     monitor.close()
 
@@ -478,10 +513,16 @@ def test_invalid_live_config_fails_the_config_check(store: ConfigStore) -> None:
 
 
 def test_thresholds_come_from_the_store_settings(store: ConfigStore) -> None:
-    store.set(".vpa-config/settings.yaml", "health.disk.degraded_free_percent", 60,
-              actor=ACTOR, reason="stricter disk")
-    store.set(".vpa-config/settings.yaml", "health.cpu.degraded_percent", None,
-              actor=ACTOR)
+    store.set(
+        ".vpa-config/settings.yaml",
+        "health.disk.degraded_free_percent",
+        60,
+        actor=ACTOR,
+        reason="stricter disk",
+    )
+    store.set(
+        ".vpa-config/settings.yaml", "health.cpu.degraded_percent", None, actor=ACTOR
+    )
     monitor = build_monitor(store, reader=FakeReader())  # 50 % free
     try:
         disk = monitor.report(names={"disk"}).result("disk:free")
@@ -495,9 +536,15 @@ def test_thresholds_come_from_the_store_settings(store: ConfigStore) -> None:
 def test_settings_schema_refuses_a_bad_threshold(store: ConfigStore) -> None:
     from vpa_config.errors import InvalidConfigError
 
-    with pytest.raises(InvalidConfigError, match=r"health\.disk\.degraded_free_percent"):
-        store.set(".vpa-config/settings.yaml", "health.disk.degraded_free_percent", 150,
-                  actor=ACTOR)
+    with pytest.raises(
+        InvalidConfigError, match=r"health\.disk\.degraded_free_percent"
+    ):
+        store.set(
+            ".vpa-config/settings.yaml",
+            "health.disk.degraded_free_percent",
+            150,
+            actor=ACTOR,
+        )
 
 
 def test_add_check_works_as_a_decorator() -> None:
@@ -511,3 +558,41 @@ def test_add_check_works_as_a_decorator() -> None:
 
     assert latency().value == 0.8
     assert report.state is D and report.result("llm:latency").observed_unit == "s"
+
+
+def test_interrupted_change_awaiting_recovery_degrades_the_lock_check(
+    store: ConfigStore,
+) -> None:
+    from vpa_config.transaction import JOURNAL
+
+    (store.repo.controldir / JOURNAL).write_text("{}")
+
+    lock = store_report(store).result("store:lock")
+
+    assert lock.state is D and "awaits recovery" in lock.output
+
+
+def test_serving_and_stopping_are_security_events(
+    events: list[tuple[str, dict[str, Any]]],
+) -> None:
+    from vpa_config.health import serve
+
+    monitor = HealthMonitor(quiet_settings())
+    with serve(monitor, port=0) as server:
+        port = server.port
+    monitor.close(reason="SIGTERM")
+
+    started = [f for name, f in events if name == "health.monitoring_started"]
+    stopped = [f for name, f in events if name == "health.monitoring_stopped"]
+    assert started == [
+        {"level": "info", "category": "security", "host": "127.0.0.1", "port": port}
+    ]
+    assert stopped[0]["reason"] == "SIGTERM"
+
+
+def test_one_shot_close_records_nothing(
+    events: list[tuple[str, dict[str, Any]]],
+) -> None:
+    HealthMonitor(quiet_settings()).close(record=False)
+
+    assert events == []

@@ -50,9 +50,13 @@ def _state() -> dict[str, HealthState]:
 
 
 @pytest.fixture(name="monitor")
-def _monitor(store: ConfigStore, state: dict[str, HealthState]) -> Iterator[HealthMonitor]:
+def _monitor(
+    store: ConfigStore, state: dict[str, HealthState]
+) -> Iterator[HealthMonitor]:
     monitor = build_monitor(store, settings=quiet_settings(), reader=FakeReader())
-    monitor.add_check("app:switch", lambda: Observation(state["now"], output="set by test"))
+    monitor.add_check(
+        "app:switch", lambda: Observation(state["now"], output="set by test")
+    )
     yield monitor
     monitor.close()
 
@@ -74,8 +78,11 @@ def _server(monitor: HealthMonitor) -> Iterator[HealthServer]:
     ids=["healthy", "degraded", "unhealthy"],
 )
 def test_status_code_per_state(
-    server: HealthServer, state: dict[str, HealthState],
-    now: HealthState, code: int, status: str,
+    server: HealthServer,
+    state: dict[str, HealthState],
+    now: HealthState,
+    code: int,
+    status: str,
 ) -> None:
     state["now"] = now
 
@@ -106,7 +113,8 @@ def test_status_mapping_is_configurable() -> None:
 
 
 def test_degraded_non_critical_check_keeps_the_endpoint_200(
-    server: HealthServer, monitor: HealthMonitor,
+    server: HealthServer,
+    monitor: HealthMonitor,
 ) -> None:
     def broken() -> None:
         raise OSError("spell checker offline")
@@ -122,7 +130,8 @@ def test_degraded_non_critical_check_keeps_the_endpoint_200(
 
 
 def test_raising_critical_check_is_503_with_the_error(
-    server: HealthServer, monitor: HealthMonitor,
+    server: HealthServer,
+    monitor: HealthMonitor,
 ) -> None:
     def broken() -> None:
         raise ValueError("bad answer from the model server")
@@ -139,11 +148,13 @@ def test_raising_critical_check_is_503_with_the_error(
 
 
 def test_hung_check_does_not_hang_the_endpoint(
-    server: HealthServer, monitor: HealthMonitor,
+    server: HealthServer,
+    monitor: HealthMonitor,
 ) -> None:
     release = threading.Event()
-    monitor.add_check("slow:backend", lambda: release.wait(), timeout_s=0.2,
-                      critical=False)
+    monitor.add_check(
+        "slow:backend", lambda: release.wait(), timeout_s=0.2, critical=False
+    )
     try:
         first = get_json(server.url + "/health")
         second = get_json(server.url + "/health")
@@ -159,7 +170,9 @@ def test_hung_check_does_not_hang_the_endpoint(
     assert live[0] == 200 and live[1]["checks"] == {}
 
 
-def test_live_and_ready_select_their_checks(server: HealthServer, state: dict[str, Any]) -> None:
+def test_live_and_ready_select_their_checks(
+    server: HealthServer, state: dict[str, Any]
+) -> None:
     state["now"] = HealthState.UNHEALTHY
 
     live_code, live = get_json(server.url + "/health/live")
@@ -184,7 +197,9 @@ def test_component_and_unknown_check_paths(server: HealthServer) -> None:
 def test_content_type_follows_accept(server: HealthServer) -> None:
     _c, plain, _b = get(server.url + "/health")
     _c, health, _b = get(server.url + "/health", accept="application/health+json")
-    _c, old, _b = get(server.url + "/health", accept="text/html, application/vnd.health+json;q=0.9")
+    _c, old, _b = get(
+        server.url + "/health", accept="text/html, application/vnd.health+json;q=0.9"
+    )
 
     assert plain["Content-Type"] == "application/json"
     assert health["Content-Type"] == "application/health+json"
@@ -201,23 +216,31 @@ def test_release_id_follows_a_commit(server: HealthServer, store: ConfigStore) -
     assert after["releaseId"] == result.revision == store.repo.head()
 
 
-def test_metrics_parse_with_the_prometheus_client(server: HealthServer, store: ConfigStore) -> None:
+def test_metrics_parse_with_the_prometheus_client(
+    server: HealthServer, store: ConfigStore
+) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
     status, headers, body = get(server.url + "/metrics")
 
-    assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert status == 200 and headers["Content-Type"].startswith(
+        "text/plain; version=0.0.4"
+    )
     families = {f.name: f for f in text_string_to_metric_families(body.decode())}
     info = families["vpa_config_config_info"].samples
     assert [s.labels for s in info] == [{"revision": store.repo.head()}]
     disk = families["vpa_config_disk_free_bytes"].samples[0]
     assert disk.value == 50 * 1024**3
-    states = {s.labels["check"]: s.value for s in families["vpa_config_health_check_state"].samples}
+    states = {
+        s.labels["check"]: s.value
+        for s in families["vpa_config_health_check_state"].samples
+    }
     assert states["store:objects"] == 0
     assert families["vpa_config_health_check_timeouts"].type == "counter"
     assert all(name.startswith("vpa_config_") for name in families)
-    revision_labelled = [n for n, f in families.items()
-                         if any("revision" in s.labels for s in f.samples)]
+    revision_labelled = [
+        n for n, f in families.items() if any("revision" in s.labels for s in f.samples)
+    ]
     assert revision_labelled == ["vpa_config_config_info"]
 
 
@@ -227,13 +250,16 @@ def test_metrics_parse_with_the_prometheus_client(server: HealthServer, store: C
 def quiet_store(store: ConfigStore, extra: str = "") -> Path:
     """The store, with CPU left unjudged (the test machine is busy)."""
     settings = store.root / ".vpa-config" / "settings.yaml"
-    text = settings.read_text() + "health:\n  cpu:\n    degraded_percent: null\n" + extra
+    text = (
+        settings.read_text() + "health:\n  cpu:\n    degraded_percent: null\n" + extra
+    )
     store.import_file(".vpa-config/settings.yaml", text.encode(), actor=ACTOR)
     return store.root
 
 
 def test_cli_health_exit_codes_healthy_and_unhealthy(
-    run_cli: RunCli, store: ConfigStore,
+    run_cli: RunCli,
+    store: ConfigStore,
 ) -> None:
     root = quiet_store(store, "  store:\n    commit_age_degraded_s: 3600\n")
 
@@ -257,7 +283,9 @@ def test_cli_health_degraded_exit_1(run_cli: RunCli, store: ConfigStore) -> None
     assert "store:commitAge" in done.stdout
 
 
-def test_cli_health_without_a_store_is_unhealthy(run_cli: RunCli, tmp_path: Path) -> None:
+def test_cli_health_without_a_store_is_unhealthy(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
     done = run_cli("health", store=tmp_path / "none")
 
     assert done.returncode == 2
@@ -265,14 +293,27 @@ def test_cli_health_without_a_store_is_unhealthy(run_cli: RunCli, tmp_path: Path
 
 
 def test_serve_answers_and_stops_cleanly_on_sigterm(
-    store: ConfigStore, tmp_path: Path,
+    store: ConfigStore,
+    tmp_path: Path,
 ) -> None:
     store_path = quiet_store(store)
     with subprocess.Popen(
-        [sys.executable, "-m", "vpa_config", "--store", str(store_path),
-         "health", "serve", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=cli_env(tmp_path), cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "vpa_config",
+            "--store",
+            str(store_path),
+            "health",
+            "serve",
+            "--port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(tmp_path),
+        cwd=tmp_path,
     ) as process:
         try:
             assert process.stdout is not None and process.stderr is not None
@@ -295,7 +336,9 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(
 
 
 def test_serve_refuses_a_busy_port_in_one_line(
-    run_cli: RunCli, store_path: Path, monitor: HealthMonitor,
+    run_cli: RunCli,
+    store_path: Path,
+    monitor: HealthMonitor,
 ) -> None:
     with serve(monitor, port=0) as busy:
         done = run_cli("health", "serve", "--port", str(busy.port), store=store_path)
@@ -316,10 +359,17 @@ def test_health_help_documents_exit_codes(run_cli: RunCli) -> None:
 def test_settings_defaults_are_the_documented_ones() -> None:
     settings = HealthSettings()
 
-    assert (settings.timeout_s, settings.cache_s, settings.escalate_after) == (5.0, 2.0, 3)
+    assert (settings.timeout_s, settings.cache_s, settings.escalate_after) == (
+        5.0,
+        2.0,
+        3,
+    )
     assert settings.server.host == "127.0.0.1"
     assert settings.http_status.model_dump() == {
-        "healthy": 200, "degraded": 200, "unhealthy": 503, "unknown": 503,
+        "healthy": 200,
+        "degraded": 200,
+        "unhealthy": 503,
+        "unknown": 503,
     }
 
 

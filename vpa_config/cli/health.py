@@ -27,7 +27,9 @@ def _monitor(app: AppContext) -> Any:
 
 
 @click.group(
-    "health", invoke_without_command=True, epilog=EXIT_HELP,
+    "health",
+    invoke_without_command=True,
+    epilog=EXIT_HELP,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @json_option
@@ -46,7 +48,7 @@ def health_group(ctx: click.Context, app: AppContext, as_json: bool) -> int | No
         monitor.warm_up(WARM_UP_S)
         report = monitor.report(max_age_s=0)
     finally:
-        monitor.close(reason="report printed")
+        monitor.close(record=False)
     if as_json:
         render.echo_json(report.to_dict())
     else:
@@ -56,17 +58,24 @@ def health_group(ctx: click.Context, app: AppContext, as_json: bool) -> int | No
 
 def _print_report(report: Any) -> None:
     revision = report.revision[:12] if report.revision else "(none)"
-    click.echo(f"{report.state.value}  (revision {revision}, vpa-config {report.version})")
+    click.echo(
+        f"{report.state.value}  (revision {revision}, vpa-config {report.version})"
+    )
     width = max((len(r.name) for r in report.results), default=0)
     for result in report.results:
         flag = "" if result.critical else "  [non-critical]"
-        click.echo(f"  {result.state.value:9}  {result.name:{width}}  {result.output}{flag}")
+        click.echo(
+            f"  {result.state.value:9}  {result.name:{width}}  {result.output}{flag}"
+        )
 
 
 @health_group.command("serve")
-@click.option("--host", help="Address to bind (default: settings health.server.host, 127.0.0.1).")
 @click.option(
-    "--port", type=click.IntRange(0, 65535),
+    "--host", help="Address to bind (default: settings health.server.host, 127.0.0.1)."
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
     help="Port (default: settings health.server.port, 8787; 0 picks a free one).",
 )
 @pass_app
@@ -86,14 +95,16 @@ def serve_cmd(app: AppContext, host: str | None, port: int | None) -> int:
     try:
         server = HealthServer(monitor, bind_host, bind_port)
     except OSError as exc:
-        monitor.close(reason="could not listen")
+        monitor.close(record=False)
         raise VpaConfigError(
             f"cannot listen on {bind_host}:{bind_port}: {exc.strerror or exc}; "
             "choose another --port (0 picks a free one)"
         ) from None
     stop = _stop_on_signals()
     server.start()
-    click.echo(f"serving health on {server.url}/health (metrics on {server.url}/metrics)")
+    click.echo(
+        f"serving health on {server.url}/health (metrics on {server.url}/metrics)"
+    )
     reason = _wait(stop)
     server.shutdown()
     monitor.close(reason=reason)
@@ -118,4 +129,3 @@ def _wait(stop: dict[str, Any]) -> str:
     while not stop["event"].wait(0.5):
         pass
     return str(stop["reason"])
-

@@ -63,7 +63,7 @@ def build_monitor(
     reader: SystemReader | None = None,
     system: bool = True,
 ) -> HealthMonitor:
-    """A monitor with the store, configuration and (unless ``system=False``) host checks.
+    """A monitor with store, config and (unless ``system=False``) host checks.
 
     Args:
         store: an open :class:`ConfigStore` or a store folder (default: the
@@ -92,7 +92,9 @@ def build_monitor(
     return monitor
 
 
-def serve(monitor: HealthMonitor, host: str = "127.0.0.1", port: int = 0) -> HealthServer:
+def serve(
+    monitor: HealthMonitor, host: str = "127.0.0.1", port: int = 0
+) -> HealthServer:
     """Start serving ``monitor`` over HTTP from a daemon thread; return the server."""
     from vpa_config.health.serve import HealthServer
 
@@ -112,6 +114,6 @@ def _store_root(store: Any) -> Path:
 def _quiet_settings(probe: Any) -> HealthSettings:
     try:
         found: HealthSettings = probe.settings()
-    except Exception:  # noqa: BLE001 (no store yet: defaults; store:open says why)
+    except Exception:
         return HealthSettings()
     return found

@@ -23,7 +23,7 @@ PREFIX = "vpa_config_"
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 HELP = {
     "cpu_utilization_ratio": "CPU utilization of the host, latest sample.",
-    "memory_available_bytes": "Memory available (cgroup limit less usage in a container).",
+    "memory_available_bytes": "Memory available (cgroup limit less usage).",
     "memory_limit_bytes": "Memory limit (the cgroup's, else the host's total).",
     "memory_available_ratio": "Memory available as a share of the limit.",
     "disk_free_bytes": "Free bytes on the store's filesystem.",
@@ -39,26 +39,56 @@ HELP = {
 def render(report: HealthReport, timeouts: Mapping[str, int]) -> str:
     """The metrics text for ``report``; ``timeouts`` counts timeouts per check."""
     lines: list[str] = []
-    _family(lines, "health_state", "gauge",
-            "Aggregate health: 0 healthy, 1 degraded, 2 unhealthy, 3 unknown.",
-            [({}, report.state.code)])
-    _family(lines, "health_check_state", "gauge",
-            "Health of each check: 0 healthy, 1 degraded, 2 unhealthy, 3 unknown.",
-            [({"check": r.name}, r.state.code) for r in report.results])
-    _family(lines, "health_check_duration_seconds", "gauge",
-            "How long each check's last run took.",
-            [({"check": r.name}, r.duration_s) for r in report.results])
-    _family(lines, "health_check_timeouts_total", "counter",
-            "Runs of each check that passed its timeout.",
-            [({"check": r.name}, timeouts.get(r.name, 0)) for r in report.results])
-    _family(lines, "config_info", "gauge",
-            "The live config revision, as a label.",
-            [({"revision": report.revision or ""}, 1)])
-    _family(lines, "build_info", "gauge", "The vpa-config version.",
-            [({"version": report.version}, 1)])
+    _family(
+        lines,
+        "health_state",
+        "gauge",
+        "Aggregate health: 0 healthy, 1 degraded, 2 unhealthy, 3 unknown.",
+        [({}, report.state.code)],
+    )
+    _family(
+        lines,
+        "health_check_state",
+        "gauge",
+        "Health of each check: 0 healthy, 1 degraded, 2 unhealthy, 3 unknown.",
+        [({"check": r.name}, r.state.code) for r in report.results],
+    )
+    _family(
+        lines,
+        "health_check_duration_seconds",
+        "gauge",
+        "How long each check's last run took.",
+        [({"check": r.name}, r.duration_s) for r in report.results],
+    )
+    _family(
+        lines,
+        "health_check_timeouts_total",
+        "counter",
+        "Runs of each check that passed its timeout.",
+        [({"check": r.name}, timeouts.get(r.name, 0)) for r in report.results],
+    )
+    _family(
+        lines,
+        "config_info",
+        "gauge",
+        "The live config revision, as a label.",
+        [({"revision": report.revision or ""}, 1)],
+    )
+    _family(
+        lines,
+        "build_info",
+        "gauge",
+        "The vpa-config version.",
+        [({"version": report.version}, 1)],
+    )
     for name, value in sorted(_observed(report).items()):
-        _family(lines, name, "gauge", HELP.get(name, f"Reported by a health check: {name}."),
-                [({}, value)])
+        _family(
+            lines,
+            name,
+            "gauge",
+            HELP.get(name, f"Reported by a health check: {name}."),
+            [({}, value)],
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -88,7 +118,9 @@ def _family(
 def _labels(labels: dict[str, str]) -> str:
     if not labels:
         return ""
-    inner = ",".join(f'{key}="{_escape_label(str(value))}"' for key, value in labels.items())
+    inner = ",".join(
+        f'{key}="{_escape_label(str(value))}"' for key, value in labels.items()
+    )
     return "{" + inner + "}"
 
 

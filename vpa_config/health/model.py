@@ -15,12 +15,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from enum import Enum
-from typing import Any, Union
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
 
 
-class HealthState(str, Enum):
+class HealthState(StrEnum):
     """One of the four health states; ``code`` is the exit code and metric value."""
 
     HEALTHY = "healthy"
@@ -36,8 +36,10 @@ class HealthState(str, Enum):
     @property
     def ietf(self) -> str:
         """The draft's status word for one check (unknown reads as ``warn``)."""
-        return "fail" if self is HealthState.UNHEALTHY else (
-            "pass" if self is HealthState.HEALTHY else "warn"
+        return (
+            "fail"
+            if self is HealthState.UNHEALTHY
+            else ("pass" if self is HealthState.HEALTHY else "warn")
         )
 
 
@@ -71,7 +73,7 @@ class Observation:
     component_id: str | None = None
 
 
-CheckOutcome = Union[Observation, HealthState, bool, None]
+CheckOutcome = Observation | HealthState | bool | None
 CheckFunction = Callable[[], CheckOutcome]
 
 
@@ -194,7 +196,9 @@ class HealthReport:
     @property
     def http_status(self) -> int:
         """The HTTP status for the aggregate, from the configured mapping."""
-        default = 503 if self.state in (HealthState.UNHEALTHY, HealthState.UNKNOWN) else 200
+        default = (
+            503 if self.state in (HealthState.UNHEALTHY, HealthState.UNKNOWN) else 200
+        )
         return int(self.status_codes.get(self.state.value, default))
 
     @property
@@ -236,7 +240,8 @@ class HealthReport:
     def summary(self) -> str:
         """One line naming the checks that are not healthy (empty when all are)."""
         bad = [
-            f"{r.name} {r.state.value}" for r in self.results
+            f"{r.name} {r.state.value}"
+            for r in self.results
             if r.state is not HealthState.HEALTHY
         ]
         return "; ".join(bad)
@@ -244,7 +249,7 @@ class HealthReport:
 
 def iso_time(epoch: float) -> str:
     """An ISO-8601 UTC time with a ``Z``, to the millisecond."""
-    when = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    when = datetime.fromtimestamp(epoch, tz=UTC)
     return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

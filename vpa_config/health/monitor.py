@@ -112,7 +112,7 @@ class HealthMonitor:
         if self._settings_source is not None:
             try:
                 self._settings = self._settings_source()
-            except Exception as exc:  # noqa: BLE001 (keep the last good settings)
+            except Exception as exc:
                 logs.emit("health.settings_unreadable", level="warning", error=str(exc))
         return self._settings
 
@@ -136,11 +136,17 @@ class HealthMonitor:
         """Register ``function`` as a check; without it, return a decorator."""
 
         def add(func: CheckFunction) -> CheckFunction:
-            self.register(HealthCheck(
-                name, func, timeout_s=timeout_s, critical=critical,
-                tags=frozenset(tags), failure_state=HealthState(failure_state),
-                component_type=component_type,
-            ))
+            self.register(
+                HealthCheck(
+                    name,
+                    func,
+                    timeout_s=timeout_s,
+                    critical=critical,
+                    tags=frozenset(tags),
+                    failure_state=HealthState(failure_state),
+                    component_type=component_type,
+                )
+            )
             return func
 
         return add(function) if function is not None else add
@@ -188,7 +194,7 @@ class HealthMonitor:
     def _provided(self, label: str, provider: Provider) -> list[HealthCheck]:
         try:
             return list(provider())
-        except Exception as exc:  # noqa: BLE001 (a broken provider is a finding)
+        except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
 
             def failed() -> None:
@@ -203,7 +209,7 @@ class HealthMonitor:
         """The live config revision, or None when it cannot be read."""
         try:
             self._last_revision = self._revision()
-        except Exception:  # noqa: BLE001 (the store checks report why)
+        except Exception:
             pass
         return self._last_revision
 
@@ -242,16 +248,25 @@ class HealthMonitor:
         with self._lock:
             return {name: slot.timeouts_total for name, slot in self._slots.items()}
 
-    def close(self, reason: str = "closed") -> None:
-        """Stop background work; records that monitoring was turned off."""
+    def close(self, reason: str = "closed", *, record: bool = True) -> None:
+        """Stop background work and record that monitoring was turned off.
+
+        ``record=False`` skips the ``health.monitoring_stopped`` event, for a
+        monitor that only ever made one report (``vpa-config health``).
+        """
         if self._closed:
             return
         self._closed = True
         for callback in self._closers:
             callback()
+        if not record:
+            return
         logs.emit(
-            "health.monitoring_stopped", level="warning", category="security",
-            reason=reason, revision=self._last_revision,
+            "health.monitoring_stopped",
+            level="warning",
+            category="security",
+            reason=reason,
+            revision=self._last_revision,
         )
 
     # --- running ---------------------------------------------------------
@@ -299,7 +314,7 @@ class HealthMonitor:
         try:
             observation = as_observation(check.function(), check.failure_state)
             error = None
-        except (Exception, SystemExit) as exc:  # noqa: BLE001 (a raising check is a finding)
+        except (Exception, SystemExit) as exc:
             observation = None
             error = f"{type(exc).__name__}: {exc}"
         duration = time.monotonic() - began

@@ -53,7 +53,9 @@ class _IPv6Server(_Server):
 class HealthServer:
     """A running (or ready to run) health endpoint for one monitor."""
 
-    def __init__(self, monitor: HealthMonitor, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, monitor: HealthMonitor, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         cls = _IPv6Server if ":" in host else _Server
         self._httpd = cls((host, port), _Handler)
         self._httpd.monitor = monitor
@@ -80,7 +82,12 @@ class HealthServer:
     def serve_forever(self) -> None:
         """Answer requests until :meth:`shutdown` is called from another thread."""
         self._serving.set()
-        logs.emit("health.serving", host=self.host, port=self.port)
+        logs.emit(
+            "health.monitoring_started",
+            category="security",
+            host=self.host,
+            port=self.port,
+        )
         self._httpd.serve_forever(poll_interval=0.2)
 
     def start(self) -> HealthServer:
@@ -114,23 +121,31 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "vpa-config-health"
     protocol_version = "HTTP/1.1"
 
-    def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+    def do_GET(self) -> None:
         self._answer(body=True)
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._answer(body=False)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        logs.emit("health.request", level="debug", client=self.client_address[0],
-                  line=format % args)
+    def log_message(self, format: str, *args: Any) -> None:
+        logs.emit(
+            "health.request",
+            level="debug",
+            client=self.client_address[0],
+            line=format % args,
+        )
 
     def _answer(self, body: bool) -> None:
         path = unquote(urlsplit(self.path).path).rstrip("/") or "/"
         try:
             status, content_type, payload = self._route(path)
-        except Exception as exc:  # noqa: BLE001 (a bug must not kill the server)
-            logs.emit("health.endpoint_failed", level="error", path=path,
-                      error=f"{type(exc).__name__}: {exc}")
+        except Exception as exc:
+            logs.emit(
+                "health.endpoint_failed",
+                level="error",
+                path=path,
+                error=f"{type(exc).__name__}: {exc}",
+            )
             status, content_type = 500, "application/json"
             payload = _json({"status": "fail", "output": f"internal error: {exc}"})
         self.send_response(status)
@@ -154,7 +169,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/health/ready":
             return self._report(monitor.report(tags={"ready"}))
         if path.startswith("/health/"):
-            name = path[len("/health/"):]
+            name = path[len("/health/") :]
             report = monitor.report(names={name})
             if not report.results:
                 return self._not_found(f"no health check or component named {name!r}")

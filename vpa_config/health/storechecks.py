@@ -14,7 +14,8 @@ check                  critical  judges
 ``store:worktree``     yes       clean; valid hand edits are degraded, invalid
                                  ones unhealthy
 ``store:lock``         yes       free, or held by a live process; held by a
-                                 dead pid or past ``lock_held_degraded_s``:
+                                 dead pid or past ``lock_held_degraded_s``, or
+                                 an interrupted change awaiting recovery:
                                  degraded
 ``store:commitAge``    no        seconds since the last commit (degraded past
                                  ``commit_age_degraded_s`` when set)
@@ -65,8 +66,10 @@ class StoreProbe:
         repo = GitRepo.open(self.root)
         try:
             yield ConfigStore(
-                root=self.root.resolve(), repo=repo,
-                lock=StoreLock(repo.controldir), source="health",
+                root=self.root.resolve(),
+                repo=repo,
+                lock=StoreLock(repo.controldir),
+                source="health",
             )
         finally:
             repo.close()
@@ -101,8 +104,11 @@ def _head_check(store: ConfigStore) -> Any:
 
 def check_open(probe: StoreProbe) -> Observation:
     with probe.session() as store:
-        return Observation(HealthState.HEALTHY, output=f"opened {store.root}",
-                           component_id=str(store.root))
+        return Observation(
+            HealthState.HEALTHY,
+            output=f"opened {store.root}",
+            component_id=str(store.root),
+        )
 
 
 def check_head(probe: StoreProbe) -> Observation:
@@ -112,7 +118,8 @@ def check_head(probe: StoreProbe) -> Observation:
             return Observation(HealthState.UNHEALTHY, output="HEAD has no revision yet")
         info = store.repo.commit(head)
         return Observation(
-            HealthState.HEALTHY, value=head,
+            HealthState.HEALTHY,
+            value=head,
             output=f"HEAD is {head[:12]}, {len(info.parents)} parent(s)",
         )
 
@@ -125,16 +132,21 @@ def check_objects(probe: StoreProbe) -> Observation:
             return Observation(HealthState.UNHEALTHY, output="no revision to check")
         tree = repo.files(head)  # reads the commit and every tree on the way
         bad = [
-            name for name, (_mode, blob) in sorted(tree.items())
+            name
+            for name, (_mode, blob) in sorted(tree.items())
             if repo.blob_id(repo.blob(blob)) != blob
         ]
     if bad:
         return Observation(
-            HealthState.UNHEALTHY, value=len(bad), unit="corrupt files",
+            HealthState.UNHEALTHY,
+            value=len(bad),
+            unit="corrupt files",
             output="content does not match its hash: " + ", ".join(bad[:5]),
         )
     return Observation(
-        HealthState.HEALTHY, value=len(tree), unit="files",
+        HealthState.HEALTHY,
+        value=len(tree),
+        unit="files",
         output=f"HEAD's commit, trees and {len(tree)} blobs read back intact",
     )
 
@@ -144,42 +156,72 @@ def check_worktree(probe: StoreProbe) -> Observation:
         status = store.status()
     edits = status.hand_edits
     if not edits:
-        return Observation(HealthState.HEALTHY, value=0, unit="hand edits",
-                           output="the files are exactly the live revision")
+        return Observation(
+            HealthState.HEALTHY,
+            value=0,
+            unit="hand edits",
+            output="the files are exactly the live revision",
+        )
     invalid = [edit for edit in edits if not edit.valid]
     names = ", ".join(f"{edit.path} ({edit.state})" for edit in edits[:5])
     if invalid:
         first = invalid[0].problems[0]
         return Observation(
-            HealthState.UNHEALTHY, value=len(edits), unit="hand edits",
+            HealthState.UNHEALTHY,
+            value=len(edits),
+            unit="hand edits",
             output=f"{len(invalid)} invalid hand edit(s): {names}; first: {first}",
         )
     return Observation(
-        HealthState.DEGRADED, value=len(edits), unit="hand edits",
+        HealthState.DEGRADED,
+        value=len(edits),
+        unit="hand edits",
         output=f"valid hand edits not committed: {names}",
     )
 
 
 def check_lock(probe: StoreProbe, settings: HealthSettings) -> Observation:
+    from vpa_config.transaction import JOURNAL
+
     with probe.session() as store:
         holder = store.lock.holder()
+        interrupted = (store.repo.controldir / JOURNAL).exists()
+    if holder is None and interrupted:
+        return Observation(
+            HealthState.DEGRADED,
+            value="free",
+            output="an interrupted change awaits recovery; the next vpa-config "
+            "command completes or rolls it back",
+        )
     if holder is None:
-        return Observation(HealthState.HEALTHY, value="free", output="the store lock is free")
+        return Observation(
+            HealthState.HEALTHY, value="free", output="the store lock is free"
+        )
     pid = holder.get("pid")
     host = holder.get("host")
     since = _age_s(holder.get("since"))
     who = f"pid {pid} on {host or '?'}"
     if host and host != socket.gethostname():
-        return Observation(HealthState.HEALTHY, value="held",
-                           output=f"held by {who} (another host; liveness unknown)")
+        return Observation(
+            HealthState.HEALTHY,
+            value="held",
+            output=f"held by {who} (another host; liveness unknown)",
+        )
     if not isinstance(pid, int) or not _pid_alive(pid):
-        return Observation(HealthState.DEGRADED, value="held",
-                           output=f"held, but its record names {who}, which is not running")
+        return Observation(
+            HealthState.DEGRADED,
+            value="held",
+            output=f"held, but its record names {who}, which is not running",
+        )
     if since is not None and since > settings.store.lock_held_degraded_s:
-        return Observation(HealthState.DEGRADED, value="held",
-                           output=f"held by {who} for {since:.0f}s")
-    return Observation(HealthState.HEALTHY, value="held",
-                       output=f"held by live {who} (a change in progress)")
+        return Observation(
+            HealthState.DEGRADED, value="held", output=f"held by {who} for {since:.0f}s"
+        )
+    return Observation(
+        HealthState.HEALTHY,
+        value="held",
+        output=f"held by live {who} (a change in progress)",
+    )
 
 
 def check_commit_age(probe: StoreProbe, settings: HealthSettings) -> Observation:
@@ -190,9 +232,15 @@ def check_commit_age(probe: StoreProbe, settings: HealthSettings) -> Observation
         when = store.repo.commit(head).author_time
     age = max(time.time() - when, 0.0)
     limit = settings.store.commit_age_degraded_s
-    state = HealthState.DEGRADED if limit is not None and age > limit else HealthState.HEALTHY
+    state = (
+        HealthState.DEGRADED
+        if limit is not None and age > limit
+        else HealthState.HEALTHY
+    )
     return Observation(
-        state, value=round(age, 3), unit="s",
+        state,
+        value=round(age, 3),
+        unit="s",
         output=f"last commit {age:.0f}s ago",
         metrics={"last_commit_age_seconds": age, "last_commit_timestamp_seconds": when},
     )
@@ -206,12 +254,17 @@ def check_config(probe: StoreProbe) -> Observation:
             problems += check.validate_file(name)
     if problems:
         return Observation(
-            HealthState.UNHEALTHY, value=len(problems), unit="problems",
-            output=f"{len(problems)} problem(s) in the live revision; first: {problems[0]}",
+            HealthState.UNHEALTHY,
+            value=len(problems),
+            unit="problems",
+            output=f"{len(problems)} problem(s) in the live revision; "
+            f"first: {problems[0]}",
             metrics={"config_problems": len(problems)},
         )
     return Observation(
-        HealthState.HEALTHY, value=0, unit="problems",
+        HealthState.HEALTHY,
+        value=0,
+        unit="problems",
         output=f"all {len(check.names)} files of the live revision validate",
         metrics={"config_problems": 0, "config_files": len(check.names)},
     )
@@ -230,12 +283,16 @@ def add_store_checks(monitor: HealthMonitor, probe: StoreProbe) -> None:
     monitor.add_check("store:worktree", lambda: check_worktree(probe), **store_kw)
     monitor.add_check("store:lock", lambda: check_lock(probe, settings()), **store_kw)
     monitor.add_check(
-        "store:commitAge", lambda: check_commit_age(probe, settings()),
-        critical=False, **store_kw,
+        "store:commitAge",
+        lambda: check_commit_age(probe, settings()),
+        critical=False,
+        **store_kw,
     )
     monitor.add_check(
-        "config:valid", lambda: check_config(probe),
-        tags={"ready", "config"}, component_type="datastore",
+        "config:valid",
+        lambda: check_config(probe),
+        tags={"ready", "config"},
+        component_type="datastore",
     )
 
 

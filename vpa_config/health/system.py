@@ -101,7 +101,9 @@ class SystemReader:
         while not target.exists() and target != target.parent:
             target = target.parent
         usage = psutil.disk_usage(str(target))
-        return DiskReading(str(target), int(usage.total), int(usage.used), int(usage.free))
+        return DiskReading(
+            str(target), int(usage.total), int(usage.used), int(usage.free)
+        )
 
     # --- cgroups ---------------------------------------------------------
 
@@ -237,13 +239,13 @@ class CpuSampler:
     def _loop(self) -> None:
         try:
             self._read()  # primes the measurement; its value means nothing
-        except Exception:  # noqa: BLE001 (the check reports unknown meanwhile)
+        except Exception:
             pass
         wait = self.first_window_s
         while not self._stop.wait(wait):
             try:
                 self.record(self._read())
-            except Exception:  # noqa: BLE001 (keep sampling; old samples stay)
+            except Exception:
                 pass
             wait = self.interval_s
 
@@ -253,7 +255,8 @@ def cpu_observation(sampler: CpuSampler, limits: CpuThresholds) -> Observation:
     latest = sampler.latest()
     if latest is None:
         return Observation(
-            HealthState.UNKNOWN, unit="percent",
+            HealthState.UNKNOWN,
+            unit="percent",
             output="no CPU sample yet (the first arrives "
             f"{sampler.first_window_s:g}s after start)",
         )
@@ -264,7 +267,9 @@ def cpu_observation(sampler: CpuSampler, limits: CpuThresholds) -> Observation:
     elif limits.degraded_percent is not None and mean >= limits.degraded_percent:
         state = HealthState.DEGRADED
     return Observation(
-        state, value=round(mean, 1), unit="percent",
+        state,
+        value=round(mean, 1),
+        unit="percent",
         output=f"mean of the last {count} samples; latest {last:.1f}%",
         metrics={"cpu_utilization_ratio": last / 100.0},
     )
@@ -286,7 +291,9 @@ def memory_observation(reading: MemoryReading, limits: MemoryThresholds) -> Obse
         ),
     )
     return Observation(
-        state, value=reading.available, unit="bytes",
+        state,
+        value=reading.available,
+        unit="bytes",
         output=(
             f"{reading.available / MIB:.0f} MiB available of "
             f"{reading.total / MIB:.0f} MiB ({percent:.1f}%, {reading.source})"
@@ -305,10 +312,14 @@ def disk_observation(reading: DiskReading, limits: DiskThresholds) -> Observatio
     percent = reading.free_percent
     state = worst(
         judge_low(percent, limits.degraded_free_percent, limits.unhealthy_free_percent),
-        judge_low(reading.free, limits.degraded_free_bytes, limits.unhealthy_free_bytes),
+        judge_low(
+            reading.free, limits.degraded_free_bytes, limits.unhealthy_free_bytes
+        ),
     )
     return Observation(
-        state, value=reading.free, unit="bytes",
+        state,
+        value=reading.free,
+        unit="bytes",
         output=(
             f"{reading.free / MIB:.0f} MiB free of {reading.total / MIB:.0f} MiB "
             f"({percent:.1f}%) on the filesystem of {reading.path}"
@@ -335,7 +346,9 @@ def add_system_checks(
     """
     source = reader or SystemReader()
     cpu = monitor.settings.cpu
-    sampler = sampler or CpuSampler(source.cpu_percent, cpu.sample_interval_s, cpu.window)
+    sampler = sampler or CpuSampler(
+        source.cpu_percent, cpu.sample_interval_s, cpu.window
+    )
     sampler.start()
     monitor.on_close(sampler.stop)
     monitor.on_warm_up(sampler.wait_first)
@@ -345,15 +358,22 @@ def add_system_checks(
 
     tags = {"system"}
     monitor.add_check(
-        "cpu:utilization", lambda: cpu_observation(sampler, settings().cpu),
-        critical=False, tags=tags, component_type="system",
+        "cpu:utilization",
+        lambda: cpu_observation(sampler, settings().cpu),
+        critical=False,
+        tags=tags,
+        component_type="system",
     )
     monitor.add_check(
-        "memory:available", lambda: memory_observation(source.memory(), settings().memory),
-        tags=tags, component_type="system",
+        "memory:available",
+        lambda: memory_observation(source.memory(), settings().memory),
+        tags=tags,
+        component_type="system",
     )
     monitor.add_check(
-        "disk:free", lambda: disk_observation(source.disk(path), settings().disk),
-        tags=tags, component_type="system",
+        "disk:free",
+        lambda: disk_observation(source.disk(path), settings().disk),
+        tags=tags,
+        component_type="system",
     )
     return sampler
