@@ -25,7 +25,7 @@ from vpa_config.health import (
     build_monitor,
     serve,
 )
-from vpa_config.health.serve import HealthServer
+from vpa_config.health.server import HealthServer
 from vpa_config.health.settings import StatusCodes
 from vpa_config.store import ConfigStore
 

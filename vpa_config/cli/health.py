@@ -86,7 +86,7 @@ def serve_cmd(app: AppContext, host: str | None, port: int | None) -> int:
     and exits 0 after a clean shutdown.
     """
     from vpa_config.errors import VpaConfigError
-    from vpa_config.health.serve import HealthServer
+    from vpa_config.health.server import HealthServer
 
     monitor = _monitor(app)
     server_settings = monitor.settings.server

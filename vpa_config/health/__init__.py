@@ -10,7 +10,7 @@
 Modules: ``model`` (states, checks, results, aggregation, the JSON shape),
 ``monitor`` (registry, concurrent runs, timeouts, cache, state-change
 events), ``system`` (psutil: CPU, memory, disk), ``storechecks`` (repository,
-working tree, lock, config), ``metrics`` (Prometheus text), ``serve`` (HTTP).
+working tree, lock, config), ``metrics`` (Prometheus text), ``server`` (HTTP).
 Importing this package loads none of psutil, dulwich or jsonschema.
 """
 
@@ -36,7 +36,7 @@ from vpa_config.health.monitor import (
 from vpa_config.health.settings import HealthSettings
 
 if TYPE_CHECKING:
-    from vpa_config.health.serve import HealthServer
+    from vpa_config.health.server import HealthServer
     from vpa_config.health.system import SystemReader
     from vpa_config.store import ConfigStore
 
@@ -96,7 +96,7 @@ def serve(
     monitor: HealthMonitor, host: str = "127.0.0.1", port: int = 0
 ) -> HealthServer:
     """Start serving ``monitor`` over HTTP from a daemon thread; return the server."""
-    from vpa_config.health.serve import HealthServer
+    from vpa_config.health.server import HealthServer
 
     return HealthServer(monitor, host, port).start()
 
