@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from vpa_config import fsutil
 from vpa_config.settings import SETTINGS_FILE
@@ -118,3 +121,40 @@ def report(capsys: Any, title: str, figures: dict[str, Any]) -> None:
         print(f"\n[{title}]")
         for key, value in figures.items():
             print(f"  {key:<{width}}  {value}")
+
+
+def mount_tmpfs(where: Path, size: str) -> bool:
+    """Mount a tmpfs of ``size`` at ``where``; False when this machine refuses."""
+    where.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        return False
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(where)],
+        capture_output=True, text=True,
+    )
+    return done.returncode == 0
+
+
+def unmount(where: Path) -> None:
+    """Undo :func:`mount_tmpfs` (lazily, should a child still hold a file)."""
+    subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+@pytest.fixture(name="fast_dir")
+def _fast_dir(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A folder on tmpfs where possible, and what it is on.
+
+    The concurrency and crash tests are about ordering and atomicity, which a
+    SIGKILL or a race tests the same on tmpfs (the page cache outlives the
+    process); tmpfs only makes their thousands of fsyncs free, so the volume
+    the tests need fits in CI's time. Durability across power loss is not
+    what they test.
+    """
+    where = tmp_path / "tmpfs"
+    if mount_tmpfs(where, "512m"):
+        try:
+            yield where, "tmpfs"
+        finally:
+            unmount(where)
+    else:
+        yield where, "disk (tmpfs mount not permitted)"

@@ -21,8 +21,9 @@ from typing import Any
 
 import pytest
 from conftest import RunCli, git
-from reliability import (
+from reliability import (  # noqa: F401 (fast_dir is a fixture)
     ACTOR,
+    _fast_dir,
     committed_tree,
     fork_child,
     free_form_store,
@@ -198,8 +199,10 @@ def _one_run(root: Path, rng: random.Random, run: int, audit: CrashAudit) -> str
 
 
 @pytest.mark.slow
-def test_kills_at_every_point_leave_a_working_store(tmp_path: Path, capsys: Any) -> None:
-    root = tmp_path / "store"
+def test_kills_at_every_point_leave_a_working_store(
+    fast_dir: tuple[Path, str], capsys: Any
+) -> None:
+    root = fast_dir[0] / "store"
     free_form_store(root, SEED_FILES)
     audit = CrashAudit(root)
     rng = random.Random(SEED)
@@ -220,6 +223,7 @@ def test_kills_at_every_point_leave_a_working_store(tmp_path: Path, capsys: Any)
     kills = sum(n for key, n in outcomes.items() if key != "finished")
     lost = [revision for revision in audit.acked if revision not in audit.known]
     report(capsys, "crash: SIGKILL during changes", {
+        "store on": fast_dir[1],
         "runs": RUNS,
         "kills": kills,
         "  by SIGKILL at a random delay": outcomes["SIGKILL"],
