@@ -352,8 +352,12 @@ def _edit(name: str, text: str, path: Sequence[Part], value: Any, remove: bool) 
         editor = _JsonEditor(name, text)
     else:
         editor = _TomlEditor(name, text)
-    _apply(name, editor.root(), path, value, remove, editor.new_mapping)
-    result = editor.dump()
+    try:
+        _apply(name, editor.root(), path, value, remove, editor.new_mapping)
+        result = editor.dump()
+    except (TypeError, ValueError) as exc:
+        # tomlkit refuses what TOML cannot hold (null, for one) on assignment.
+        raise ParseError(name, f"cannot be written as {kind.upper()}: {exc}") from None
     return result.replace("\n", newline) if newline != "\n" else result
 
 

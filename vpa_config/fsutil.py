@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -15,10 +16,21 @@ TMP_PREFIX = ".vpa-tmp-"
 CONTROL_DIR = ".git"
 
 
+# Characters a file name may not hold: C0 and C1 controls (a terminal would
+# act on them in a listing), and the bidirectional overrides that make a name
+# display as another ("Trojan source").
+_REFUSED_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def clean_name(name: str) -> str:
     """A store-relative POSIX path, or UnsafePathError saying why not."""
-    if not name or "\x00" in name or any(ord(c) < 32 for c in name):
+    if not name or _REFUSED_CHARS.search(name):
         raise UnsafePathError(f"file name {name!r} is empty or has control characters")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        # An argument of undecodable bytes arrives as lone surrogates.
+        raise UnsafePathError(f"file name {name!r} is not valid UTF-8") from None
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
         raise UnsafePathError(
             f"file name {name!r} is absolute; expected a path inside the store"
@@ -29,7 +41,9 @@ def clean_name(name: str) -> str:
     parts = tuple(part for part in parts if part != ".")
     if not parts:
         raise UnsafePathError(f"file name {name!r} names no file")
-    if parts[0] == CONTROL_DIR or any(p.startswith(TMP_PREFIX) for p in parts):
+    # git refuses ".git" as any part of a path (and fsck flags a tree that has
+    # one), in any case, as case-insensitive file systems would open the same.
+    if any(p.lower() == CONTROL_DIR or p.startswith(TMP_PREFIX) for p in parts):
         raise UnsafePathError(f"file name {name!r} is reserved for the store itself")
     return "/".join(parts)
 

@@ -27,6 +27,7 @@ from vpa_config.errors import (
     KeyPathError,
     NothingToDoError,
     NotFoundError,
+    ParseError,
     Problem,
     RefusedError,
     StoreNotFoundError,
@@ -393,6 +394,7 @@ class ConfigStore:
         """Set one key of one file to ``value`` (plain Python data)."""
         name = fsutil.clean_name(file)
         parts = parse_key_path(key)
+        _refuse_huge_value(name, value)
         with self.transaction(
             subject=f"set {name} {key}", kind="set", actor=actor,
             reason=reason, dry_run=dry_run,
@@ -818,6 +820,25 @@ class ConfigStore:
         from vpa_config import audit
 
         return audit.value_at(self, file, key, moment)
+
+
+def _refuse_huge_value(name: str, value: Any) -> None:
+    """Refuse a value whose text alone passes the file size limit, before
+    a YAML dumper spends seconds on it."""
+    size, stack = 0, [value]
+    while stack and size <= documents.MAX_BYTES:
+        node = stack.pop()
+        if isinstance(node, str):
+            size += len(node)
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+            size += sum(len(str(key)) for key in node)
+        elif isinstance(node, list):
+            stack.extend(node)
+    if size > documents.MAX_BYTES:
+        raise ParseError(
+            name, f"the value is over {documents.MAX_BYTES} bytes, the file size limit"
+        )
 
 
 def _log_entry(info: Any, message: CommitMessage, files: list[str]) -> LogEntry:

@@ -182,6 +182,10 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
     if not changed:
         return result
 
+    for name in changed:
+        # Symlinks on the way, a file where a folder must be, a name the file
+        # system refuses: refused here, before anything is read or written.
+        fsutil.check_inside(store.root, name)
     _refuse_over_hand_edits(store, tx, changed)
     verdict = store.validator_for(tx)
     _close_secret_files(store, verdict, changed)
