@@ -168,6 +168,7 @@ class ConfigStore:
         store = cls(root=root.resolve(), repo=repo, lock=StoreLock(repo.controldir), **kwargs)
         store._crash_points_from_env()
         store._recover_if_needed()
+        logs.set_live_revision(repo.head())
         if plugins:
             from vpa_config.plugins import attach
 
@@ -250,15 +251,17 @@ class ConfigStore:
             subject=subject, kind=kind, actor=who, reason=reason,
             source=self.source, dry_run=dry_run, force=force, tool=tool,
         )
-        self.lock.acquire(self.lock_timeout())
-        try:
-            recover(self, self._on_recovered)
-            head = self.repo.head()
-            tx = Transaction(self, head, self.repo.files(head))
-            yield tx
-            tx.result = finish(self, tx, request)
-        finally:
-            self.lock.release()
+        with logs.correlation_scope(), logs.bound(actor=str(who)):
+            self.lock.acquire(self.lock_timeout())
+            try:
+                self._note_stale_lock()
+                recover(self, self._on_recovered)
+                head = self.repo.head()
+                tx = Transaction(self, head, self.repo.files(head))
+                yield tx
+                tx.result = finish(self, tx, request)
+            finally:
+                self.lock.release()
         if tx.result.committed:
             for listener in list(self.listeners):
                 listener(tx.result)
@@ -368,6 +371,15 @@ class ConfigStore:
             recover(self, self._on_recovered)
         finally:
             self.lock.release()
+
+    def _note_stale_lock(self) -> None:
+        dead = self.lock.recovered_from
+        if dead is not None:
+            logs.emit(
+                "lock.stale_recovered", level="warning", category="security",
+                holder_pid=dead.get("pid"), holder_host=dead.get("host"),
+                holder_since=dead.get("since"),
+            )
 
     def _on_recovered(self, outcome: str, journal: dict[str, Any]) -> None:
         logs.emit(

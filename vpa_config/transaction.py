@@ -192,6 +192,7 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
     result.problems = verdict.validate_changed(set(changed))
     result.problems += store.run_plugin_validators(tx, changed)
     result.files = verdict.file_changes(changed)
+    _note_secrets(result.files)
     if result.problems and not request.force:
         if request.dry_run:
             return result
@@ -221,6 +222,7 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
     )
     apply_files(store, tx, changed, commit)
     result.revision = commit
+    logs.set_live_revision(commit)
     from vpa_config.keyindex import record_commit
 
     record_commit(store.repo, commit, tx.tree, result.files, changed)
@@ -234,6 +236,7 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
         keys=[key.dotted for change in result.files for key in change.keys],
         duration_s=round(time.perf_counter() - started, 6),
     )
+    _emit_sensitive_updates(request, result)
     return result
 
 
@@ -243,6 +246,45 @@ def _close_secret_files(
     for name, entry in changed.items():
         if entry is not None and store.holds_secrets(verdict, name):
             changed[name] = (entry[0], fsutil.secret_mode(entry[1]))
+
+
+def _secret_keys(change: FileChange) -> set[str]:
+    """Dotted secret paths a change touches (a whole-file change: every secret in it)."""
+    from vpa_config.keypath import format_dotted
+
+    found: set[str] = set()
+    for key in change.keys:
+        if not change.is_secret(key):
+            continue
+        if key.path:
+            found.add(key.dotted)
+        else:
+            found.update(format_dotted(path) for path in change.secret_paths)
+    return found
+
+
+def _note_secrets(files: list[FileChange]) -> None:
+    """Tell the event redactor which key paths and values of this change are secret."""
+    from vpa_config.redaction import SECRETS
+
+    for change in files:
+        if change.secret_paths:
+            values = [v for key in change.keys if change.is_secret(key)
+                      for v in (key.old, key.new)]
+            SECRETS.add(change.secret_paths, values)
+
+
+def _emit_sensitive_updates(request: ChangeRequest, result: ChangeResult) -> None:
+    if request.kind == "init":
+        return  # a new store's seeded values are not an update
+    for change in result.files:
+        keys = sorted(_secret_keys(change))
+        if keys:
+            logs.emit(
+                "config.sensitive_update", level="warning", category="security",
+                revision=result.revision, file=change.path, keys=keys,
+                actor=str(request.actor), kind=request.kind,
+            )
 
 
 def _git_mode(mode: int) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -104,19 +105,76 @@ $XDG_CONFIG_HOME/vpa-config (default ~/.config/vpa-config)."""
     envvar="VPA_CONFIG_STORE",
     help="The store's folder.  [env: VPA_CONFIG_STORE]",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(["json", "console"], case_sensitive=False),
+    envvar="VPA_CONFIG_LOG_FORMAT",
+    help="Events as JSON lines or readable text (default: text on a terminal, "
+    "else JSON).  [env: VPA_CONFIG_LOG_FORMAT]",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(
+        ["debug", "info", "warning", "error", "critical"], case_sensitive=False
+    ),
+    envvar="VPA_CONFIG_LOG_LEVEL",
+    help="Lowest level of the events written (default: warning).  "
+    "[env: VPA_CONFIG_LOG_LEVEL]",
+)
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="VPA_CONFIG_LOG_FILE",
+    help="Write events to this file, rotated at 10 MiB, instead of stderr.  "
+    "[env: VPA_CONFIG_LOG_FILE]",
+)
 @click.pass_context
-def cli(ctx: click.Context, store_path: Path | None) -> None:
+def cli(
+    ctx: click.Context,
+    store_path: Path | None,
+    log_format: str | None,
+    log_level: str | None,
+    log_file: Path | None,
+) -> None:
     """Validated, versioned, audited configuration files.
 
     Every change is checked against its JSON Schema before anything is
-    written, then committed at once with who made it and why.
+    written, then committed at once with who made it and why. Events go to
+    stderr (or --log-file), never to stdout; every change is also recorded in
+    the store's audit trail ("vpa-config events").
     """
+    from vpa_config import logs
+
+    logs.configure(format=log_format, level=log_level, file=log_file)
+    _RUN["command"] = ctx.invoked_subcommand
     ctx.obj = AppContext(store_path=store_path)
     ctx.call_on_close(ctx.obj.close)
 
 
+# What main() reports about the command being run.
+_RUN: dict[str, Any] = {}
+OUTCOMES = {
+    0: "success", 1: "refused", 2: "usage_error", 3: "internal_error",
+    4: "locked", 5: "not_found", 6: "storage_error", 130: "interrupted",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; return the process exit code."""
+    """Run the CLI; return the process exit code.
+
+    Every command ends with one ``command.completed`` or ``command.failed``
+    event: outcome, exit code, duration and the revisions before and after.
+    """
+    started = time.perf_counter()
+    _start_events()
+    _RUN.clear()
+    failure: list[BaseException] = []
+    code = _run(argv, failure)
+    _command_event(code, failure[0] if failure else None, started)
+    return code
+
+
+def _run(argv: list[str] | None, failure: list[BaseException]) -> int:
     from vpa_config.errors import VpaConfigError
 
     try:
@@ -128,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return exc.exit_code
     except VpaConfigError as exc:
+        failure.append(exc)
         click.echo(f"vpa-config: {exc}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
@@ -137,8 +196,47 @@ def main(argv: list[str] | None = None) -> int:
         _quiet_broken_pipe()
         return 0
     except Exception as exc:  # noqa: BLE001 (the top-level net for bugs)
+        failure.append(exc)
         return _report_bug(exc)
     return result if isinstance(result, int) else 0
+
+
+def _start_events() -> None:
+    """One correlation id for the command; events on from the environment."""
+    from vpa_config import logs
+
+    command_id = os.environ.get("VPA_CONFIG_CORRELATION_ID") or os.urandom(16).hex()
+    logs.set_correlation_id(command_id)
+    logs.set_process_correlation_id(command_id)
+    logs.start_command()
+    try:
+        logs.configure()
+    except ValueError:
+        # A bad VPA_CONFIG_LOG_* value: click names it when it parses the
+        # options; until then, the defaults.
+        logs.configure(use_env=False)
+
+
+def _command_event(code: int, error: BaseException | None, started: float) -> None:
+    from vpa_config import logs
+
+    before, after = logs.command_revisions()
+    fields: dict[str, Any] = {
+        "command": _RUN.get("command"),
+        "outcome": OUTCOMES.get(code, "failure"),
+        "exit_code": code,
+        "duration_s": round(time.perf_counter() - started, 6),
+        "revision_before": before,
+        "revision_after": after,
+    }
+    if code == 0:
+        logs.emit("command.completed", "info", **fields)
+        return
+    if error is not None:
+        fields["error"] = str(error) if code != 3 else type(error).__name__
+    if code == 3 and error is not None:
+        fields["exc_info"] = error
+    logs.emit("command.failed", "error" if code in (3, 6) else "warning", **fields)
 
 
 def _quiet_broken_pipe() -> None:

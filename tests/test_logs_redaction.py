@@ -1,0 +1,182 @@
+"""Redaction: sensitive keys by word parts, schema secrets, secret-looking text."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import ACTOR
+from vpa_config import logs
+from vpa_config.errors import InvalidConfigError
+from vpa_config.redaction import (
+    REDACTED,
+    SECRETS,
+    Redactor,
+    SecretRegistry,
+    is_sensitive_key,
+)
+from vpa_config.store import ConfigStore
+
+
+@pytest.fixture(autouse=True)
+def _clean_logging():
+    yield
+    logs.reset()
+    SECRETS.clear()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "client_secret",
+        "api_token",
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "api_key",
+        "private_key",
+        "credential",
+        "credentials",
+        "auth",
+        "apiKey",
+        "OAuthToken",
+        "x-api-key",
+        "AWS_SECRET_ACCESS_KEY",
+        "db.password",
+        "Authorization",
+        "session_id",
+        "set-cookie",
+    ],
+)
+def test_sensitive_key_names_are_caught(name: str):
+    assert is_sensitive_key(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "tokenizer",
+        "author",
+        "authored_by",
+        "max_tokens",
+        "keys",
+        "passage",
+        "key",
+        "path",
+    ],
+)
+def test_ordinary_key_names_are_left_alone(name: str):
+    assert not is_sensitive_key(name)
+
+
+def test_nested_secrets_are_redacted_at_any_depth():
+    event = {
+        "event": "plugin.loaded",
+        "options": {
+            "servers": [{"name": "a", "auth": {"user": "u", "password": "p1"}}]
+        },
+        "tokenizer": "bert",
+        "pairs": ({"api_token": "t1"},),
+    }
+
+    clean = Redactor().scrub(event)
+
+    assert clean["options"]["servers"][0]["auth"] == REDACTED
+    assert clean["tokenizer"] == "bert"
+    assert clean["pairs"] == [{"api_token": REDACTED}]
+    assert "p1" not in json.dumps(clean) and "t1" not in json.dumps(clean)
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("fetch https://bob:hunter2pass@git.example.org/repo failed", "hunter2pass"),
+        ("header Authorization: Bearer abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnop"),
+        ("key sk-proj-AbCdEfGhIjKlMnOpQrStUvWx is bad", "AbCdEfGhIjKlMnOp"),
+        ("token ghp_abcdefghijklmnopqrstuvwxyz0123456789", "ghp_abcdefghij"),
+        ("aws AKIAABCDEFGHIJKLMNOP", "AKIAABCDEFGHIJKLMNOP"),
+        ("login password=s3cr3t-value user=ada", "s3cr3t-value"),
+        ('json {"client_secret": "abc123xyz"}', "abc123xyz"),
+        (
+            "pem -----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n"
+            "-----END RSA PRIVATE KEY----- end",
+            "MIIEowIBAAKCAQEA",
+        ),
+        (
+            "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+            "dozjgNryP4J3jVmNHl0w5N",
+            "dozjgNryP4J3jVmNHl0w5N",
+        ),
+    ],
+    ids=["url", "bearer", "sk-key", "github", "aws", "pair", "json-pair", "pem", "jwt"],
+)
+def test_secret_looking_text_is_redacted_in_any_string(text: str, secret: str):
+    clean = Redactor().scrub({"message": text, "deep": [{"note": text}]})
+
+    assert secret not in clean["message"]
+    assert secret not in clean["deep"][0]["note"]
+    assert REDACTED in clean["message"]
+
+
+def test_ordinary_text_is_kept():
+    text = "tokenizer=bert author=ada at 12:03:55 see https://example.org/a:b"
+
+    assert Redactor().scrub(text) == text
+
+
+def test_schema_secret_paths_and_values_from_the_store_are_redacted():
+    registry = SecretRegistry()
+    registry.add(paths=[("llm", "api_key")], values=["plain-but-secret"])
+    redactor = Redactor(registry=registry)
+
+    clean = redactor.scrub(
+        {
+            "document": {"llm": {"api_key": "x", "model": "m"}},
+            "change": {"path": "llm.api_key", "old": "a", "new": "b"},
+            "message": "expected 8 chars; got plain-but-secret",
+        }
+    )
+
+    assert clean["document"]["llm"] == {"api_key": REDACTED, "model": "m"}
+    assert clean["change"] == {"path": "llm.api_key", "old": REDACTED, "new": REDACTED}
+    assert "plain-but-secret" not in clean["message"]
+
+
+def test_extra_keys_from_configuration_are_redacted():
+    with logs.capture(redact_keys=("bridge",)) as events:
+        logs.emit("plugin.loaded", options={"bridge": "192.168.1.20"})
+
+    assert events[0]["options"]["bridge"] == REDACTED
+
+
+def test_exception_messages_in_events_are_redacted():
+    with logs.capture() as events:
+        try:
+            raise ConnectionError("cannot reach https://svc:topsecretpw@db.example.org")
+        except ConnectionError as exc:
+            logs.emit("sync.failed", level="error", exc_info=exc)
+
+    text = json.dumps(events)
+    assert "topsecretpw" not in text
+    assert events[0]["exception"][0]["exc_type"] == "ConnectionError"
+
+
+def test_a_secret_value_set_through_the_store_never_reaches_an_event(
+    store: ConfigStore,
+):
+    with logs.capture() as events:
+        store.set("assistant.yaml", "llm.api_key", "correct-horse-battery", actor=ACTOR)
+        logs.emit("app.debug", note="the key is now correct-horse-battery")
+
+    assert "correct-horse-battery" not in json.dumps(events)
+
+
+def test_a_refused_secret_value_never_reaches_an_event(store: ConfigStore):
+    with logs.capture() as events, pytest.raises(InvalidConfigError):
+        store.set("assistant.yaml", "llm.api_key", "short", actor=ACTOR)
+
+    (refused,) = [event for event in events if event["event"] == "config.refused"]
+    assert refused["problems"][0]["path"] == "llm.api_key"
+    assert "short" not in json.dumps(refused["problems"])

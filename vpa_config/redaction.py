@@ -1,0 +1,267 @@
+"""Removing secrets from events and audit records before they are written.
+
+:class:`Redactor` is a structlog processor (a callable taking the logger, the
+method name and the event dict) and a plain function of data (:meth:`scrub`).
+It replaces, recursively through dicts, lists, tuples and sets:
+
+* the value of any key whose name has a sensitive word part: names are split
+  on ``_ - .``, spaces and camelCase humps, so ``client_secret``, ``apiToken``
+  and ``private-key`` are caught while ``tokenizer`` and ``author`` are not;
+* the value of any key whose path ends in a path the store knows is secret
+  (marked by a schema or a settings pattern), and any string equal to or
+  containing a secret value the store has seen;
+* secret-looking text inside any string: the password of a URL, bearer and
+  basic credentials, PEM private key blocks, API keys of well-known shapes,
+  JWTs, and ``password=...`` style pairs (exception messages and stack traces
+  included, since they are strings by then).
+
+Only the standard library is used, so the audit trail can redact without
+importing structlog.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from itertools import pairwise
+from typing import Any
+
+REDACTED = "<redacted>"
+
+# Word parts that make a key sensitive on their own. Plural "tokens" is left
+# out on purpose: ``max_tokens`` is a model setting, not a credential.
+SENSITIVE_WORDS = frozenset(
+    {
+        "apikey",
+        "auth",
+        "authorization",
+        "bearer",
+        "cookie",
+        "credential",
+        "credentials",
+        "csrf",
+        "passphrase",
+        "passwd",
+        "password",
+        "privatekey",
+        "pwd",
+        "secret",
+        "secrets",
+        "sessionid",
+        "signature",
+        "token",
+        "xsrf",
+    }
+)
+# Adjacent word parts that are sensitive together but not apart.
+SENSITIVE_PAIRS = frozenset(
+    {
+        ("api", "key"),
+        ("private", "key"),
+        ("access", "key"),
+        ("secret", "key"),
+        ("signing", "key"),
+        ("encryption", "key"),
+        ("client", "key"),
+        ("session", "id"),
+        ("set", "cookie"),
+    }
+)
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+_PEM = re.compile(
+    r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY( BLOCK)?-----"
+    r".*?(?:-----END [A-Z0-9 ]*-----|\Z)",
+    re.DOTALL,
+)
+_URL_PASSWORD = re.compile(
+    r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)[^\s@/]+(?=@)"
+)
+_AUTH_SCHEME = re.compile(
+    r"(?i)\b(?P<head>bearer|basic|token)(?P<sep>\s+)[A-Za-z0-9._~+/=-]{8,}"
+)
+_KNOWN_KEYS = re.compile(
+    r"\b(?:sk-[A-Za-z0-9_-]{16,}|ghp_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}"
+    r"|gh[ousr]_[A-Za-z0-9]{30,}|xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}"
+    r"|AIza[0-9A-Za-z_-]{35}|glpat-[A-Za-z0-9_-]{20,}"
+    r"|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})"
+)
+_PAIR = re.compile(
+    r"(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)(?P<sep>['\"]?\s*[=:]\s*)(?P<quote>['\"]?)"
+    r"(?P<value>[^\s'\",;&]+)"
+)
+_MAX_DEPTH = 32
+
+
+def key_words(name: str) -> list[str]:
+    """The lower-case word parts of a key name (``apiToken`` -> api, token)."""
+    return [word.lower() for word in _WORD.findall(name)]
+
+
+def is_sensitive_key(name: object) -> bool:
+    """Whether a key's name marks its value as secret."""
+    if not isinstance(name, str):
+        return False
+    words = key_words(name)
+    if any(word in SENSITIVE_WORDS for word in words):
+        return True
+    return any(pair in SENSITIVE_PAIRS for pair in pairwise(words))
+
+
+class SecretRegistry:
+    """Secret key paths and values the store has come across in this process."""
+
+    MAX_VALUES = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.paths: frozenset[tuple[str, ...]] = frozenset()
+        self.values: frozenset[str] = frozenset()
+        self._pattern: re.Pattern[str] | None = None
+
+    def add(
+        self, paths: Iterable[Iterable[Any]] = (), values: Iterable[Any] = ()
+    ) -> None:
+        """Remember key paths (tuples of parts) and values that are secret."""
+        new_paths = {tuple(str(part) for part in path) for path in paths}
+        new_values = {v for v in values if isinstance(v, str) and len(v) >= 4}
+        with self._lock:
+            if not new_paths <= self.paths:
+                self.paths = self.paths | new_paths
+            if not new_values <= self.values and len(self.values) < self.MAX_VALUES:
+                self.values = self.values | new_values
+                self._pattern = None
+
+    def value_pattern(self) -> re.Pattern[str] | None:
+        """One regular expression matching any known secret value."""
+        if self._pattern is None and self.values:
+            ordered = sorted(self.values, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(value) for value in ordered))
+        return self._pattern
+
+    def clear(self) -> None:
+        """Forget everything (tests, or an application that closes its stores)."""
+        with self._lock:
+            self.paths = frozenset()
+            self.values = frozenset()
+            self._pattern = None
+
+
+SECRETS = SecretRegistry()
+
+
+class Redactor:
+    """Replace secrets in event dicts; see the module docstring for what counts."""
+
+    def __init__(
+        self,
+        extra_keys: Iterable[str] = (),
+        registry: SecretRegistry | None = None,
+        marker: str = REDACTED,
+    ) -> None:
+        self.extra_keys = frozenset(key.lower() for key in extra_keys)
+        self.registry = SECRETS if registry is None else registry
+        self.marker = marker
+
+    def __call__(
+        self, logger: Any, method: str, event_dict: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self.scrub(event_dict)
+
+    def scrub(self, data: Any) -> Any:
+        """A copy of ``data`` with every secret replaced by the marker."""
+        return self._walk(data, (), 0)
+
+    def _walk(self, data: Any, trail: tuple[str, ...], depth: int) -> Any:
+        if isinstance(data, str):
+            return self.scrub_text(data)
+        if depth > _MAX_DEPTH:
+            return self.marker if isinstance(data, Mapping | list | tuple) else data
+        if isinstance(data, Mapping):
+            return self._walk_mapping(data, trail, depth)
+        if isinstance(data, list | tuple | set | frozenset):
+            return [self._walk(item, trail, depth + 1) for item in data]
+        if data is None or isinstance(data, bool | int | float):
+            return data
+        return self.scrub_text(_as_text(data))
+
+    def _walk_mapping(
+        self, data: Mapping[Any, Any], trail: tuple[str, ...], depth: int
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        secret_here = self._names_secret_path(data)
+        for key, value in data.items():
+            name = key if isinstance(key, str) else str(key)
+            path = (*trail, name)
+            if self._key_is_secret(name, path) or (secret_here and name in _VALUE_KEYS):
+                out[name] = self.marker if value is not None else None
+            else:
+                out[name] = self._walk(value, path, depth + 1)
+        return out
+
+    def _key_is_secret(self, name: str, path: tuple[str, ...]) -> bool:
+        if name.lower() in self.extra_keys or is_sensitive_key(name):
+            return True
+        return any(
+            len(secret) <= len(path) and path[-len(secret) :] == secret
+            for secret in self.registry.paths
+        )
+
+    def _names_secret_path(self, data: Mapping[Any, Any]) -> bool:
+        """A ``{"path": "llm.api_key", "old": ..., "new": ...}`` record of a secret."""
+        named = data.get("path") if "path" in data else data.get("key")
+        if not isinstance(named, str) or not named:
+            return False
+        parts = tuple(named.split("."))
+        if is_sensitive_key(parts[-1]):
+            return True
+        return any(
+            parts[-len(s) :] == s for s in self.registry.paths if len(s) <= len(parts)
+        )
+
+    def scrub_text(self, text: str) -> str:
+        """``text`` with secret-looking parts replaced."""
+        if len(text) < 4:
+            return text
+        pattern = self.registry.value_pattern()
+        if pattern is not None:
+            text = pattern.sub(self.marker, text)
+        if "PRIVATE KEY" in text:
+            text = _PEM.sub(f"[{self.marker} private key]", text)
+        if "://" in text:
+            text = _URL_PASSWORD.sub(lambda m: m.group("head") + self.marker, text)
+        text = _AUTH_SCHEME.sub(
+            lambda m: m.group("head") + m.group("sep") + self.marker, text
+        )
+        text = _KNOWN_KEYS.sub(self.marker, text)
+        if "=" in text or ":" in text:
+            text = _PAIR.sub(self._pair, text)
+        return text
+
+    def _pair(self, match: re.Match[str]) -> str:
+        key = match.group("key")
+        last = key.rsplit(".", 1)[-1]
+        if not (is_sensitive_key(last) or last.lower() in self.extra_keys):
+            return match.group(0)
+        if match.group("value") == self.marker or match.group("value").lower() in (
+            "bearer",
+            "basic",
+            "token",
+        ):
+            return match.group(0)
+        return key + match.group("sep") + match.group("quote") + self.marker
+
+
+def _as_text(value: Any) -> str:
+    """Any other object as text (then scrubbed): JSON cannot carry it anyway."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    try:
+        return str(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
+
+
+# Fields that hold the value of the key a record names (see _names_secret_path).
+_VALUE_KEYS = frozenset({"old", "new", "value", "instance", "got", "default"})
