@@ -83,6 +83,8 @@ def test_refused_command_logs_command_failed(run_cli: RunCli, cli_store: Path):
     done = run_cli(
         "--log-format",
         "json",
+        "--log-level",
+        "warning",
         "set",
         "assistant.yaml",
         "llm.temperature",
@@ -106,10 +108,21 @@ def test_refused_command_logs_command_failed(run_cli: RunCli, cli_store: Path):
 
 
 def test_default_level_keeps_a_normal_command_quiet(run_cli: RunCli, cli_store: Path):
-    done = run_cli("set", "assistant.yaml", "llm.temperature", "0.3", store=cli_store)
+    done = run_cli(
+        "set", "assistant.yaml", "llm.api_key", "new-key-12345", store=cli_store
+    )
 
     assert done.returncode == 0
     assert done.stderr == ""
+
+
+def test_default_level_leaves_a_refusal_to_its_one_line_message(
+    run_cli: RunCli, cli_store: Path
+):
+    done = run_cli("set", "assistant.yaml", "llm.temperature", "9", store=cli_store)
+
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1, done.stderr
 
 
 def test_environment_variables_choose_console_format_and_level(

@@ -34,6 +34,11 @@ from typing import IO, Any
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 FORMATS = ("json", "console")
 DEFAULT_LEVEL = "warning"
+# The CLI already tells a person what a command did, refused or failed in its
+# own one-line message, so by default it writes only what a person would not
+# otherwise learn: critical events (history rewritten under the store, an
+# audit trail found tampered with).
+CLI_DEFAULT_LEVEL = "critical"
 ENV_FORMAT = "VPA_CONFIG_LOG_FORMAT"
 ENV_LEVEL = "VPA_CONFIG_LOG_LEVEL"
 ENV_FILE = "VPA_CONFIG_LOG_FILE"

@@ -118,7 +118,8 @@ $XDG_CONFIG_HOME/vpa-config (default ~/.config/vpa-config)."""
         ["debug", "info", "warning", "error", "critical"], case_sensitive=False
     ),
     envvar="VPA_CONFIG_LOG_LEVEL",
-    help="Lowest level of the events written (default: warning).  "
+    help="Lowest level of the events written (default: critical, so a command "
+    "prints only its own messages).  "
     "[env: VPA_CONFIG_LOG_LEVEL]",
 )
 @click.option(
@@ -145,7 +146,9 @@ def cli(
     """
     from vpa_config import logs
 
-    logs.configure(format=log_format, level=log_level, file=log_file)
+    logs.configure(
+        format=log_format, level=log_level or logs.CLI_DEFAULT_LEVEL, file=log_file
+    )
     _RUN["command"] = ctx.invoked_subcommand
     ctx.obj = AppContext(store_path=store_path)
     ctx.call_on_close(ctx.obj.close)
@@ -209,12 +212,13 @@ def _start_events() -> None:
     logs.set_correlation_id(command_id)
     logs.set_process_correlation_id(command_id)
     logs.start_command()
+    level = os.environ.get(logs.ENV_LEVEL) or logs.CLI_DEFAULT_LEVEL
     try:
-        logs.configure()
+        logs.configure(level=level)
     except ValueError:
         # A bad VPA_CONFIG_LOG_* value: click names it when it parses the
         # options; until then, the defaults.
-        logs.configure(use_env=False)
+        logs.configure(level=logs.CLI_DEFAULT_LEVEL, use_env=False)
 
 
 def _command_event(code: int, error: BaseException | None, started: float) -> None:
