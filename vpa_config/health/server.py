@@ -157,6 +157,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
     def _route(self, path: str) -> tuple[int, str, bytes]:
+        # TODO(#6): hide check output and paths from unauthenticated clients
+        # (a show-details setting) once the endpoint may bind beyond loopback.
+        # TODO(#6): /health/startup, and ?exclude=CHECK, when an embedding
+        # application needs them.
         monitor = self.server.monitor
         if path == "/metrics":
             report = monitor.report()

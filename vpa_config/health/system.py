@@ -270,7 +270,7 @@ def cpu_observation(sampler: CpuSampler, limits: CpuThresholds) -> Observation:
         state,
         value=round(mean, 1),
         unit="percent",
-        output=f"mean of the last {count} samples; latest {last:.1f}%",
+        output=f"mean of {count} sample(s); latest {last:.1f}%",
         metrics={"cpu_utilization_ratio": last / 100.0},
     )
 
