@@ -354,16 +354,18 @@ def job_restore(store_path: Path, work: Path, reps: int) -> Job:
     git_dir = copy_store(store_path, work, "restore-git", keep_hook=False)
     store = ConfigStore.open(vpa_dir)
 
-    def back(cwd: Path) -> str:
-        return _output(["git", "-C", str(cwd), "rev-parse", f"HEAD~{RESTORE_BACK}"])
+    # Each repetition restores a revision 5,000 back from where the store is:
+    # the original head's ancestor, then the original head again, in turn.
+    far = _output(["git", "-C", str(git_dir), "rev-parse", f"HEAD~{RESTORE_BACK}"])
+    near = _output(["git", "-C", str(git_dir), "rev-parse", "HEAD"])
 
     def vpa(rep: int) -> float:
-        target = back(vpa_dir)
+        target = far if rep % 2 == 0 else near
         return timed(lambda: store.restore(target, actor="Bench <bench@example.org>",
                                            reason="bench"))
 
     def git(rep: int) -> float:
-        target = back(git_dir)
+        target = far if rep % 2 == 0 else near
 
         def restore() -> None:
             subprocess.run(["git", "checkout", target, "--", "."], cwd=git_dir, env=env,
