@@ -346,6 +346,13 @@ def _edit(name: str, text: str, path: Sequence[Part], value: Any, remove: bool) 
     kind = format_of(name)
     newline = "\r\n" if "\r\n" in text else "\n"
     text = text.replace("\r\n", "\n")
+    if kind == "yaml" and not remove:
+        from vpa_config.yamledit import replace_scalar
+
+        # A one-line scalar is rewritten in place, without the round trip.
+        edited = replace_scalar(name, text, path, value)
+        if edited is not None:
+            return edited.replace("\n", newline) if newline != "\n" else edited
     if kind == "yaml":
         editor = _YamlEditor(name, text)
     elif kind == "json":

@@ -1,0 +1,149 @@
+"""Setting one YAML scalar by editing its text in place.
+
+The common change (``set FILE KEY VALUE`` on a key that already holds a
+one-line plain scalar) needs no round-trip load and dump: libyaml's composer
+gives the value's exact place in the text, the new value is written there and
+nothing else of the file changes, comments and layout included. The result
+is parsed again and must equal the old document with only that value
+changed, type for type; anything else (a new key, a quoted or multi-line
+scalar, an anchor, a value whose plain form would read differently) returns
+None and the caller edits round trip.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from vpa_config.keypath import Part
+
+_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+}
+# Text that is a plain string in YAML 1.2 and in 1.1 alike (no bool, null,
+# number or date look-alikes): starts with a letter, no indicator characters.
+_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_./@+-]*(?: [A-Za-z0-9_./@+-]+)*")
+_YAML11_WORDS = {
+    "y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf",
+}
+
+
+def replace_scalar(name: str, text: str, path: Sequence[Part], value: Any) -> str | None:
+    """``text`` with the scalar at ``path`` set to ``value``, or None (see above)."""
+    rendered = render(value)
+    if rendered is None or not path:
+        return None
+    node = _compose(text)
+    if node is None:
+        return None
+    target = _find(node, path)
+    if target is None:
+        return None
+    start, end = target.start_mark.index, target.end_mark.index
+    if text[start:end] != target.value:
+        return None
+    edited = text[:start] + rendered + _keep_comment_column(text, end, len(rendered) - (end - start))
+    return edited if _same_but(name, text, edited, path, value) else None
+
+
+def _keep_comment_column(text: str, end: int, grown: int) -> str:
+    """The rest of the text, a comment on the value's line kept in its column."""
+    rest = text[end:]
+    match = re.match(r"( +)#", rest)
+    if not match or grown == 0:
+        return rest
+    spaces = max(1, len(match.group(1)) - grown)
+    return " " * spaces + rest[len(match.group(1)):]
+
+
+def render(value: Any) -> str | None:
+    """The plain YAML text of a scalar, or None when it has no safe plain form."""
+    if value is None:
+        return None  # the round trip writes an empty value; keep its form
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            return ".inf" if value > 0 else "-.inf"
+        return repr(value)
+    if isinstance(value, str):
+        if _PLAIN.fullmatch(value) and value.lower() not in _YAML11_WORDS:
+            return value
+    return None
+
+
+def _compose(text: str) -> Any:
+    from vpa_config.documents import _yaml_loader_class
+
+    loader = _yaml_loader_class()(text)
+    try:
+        return loader.get_single_node()
+    except Exception:  # noqa: BLE001 (any trouble: the round trip reports it)
+        return None
+    finally:
+        loader.dispose()
+
+
+def _find(node: Any, path: Sequence[Part]) -> Any:
+    import yaml
+
+    for part in path:
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            found = [
+                value for key, value in node.value
+                if isinstance(key, yaml.ScalarNode)
+                and key.tag == "tag:yaml.org,2002:str" and key.value == part
+            ]
+            if len(found) != 1:
+                return None
+            node = found[0]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if not 0 <= part < len(node.value):
+                return None
+            node = node.value[part]
+        else:
+            return None
+    if not isinstance(node, yaml.ScalarNode) or node.style not in (None, ""):
+        return None
+    if node.tag not in _TAGS or node.start_mark.line != node.end_mark.line:
+        return None
+    if node.start_mark.index == node.end_mark.index:
+        return None
+    return node
+
+
+def _same_but(name: str, old: str, new: str, path: Sequence[Part], value: Any) -> bool:
+    """Whether ``new`` parses to ``old`` with only ``path`` set to ``value``."""
+    from vpa_config.documents import parse
+    from vpa_config.errors import ParseError
+
+    try:
+        before = parse(name, old)
+        after = parse(name, new)
+    except ParseError:
+        return False
+    node = before
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    return _identical(before, after)
+
+
+def _identical(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_identical(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(_identical, a, b))
+    return bool(a == b)
