@@ -50,7 +50,11 @@ KEY = "service.replicas"
 RESTORE_BACK = 5000
 MIB = 1024 * 1024
 # The console script's three lines, run from this checkout.
-VPA = [sys.executable, "-c", "import sys; from vpa_config.cli import main; sys.exit(main())"]
+VPA = [
+    sys.executable,
+    "-c",
+    "import sys; from vpa_config.cli import main; sys.exit(main())",
+]
 JOBS = (
     "commit", "set-process", "restore", "startup", "memory", "validate", "history",
     "health",
@@ -92,10 +96,14 @@ def child_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(
-        GIT_AUTHOR_NAME="Bench", GIT_AUTHOR_EMAIL="bench@example.org",
-        GIT_COMMITTER_NAME="Bench", GIT_COMMITTER_EMAIL="bench@example.org",
-        VPA_CONFIG_ACTOR="Bench <bench@example.org>", GIT_CONFIG_NOSYSTEM="1",
-        HOME=env.get("HOME", "/tmp"), LC_ALL="C",
+        GIT_AUTHOR_NAME="Bench",
+        GIT_AUTHOR_EMAIL="bench@example.org",
+        GIT_COMMITTER_NAME="Bench",
+        GIT_COMMITTER_EMAIL="bench@example.org",
+        VPA_CONFIG_ACTOR="Bench <bench@example.org>",
+        GIT_CONFIG_NOSYSTEM="1",
+        HOME=env.get("HOME", "/tmp"),
+        LC_ALL="C",
     )
     env.pop("VPA_CONFIG_STORE", None)
     # An installed vpa-config starts from bytecode; so do the measured runs.
@@ -115,8 +123,17 @@ def versions() -> dict[str, str]:
     from importlib import metadata
 
     found = {"python": platform.python_version()}
-    for dist in ("vpa-config", "dulwich", "pygit2", "jsonschema", "check-jsonschema",
-                 "PyYAML", "ruamel.yaml", "pydantic", "click"):
+    for dist in (
+        "vpa-config",
+        "dulwich",
+        "pygit2",
+        "jsonschema",
+        "check-jsonschema",
+        "PyYAML",
+        "ruamel.yaml",
+        "pydantic",
+        "click",
+    ):
         try:
             found[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -128,9 +145,10 @@ def versions() -> dict[str, str]:
     except ImportError:
         pass
     found["git"] = _output(["git", "--version"]).replace("git version ", "") or "absent"
-    found["etckeeper"] = _output(
-        ["dpkg-query", "-W", "-f", "${Version}", "etckeeper"]
-    ) or "not installed"
+    found["etckeeper"] = (
+        _output(["dpkg-query", "-W", "-f", "${Version}", "etckeeper"])
+        or "not installed"
+    )
     return found
 
 
@@ -149,7 +167,9 @@ def machine() -> str:
 
 def _output(argv: list[str]) -> str:
     try:
-        return subprocess.run(argv, capture_output=True, text=True, check=False).stdout.strip()
+        return subprocess.run(
+            argv, capture_output=True, text=True, check=False
+        ).stdout.strip()
     except OSError:
         return ""
 
@@ -163,15 +183,22 @@ def timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - started
 
 
-def run_process(argv: list[str], cwd: Path | None = None,
-                env: dict[str, str] | None = None) -> tuple[float, int]:
+def run_process(
+    argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
+) -> tuple[float, int]:
     """Run one process to its end: (seconds, peak RSS in bytes); fails loudly.
 
     The process is started from a small launcher, so the fork of this large
     one neither slows the start nor counts in the child's ``ru_maxrss``.
     """
-    done = subprocess.run([sys.executable, "-c", LAUNCHER, *argv], env=env or child_env(),
-                          cwd=cwd, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, *argv],
+        env=env or child_env(),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     fields = done.stdout.strip().split()
     if len(fields) != 3 or fields[2] != "0":
         raise RuntimeError(f"{' '.join(argv)} failed: {done.stderr.strip()[-300:]}")
@@ -192,8 +219,11 @@ print(time.perf_counter() - started, usage.ru_maxrss, os.waitstatus_to_exitcode(
 """
 
 
-def alternate(rows: dict[str, Callable[[int], float | tuple[float, int]]],
-              reps: int, warmup: int = 1) -> dict[str, Row]:
+def alternate(
+    rows: dict[str, Callable[[int], float | tuple[float, int]]],
+    reps: int,
+    warmup: int = 1,
+) -> dict[str, Row]:
     """Run each case once per repetition, in turn; warm-up rounds not kept."""
     out = {name: Row("", name) for name in rows}
     for rep in range(warmup + reps):
@@ -210,7 +240,9 @@ def alternate(rows: dict[str, Callable[[int], float | tuple[float, int]]],
     return out
 
 
-def copy_store(source: Path, parent: Path, name: str, *, keep_hook: bool = True) -> Path:
+def copy_store(
+    source: Path, parent: Path, name: str, *, keep_hook: bool = True
+) -> Path:
     """A private copy of the fixture store (a reference's copy runs no vpa hook)."""
     target = parent / name
     shutil.copytree(source, target, symlinks=True)
@@ -235,8 +267,10 @@ def job_commit(store_path: Path, work: Path, reps: int) -> Job:
 
     from vpa_config.store import ConfigStore
 
-    paths = {name: copy_store(store_path, work, f"commit-{name}", keep_hook=False)
-             for name in ("vpa", "pygit2", "git", "dulwich")}
+    paths = {
+        name: copy_store(store_path, work, f"commit-{name}", keep_hook=False)
+        for name in ("vpa", "pygit2", "git", "dulwich")
+    }
     env = child_env()
     store = ConfigStore.open(paths["vpa"])
     sig = pygit2.Signature("Bench", "bench@example.org")
@@ -244,8 +278,11 @@ def job_commit(store_path: Path, work: Path, reps: int) -> Job:
     drepo = Repo(str(paths["dulwich"]))
 
     def vpa(rep: int) -> float:
-        return timed(lambda: store.set(FILE, KEY, 100 + rep, actor="Bench <bench@example.org>",
-                                       reason="bench"))
+        return timed(
+            lambda: store.set(
+                FILE, KEY, 100 + rep, actor="Bench <bench@example.org>", reason="bench"
+            )
+        )
 
     def libgit2(rep: int) -> float:
         content = replicas_text(paths["pygit2"] / FILE, 100 + rep)
@@ -255,8 +292,10 @@ def job_commit(store_path: Path, work: Path, reps: int) -> Job:
             repo2.index.add(FILE)
             repo2.index.write()
             tree = repo2.index.write_tree()
-            repo2.create_commit("HEAD", sig, sig, f"set {FILE} {KEY}", tree,
-                                [repo2.head.target])
+            repo2.create_commit(
+                "HEAD", sig, sig, f"set {FILE} {KEY}", tree, [repo2.head.target]
+            )
+
         return timed(commit)
 
     def git(rep: int) -> float:
@@ -266,8 +305,13 @@ def job_commit(store_path: Path, work: Path, reps: int) -> Job:
         def commit() -> None:
             (cwd / FILE).write_bytes(content)
             subprocess.run(["git", "add", FILE], cwd=cwd, env=env, check=True)
-            subprocess.run(["git", "commit", "-q", "-m", f"set {FILE} {KEY}"],
-                           cwd=cwd, env=env, check=True)
+            subprocess.run(
+                ["git", "commit", "-q", "-m", f"set {FILE} {KEY}"],
+                cwd=cwd,
+                env=env,
+                check=True,
+            )
+
         return timed(commit)
 
     def dulwich_porcelain(rep: int) -> float:
@@ -276,24 +320,39 @@ def job_commit(store_path: Path, work: Path, reps: int) -> Job:
         def commit() -> None:
             (paths["dulwich"] / FILE).write_bytes(content)
             porcelain.add(drepo, [str(paths["dulwich"] / FILE)])
-            porcelain.commit(drepo, message=f"set {FILE} {KEY}".encode(),
-                             author=b"Bench <bench@example.org>",
-                             committer=b"Bench <bench@example.org>")
+            porcelain.commit(
+                drepo,
+                message=f"set {FILE} {KEY}".encode(),
+                author=b"Bench <bench@example.org>",
+                committer=b"Bench <bench@example.org>",
+            )
+
         return timed(commit)
 
     try:
-        rows = alternate({"vpa-config set (validate+write+commit)": vpa,
-                          "pygit2 (libgit2)": libgit2,
-                          "git CLI add+commit": git,
-                          "dulwich porcelain add+commit": dulwich_porcelain}, reps)
+        rows = alternate(
+            {
+                "vpa-config set (validate+write+commit)": vpa,
+                "pygit2 (libgit2)": libgit2,
+                "git CLI add+commit": git,
+                "dulwich porcelain add+commit": dulwich_porcelain,
+            },
+            reps,
+        )
     finally:
         store.close()
         drepo.close()
-    return Job("commit", "commit one key change, in-process, at 10,000 revisions",
-               list(rows.values()), "vpa-config set (validate+write+commit)",
-               "faster than git CLI; within 2.5x of pygit2",
-               ["references write the file, stage it and commit; vpa-config also "
-                "parses, edits round-trip, validates and fsyncs"])
+    return Job(
+        "commit",
+        "commit one key change, in-process, at 10,000 revisions",
+        list(rows.values()),
+        "vpa-config set (validate+write+commit)",
+        "faster than git CLI; within 2.5x of pygit2",
+        [
+            "references write the file, stage it and commit; vpa-config also "
+            "parses, edits round-trip, validates and fsyncs"
+        ],
+    )
 
 
 # --- jobs: set as a whole process, against etckeeper ---------------------------
@@ -305,14 +364,28 @@ def job_set_process(store_path: Path, work: Path, reps: int) -> Job:
     git_dir = copy_store(store_path, work, "setp-git", keep_hook=False)
     cases: dict[str, Callable[[int], tuple[float, int]]] = {
         "vpa-config set": lambda rep: run_process(
-            [*VPA, "--store", str(vpa_dir), "set", FILE, KEY, str(200 + rep), "-m", "bench"],
-            env=env),
+            [
+                *VPA,
+                "--store",
+                str(vpa_dir),
+                "set",
+                FILE,
+                KEY,
+                str(200 + rep),
+                "-m",
+                "bench",
+            ],
+            env=env,
+        ),
     }
 
     def git(rep: int) -> tuple[float, int]:
         (git_dir / FILE).write_bytes(replicas_text(git_dir / FILE, 200 + rep))
-        return run_process(["sh", "-c", f"git add {FILE} && git commit -q -m bench"],
-                           cwd=git_dir, env=env)
+        return run_process(
+            ["sh", "-c", f"git add {FILE} && git commit -q -m bench"],
+            cwd=git_dir,
+            env=env,
+        )
 
     cases["git add && git commit (sh)"] = git
     notes = []
@@ -324,7 +397,9 @@ def job_set_process(store_path: Path, work: Path, reps: int) -> Job:
 
             def etckeeper(rep: int) -> tuple[float, int]:
                 (etc_dir / FILE).write_bytes(replicas_text(etc_dir / FILE, 200 + rep))
-                return run_process([etck, "commit", "-d", str(etc_dir), "bench"], env=env)
+                return run_process(
+                    [etck, "commit", "-d", str(etc_dir), "bench"], env=env
+                )
 
             cases["etckeeper commit"] = etckeeper
         except (OSError, RuntimeError) as exc:
@@ -332,15 +407,25 @@ def job_set_process(store_path: Path, work: Path, reps: int) -> Job:
     else:
         notes.append("etckeeper skipped: not installed (apt-get install etckeeper)")
     rows = alternate(cases, reps)
-    notes.append("vpa-config parses the value, edits round-trip, validates, commits "
-                 "and fsyncs; the references only commit the file written before")
-    return Job("set-process", "change one key, whole process, at 10,000 revisions",
-               list(rows.values()), "vpa-config set", "faster than etckeeper commit", notes)
+    notes.append(
+        "vpa-config parses the value, edits round-trip, validates, commits "
+        "and fsyncs; the references only commit the file written before"
+    )
+    return Job(
+        "set-process",
+        "change one key, whole process, at 10,000 revisions",
+        list(rows.values()),
+        "vpa-config set",
+        "faster than etckeeper commit",
+        notes,
+    )
 
 
 def _etckeeper_init(directory: Path, env: dict[str, str]) -> None:
     run_process(["etckeeper", "init", "-d", str(directory)], env=env)
-    run_process(["etckeeper", "commit", "-d", str(directory), "etckeeper init"], env=env)
+    run_process(
+        ["etckeeper", "commit", "-d", str(directory), "etckeeper init"], env=env
+    )
 
 
 # --- jobs: restore a revision far back ----------------------------------------
@@ -361,28 +446,50 @@ def job_restore(store_path: Path, work: Path, reps: int) -> Job:
 
     def vpa(rep: int) -> float:
         target = far if rep % 2 == 0 else near
-        return timed(lambda: store.restore(target, actor="Bench <bench@example.org>",
-                                           reason="bench"))
+        return timed(
+            lambda: store.restore(
+                target, actor="Bench <bench@example.org>", reason="bench"
+            )
+        )
 
     def git(rep: int) -> float:
         target = far if rep % 2 == 0 else near
 
         def restore() -> None:
-            subprocess.run(["git", "checkout", target, "--", "."], cwd=git_dir, env=env,
-                           check=True, capture_output=True)
-            subprocess.run(["git", "commit", "-q", "-m", f"restore from {target[:12]}"],
-                           cwd=git_dir, env=env, check=True)
+            subprocess.run(
+                ["git", "checkout", target, "--", "."],
+                cwd=git_dir,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+            subprocess.run(
+                ["git", "commit", "-q", "-m", f"restore from {target[:12]}"],
+                cwd=git_dir,
+                env=env,
+                check=True,
+            )
+
         return timed(restore)
 
     try:
-        rows = alternate({"vpa-config restore (validates every file)": vpa,
-                          "git checkout REV -- . && git commit": git}, reps)
+        rows = alternate(
+            {
+                "vpa-config restore (validates every file)": vpa,
+                "git checkout REV -- . && git commit": git,
+            },
+            reps,
+        )
     finally:
         store.close()
-    return Job("restore", f"restore the revision {RESTORE_BACK:,} back, as a new commit",
-               list(rows.values()), "vpa-config restore (validates every file)",
-               "within 2x of the git CLI",
-               ["the full hash is given to both; vpa-config validates each restored file"])
+    return Job(
+        "restore",
+        f"restore the revision {RESTORE_BACK:,} back, as a new commit",
+        list(rows.values()),
+        "vpa-config restore (validates every file)",
+        "within 2x of the git CLI",
+        ["the full hash is given to both; vpa-config validates each restored file"],
+    )
 
 
 # --- jobs: start-up and peak memory ------------------------------------------
@@ -407,10 +514,14 @@ def job_startup(store_path: Path, work: Path, reps: int) -> Job:
         for name, argv in startup_cases(store_path).items()
     }
     rows = alternate(cases, reps)
-    return Job("startup", "start a process and do one small thing (whole process)",
-               list(rows.values()), "python -c pass",
-               "--version and --help under 4x python -c pass",
-               ["ratios here are to the bare interpreter"])
+    return Job(
+        "startup",
+        "start a process and do one small thing (whole process)",
+        list(rows.values()),
+        "python -c pass",
+        "--version and --help under 4x python -c pass",
+        ["ratios here are to the bare interpreter"],
+    )
 
 
 def job_memory(store_path: Path, work: Path, reps: int) -> Job:
@@ -443,8 +554,14 @@ def job_memory(store_path: Path, work: Path, reps: int) -> Job:
         row.samples.append(seconds)
         row.rss.append(rss)
         rows.append(row)
-    return Job("memory", "peak memory of each command on the 10,000-revision store",
-               rows, "vpa-config --version", "every command under 150 MiB", notes)
+    return Job(
+        "memory",
+        "peak memory of each command on the 10,000-revision store",
+        rows,
+        "vpa-config --version",
+        "every command under 150 MiB",
+        notes,
+    )
 
 
 # --- the table ---------------------------------------------------------------
@@ -469,11 +586,16 @@ def render(job: Job) -> str:
     if job.name == "memory":
         lines += ["| command | peak RSS | wall time |", "|---|---:|---:|"]
         for row in job.rows:
-            lines.append(f"| `{row.engine}` | {max(row.rss) / MIB:.1f} MiB | "
-                         f"{fmt_time(row.median)} |")
+            lines.append(
+                f"| `{row.engine}` | {max(row.rss) / MIB:.1f} MiB | "
+                f"{fmt_time(row.median)} |"
+            )
     else:
         ratio_head = f"x {job.base}" if job.name == "startup" else "ratio (ref / vpa)"
-        lines += [f"| engine | median | {ratio_head} | peak RSS |", "|---|---:|---:|---:|"]
+        lines += [
+            f"| engine | median | {ratio_head} | peak RSS |",
+            "|---|---:|---:|---:|",
+        ]
         for row in job.rows:
             if base is None or not base.samples:
                 ratio = "-"
@@ -490,8 +612,9 @@ def render(job: Job) -> str:
 def header(reps: int, fixture: str) -> str:
     found = versions()
     listed = ", ".join(f"{name} {version}" for name, version in found.items())
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     return (
-        f"## vpa-config benchmarks, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"
+        f"## vpa-config benchmarks, {stamp} UTC\n\n"
         f"Machine: {machine()}.  \nVersions: {listed}.  \n"
         f"Fixture: {fixture}; {reps} repetitions per engine, alternating, after one "
         "warm-up; medians.  \nvpa-config fsyncs objects, files and refs; git and "
@@ -518,11 +641,21 @@ COMPANIONS = {
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="a tiny store (10 files x 200 revisions) and 2 repetitions")
-    parser.add_argument("--only", action="append", choices=JOBS, metavar="JOB",
-                        help=f"run only this job (repeatable): {', '.join(JOBS)}")
-    parser.add_argument("--reps", type=int, help="repetitions per engine (default 7, quick 2)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a tiny store (10 files x 200 revisions) and 2 repetitions",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=JOBS,
+        metavar="JOB",
+        help=f"run only this job (repeatable): {', '.join(JOBS)}",
+    )
+    parser.add_argument(
+        "--reps", type=int, help="repetitions per engine (default 7, quick 2)"
+    )
     return parser.parse_args(argv)
 
 

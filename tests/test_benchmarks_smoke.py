@@ -12,18 +12,38 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_quick_run_prints_every_engine_of_the_chosen_jobs() -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--reps", "1",
-         "--only", "commit", "--only", "startup"],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run.py"),
+            "--quick",
+            "--reps",
+            "1",
+            "--only",
+            "commit",
+            "--only",
+            "startup",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout
     assert "Versions: python " in out and "dulwich " in out and "git " in out
-    for engine in ("vpa-config set (validate+write+commit)", "pygit2 (libgit2)",
-                   "git CLI add+commit", "dulwich porcelain add+commit",
-                   "python -c pass", "vpa-config --version", "vpa-config log -n 20"):
-        row = next((line for line in out.splitlines() if line.startswith(f"| {engine} |")),
-                   None)
+    for engine in (
+        "vpa-config set (validate+write+commit)",
+        "pygit2 (libgit2)",
+        "git CLI add+commit",
+        "dulwich porcelain add+commit",
+        "python -c pass",
+        "vpa-config --version",
+        "vpa-config log -n 20",
+    ):
+        row = next(
+            (line for line in out.splitlines() if line.startswith(f"| {engine} |")),
+            None,
+        )
         assert row is not None, f"no row for {engine}:\n{out}"
         assert re.search(r"\| \d+(\.\d+)? (ms|s|µs) \| \d+\.\d\d \|", row), row

@@ -30,11 +30,14 @@ TEXT = (
         (("list", 1), 3, "  - 3"),
     ],
 )
-def test_a_plain_scalar_is_replaced_in_place(path: tuple, value: object, line: str) -> None:
+def test_a_plain_scalar_is_replaced_in_place(
+    path: tuple, value: object, line: str
+) -> None:
     edited = yamledit.replace_scalar("s.yaml", TEXT, path, value)
 
     assert edited is not None
-    changed = [new for old, new in zip(TEXT.splitlines(), edited.splitlines()) if old != new]
+    pairs = zip(TEXT.splitlines(), edited.splitlines(), strict=True)
+    changed = [new for old, new in pairs if old != new]
     assert changed == [line]
     data = documents.parse("s.yaml", edited)
     node = data
@@ -46,14 +49,14 @@ def test_a_plain_scalar_is_replaced_in_place(path: tuple, value: object, line: s
 @pytest.mark.parametrize(
     ("path", "value"),
     [
-        (("service", "quoted"), "other"),       # quoted: its style is the round trip's
-        (("service", "missing"), 1),            # a new key
-        (("service", "level"), "yes"),          # a YAML 1.1 boolean look-alike
-        (("service", "level"), "0755"),         # would read as a number
-        (("service", "level"), "a: b"),         # needs quoting
-        (("service", "replicas"), None),        # written as an empty value
-        (("service", "replicas"), {"a": 1}),    # not a scalar
-        (("service",), 1),                      # replaces a mapping
+        (("service", "quoted"), "other"),  # quoted: its style is the round trip's
+        (("service", "missing"), 1),  # a new key
+        (("service", "level"), "yes"),  # a YAML 1.1 boolean look-alike
+        (("service", "level"), "0755"),  # would read as a number
+        (("service", "level"), "a: b"),  # needs quoting
+        (("service", "replicas"), None),  # written as an empty value
+        (("service", "replicas"), {"a": 1}),  # not a scalar
+        (("service",), 1),  # replaces a mapping
     ],
 )
 def test_anything_else_is_left_to_the_round_trip(path: tuple, value: object) -> None:
@@ -66,7 +69,9 @@ def test_set_value_keeps_crlf_and_reads_back_through_either_path() -> None:
     fast = documents.set_value("s.yaml", crlf, ("service", "replicas"), 7)
     slow = documents.set_value("s.yaml", crlf, ("service", "quoted"), "new")
 
-    assert fast.count("\r\n") == TEXT.count("\n") and "\n" not in fast.replace("\r\n", "")
+    assert fast.count("\r\n") == TEXT.count("\n") and "\n" not in fast.replace(
+        "\r\n", ""
+    )
     assert documents.parse("s.yaml", fast)["service"]["replicas"] == 7
     assert documents.parse("s.yaml", slow)["service"]["quoted"] == "new"
 
@@ -75,4 +80,7 @@ def test_an_anchored_value_is_not_edited_in_place() -> None:
     text = "a: &x 5\nb: *x\n"
 
     assert yamledit.replace_scalar("s.yaml", text, ("a",), 6) is None
-    assert documents.parse("s.yaml", documents.set_value("s.yaml", text, ("a",), 6))["a"] == 6
+    assert (
+        documents.parse("s.yaml", documents.set_value("s.yaml", text, ("a",), 6))["a"]
+        == 6
+    )

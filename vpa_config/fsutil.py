@@ -82,8 +82,12 @@ def secret_mode(mode: int) -> int:
     return mode & ~0o077 if mode & 0o007 else mode
 
 
-def atomic_write(path: Path, content: bytes, mode: int) -> None:
-    """Write via a temporary file, fsync, rename and fsync the folder."""
+def atomic_write(path: Path, content: bytes, mode: int, sync_dir: bool = True) -> None:
+    """Write via a temporary file, fsync, rename and fsync the folder.
+
+    With ``sync_dir`` false the caller fsyncs the folder itself (once for
+    many files, before anything depends on the renames).
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
@@ -98,7 +102,8 @@ def atomic_write(path: Path, content: bytes, mode: int) -> None:
             with _ignored():
                 os.unlink(tmp)
             raise
-        fsync_dir(path.parent)
+        if sync_dir:
+            fsync_dir(path.parent)
     except OSError as exc:
         raise storage_error(exc, path) from None
 

@@ -7,16 +7,19 @@ located like any other), then loaded into :class:`StoreSettings`.
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from vpa_config.health.settings import HealthSettings
 
-SETTINGS_FILE = ".vpa-config/settings.yaml"
-SCHEMA_DIR = ".vpa-config/schemas/"
-SETTINGS_SCHEMA = "vpa-config/settings.schema.json"
+# The names live in layout.py (importable without pydantic); kept here too.
+from vpa_config.layout import (  # noqa: F401
+    SCHEMA_DIR,
+    SETTINGS_FILE,
+    SETTINGS_SCHEMA,
+    first_matching_rule,
+)
 
 
 class SchemaRule(BaseModel):
@@ -87,10 +90,7 @@ class StoreSettings(BaseModel):
 
     def schema_for(self, path: str) -> str | None:
         """The schema name of the first rule whose glob matches ``path``."""
-        for rule in self.schemas:
-            if fnmatchcase(path, rule.files):
-                return rule.schema_
-        return None
+        return first_matching_rule([(r.files, r.schema_) for r in self.schemas], path)
 
 
 def load_settings(data: Any) -> StoreSettings:

@@ -142,6 +142,7 @@ class ConfigStore:
     listeners: list[Listener] = field(default_factory=list)
     crash_points: frozenset[str] = frozenset()
     plugin_host: Any = field(default=None, repr=False)
+    _lock_timeouts: dict[str, float] = field(default_factory=dict, repr=False)
 
     # --- opening ---------------------------------------------------------
 
@@ -165,6 +166,9 @@ class ConfigStore:
                 f'"vpa-config --store {root} init"'
             )
         repo = GitRepo.open(root)
+        from vpa_config import settings_cache
+
+        settings_cache.use_dir(repo.controldir)
         store = cls(root=root.resolve(), repo=repo, lock=StoreLock(repo.controldir), **kwargs)
         store._crash_points_from_env()
         store._recover_if_needed()
@@ -274,7 +278,14 @@ class ConfigStore:
                 return float(env)
             except ValueError:
                 pass
-        return self._head_check().settings.lock_timeout_s
+        from vpa_config.layout import SETTINGS_FILE
+
+        # Settings are parsed once per settings blob, not on every change.
+        entry = self.repo.files(self.repo.head()).get(SETTINGS_FILE)
+        key = entry[1] if entry else ""
+        if key not in self._lock_timeouts:
+            self._lock_timeouts[key] = self._head_check().settings.lock_timeout_s
+        return self._lock_timeouts[key]
 
     def _head_check(self) -> CandidateCheck:
         from vpa_config.verdict import CandidateCheck

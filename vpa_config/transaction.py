@@ -361,6 +361,7 @@ def apply_files(
     _write_journal(store, journal)
     store.maybe_crash("after-journal")
     try:
+        folders: set[Path] = set()
         for index, (name, entry) in enumerate(changed.items()):
             if index:
                 store.maybe_crash("between-files")
@@ -368,7 +369,14 @@ def apply_files(
             if entry is None:
                 fsutil.remove_file(path, store.root)
             else:
-                fsutil.atomic_write(path, entry[0], entry[1])
+                fsutil.atomic_write(path, entry[0], entry[1], sync_dir=False)
+                folders.add(path.parent)
+        # Each folder's renames are made durable once, before the ref moves.
+        for folder in sorted(folders):
+            try:
+                fsutil.fsync_dir(folder)
+            except OSError as exc:
+                raise fsutil.storage_error(exc, folder) from None
         store.maybe_crash("before-ref")
         store.repo.advance(tx.head, commit, f"vpa-config: {tx.head} -> {commit}")
     except BaseException:

@@ -9,18 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vpa_config import documents
 from vpa_config.errors import ParseError, Problem, SchemaError
 from vpa_config.history import FileChange, diff_documents
-from vpa_config.settings import (
-    SCHEMA_DIR,
-    SETTINGS_FILE,
-    SETTINGS_SCHEMA,
-    StoreSettings,
-    load_settings,
-)
+# The settings model (pydantic) is imported only when settings must be
+# validated; reading known settings goes through settings_cache.
+from vpa_config.layout import SCHEMA_DIR, SETTINGS_FILE, SETTINGS_SCHEMA
+
+if TYPE_CHECKING:
+    from vpa_config.settings import StoreSettings
 from vpa_config.validation import (
     SchemaRegistry,
     SchemaSource,
@@ -51,10 +50,14 @@ class CandidateCheck:
     @cached_property
     def settings(self) -> StoreSettings:
         """The candidate settings; defaults when the file is absent or invalid."""
+        from vpa_config.settings_cache import settings_for
+
         data = self._parse_quiet(SETTINGS_FILE)
         try:
-            return load_settings(data)
+            return settings_for(data)  # type: ignore[no-any-return]
         except Exception:  # noqa: BLE001 (reported by settings_problems)
+            from vpa_config.settings import StoreSettings
+
             return StoreSettings()
 
     @cached_property
@@ -149,6 +152,8 @@ class CandidateCheck:
         problems = self._validate_with(SETTINGS_FILE, data, source)
         if problems:
             return problems
+        from vpa_config.settings import load_settings
+
         try:
             load_settings(data)
         except Exception as exc:  # noqa: BLE001 (pydantic's ValidationError)
@@ -188,7 +193,8 @@ class CandidateCheck:
             new_raw = self._read(name)
             action = "added" if old_raw is None else "removed" if new_raw is None else "modified"
             old = _quiet_parse(name, old_raw)
-            new = _quiet_parse(name, new_raw)
+            # The candidate was parsed once already, to be validated.
+            new = self._parsed[name] if name in self._parsed else _quiet_parse(name, new_raw)
             change = FileChange(name, action, diff_documents(old, new))
             change.secret_paths = self.secrets_of(name, old) | self.secrets_of(name, new)
             changes.append(change)

@@ -30,11 +30,23 @@ _TAGS = {
 # number or date look-alikes): starts with a letter, no indicator characters.
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_./@+-]*(?: [A-Za-z0-9_./@+-]+)*")
 _YAML11_WORDS = {
-    "y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf",
+    "y",
+    "n",
+    "yes",
+    "no",
+    "on",
+    "off",
+    "true",
+    "false",
+    "null",
+    "nan",
+    "inf",
 }
 
 
-def replace_scalar(name: str, text: str, path: Sequence[Part], value: Any) -> str | None:
+def replace_scalar(
+    name: str, text: str, path: Sequence[Part], value: Any
+) -> str | None:
     """``text`` with the scalar at ``path`` set to ``value``, or None (see above)."""
     rendered = render(value)
     if rendered is None or not path:
@@ -48,7 +60,11 @@ def replace_scalar(name: str, text: str, path: Sequence[Part], value: Any) -> st
     start, end = target.start_mark.index, target.end_mark.index
     if text[start:end] != target.value:
         return None
-    edited = text[:start] + rendered + _keep_comment_column(text, end, len(rendered) - (end - start))
+    edited = (
+        text[:start]
+        + rendered
+        + _keep_comment_column(text, end, len(rendered) - (end - start))
+    )
     return edited if _same_but(name, text, edited, path, value) else None
 
 
@@ -59,7 +75,7 @@ def _keep_comment_column(text: str, end: int, grown: int) -> str:
     if not match or grown == 0:
         return rest
     spaces = max(1, len(match.group(1)) - grown)
-    return " " * spaces + rest[len(match.group(1)):]
+    return " " * spaces + rest[len(match.group(1)) :]
 
 
 def render(value: Any) -> str | None:
@@ -76,9 +92,9 @@ def render(value: Any) -> str | None:
         if math.isinf(value):
             return ".inf" if value > 0 else "-.inf"
         return repr(value)
-    if isinstance(value, str):
-        if _PLAIN.fullmatch(value) and value.lower() not in _YAML11_WORDS:
-            return value
+    plain = isinstance(value, str) and _PLAIN.fullmatch(value)
+    if plain and value.lower() not in _YAML11_WORDS:
+        return str(value)
     return None
 
 
@@ -88,7 +104,7 @@ def _compose(text: str) -> Any:
     loader = _yaml_loader_class()(text)
     try:
         return loader.get_single_node()
-    except Exception:  # noqa: BLE001 (any trouble: the round trip reports it)
+    except Exception:
         return None
     finally:
         loader.dispose()
@@ -100,9 +116,11 @@ def _find(node: Any, path: Sequence[Part]) -> Any:
     for part in path:
         if isinstance(node, yaml.MappingNode) and isinstance(part, str):
             found = [
-                value for key, value in node.value
+                value
+                for key, value in node.value
                 if isinstance(key, yaml.ScalarNode)
-                and key.tag == "tag:yaml.org,2002:str" and key.value == part
+                and key.tag == "tag:yaml.org,2002:str"
+                and key.value == part
             ]
             if len(found) != 1:
                 return None

@@ -1,0 +1,166 @@
+"""Validated store settings, remembered by content so a command skips pydantic.
+
+Importing pydantic and building the settings models costs more than the rest
+of a ``set`` (about 60 ms a process). Settings change rarely, so once a
+settings document has been validated by :class:`StoreSettings`, its plain
+fields are written to ``<git dir>/vpa-config-cache/`` under a key made of
+the document and the settings module's own source: a later process with the
+same document and the same code reads them back without pydantic.
+
+A :class:`SettingsSnapshot` answers plain fields (text, numbers, booleans and
+lists of those) and ``schema_for`` from what was cached; any other attribute
+builds the real model on first use, so it never answers differently from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+_PLAIN = (str, int, float, bool, type(None))
+_memory: dict[str, dict[str, Any]] = {}
+_cache_dir: Path | None = None
+
+
+def use_dir(path: Path | None) -> None:
+    """Keep snapshots under ``path`` (a store's git dir) as well as in memory."""
+    global _cache_dir
+    _cache_dir = path
+
+
+def settings_for(data: Any) -> Any:
+    """Settings of parsed ``data``: a snapshot if known, else the pydantic model.
+
+    Raises what :func:`vpa_config.settings.load_settings` raises for invalid
+    data (nothing invalid is ever cached).
+    """
+    key = _key(data)
+    if key is not None:
+        fields = _memory.get(key) or _read(key)
+        if fields is not None:
+            _memory[key] = fields
+            return SettingsSnapshot(fields, data)
+    from vpa_config.settings import load_settings
+
+    model = load_settings(data)
+    if key is not None:
+        fields = snapshot_fields(model)
+        _memory[key] = fields
+        _write(key, fields)
+    return model
+
+
+def snapshot_fields(model: Any) -> dict[str, Any]:
+    """The model's plain fields, and its schema rules as (glob, schema) pairs."""
+    fields: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if _is_plain(value):
+            fields[name] = list(value) if isinstance(value, list) else value
+    fields["__rules__"] = [[rule.files, rule.schema_] for rule in model.schemas]
+    return fields
+
+
+class SettingsSnapshot:
+    """Plain fields of validated settings; anything else from the real model."""
+
+    def __init__(self, fields: dict[str, Any], data: Any) -> None:
+        self._fields = fields
+        self._data = data
+        self._model: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        fields = self.__dict__.get("_fields", {})
+        if name in fields and not name.startswith("__"):
+            value = fields[name]
+            return list(value) if isinstance(value, list) else value
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.model(), name)
+
+    def model(self) -> Any:
+        """The pydantic model of the same data, built on first use."""
+        if self._model is None:
+            from vpa_config.settings import load_settings
+
+            self._model = load_settings(self._data)
+        return self._model
+
+    def schema_for(self, path: str) -> str | None:
+        """The schema of the first rule whose glob matches ``path``."""
+        from vpa_config.layout import first_matching_rule
+
+        rules = [(glob, schema) for glob, schema in self._fields["__rules__"]]
+        return first_matching_rule(rules, path)
+
+
+def _is_plain(value: Any) -> bool:
+    if type(value) in _PLAIN:
+        return True
+    return type(value) is list and all(type(item) in _PLAIN for item in value)
+
+
+def _key(data: Any) -> str | None:
+    try:
+        text = json.dumps(data, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    digest = hashlib.sha256(_code_digest().encode() + b"\0" + text.encode())
+    return digest.hexdigest()[:32]
+
+
+_code: str | None = None
+
+
+def _code_digest() -> str:
+    """Digest of the settings code: a changed model never reads old entries."""
+    global _code
+    if _code is None:
+        # Every settings module of the package: the model and its parts
+        # (settings.py, health/settings.py, ...) and this file.
+        here = Path(__file__).resolve().parent
+        digest = hashlib.sha256()
+        for path in sorted(here.rglob("settings*.py")):
+            digest.update(path.relative_to(here).as_posix().encode() + b"\0")
+            try:
+                digest.update(path.read_bytes())
+            except OSError:
+                pass
+        _code = digest.hexdigest()
+    return _code
+
+
+def _path(key: str) -> Path | None:
+    return (
+        _cache_dir / "vpa-config-cache" / f"settings-{key}.json" if _cache_dir else None
+    )
+
+
+def _read(key: str) -> dict[str, Any] | None:
+    path = _path(key)
+    if path is None:
+        return None
+    try:
+        fields = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(fields, dict) or not isinstance(fields.get("__rules__"), list):
+        return None
+    return fields
+
+
+def _write(key: str, fields: dict[str, Any]) -> None:
+    """Best effort: a read-only store or a full disk costs only time later."""
+    path = _path(key)
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(fields, allow_nan=False))
+        os.replace(tmp, path)
+    except (OSError, ValueError):
+        pass
