@@ -25,10 +25,12 @@ DATA = {
 @pytest.fixture
 def cache_dir(tmp_path: Path) -> Path:
     settings_cache._memory.clear()
+    settings_cache._flags.clear()
     settings_cache.use_dir(tmp_path)
     yield tmp_path
     settings_cache.use_dir(None)
     settings_cache._memory.clear()
+    settings_cache._flags.clear()
 
 
 def test_first_read_is_the_model_and_later_reads_are_equal_snapshots(
@@ -114,3 +116,39 @@ def test_a_set_with_known_settings_does_not_import_pydantic(tmp_path: Path) -> N
     ]
 
     assert runs[-1] == "False"
+
+
+def test_a_schema_checked_once_is_not_checked_again(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jsonschema import Draft202012Validator
+
+    from vpa_config import validation
+    from vpa_config.errors import SchemaError
+
+    good = b'{"type": "object", "properties": {"n": {"type": "integer"}}}'
+    registry = validation.SchemaRegistry(store_schemas={"good.json": good})
+    registry.validator(registry.get("good.json"))
+    assert list((cache_dir / "vpa-config-cache").glob("schema-checked-*"))
+
+    validation._COMPILED.clear()
+    settings_cache._flags.clear()  # as a new process would start
+    calls: list[object] = []
+    monkeypatch.setattr(
+        Draft202012Validator,
+        "check_schema",
+        classmethod(lambda cls, schema: calls.append(schema)),
+    )
+    again = validation.SchemaRegistry(store_schemas={"good.json": good})
+    validator = again.validator(again.get("good.json"))
+
+    assert calls == []
+    assert [e.message for e in validator.iter_errors({"n": "x"})] == [
+        "'x' is not of type 'integer'"
+    ]
+    monkeypatch.undo()
+    flags = set((cache_dir / "vpa-config-cache").glob("schema-checked-*"))
+    bad = validation.SchemaRegistry(store_schemas={"bad.json": b'{"type": 12}'})
+    with pytest.raises(SchemaError, match="not a valid"):
+        bad.validator(bad.get("bad.json"))
+    assert set((cache_dir / "vpa-config-cache").glob("schema-checked-*")) == flags

@@ -10,6 +10,9 @@ same document and the same code reads them back without pydantic.
 A :class:`SettingsSnapshot` answers plain fields (text, numbers, booleans and
 lists of those) and ``schema_for`` from what was cached; any other attribute
 builds the real model on first use, so it never answers differently from it.
+
+The same folder holds content-named flags (:func:`flag_known`,
+:func:`flag_set`), such as "this schema text passed its metaschema".
 """
 
 from __future__ import annotations
@@ -131,6 +134,34 @@ def _code_digest() -> str:
                 pass
         _code = digest.hexdigest()
     return _code
+
+
+def flag_known(name: str) -> bool:
+    """Whether a content-named fact (such as "this schema is valid") was recorded."""
+    if name in _flags:
+        return True
+    if _cache_dir is None:
+        return False
+    known = (_cache_dir / "vpa-config-cache" / name).is_file()
+    if known:
+        _flags.add(name)
+    return known
+
+
+def flag_set(name: str) -> None:
+    """Record a content-named fact, in memory and (best effort) on disk."""
+    _flags.add(name)
+    if _cache_dir is None:
+        return
+    try:
+        folder = _cache_dir / "vpa-config-cache"
+        folder.mkdir(exist_ok=True)
+        (folder / name).touch()
+    except OSError:
+        pass
+
+
+_flags: set[str] = set()
 
 
 def _path(key: str) -> Path | None:

@@ -151,10 +151,17 @@ class SchemaRegistry:
         from jsonschema import validators
         from jsonschema.exceptions import SchemaError as JsonSchemaError
 
+        from vpa_config.settings_cache import flag_known, flag_set
+
         schema = source.load()
         cls = validators.validator_for(schema, default=validators.Draft202012Validator)
+        # A schema that passed its metaschema once is not checked again in a
+        # later process (the check costs more than the rest of a change).
+        checked = _checked_key(cls, source.content)
         try:
-            cls.check_schema(schema)
+            if not flag_known(checked):
+                cls.check_schema(schema)
+                flag_set(checked)
         except JsonSchemaError as exc:
             where = format_dotted(tuple(exc.absolute_path)) or "(top)"
             raise SchemaError(
@@ -190,6 +197,14 @@ class SchemaRegistry:
                 resources
             )
         return self._registry
+
+
+def _checked_key(cls: Any, content: bytes) -> str:
+    """Names a schema text checked valid against this metaschema."""
+    digest = hashlib.sha256(cls.__name__.encode() + b"\0")
+    digest.update(json.dumps(cls.META_SCHEMA, sort_keys=True).encode() + b"\0")
+    digest.update(content)
+    return "schema-checked-" + digest.hexdigest()[:32]
 
 
 # Compiled validators by (schema, every reachable schema), across registries.
