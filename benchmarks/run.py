@@ -549,7 +549,9 @@ def job_memory(store_path: Path, work: Path, reps: int) -> Job:
         try:
             seconds, rss = run_process(argv, env=env)
         except RuntimeError as exc:
-            notes.append(f"{name}: skipped ({str(exc).splitlines()[0][-90:]})")
+            text = str(exc)
+            why = "not in this build" if "not available" in text else text[-90:]
+            notes.append(f"{name}: skipped ({why})")
             continue
         row.samples.append(seconds)
         row.rss.append(rss)
