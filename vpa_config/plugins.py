@@ -603,14 +603,29 @@ class PluginHost:
         self.clock = clock
         self.rng = rng or random.Random()
         self.state = StateFile(store.repo.controldir)
-        from vpa_config.settings import PluginSettings
-
         self.slots: dict[str, Slot] = {}
-        self.settings = PluginSettings()
+        self._settings: PluginSettings | None = None
         self._settings_key: Any = object()
         self._lock = threading.RLock()
 
     # --- settings --------------------------------------------------------
+
+    @property
+    def settings(self) -> PluginSettings:
+        """The plugins part of the settings (defaults until the first refresh).
+
+        Built on first use, so that opening a store for a read imports no
+        pydantic.
+        """
+        if self._settings is None:
+            from vpa_config.settings import PluginSettings
+
+            self._settings = PluginSettings()
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: PluginSettings) -> None:
+        self._settings = value
 
     @property
     def guard(self) -> PluginGuardSettings:
