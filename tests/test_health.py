@@ -596,3 +596,19 @@ def test_one_shot_close_records_nothing(
     HealthMonitor(quiet_settings()).close(record=False)
 
     assert events == []
+
+
+def test_events_carry_the_live_revision_and_security_names(store: ConfigStore) -> None:
+    monitor = build_monitor(store, settings=quiet_settings(), system=False)
+    monitor.add_check("app:mood", lambda: D)
+    logs.set_live_revision("0" * 40)  # as if another process had committed since
+    with logs.capture() as entries:
+        monitor.report()
+        monitor.close(reason="test")
+
+    changed = [e for e in entries if e["event"] == "health.state_changed"]
+    stopped = [e for e in entries if e["event"] == "health.monitoring_stopped"]
+    assert changed[0]["check"] == "app:mood"
+    assert changed[0]["config_revision"] == store.repo.head()
+    assert stopped[0]["category"] == "security"
+    assert stopped[0]["security_event"] == "sys_monitor_disabled"

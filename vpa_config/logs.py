@@ -59,6 +59,8 @@ SECURITY_EVENTS: dict[str, str] = {
     "lock.stale_recovered": "stale_lock_broken",
     "plugin.quarantined": "plugin_quarantined",
     "health.monitoring_disabled": "sys_monitor_disabled",
+    "health.monitoring_stopped": "sys_monitor_disabled",
+    "health.monitoring_started": "sys_monitor_enabled",
     "plugin.guard_disabled": "sys_monitor_disabled",
     "audit.chain_broken": "audit_trail_tampered",
 }

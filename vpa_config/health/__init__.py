@@ -114,6 +114,6 @@ def _store_root(store: Any) -> Path:
 def _quiet_settings(probe: Any) -> HealthSettings:
     try:
         found: HealthSettings = probe.settings()
-    except Exception:
+    except Exception:  # no store yet: defaults; store:open says why
         return HealthSettings()
     return found

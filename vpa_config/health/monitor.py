@@ -112,7 +112,7 @@ class HealthMonitor:
         if self._settings_source is not None:
             try:
                 self._settings = self._settings_source()
-            except Exception as exc:
+            except Exception as exc:  # keep the last good settings
                 logs.emit("health.settings_unreadable", level="warning", error=str(exc))
         return self._settings
 
@@ -194,7 +194,7 @@ class HealthMonitor:
     def _provided(self, label: str, provider: Provider) -> list[HealthCheck]:
         try:
             return list(provider())
-        except Exception as exc:
+        except Exception as exc:  # a broken provider is a finding
             message = f"{type(exc).__name__}: {exc}"
 
             def failed() -> None:
@@ -208,10 +208,13 @@ class HealthMonitor:
     def revision(self) -> str | None:
         """The live config revision, or None when it cannot be read."""
         try:
-            self._last_revision = self._revision()
-        except Exception:
-            pass
-        return self._last_revision
+            revision = self._revision()
+        except Exception:  # the store checks report why
+            return self._last_revision
+        if revision is not None and revision != self._last_revision:
+            logs.set_live_revision(revision)  # later events carry it
+        self._last_revision = revision
+        return revision
 
     def report(
         self,
@@ -314,7 +317,7 @@ class HealthMonitor:
         try:
             observation = as_observation(check.function(), check.failure_state)
             error = None
-        except (Exception, SystemExit) as exc:
+        except (Exception, SystemExit) as exc:  # a raising check is a finding
             observation = None
             error = f"{type(exc).__name__}: {exc}"
         duration = time.monotonic() - began

@@ -139,7 +139,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = unquote(urlsplit(self.path).path).rstrip("/") or "/"
         try:
             status, content_type, payload = self._route(path)
-        except Exception as exc:
+        except Exception as exc:  # a bug must not kill the server
             logs.emit(
                 "health.endpoint_failed",
                 level="error",

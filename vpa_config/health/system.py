@@ -239,13 +239,13 @@ class CpuSampler:
     def _loop(self) -> None:
         try:
             self._read()  # primes the measurement; its value means nothing
-        except Exception:
+        except Exception:  # the check reports unknown meanwhile
             pass
         wait = self.first_window_s
         while not self._stop.wait(wait):
             try:
                 self.record(self._read())
-            except Exception:
+            except Exception:  # keep sampling; old samples stay
                 pass
             wait = self.interval_s
 
