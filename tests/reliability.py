@@ -106,6 +106,7 @@ def leftovers(root: Path) -> list[str]:
         *git.glob("*.lock"),
         *git.glob("refs/**/*.lock"),
         *git.glob("objects/??/*.lock"),
+        *git.glob("objects/??/.vpa-tmp-*"),
         *git.glob(".vpa-tmp-*"),
         *git.glob("vpa-config.journal"),
         *fsutil.stray_temp_files(root),

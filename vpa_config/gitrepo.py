@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vpa_config import fsutil
 from vpa_config.fsutil import storage_error
 from vpa_config.errors import (
     RefusedError,
@@ -352,8 +353,7 @@ class GitRepo:
         from dulwich.objects import Blob
 
         blob = Blob.from_string(content)
-        with _storage_errors():
-            self._repo.object_store.add_object(blob)
+        self.add(blob)
         return blob.id.decode()
 
     def blob(self, blob_id: str) -> bytes:
@@ -363,6 +363,21 @@ class GitRepo:
     def has_object(self, sha: str) -> bool:
         """Whether the object store holds ``sha``."""
         return sha.encode() in self._repo.object_store
+
+    def add(self, obj: Any) -> None:
+        """Store one object as a loose object file, durably.
+
+        Written like every other file (temporary file, fsync, rename, fsync
+        of the folder) rather than through dulwich's ``add_object``: that one
+        leaves ``OBJECT.lock`` behind when the disk fills up at close, which
+        then refuses every later write of the same object, and it does not
+        sync the folder, so a power cut could lose an object a ref points to.
+        """
+        sha = obj.id.decode()
+        path = self.controldir / "objects" / sha[:2] / sha[2:]
+        if path.exists():
+            return
+        fsutil.atomic_write(path, obj.as_legacy_object(), 0o444)
 
     @staticmethod
     def blob_id(content: bytes) -> str:
@@ -401,7 +416,7 @@ class GitRepo:
                     updates[key] = None
                     continue
                 blob = Blob.from_string(change[0])
-                store.add_object(blob)
+                self.add(blob)
                 updates[key] = (change[1], blob.id)
             base = self._commit_tree(parent) if parent else None
             tree = self._update_tree(base, updates) or self._empty_tree()
@@ -415,7 +430,7 @@ class GitRepo:
             commit.author_timezone = commit.commit_timezone = tz
             commit.encoding = b"UTF-8"
             commit.message = message.encode()
-            store.add_object(commit)
+            self.add(commit)
         self._remember(commit.id.decode(), tree, base, updates)
         return commit.id.decode()
 
@@ -452,7 +467,7 @@ class GitRepo:
         from dulwich.objects import Tree
 
         tree = Tree()
-        self._repo.object_store.add_object(tree)
+        self.add(tree)
         return bytes(tree.id)
 
     def _update_tree(
@@ -484,7 +499,7 @@ class GitRepo:
                 tree[name] = (stat.S_IFDIR, sub)
         if not len(tree):
             return None
-        store.add_object(tree)
+        self.add(tree)
         return bytes(tree.id)
 
     def advance(self, old: str | None, new: str, message: str) -> None:

@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vpa_config.errors import StorageError, StoreLockedError
+from vpa_config.errors import StoreLockedError
+from vpa_config.fsutil import storage_error
 
 POLL_S = 0.01
 
@@ -59,7 +60,7 @@ class StoreLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
-            raise StorageError(f"cannot open the store lock {self.path}: {exc.strerror}") from None
+            raise storage_error(exc, self.path) from None
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -479,6 +479,7 @@ def _sweep_leftovers(store: ConfigStore) -> None:
         # dulwich writes each loose object through OBJECT.lock; a kill there
         # leaves a lock that would refuse every later write of that object.
         *controldir.glob("objects/??/*.lock"),
+        *controldir.glob(f"objects/??/{fsutil.TMP_PREFIX}*"),
         *controldir.glob(fsutil.TMP_PREFIX + "*"),
         *fsutil.stray_temp_files(store.root),
     ]
