@@ -50,7 +50,7 @@ def fork_child(work: Callable[[int], None]) -> tuple[int, int]:
         code = 0
         try:
             work(write_fd)
-        except BaseException as exc:  # noqa: BLE001 (reported to the parent)
+        except BaseException as exc:
             line = f"ERR {type(exc).__name__}: {exc}".replace("\n", " | ")
             os.write(write_fd, (line[:3000] + "\n").encode())
             code = 3
@@ -111,7 +111,9 @@ def leftovers(root: Path) -> list[str]:
         *git.glob("vpa-config.journal"),
         *fsutil.stray_temp_files(root),
     ]
-    return sorted(str(p.relative_to(root)) for p in found if p.name != "vpa-config.lock")
+    return sorted(
+        str(p.relative_to(root)) for p in found if p.name != "vpa-config.lock"
+    )
 
 
 def report(capsys: Any, title: str, figures: dict[str, Any]) -> None:
@@ -131,7 +133,8 @@ def mount_tmpfs(where: Path, size: str) -> bool:
         return False
     done = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(where)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     return done.returncode == 0
 

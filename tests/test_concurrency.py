@@ -107,9 +107,25 @@ def _cli_writer(root: Path, writer: str, home: Path) -> Any:
             file, key = _target(writer, number)
             reason = f"{writer}-{number}"
             done = subprocess.run(
-                [sys.executable, "-m", "vpa_config", "--store", str(root), "set",
-                 file, key, str(number), "-m", reason, "--json"],
-                capture_output=True, text=True, env=env, cwd=home, timeout=120,
+                [
+                    sys.executable,
+                    "-m",
+                    "vpa_config",
+                    "--store",
+                    str(root),
+                    "set",
+                    file,
+                    key,
+                    str(number),
+                    "-m",
+                    reason,
+                    "--json",
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=home,
+                timeout=120,
             )
             if done.returncode == 0:
                 import json
@@ -135,7 +151,7 @@ def _reader(root: Path, stop: Path) -> Any:
                     documents.parse(name, content)
                 except (FileNotFoundError, NotFoundError):
                     continue  # not created yet
-                except Exception as exc:  # noqa: BLE001 (counted and shown)
+                except Exception as exc:
                     bad += 1
                     os.write(fd, f"BAD {name} {type(exc).__name__}: {exc}\n".encode())
                 reads += 1
@@ -145,7 +161,9 @@ def _reader(root: Path, stop: Path) -> Any:
     return work
 
 
-def _wait_all(children: dict[int, tuple[str, int]], deadline: float) -> dict[str, list[str]]:
+def _wait_all(
+    children: dict[int, tuple[str, int]], deadline: float
+) -> dict[str, list[str]]:
     """Every child's lines; a child still running at the deadline fails the test."""
     lines: dict[str, list[str]] = {}
     for pid, (name, fd) in children.items():
@@ -214,23 +232,29 @@ def test_parallel_writers_lose_nothing(
 
     attempted = LIB_WRITERS * LIB_CHANGES + THREADS * THREAD_CHANGES
     attempted += CLI_WRITERS * CLI_CHANGES
-    report(capsys, "concurrency: parallel writers on one store", {
-        "store on": fast_dir[1],
-        "writer processes (library)": f"{LIB_WRITERS} x {LIB_CHANGES} changes",
-        "writer threads (one shared ConfigStore)": f"{THREADS} x {THREAD_CHANGES}",
-        "writer processes (CLI, one process a change)": f"{CLI_WRITERS} x {CLI_CHANGES}",
-        "changes attempted": attempted,
-        "changes acknowledged": len(acked),
-        "changes failed (reported to the writer)": len(failed),
-        "lost (acknowledged, not in history exactly once)": len(lost),
-        "failed yet committed": len(refused_yet_committed),
-        "keys whose final value is not the last one set": len(missing_values),
-        "revisions in history": history["count"],
-        "history linear": history["linear"],
-        "reader processes / reads / torn or unparsable": f"{READERS} / {reads} / {len(torn)}",
-        "seconds (writers)": round(elapsed, 1),
-        "throughput (changes/s)": round(len(acked) / elapsed, 1),
-    })
+    report(
+        capsys,
+        "concurrency: parallel writers on one store",
+        {
+            "store on": fast_dir[1],
+            "writer processes (library)": f"{LIB_WRITERS} x {LIB_CHANGES} changes",
+            "writer threads (one ConfigStore)": f"{THREADS} x {THREAD_CHANGES}",
+            "writer processes (CLI, a process a change)": f"{CLI_WRITERS} x {CLI_CHANGES}",
+            "changes attempted": attempted,
+            "changes acknowledged": len(acked),
+            "changes failed (reported to the writer)": len(failed),
+            "lost (acknowledged, not in history exactly once)": len(lost),
+            "failed yet committed": len(refused_yet_committed),
+            "keys whose final value is not the last one set": len(missing_values),
+            "revisions in history": history["count"],
+            "history linear": history["linear"],
+            "reader processes": READERS,
+            "reads (HEAD and raw files)": reads,
+            "reads torn or unparsable": len(torn),
+            "seconds (writers)": round(elapsed, 1),
+            "throughput (changes/s)": round(len(acked) / elapsed, 1),
+        },
+    )
 
     assert failed == []
     assert lost == []
@@ -261,7 +285,12 @@ def _history(root: Path) -> dict[str, Any]:
             before += 1
         reasons[reason].append(info.sha)
     repo.close()
-    return {"reasons": dict(reasons), "linear": linear, "count": count, "before": before}
+    return {
+        "reasons": dict(reasons),
+        "linear": linear,
+        "count": count,
+        "before": before,
+    }
 
 
 def _check_last_values(root: Path, acked: dict[str, str]) -> list[str]:
@@ -289,11 +318,21 @@ def test_moved_branch_under_a_change_is_refused_and_rolled_back(tmp_path: Path) 
     store = ConfigStore.open(root)
     before = working_tree(root)
 
-    with pytest.raises(HistoryConflictError, match="nothing was committed, retry"):
-        with store.transaction(subject="racing git", actor=ACTOR) as tx:
-            tx.write("a.yaml", b"x: 2\n")
-            git(root, "-c", "user.name=G", "-c", "user.email=g@x", "commit",
-                "--allow-empty", "--no-verify", "-qm", "behind vpa-config's back")
+    conflict = pytest.raises(HistoryConflictError, match="nothing was committed, retry")
+    with conflict, store.transaction(subject="racing git", actor=ACTOR) as tx:
+        tx.write("a.yaml", b"x: 2\n")
+        git(
+            root,
+            "-c",
+            "user.name=G",
+            "-c",
+            "user.email=g@x",
+            "commit",
+            "--allow-empty",
+            "--no-verify",
+            "-qm",
+            "behind vpa-config's back",
+        )
 
     assert working_tree(root) == before
     assert leftovers(root) == []
@@ -308,15 +347,37 @@ def test_cli_reports_a_busy_store_in_one_line(tmp_path: Path) -> None:
     store.lock.acquire(1)
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "vpa_config", "--store", str(root),
-             "set", "a.yaml", "x", "2"],
-            capture_output=True, text=True, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "vpa_config",
+                "--store",
+                str(root),
+                "set",
+                "a.yaml",
+                "x",
+                "2",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
             env=cli_env(tmp_path, VPA_CONFIG_LOCK_TIMEOUT="0.2"),
         )
         read_back = subprocess.run(
-            [sys.executable, "-m", "vpa_config", "--store", str(root),
-             "get", "a.yaml", "x"],
-            capture_output=True, text=True, cwd=ROOT, env=cli_env(tmp_path),
+            [
+                sys.executable,
+                "-m",
+                "vpa_config",
+                "--store",
+                str(root),
+                "get",
+                "a.yaml",
+                "x",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=cli_env(tmp_path),
         )
     finally:
         store.lock.release()

@@ -70,11 +70,15 @@ def _change(store: ConfigStore, rng: random.Random, reason: str) -> str | None:
     kind = rng.choice(("set", "set", "multi", "rm-or-add", "restore"))
     if kind == "set":
         name = rng.choice(("a.yaml", "b.json", "c.toml"))
-        key = {"a.yaml": "llm.temperature", "b.json": "n", "c.toml": "checks.disk"}[name]
+        key = {"a.yaml": "llm.temperature", "b.json": "n", "c.toml": "checks.disk"}[
+            name
+        ]
         result = store.set(name, key, rng.randint(0, 10**6), actor=ACTOR, reason=reason)
     elif kind == "multi":
         value = rng.randint(0, 10**6)
-        with store.transaction(subject="several files", actor=ACTOR, reason=reason) as tx:
+        with store.transaction(
+            subject="several files", actor=ACTOR, reason=reason
+        ) as tx:
             tx.write("a.yaml", f"name: vpa\nllm:\n  temperature: {value}\n".encode())
             tx.write("b.json", json.dumps({"level": "debug", "n": value}).encode())
             tx.write("c.toml", f"title = 'x'\n[checks]\ndisk = {value}\n".encode())
@@ -201,7 +205,11 @@ def _one_run(
         return "SIGKILL"
     if code == 137:
         if points == RECOVERY_KILL:
-            return "hook:recover-between-files" if "JOURNAL" in lines else "hook:before-ref"
+            return (
+                "hook:recover-between-files"
+                if "JOURNAL" in lines
+                else "hook:before-ref"
+            )
         return f"hook:{points}"
     assert code == 0, (how, code)
     return "finished"
@@ -237,19 +245,23 @@ def test_kills_at_every_point_leave_a_working_store(
 
     kills = sum(n for key, n in outcomes.items() if key != "finished")
     lost = [revision for revision in audit.acked if revision not in audit.known]
-    report(capsys, "crash: SIGKILL during changes", {
-        "store on": fast_dir[1],
-        "runs": RUNS,
-        "kills": kills,
-        "  by SIGKILL at a random delay": outcomes["SIGKILL"],
-        **{f"  by hook at {p}": outcomes[f"hook:{p}"] for p in ALL_POINTS},
-        "runs that finished before the kill": outcomes["finished"],
-        "acknowledged changes": len(audit.acked),
-        "acknowledged changes lost": len(lost),
-        "revisions in history": len(audit.known),
-        **{f"invariant held: {k}": n for k, n in audit.counts.items()},
-        "seconds": round(time.perf_counter() - started, 1),
-    })
+    report(
+        capsys,
+        "crash: SIGKILL during changes",
+        {
+            "store on": fast_dir[1],
+            "runs": RUNS,
+            "kills": kills,
+            "  by SIGKILL at a random delay": outcomes["SIGKILL"],
+            **{f"  by hook at {p}": outcomes[f"hook:{p}"] for p in ALL_POINTS},
+            "runs that finished before the kill": outcomes["finished"],
+            "acknowledged changes": len(audit.acked),
+            "acknowledged changes lost": len(lost),
+            "revisions in history": len(audit.known),
+            **{f"invariant held: {k}": n for k, n in audit.counts.items()},
+            "seconds": round(time.perf_counter() - started, 1),
+        },
+    )
     assert lost == []
     assert kills >= RUNS // 2
     assert all(outcomes[f"hook:{p}"] for p in ALL_POINTS), outcomes
@@ -263,8 +275,14 @@ def test_cli_killed_mid_change_is_recovered_by_the_next_command(
     before = working_tree(root)
 
     for point in ("after-journal", "before-ref", "after-ref"):
-        killed = run_cli("set", "a.yaml", "name", point, store=root,
-                         env={"VPA_CONFIG_TEST_CRASH": point})
+        killed = run_cli(
+            "set",
+            "a.yaml",
+            "name",
+            point,
+            store=root,
+            env={"VPA_CONFIG_TEST_CRASH": point},
+        )
         assert killed.returncode == 137, killed.stderr
         shown = run_cli("get", "a.yaml", "name", store=root)
         assert shown.returncode == 0, shown.stderr
@@ -309,7 +327,9 @@ def test_object_lock_left_by_a_killed_writer_is_swept(tmp_path: Path) -> None:
     git(root, "fsck", "--strict")
 
 
-def test_cli_writer_killed_by_sigkill_frees_the_lock(run_cli: RunCli, tmp_path: Path) -> None:
+def test_cli_writer_killed_by_sigkill_frees_the_lock(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
     """The kernel drops a killed process's flock: nobody waits for a dead holder."""
     import sys
 
@@ -318,17 +338,30 @@ def test_cli_writer_killed_by_sigkill_frees_the_lock(run_cli: RunCli, tmp_path: 
     root = tmp_path / "store"
     free_form_store(root, SEED_FILES)
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time\n"
-         "from vpa_config.store import ConfigStore\n"
-         "s = ConfigStore.open(sys.argv[1]); s.lock.acquire(5)\n"
-         "print('held', flush=True); time.sleep(60)\n", str(root)],
-        stdout=subprocess.PIPE, text=True, env=cli_env(tmp_path), cwd=ROOT,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from vpa_config.store import ConfigStore\n"
+            "s = ConfigStore.open(sys.argv[1]); s.lock.acquire(5)\n"
+            "print('held', flush=True); time.sleep(60)\n",
+            str(root),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=cli_env(tmp_path),
+        cwd=ROOT,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
-        busy = run_cli("set", "b.json", "n", "1", store=root,
-                       env={"VPA_CONFIG_LOCK_TIMEOUT": "0.3"})
+        busy = run_cli(
+            "set",
+            "b.json",
+            "n",
+            "1",
+            store=root,
+            env={"VPA_CONFIG_LOCK_TIMEOUT": "0.3"},
+        )
         assert busy.returncode == 4, busy.stderr
         assert f"pid {holder.pid}" in busy.stderr
         assert "Traceback" not in busy.stderr
@@ -338,6 +371,7 @@ def test_cli_writer_killed_by_sigkill_frees_the_lock(run_cli: RunCli, tmp_path: 
         assert holder.stdout is not None
         holder.stdout.close()
 
-    done = run_cli("set", "b.json", "n", "2", store=root,
-                   env={"VPA_CONFIG_LOCK_TIMEOUT": "2"})
+    done = run_cli(
+        "set", "b.json", "n", "2", store=root, env={"VPA_CONFIG_LOCK_TIMEOUT": "2"}
+    )
     assert done.returncode == 0, done.stderr

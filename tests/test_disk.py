@@ -76,7 +76,11 @@ def _fill(disk: Path, leave: int) -> None:
 def _cli(root: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "vpa_config", "--store", str(root), *args],
-        capture_output=True, text=True, cwd=ROOT, env=cli_env(tmp_path), timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=cli_env(tmp_path),
+        timeout=60,
     )
 
 
@@ -112,11 +116,15 @@ def test_full_disk_refuses_cleanly_at_every_stage(
     _fill(small_disk, 0)
     done = _cli(root, tmp_path, "set", "c.toml", "n", '"' + "x" * 50_000 + '"')
     (small_disk / "filler").unlink()
-    report(capsys, "full disk (1 MiB tmpfs)", {
-        "changes tried, free space 0..156 KiB": sum(outcomes.values()),
-        **outcomes,
-        "CLI exit on a full disk": done.returncode,
-    })
+    report(
+        capsys,
+        "full disk (1 MiB tmpfs)",
+        {
+            "changes tried, free space 0..156 KiB": sum(outcomes.values()),
+            **outcomes,
+            "CLI exit on a full disk": done.returncode,
+        },
+    )
     assert done.returncode == 6, done.stderr
     assert done.stderr.count("\n") == 1 and "the disk is full" in done.stderr
     assert outcomes["committed"] and outcomes["refused: disk full"]
@@ -125,12 +133,15 @@ def test_full_disk_refuses_cleanly_at_every_stage(
     git(root, "fsck", "--strict")
 
 
-def test_read_only_store_reads_and_refuses_changes(small_disk: Path, tmp_path: Path) -> None:
+def test_read_only_store_reads_and_refuses_changes(
+    small_disk: Path, tmp_path: Path
+) -> None:
     root = small_disk / "store"
     free_form_store(root, SEED)
     before = snapshot(root)
-    done = subprocess.run(["mount", "-o", "remount,ro", str(small_disk)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-o", "remount,ro", str(small_disk)], capture_output=True, text=True
+    )
     if done.returncode:
         pytest.skip(f"cannot remount read-only: {done.stderr.strip()}")
     try:
@@ -178,7 +189,9 @@ def _changes(store: ConfigStore, root: Path) -> Iterator[str]:
 
 
 @pytest.mark.parametrize("mode", [0o600, 0o640, 0o644, 0o664, 0o755], ids=oct)
-def test_permission_bits_survive_every_kind_of_change(tmp_path: Path, mode: int) -> None:
+def test_permission_bits_survive_every_kind_of_change(
+    tmp_path: Path, mode: int
+) -> None:
     root = tmp_path / "store"
     free_form_store(root, SEED)
     os.chmod(root / "a.yaml", mode)
@@ -234,10 +247,17 @@ def test_secret_by_settings_pattern_tightens_and_never_loosens(tmp_path: Path) -
     store.set("a.yaml", "db.password", "hunter22", actor=ACTOR)
     store.set("b.json", "db.password", "hunter22", actor=ACTOR)
     store.set("c.toml", "service.api_key", "k" * 12, actor=ACTOR)
-    modes = {name: _mode(root / name) for name in ("new.yaml", "a.yaml", "b.json", "c.toml")}
+    modes = {
+        name: _mode(root / name) for name in ("new.yaml", "a.yaml", "b.json", "c.toml")
+    }
     store.unset("a.yaml", "db", actor=ACTOR)
 
-    assert modes == {"new.yaml": 0o600, "a.yaml": 0o600, "b.json": 0o640, "c.toml": 0o600}
+    assert modes == {
+        "new.yaml": 0o600,
+        "a.yaml": 0o600,
+        "b.json": 0o640,
+        "c.toml": 0o600,
+    }
     assert _mode(root / "a.yaml") == 0o600  # a removed secret does not loosen it
     store.close()
 

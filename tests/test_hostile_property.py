@@ -44,17 +44,58 @@ SETTINGS = settings(
     ],
 )
 HOSTILE_NAMES = [
-    "../escape.yaml", "sub/../../escape.yaml", "/tmp/absolute.yaml", "C:\\win.yaml",
-    "..\\escape.yaml", ".git/config", ".git/HEAD", ".GIT/x.yaml", "sub/.git/x.yaml",
-    "out.yaml", "outdir/x.yaml", "a.yaml\x00.json", "new\nline.yaml", "tab\t.json",
-    ".vpa-tmp-x.yaml", "./a.yaml", "sub//b.json", "", ".", "/", "noext",
-    "ünï/çødé.yaml", "emoji-\U0001f600.json", "x" * 300 + ".yaml",
-    "a.yaml/inside.yaml", "sub", "a" + "/a" * 200 + ".json", "bidi-\u202e.toml",
+    "../escape.yaml",
+    "sub/../../escape.yaml",
+    "/tmp/absolute.yaml",
+    "C:\\win.yaml",
+    "..\\escape.yaml",
+    ".git/config",
+    ".git/HEAD",
+    ".GIT/x.yaml",
+    "sub/.git/x.yaml",
+    "out.yaml",
+    "outdir/x.yaml",
+    "a.yaml\x00.json",
+    "new\nline.yaml",
+    "tab\t.json",
+    ".vpa-tmp-x.yaml",
+    "./a.yaml",
+    "sub//b.json",
+    "",
+    ".",
+    "/",
+    "noext",
+    "ünï/çødé.yaml",
+    "emoji-\U0001f600.json",
+    "x" * 300 + ".yaml",
+    "a.yaml/inside.yaml",
+    "sub",
+    "a" + "/a" * 200 + ".json",
+    "bidi-\u202e.toml",
 ]
 HOSTILE_KEYS = [
-    "", ".", "a..b", "../x", "/", "//", "/a/~2", "a\\", "a\\x", "\x00", "a.\n.b",
-    "a." * 100 + "z", "0", "0.0", "-1", "list.99", "list.x", "scalar.inner",
-    "/../../etc/passwd", "ключ.值", "\ud800", "x" * 5000,
+    "",
+    ".",
+    "a..b",
+    "../x",
+    "/",
+    "//",
+    "/a/~2",
+    "a\\",
+    "a\\x",
+    "\x00",
+    "a.\n.b",
+    "a." * 100 + "z",
+    "0",
+    "0.0",
+    "-1",
+    "list.99",
+    "list.x",
+    "scalar.inner",
+    "/../../etc/passwd",
+    "ключ.值",
+    "\ud800",
+    "x" * 5000,
 ]
 EXTENSIONS = st.sampled_from([".yaml", ".yml", ".json", ".toml", ".YAML", ".txt", ""])
 NAME_CHARS = st.characters(blacklist_categories=("Cs",), max_codepoint=0x1F700)
@@ -92,15 +133,36 @@ scalars = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=40),
-    st.sampled_from(["yes", "no", "on", "null", "~", "0x1F", "1e3", "2026-01-01",
-                     "\u2028", "\x85", "\ufeff", "\x1b[31m", "a: b", "- x", "'\"",
-                     "\r\n", "\ud800", "# not a comment"]),
+    st.sampled_from(
+        [
+            "yes",
+            "no",
+            "on",
+            "null",
+            "~",
+            "0x1F",
+            "1e3",
+            "2026-01-01",
+            "\u2028",
+            "\x85",
+            "\ufeff",
+            "\x1b[31m",
+            "a: b",
+            "- x",
+            "'\"",
+            "\r\n",
+            "\ud800",
+            "# not a comment",
+        ]
+    ),
 )
 values = st.one_of(
     st.recursive(
         scalars,
-        lambda inner: st.lists(inner, max_size=4)
-        | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+        ),
         max_leaves=16,
     ),
     st.integers(min_value=1, max_value=90).map(lambda depth: _nested(depth)),
@@ -117,14 +179,27 @@ def _nested(depth: int) -> Any:
 
 documents = st.one_of(
     values.map(lambda v: json.dumps(v, allow_nan=True).encode(errors="surrogatepass")),
-    st.sampled_from([
-        b"a: &x [1]\nb: &y [*x, *x, *x, *x, *x, *x, *x, *x, *x]\n"
-        b"c: &z [*y, *y, *y, *y, *y, *y, *y, *y, *y]\nd: [*z, *z, *z, *z, *z, *z]\n",
-        b"a: 1\na: 2\n", b'{"a": 1, "a": 2}', b"a = 1\na = 2\n", b"\xff\xfe bad utf-8",
-        b"\xef\xbb\xbfa: bom\n", b"a: !!python/object/apply:os.system ['true']\n",
-        b"[" * 5000 + b"]" * 5000, b"- " * 2000 + b"x", b"a:\x00b", b"{", b"",
-        b"key: \"unterminated\n", b"%YAML 9.9\n---\na: 1\n", b"? [a, b]\n: c\n",
-    ]),
+    st.sampled_from(
+        [
+            b"a: &x [1]\nb: &y [*x, *x, *x, *x, *x, *x, *x, *x, *x]\n"
+            b"c: &z [*y, *y, *y, *y, *y, *y, *y, *y, *y]\n"
+            b"d: [*z, *z, *z, *z, *z, *z]\n",
+            b"a: 1\na: 2\n",
+            b'{"a": 1, "a": 2}',
+            b"a = 1\na = 2\n",
+            b"\xff\xfe bad utf-8",
+            b"\xef\xbb\xbfa: bom\n",
+            b"a: !!python/object/apply:os.system ['true']\n",
+            b"[" * 5000 + b"]" * 5000,
+            b"- " * 2000 + b"x",
+            b"a:\x00b",
+            b"{",
+            b"",
+            b'key: "unterminated\n',
+            b"%YAML 9.9\n---\na: 1\n",
+            b"? [a, b]\n: c\n",
+        ]
+    ),
     st.binary(max_size=200),
     st.text(max_size=200).map(lambda t: t.encode(errors="surrogatepass")),
 )
@@ -139,12 +214,15 @@ class Hostile:
         (self.outside / "target.yaml").write_bytes(b"secret: outside\n")
         (self.outside / "x.yaml").write_bytes(b"outside: dir\n")
         self.root = tmp_path / "store"
-        free_form_store(self.root, {
-            "a.yaml": b"a: 1\nlist: [1, 2]\nscalar: 3\n",
-            "b.json": b'{"a": {"b": 1}, "list": [0]}\n',
-            "c.toml": b'a = 1\nlist = [1, 2]\n[t]\nx = "y"\n',
-            "sub/d.yaml": b"d: true\n",
-        })
+        free_form_store(
+            self.root,
+            {
+                "a.yaml": b"a: 1\nlist: [1, 2]\nscalar: 3\n",
+                "b.json": b'{"a": {"b": 1}, "list": [0]}\n',
+                "c.toml": b'a = 1\nlist = [1, 2]\n[t]\nx = "y"\n',
+                "sub/d.yaml": b"d: true\n",
+            },
+        )
         (self.root / "out.yaml").symlink_to(self.outside / "target.yaml")
         (self.root / "outdir").symlink_to(self.outside, target_is_directory=True)
         self.store = ConfigStore.open(self.root)
@@ -195,29 +273,40 @@ def _same(expected: Any, got: Any) -> bool:
     if isinstance(expected, float) and math.isnan(expected):
         return isinstance(got, float) and math.isnan(got)
     if isinstance(expected, dict):
-        return isinstance(got, dict) and expected.keys() == got.keys() and all(
-            _same(value, got[key]) for key, value in expected.items()
+        return (
+            isinstance(got, dict)
+            and expected.keys() == got.keys()
+            and all(_same(value, got[key]) for key, value in expected.items())
         )
     if isinstance(expected, list):
-        return isinstance(got, list) and len(expected) == len(got) and all(
-            _same(a, b) for a, b in zip(expected, got, strict=True)
+        return (
+            isinstance(got, list)
+            and len(expected) == len(got)
+            and all(_same(a, b) for a, b in zip(expected, got, strict=True))
         )
     return type(expected) is type(got) and expected == got
 
 
-@settings(SETTINGS, max_examples=int(os.environ.get("VPA_CONFIG_HOSTILE_EXAMPLES", "150")))
+@settings(
+    SETTINGS, max_examples=int(os.environ.get("VPA_CONFIG_HOSTILE_EXAMPLES", "150"))
+)
 @given(name=file_names, key=key_paths, value=values)
 def test_set_succeeds_exactly_or_refuses_cleanly(
     hostile: Hostile, name: str, key: str, value: Any
 ) -> None:
-    done = hostile.attempt("set", lambda: hostile.store.set(name, key, value, actor=ACTOR))
+    done = hostile.attempt(
+        "set", lambda: hostile.store.set(name, key, value, actor=ACTOR)
+    )
 
     if done is not None and done.committed:
         assert _same(value, hostile.store.get(name, key)), (name, key, value)
         hostile.committed_equals_working(name)
 
 
-@settings(SETTINGS, max_examples=int(os.environ.get("VPA_CONFIG_HOSTILE_EXAMPLES", "150")) // 2)
+@settings(
+    SETTINGS,
+    max_examples=int(os.environ.get("VPA_CONFIG_HOSTILE_EXAMPLES", "150")) // 2,
+)
 @given(name=file_names, content=documents)
 def test_import_succeeds_exactly_or_refuses_cleanly(
     hostile: Hostile, name: str, content: bytes
@@ -237,7 +326,9 @@ def test_import_succeeds_exactly_or_refuses_cleanly(
 
 @settings(SETTINGS, max_examples=40)
 @given(name=file_names, key=key_paths)
-def test_unset_and_rm_succeed_or_refuse_cleanly(hostile: Hostile, name: str, key: str) -> None:
+def test_unset_and_rm_succeed_or_refuse_cleanly(
+    hostile: Hostile, name: str, key: str
+) -> None:
     hostile.attempt("unset", lambda: hostile.store.unset(name, key, actor=ACTOR))
     hostile.attempt("get", lambda: hostile.store.get(name, key))
     if name not in ("a.yaml", "b.json", "c.toml"):
@@ -249,11 +340,15 @@ def test_hostile_store_is_still_sound(hostile: Hostile, capsys: Any) -> None:
     outside = {p.name: p.read_bytes() for p in hostile.outside.iterdir()}
     expected = {"target.yaml": b"secret: outside\n", "x.yaml": b"outside: dir\n"}
     changed = sorted(set(outside.items()) ^ set(expected.items()))
-    report(capsys, "hostile input (hypothesis)", {
-        "calls": sum(hostile.outcomes.values()),
-        **dict(sorted(hostile.outcomes.items())),
-        "files outside the store changed": len(changed),
-    })
+    report(
+        capsys,
+        "hostile input (hypothesis)",
+        {
+            "calls": sum(hostile.outcomes.values()),
+            **dict(sorted(hostile.outcomes.items())),
+            "files outside the store changed": len(changed),
+        },
+    )
     assert changed == []
     git(hostile.root, "fsck", "--strict")
 
@@ -278,9 +373,12 @@ CLI_CASES = [
     ["rm", "out.yaml"],
     ["unset", "a.yaml", "/list/7"],
 ]
-CLI_STDIN = "a: &x [1,1,1,1,1,1,1,1,1,1]\nb: &y [*x,*x,*x,*x,*x,*x,*x,*x,*x,*x]\n" + "".join(
-    f"c{n}: &c{n} [{', '.join(['*y'] * 10 if n == 0 else [f'*c{n - 1}'] * 10)}]\n"
-    for n in range(5)
+CLI_STDIN = (
+    "a: &x [1,1,1,1,1,1,1,1,1,1]\nb: &y [*x,*x,*x,*x,*x,*x,*x,*x,*x,*x]\n"
+    + "".join(
+        f"c{n}: &c{n} [{', '.join(['*y'] * 10 if n == 0 else [f'*c{n - 1}'] * 10)}]\n"
+        for n in range(5)
+    )
 )
 
 
@@ -294,20 +392,31 @@ def test_cli_answers_hostile_input_in_one_line(tmp_path: Path, capsys: Any) -> N
         before = hostile.state()
         done = subprocess.run(
             [sys.executable, "-m", "vpa_config", "--store", str(hostile.root), *args],
-            input=CLI_STDIN, capture_output=True, text=True, cwd=ROOT,
-            env=cli_env(tmp_path), timeout=60,
+            input=CLI_STDIN,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=cli_env(tmp_path),
+            timeout=60,
         )
         codes[done.returncode] += 1
         tracebacks += "Traceback" in done.stderr
         assert done.returncode in (1, 4, 5, 6), (args, done.returncode, done.stderr)
         assert "Traceback" not in done.stderr, (args, done.stderr)
         lines = done.stderr.strip().splitlines()
-        assert len(lines) == 1 or lines[0].endswith("Nothing was written."), (args, lines)
+        assert len(lines) == 1 or lines[0].endswith("Nothing was written."), (
+            args,
+            lines,
+        )
         assert lines[0].startswith("vpa-config: "), (args, lines)
         assert hostile.state() == before, args
 
-    report(capsys, "hostile input through the CLI", {
-        "commands": len(CLI_CASES),
-        **{f"exit {code}": n for code, n in sorted(codes.items())},
-        "tracebacks": tracebacks,
-    })
+    report(
+        capsys,
+        "hostile input through the CLI",
+        {
+            "commands": len(CLI_CASES),
+            **{f"exit {code}": n for code, n in sorted(codes.items())},
+            "tracebacks": tracebacks,
+        },
+    )

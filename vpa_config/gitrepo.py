@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from vpa_config import fsutil
-from vpa_config.fsutil import storage_error
 from vpa_config.errors import (
     RefusedError,
     RevisionNotFoundError,
     StorageError,
     StoreNotFoundError,
 )
+from vpa_config.fsutil import storage_error
 
 BRANCH = b"refs/heads/main"
 FILE_MODE = 0o100644
@@ -407,7 +407,6 @@ class GitRepo:
         """
         from dulwich.objects import Blob, Commit
 
-        store = self._repo.object_store
         updates: dict[tuple[bytes, ...], tuple[int, bytes] | None] = {}
         with _storage_errors():
             for path, change in changes.items():
