@@ -300,18 +300,22 @@ def test_cli_killed_mid_change_is_recovered_by_the_next_command(
     git(root, "fsck", "--strict")
 
 
-def test_object_lock_left_by_a_killed_writer_is_swept(tmp_path: Path) -> None:
-    """A kill inside dulwich's loose-object write leaves ``OBJECT.lock``."""
+def test_git_locks_left_by_a_killed_writer_are_swept(tmp_path: Path) -> None:
+    """A kill inside a ref or object write leaves ``NAME.lock`` files behind."""
     root = tmp_path / "store"
     free_form_store(root, SEED_FILES)
     content = b"name: vpa\nllm:\n  temperature: 0.9\n"
     blob = GitRepo.blob_id(content)
-    lock = root / ".git" / "objects" / blob[:2] / (blob[2:] + ".lock")
-    lock.parent.mkdir(exist_ok=True)
-    lock.write_bytes(b"half an object")
+    object_lock = root / ".git" / "objects" / blob[:2] / (blob[2:] + ".lock")
+    object_lock.parent.mkdir(exist_ok=True)
+    object_lock.write_bytes(b"half an object")
+    ref_lock = root / ".git" / "refs" / "heads" / "main.lock"
+    ref_lock.write_bytes(b"0" * 40)
+    stray = root / ".vpa-tmp-left"
+    stray.write_bytes(b"half a file")
     store = ConfigStore.open(root)
 
-    # With no dead holder on record the lock may be a live git's: refuse clearly.
+    # With no dead holder on record the ref lock may be a live git's: refused.
     with pytest.raises(StorageError, match="lock file exists"):
         store.import_file("a.yaml", content, actor=ACTOR)
     assert working_tree(root)["a.yaml"] == SEED_FILES["a.yaml"]
@@ -321,8 +325,9 @@ def test_object_lock_left_by_a_killed_writer_is_swept(tmp_path: Path) -> None:
     )
     store.import_file("a.yaml", content, actor=ACTOR)
 
-    assert not lock.exists()
+    assert not object_lock.exists() and not ref_lock.exists() and not stray.exists()
     assert working_tree(root)["a.yaml"] == content
+    assert leftovers(root) == []
     store.close()
     git(root, "fsck", "--strict")
 
