@@ -37,6 +37,7 @@ def test_first_read_is_the_model_and_later_reads_are_equal_snapshots(
     cache_dir: Path,
 ) -> None:
     first = settings_cache.settings_for(DATA)
+    settings_cache.flush()  # a change committed
     settings_cache._memory.clear()  # as a new process would start
     again = settings_cache.settings_for(DATA)
 
@@ -63,11 +64,13 @@ def test_invalid_settings_raise_and_are_never_cached(cache_dir: Path) -> None:
     with pytest.raises(Exception, match="lock_timeout_s"):
         settings_cache.settings_for({"lock_timeout_s": -1})
 
+    settings_cache.flush()
     assert not list(cache_dir.rglob("settings-*.json"))
 
 
 def test_a_corrupt_entry_is_ignored(cache_dir: Path) -> None:
     settings_cache.settings_for(DATA)
+    settings_cache.flush()
     settings_cache._memory.clear()
     for entry in (cache_dir / "vpa-config-cache").glob("settings-*.json"):
         entry.write_text("{not json")
@@ -129,6 +132,7 @@ def test_a_schema_checked_once_is_not_checked_again(
     good = b'{"type": "object", "properties": {"n": {"type": "integer"}}}'
     registry = validation.SchemaRegistry(store_schemas={"good.json": good})
     registry.validator(registry.get("good.json"))
+    settings_cache.flush()
     assert list((cache_dir / "vpa-config-cache").glob("schema-checked-*"))
 
     validation._COMPILED.clear()
@@ -151,4 +155,5 @@ def test_a_schema_checked_once_is_not_checked_again(
     bad = validation.SchemaRegistry(store_schemas={"bad.json": b'{"type": 12}'})
     with pytest.raises(SchemaError, match="not a valid"):
         bad.validator(bad.get("bad.json"))
+    settings_cache.flush()
     assert set((cache_dir / "vpa-config-cache").glob("schema-checked-*")) == flags

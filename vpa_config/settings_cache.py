@@ -149,16 +149,10 @@ def flag_known(name: str) -> bool:
 
 
 def flag_set(name: str) -> None:
-    """Record a content-named fact, in memory and (best effort) on disk."""
+    """Record a content-named fact, in memory and (after a commit) on disk."""
     _flags.add(name)
-    if _cache_dir is None:
-        return
-    try:
-        folder = _cache_dir / "vpa-config-cache"
-        folder.mkdir(exist_ok=True)
-        (folder / name).touch()
-    except OSError:
-        pass
+    if _cache_dir is not None:
+        _pending[_cache_dir / "vpa-config-cache" / name] = b""
 
 
 _flags: set[str] = set()
@@ -184,14 +178,30 @@ def _read(key: str) -> dict[str, Any] | None:
 
 
 def _write(key: str, fields: dict[str, Any]) -> None:
-    """Best effort: a read-only store or a full disk costs only time later."""
+    """Queue an entry; :func:`flush` writes it once a change has committed."""
     path = _path(key)
-    if path is None:
-        return
-    try:
-        path.parent.mkdir(exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(fields, allow_nan=False))
-        os.replace(tmp, path)
-    except (OSError, ValueError):
-        pass
+    if path is not None:
+        try:
+            _pending[path] = json.dumps(fields, allow_nan=False).encode()
+        except ValueError:
+            pass
+
+
+def flush() -> None:
+    """Write the queued entries (best effort: a read-only store only costs time).
+
+    Called after a commit, so that a refused or failed change leaves the
+    store's folder exactly as it was.
+    """
+    for path, data in list(_pending.items()):
+        try:
+            path.parent.mkdir(exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        except OSError:
+            pass
+    _pending.clear()
+
+
+_pending: dict[Path, bytes] = {}

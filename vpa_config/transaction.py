@@ -386,6 +386,9 @@ def apply_files(
     store.repo.update_index(store.repo.files(commit), store.root, sorted(changed))
     store.maybe_crash("after-index")
     _journal_path(store).unlink(missing_ok=True)
+    from vpa_config import settings_cache
+
+    settings_cache.flush()
 
 
 def _journal_path(store: ConfigStore) -> Path:
