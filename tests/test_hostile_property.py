@@ -233,7 +233,7 @@ class Hostile:
         found: dict[str, Any] = {}
         for base in (self.root, self.outside):
             for path in sorted(base.rglob("*")):
-                if ".git/objects" in path.as_posix():
+                if not _store_state(path.relative_to(base).as_posix()):
                     continue
                 st_ = os.lstat(path)
                 content = path.read_bytes() if stat.S_ISREG(st_.st_mode) else None
@@ -260,6 +260,16 @@ class Hostile:
         on_disk = (self.root / clean).read_bytes()
         assert self.store.read_bytes(clean) == on_disk
         assert not (self.root / clean).is_symlink()
+
+
+GIT_STATE = (".git/HEAD", ".git/index", ".git/packed-refs", ".git/vpa-config.journal")
+
+
+def _store_state(rel: str) -> bool:
+    """Whether a path is part of what a change may alter (caches and objects not)."""
+    if not rel.startswith(".git/") and rel != ".git":
+        return True
+    return rel in GIT_STATE or rel.startswith(".git/refs/")
 
 
 @pytest.fixture(name="hostile", scope="module")
