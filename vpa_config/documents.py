@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from vpa_config.errors import KeyPathError, ParseError
+from vpa_config.errors import KeyPathError, NotFoundError, ParseError
 from vpa_config.keypath import Part, format_dotted
 
 MAX_BYTES = 4 * 1024 * 1024
@@ -386,7 +386,7 @@ def _apply(
         elif isinstance(node, dict):
             if part not in node:
                 if remove:
-                    raise KeyPathError(f"{name}: {where}: no such key")
+                    raise NotFoundError(f"{name}: {where}: no such key")
                 node[part] = new_mapping()
             node = node[part]
         else:
@@ -400,12 +400,12 @@ def _apply(
             raise KeyPathError(f"{name}: {where}: expected a list position")
         if remove:
             if last >= len(node):
-                raise KeyPathError(f"{name}: {where}: no such list position")
+                raise NotFoundError(f"{name}: {where}: no such list position")
             del node[last]
         elif last < len(node):
-            node[last] = value
+            node[last] = _yaml11_safe(value)
         elif last == len(node):
-            node.append(value)
+            node.append(_yaml11_safe(value))
         else:
             raise KeyPathError(
                 f"{name}: {where}: list has {len(node)} items; "
@@ -414,14 +414,35 @@ def _apply(
     elif isinstance(node, dict):
         if remove:
             if last not in node:
-                raise KeyPathError(f"{name}: {where}: no such key")
+                raise NotFoundError(f"{name}: {where}: no such key")
             del node[last]
         else:
-            node[last] = value
+            node[last] = _yaml11_safe(value)
     else:
         raise KeyPathError(
             f"{name}: {where}: cannot set a key inside a {type(node).__name__} value"
         )
+
+
+# Words a YAML 1.1 reader (PyYAML, many applications) takes for booleans.
+_YAML11_BOOLS = frozenset(
+    word
+    for base in ("y", "n", "yes", "no", "on", "off")
+    for word in (base, base.upper(), base.capitalize())
+)
+
+
+def _yaml11_safe(value: Any) -> Any:
+    """A string a YAML 1.1 reader would take for a boolean, marked to be quoted.
+
+    YAML 1.2 reads ``no`` as text, so it would be written bare; the quotes keep
+    older readers of the same file from seeing ``false``.
+    """
+    if isinstance(value, str) and value in _YAML11_BOOLS:
+        from ruamel.yaml.scalarstring import SingleQuotedScalarString
+
+        return SingleQuotedScalarString(value)
+    return value
 
 
 def _guess_yaml_indent(text: str) -> tuple[int, int]:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from vpa_config import documents, fsutil, logs
 from vpa_config.errors import (
     HandEditsError,
+    InvalidConfigError,
     KeyPathError,
     NothingToDoError,
     NotFoundError,
@@ -518,16 +519,20 @@ class ConfigStore:
         """Validate and commit the edits made to the working files directly."""
         edits = self._working_changes()
         names = ", ".join(sorted(edits)) or "nothing"
-        with self.transaction(
-            subject=f"commit hand edits to {names}", kind=source_kind, actor=actor,
-            reason=reason, dry_run=dry_run, tool=tool,
-        ) as tx:
-            for name, content in edits.items():
-                tx.may_overwrite.add(name)
-                if content is None:
-                    tx.remove(name)
-                else:
-                    tx.write(name, content)
+        try:
+            with self.transaction(
+                subject=f"commit hand edits to {names}", kind=source_kind,
+                actor=actor, reason=reason, dry_run=dry_run, tool=tool,
+            ) as tx:
+                for name, content in edits.items():
+                    tx.may_overwrite.add(name)
+                    if content is None:
+                        tx.remove(name)
+                    else:
+                        tx.write(name, content)
+        except InvalidConfigError as exc:
+            exc.note = "Nothing was committed; the edited files are left as they are."
+            raise
         assert tx.result is not None
         return tx.result
 
@@ -617,6 +622,8 @@ class ConfigStore:
             raise NothingToDoError("there is no change before the first revision to undo")
         changed = self.repo.changed_paths(info.parents[0], head)
         subject = parse_message(info.message).subject
+        if subject.startswith("undo "):
+            subject = subject.split(" (", 1)[0]  # one level: undo of an undo
         return self.restore(
             info.parents[0], changed, actor=actor, reason=reason, dry_run=dry_run,
             kind="undo", subject=f"undo {head[:12]} ({subject})", hand_edits=hand_edits,

@@ -110,7 +110,10 @@ def status_cmd(app: AppContext, as_json: bool) -> int:
         return 0
     click.echo("hand edits (not committed):")
     for edit in status.hand_edits:
-        verdict = "valid" if edit.valid else f"INVALID ({len(edit.problems)} problems)"
+        count = len(edit.problems)
+        verdict = "valid" if edit.valid else (
+            f"INVALID ({count} problem{'' if count == 1 else 's'})"
+        )
         click.echo(f"  {edit.state:8} {edit.path}  {verdict}")
         for problem in edit.problems:
             click.echo(f"      {problem}")

@@ -1,0 +1,569 @@
+"""Every change command through the real CLI: good input, bad input, exit codes.
+
+A refused change must leave every file of the store, its refs and HEAD exactly
+as they were (``snapshot``), and print one line (or one block of problems)
+without a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import ACTOR, RunCli, git, snapshot
+
+
+@pytest.fixture(name="cli_store")
+def _cli_store(run_cli: RunCli, store_path: Path) -> Path:
+    """A store made by ``vpa-config init --example``."""
+    done = run_cli("init", "--example", store=store_path)
+    assert done.returncode == 0, done.stderr
+    return store_path
+
+
+def _head(store: Path) -> str:
+    return git(store, "rev-parse", "HEAD").strip()
+
+
+def _assert_refused(done, code: int, text: str) -> None:
+    assert done.returncode == code, done.stdout + done.stderr
+    assert text in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+# --- init ---------------------------------------------------------------------
+
+
+def test_init_example_commits_the_example_as_revision_one(cli_store: Path) -> None:
+    files = git(cli_store, "ls-files").split()
+
+    assert files == [
+        ".vpa-config/settings.yaml", "assistant.yaml", "health.toml",
+        "logging.json", "plugins.yaml",
+    ]
+    assert git(cli_store, "rev-list", "--count", "HEAD").strip() == "1"
+
+
+def test_init_refuses_an_existing_store(run_cli: RunCli, cli_store: Path) -> None:
+    before = snapshot(cli_store)
+
+    done = run_cli("init", store=cli_store)
+
+    _assert_refused(done, 1, "is already a store")
+    assert snapshot(cli_store) == before
+
+
+def test_init_refuses_a_folder_that_is_not_empty(run_cli: RunCli, tmp_path: Path) -> None:
+    folder = tmp_path / "full"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine\n")
+
+    done = run_cli("init", store=folder)
+
+    _assert_refused(done, 1, "is not empty")
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
+
+
+def test_default_store_is_under_xdg_config_home(run_cli: RunCli, tmp_path: Path) -> None:
+    done = run_cli("init", "--example")
+
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "home" / ".config" / "vpa-config" / "assistant.yaml").is_file()
+
+
+def test_store_from_environment_variable(run_cli: RunCli, tmp_path: Path) -> None:
+    where = tmp_path / "env-store"
+
+    done = run_cli("init", env={"VPA_CONFIG_STORE": str(where)})
+
+    assert done.returncode == 0, done.stderr
+    assert (where / ".vpa-config" / "settings.yaml").is_file()
+
+
+def test_command_without_a_store_is_not_found(run_cli: RunCli, tmp_path: Path) -> None:
+    done = run_cli("get", "assistant.yaml", store=tmp_path / "none")
+
+    _assert_refused(done, 5, "no vpa-config store at")
+
+
+# --- set ------------------------------------------------------------------------
+
+
+def test_set_commits_with_actor_reason_and_trailers(run_cli: RunCli, cli_store: Path) -> None:
+    done = run_cli("set", "assistant.yaml", "llm.temperature", "0.4",
+                   "-m", "calmer answers", store=cli_store)
+
+    assert done.returncode == 0, done.stderr
+    assert f"committed {_head(cli_store)}" in done.stdout
+    assert "~ llm.temperature: 0.7 -> 0.4" in done.stdout
+    message = git(cli_store, "log", "-1", "--format=%B")
+    assert message.startswith("set assistant.yaml llm.temperature\n\ncalmer answers\n")
+    assert "Vpa-Kind: set" in message
+    assert "Vpa-Source: cli" in message
+    assert git(cli_store, "log", "-1", "--format=%an <%ae>").strip() == ACTOR
+
+
+def test_set_changes_only_the_one_line(run_cli: RunCli, cli_store: Path) -> None:
+    before = (cli_store / "assistant.yaml").read_text()
+
+    done = run_cli("set", "assistant.yaml", "assistant.voice", "tenor", store=cli_store)
+
+    assert done.returncode == 0, done.stderr
+    after = (cli_store / "assistant.yaml").read_text()
+    changed = [
+        (old, new)
+        for old, new in zip(before.splitlines(), after.splitlines())
+        if old != new
+    ]
+    assert changed == [(
+        "  voice: alto           # alto, soprano, tenor, baritone or neutral",
+        "  voice: tenor          # alto, soprano, tenor, baritone or neutral",
+    )]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("assistant.yaml", "llm.temperature", "9"), 1,
+         "assistant.yaml:15:3: llm.temperature: expected at most 2; got 9"),
+        (("assistant.yaml", "llm.temperature", "warm"), 1,
+         "llm.temperature: expected number; got string"),
+        (("assistant.yaml", "assistant.voice", "bass"), 1,
+         "assistant.voice: expected one of"),
+        (("assistant.yaml", "llm..model", "x"), 1, "has an empty part"),
+        (("assistant.yaml", "llm.model.deep", "x"), 1, "cannot"),
+        (("../outside.yaml", "a", "1"), 1, "leaves the store"),
+        (("/etc/passwd.yaml", "a", "1"), 1, "file name"),
+        (("notes.txt", "a", "1"), 1, "unknown file type"),
+        (("assistant.yaml", "llm.temperature", "[1, "), 1, "VALUE"),
+    ],
+    ids=["maximum", "type", "enum", "empty-part", "into-scalar", "dotdot",
+         "absolute", "unknown-type", "bad-value"],
+)
+def test_set_refuses_bad_input_and_writes_nothing(
+    run_cli: RunCli, cli_store: Path, args: tuple[str, ...], code: int, message: str
+) -> None:
+    before = snapshot(cli_store)
+
+    done = run_cli("set", *args, store=cli_store)
+
+    _assert_refused(done, code, message)
+    assert snapshot(cli_store) == before
+
+
+def test_set_refusal_is_one_line(run_cli: RunCli, cli_store: Path) -> None:
+    done = run_cli("set", "assistant.yaml", "llm.temperature", "9", store=cli_store)
+
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("vpa-config: ")
+    assert done.stdout == ""
+
+
+def test_set_same_value_makes_no_commit_and_says_so(run_cli: RunCli, cli_store: Path) -> None:
+    head = _head(cli_store)
+    before = snapshot(cli_store)
+
+    done = run_cli("set", "assistant.yaml", "llm.temperature", "0.7", store=cli_store)
+
+    assert done.returncode == 0, done.stderr
+    assert "no change; nothing committed" in done.stdout
+    assert _head(cli_store) == head
+    assert snapshot(cli_store) == before
+
+
+@pytest.mark.parametrize(
+    ("value", "flag", "expected"),
+    [
+        ("0.4", (), 0.4),
+        ("1024", (), 1024),
+        ("true", (), True),
+        ("no", (), "no"),
+        ("off", (), "off"),
+        ("0755", (), 755),
+        ("null", (), None),
+        ("[a, b]", (), ["a", "b"]),
+        ("{x: 1}", (), {"x": 1}),
+        ("0755", ("--string",), "0755"),
+        ("true", ("--string",), "true"),
+        ("1.10", ("--string",), "1.10"),
+    ],
+)
+def test_set_reads_value_as_yaml_12_unless_string(
+    run_cli: RunCli, tmp_path: Path, value: str, flag: tuple[str, ...], expected: object
+) -> None:
+    store = tmp_path / "loose"
+    assert run_cli("init", store=store).returncode == 0
+    (tmp_path / "s.yaml").write_text("allow_unschematized: true\n")
+    assert run_cli("import", str(tmp_path / "s.yaml"), "--as",
+                   ".vpa-config/settings.yaml", store=store).returncode == 0
+
+    done = run_cli("set", "app.yaml", "key", value, *flag, store=store)
+    got = run_cli("get", "app.yaml", "key", "--json", store=store)
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(got.stdout) == expected
+
+
+def test_set_says_when_a_number_is_not_kept_as_typed(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    done = run_cli("set", "assistant.yaml", "llm.temperature", "0.50", store=cli_store)
+
+    assert done.returncode == 0, done.stderr
+    assert "note: 0.50 is read as the number 0.5; pass --string" in done.stderr
+
+
+def test_set_of_a_yaml11_boolean_word_is_quoted(run_cli: RunCli, cli_store: Path) -> None:
+    done = run_cli("set", "assistant.yaml", "assistant.name", "no", store=cli_store)
+
+    assert done.returncode == 0, done.stderr
+    assert "  name: 'no'\n" in (cli_store / "assistant.yaml").read_text()
+
+
+def test_set_explicit_actor_wins(run_cli: RunCli, cli_store: Path) -> None:
+    done = run_cli("set", "assistant.yaml", "llm.max_tokens", "512",
+                   "--actor", "Grace Hopper <grace@example.org>", store=cli_store)
+
+    assert done.returncode == 0, done.stderr
+    assert git(cli_store, "log", "-1", "--format=%an|%ae|%cn").strip() == (
+        "Grace Hopper|grace@example.org|vpa-config"
+    )
+
+
+def test_set_refuses_an_unusable_actor(run_cli: RunCli, cli_store: Path) -> None:
+    before = snapshot(cli_store)
+
+    done = run_cli("set", "assistant.yaml", "llm.max_tokens", "512",
+                   "--actor", "<>", store=cli_store)
+
+    _assert_refused(done, 1, "is not usable")
+    assert snapshot(cli_store) == before
+
+
+def test_set_json_output(run_cli: RunCli, cli_store: Path) -> None:
+    done = run_cli("set", "assistant.yaml", "llm.max_tokens", "512", "--json",
+                   store=cli_store)
+
+    result = json.loads(done.stdout)
+    assert done.returncode == 0, done.stderr
+    assert result["revision"] == _head(cli_store)
+    assert result["files"] == [{
+        "file": "assistant.yaml",
+        "action": "modified",
+        "keys": [{"path": "llm.max_tokens", "change": "changed", "old": 1024, "new": 512}],
+    }]
+
+
+# --- dry run on every change -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "shows"),
+    [
+        (("set", "assistant.yaml", "llm.temperature", "0.2"),
+         "~ llm.temperature: 0.7 -> 0.2"),
+        (("unset", "assistant.yaml", "privacy.retention_days"),
+         "- privacy.retention_days: 30"),
+        (("rm", "plugins.yaml"), "removed plugins.yaml"),
+        (("import", "SRC", "--as", "assistant.yaml"), "modified assistant.yaml"),
+        (("restore", "HEAD", "assistant.yaml"), "nothing"),
+    ],
+    ids=["set", "unset", "rm", "import", "restore"],
+)
+def test_dry_run_writes_nothing(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path, args: tuple[str, ...], shows: str
+) -> None:
+    src = tmp_path / "src.yaml"
+    src.write_text((cli_store / "assistant.yaml").read_text().replace("Vee", "Vi"))
+    args = tuple(str(src) if arg == "SRC" else arg for arg in args)
+    before = snapshot(cli_store)
+
+    done = run_cli(*args, "--dry-run", store=cli_store)
+
+    assert shows in done.stdout + done.stderr, done.stdout + done.stderr
+    assert snapshot(cli_store) == before
+    if args[0] != "restore":
+        assert done.returncode == 0, done.stderr
+        assert "dry run: valid; nothing written" in done.stdout
+
+
+def test_dry_run_of_an_invalid_change_shows_the_verdict(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    before = snapshot(cli_store)
+
+    done = run_cli("set", "assistant.yaml", "llm.temperature", "9", "--dry-run",
+                   store=cli_store)
+
+    assert done.returncode == 1
+    assert "dry run: INVALID, would be refused; nothing written" in done.stdout
+    assert "expected at most 2; got 9" in done.stderr
+    assert snapshot(cli_store) == before
+
+
+# --- unset ----------------------------------------------------------------------
+
+
+def test_unset_removes_the_key_and_its_line(run_cli: RunCli, cli_store: Path) -> None:
+    done = run_cli("unset", "assistant.yaml", "privacy.retention_days", store=cli_store)
+
+    assert done.returncode == 0, done.stderr
+    assert "retention_days" not in (cli_store / "assistant.yaml").read_text()
+    assert git(cli_store, "log", "-1", "--format=%s").strip() == (
+        "unset assistant.yaml privacy.retention_days"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("assistant.yaml", "llm.nokey"), 5, "llm.nokey: no such key"),
+        (("assistant.yaml", "nothere.deep"), 5, "no such key"),
+        (("nofile.yaml", "a"), 5, "nofile.yaml: no such file"),
+        (("assistant.yaml", "llm.model"), 1, "missing required key 'model'"),
+    ],
+    ids=["missing-key", "missing-parent", "missing-file", "required"],
+)
+def test_unset_refuses_bad_input(
+    run_cli: RunCli, cli_store: Path, args: tuple[str, ...], code: int, message: str
+) -> None:
+    before = snapshot(cli_store)
+
+    done = run_cli("unset", *args, store=cli_store)
+
+    _assert_refused(done, code, message)
+    assert snapshot(cli_store) == before
+
+
+# --- import and rm ------------------------------------------------------------------
+
+
+def test_import_adds_a_file_and_keeps_its_bytes(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    text = (cli_store / "assistant.yaml").read_text().replace("name: Vee", "name: Kay")
+    src = tmp_path / "kay.yaml"
+    src.write_text(text)
+    rules = (cli_store / ".vpa-config" / "settings.yaml").read_text().replace(
+        "  - files: assistant.yaml\n",
+        "  - files: kay.yaml\n    schema: vpa/assistant.schema.json\n"
+        "  - files: assistant.yaml\n",
+    )
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(rules)
+    assert run_cli("import", str(settings), "--as", ".vpa-config/settings.yaml",
+                   store=cli_store).returncode == 0
+
+    done = run_cli("import", str(src), "-m", "a second assistant", store=cli_store)
+
+    assert done.returncode == 0, done.stderr
+    assert (cli_store / "kay.yaml").read_text() == text
+    assert git(cli_store, "show", "HEAD:kay.yaml") == text
+    assert "Vpa-Kind: import" in git(cli_store, "log", "-1", "--format=%B")
+
+
+def test_import_from_stdin_needs_as(run_cli: RunCli, cli_store: Path) -> None:
+    text = (cli_store / "plugins.yaml").read_text() + "# reviewed\n"
+
+    missing_as = run_cli("import", "-", store=cli_store, input=text)
+    done = run_cli("import", "-", "--as", "plugins.yaml", store=cli_store, input=text)
+
+    assert missing_as.returncode == 2
+    assert "needs --as NAME" in missing_as.stderr
+    assert done.returncode == 0, done.stderr
+    assert (cli_store / "plugins.yaml").read_text() == text
+
+
+@pytest.mark.parametrize(
+    ("content", "code", "message"),
+    [
+        ("assistant: [\n", 1, "assistant.yaml:2:1: (document): invalid YAML"),
+        ("a: 1\na: 2\n", 1, "assistant.yaml:2:1: (document): duplicate key 'a'"),
+        ("assistant:\n\tname: x\n", 1, "tab"),
+        ("llm: {}\n", 1, "missing required key"),
+        ("\x00\x01", 1, "binary content"),
+    ],
+    ids=["syntax", "duplicate", "tab", "schema", "binary"],
+)
+def test_import_refuses_bad_content(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path, content: str, code: int,
+    message: str,
+) -> None:
+    src = tmp_path / "assistant.yaml"
+    src.write_text(content)
+    before = snapshot(cli_store)
+
+    done = run_cli("import", str(src), store=cli_store)
+
+    _assert_refused(done, code, message)
+    assert snapshot(cli_store) == before
+
+
+def test_import_of_a_missing_source_is_a_usage_error(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    done = run_cli("import", str(tmp_path / "nope.yaml"), store=cli_store)
+
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+
+
+def test_rm_removes_the_file_and_keeps_history(run_cli: RunCli, cli_store: Path) -> None:
+    done = run_cli("rm", "health.toml", "-m", "no health checks", store=cli_store)
+
+    assert done.returncode == 0, done.stderr
+    assert not (cli_store / "health.toml").exists()
+    assert "health.toml" not in git(cli_store, "ls-files")
+    assert "[cpu]" in git(cli_store, "show", "HEAD~1:health.toml")
+
+
+def test_rm_of_a_missing_file_is_not_found(run_cli: RunCli, cli_store: Path) -> None:
+    before = snapshot(cli_store)
+
+    done = run_cli("rm", "nofile.yaml", store=cli_store)
+
+    _assert_refused(done, 5, "nofile.yaml: no such file in the store")
+    assert snapshot(cli_store) == before
+
+
+# --- commit of hand edits ---------------------------------------------------------------
+
+
+def test_commit_adopts_valid_hand_edits(run_cli: RunCli, cli_store: Path) -> None:
+    path = cli_store / "assistant.yaml"
+    path.write_text(path.read_text().replace("max_tokens: 1024", "max_tokens: 2048"))
+
+    done = run_cli("commit", "-m", "longer answers", "--actor", "Bob <bob@example.org>",
+                   store=cli_store)
+
+    assert done.returncode == 0, done.stderr
+    assert "~ llm.max_tokens: 1024 -> 2048" in done.stdout
+    log = git(cli_store, "log", "-1", "--format=%an|%B")
+    assert log.startswith("Bob|commit hand edits to assistant.yaml\n\nlonger answers\n")
+    assert "Vpa-Kind: hand-edit" in log
+    assert git(cli_store, "status", "--porcelain") == ""
+
+
+def test_commit_adopts_added_and_deleted_files(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    (cli_store / "health.toml").unlink()
+
+    done = run_cli("commit", store=cli_store)
+
+    assert done.returncode == 0, done.stderr
+    assert "health.toml" not in git(cli_store, "ls-files")
+
+
+def test_commit_refuses_invalid_hand_edits_and_leaves_them(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    path = cli_store / "assistant.yaml"
+    path.write_text(path.read_text().replace("max_tokens: 1024", "max_tokens: lots"))
+    before = snapshot(cli_store)
+    mtime = path.stat().st_mtime_ns
+
+    done = run_cli("commit", "-m", "try", store=cli_store)
+
+    _assert_refused(done, 1, "assistant.yaml:16:3: llm.max_tokens: expected integer")
+    assert "the edited files are left as they are" in done.stderr
+    assert snapshot(cli_store) == before
+    assert path.stat().st_mtime_ns == mtime
+
+
+def test_commit_without_hand_edits_says_so(run_cli: RunCli, cli_store: Path) -> None:
+    head = _head(cli_store)
+
+    done = run_cli("commit", store=cli_store)
+
+    assert done.returncode == 0, done.stderr
+    assert "no hand edits; nothing committed" in done.stdout
+    assert _head(cli_store) == head
+
+
+def test_commit_dry_run_writes_nothing(run_cli: RunCli, cli_store: Path) -> None:
+    path = cli_store / "assistant.yaml"
+    path.write_text(path.read_text().replace("max_tokens: 1024", "max_tokens: 2048"))
+    before = snapshot(cli_store)
+
+    done = run_cli("commit", "--dry-run", store=cli_store)
+
+    assert done.returncode == 0, done.stderr
+    assert "dry run: valid; nothing written" in done.stdout
+    assert snapshot(cli_store) == before
+
+
+def test_set_refuses_over_hand_edits_of_that_file(run_cli: RunCli, cli_store: Path) -> None:
+    path = cli_store / "assistant.yaml"
+    path.write_text(path.read_text() + "# mine\n")
+    before = snapshot(cli_store)
+
+    done = run_cli("set", "assistant.yaml", "llm.max_tokens", "10", store=cli_store)
+
+    _assert_refused(done, 1, "assistant.yaml has uncommitted hand edits")
+    assert snapshot(cli_store) == before
+
+
+# --- permission bits ----------------------------------------------------------------
+
+
+def test_permission_bits_are_kept_across_set_and_restore(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    path = cli_store / "assistant.yaml"
+    os.chmod(path, 0o600)
+
+    changed = run_cli("set", "assistant.yaml", "llm.max_tokens", "10", store=cli_store)
+    mode_after_set = path.stat().st_mode & 0o777
+    restored = run_cli("restore", "HEAD~1", "assistant.yaml", store=cli_store)
+
+    assert changed.returncode == 0, changed.stderr
+    assert restored.returncode == 0, restored.stderr
+    assert mode_after_set == 0o600
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_executable_bit_is_committed_and_kept(run_cli: RunCli, cli_store: Path) -> None:
+    path = cli_store / "plugins.yaml"
+    os.chmod(path, 0o755)
+
+    done = run_cli("set", "plugins.yaml", "plugins.0.enabled", "false", store=cli_store)
+
+    assert done.returncode == 0, done.stderr
+    assert path.stat().st_mode & 0o777 == 0o755
+    assert git(cli_store, "ls-files", "-s", "plugins.yaml").startswith("100755")
+
+
+# --- usage errors -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("set",), ("set", "a.yaml", "k"), ("frobnicate",), ("log", "-n", "zero"),
+     ("restore",), ("set", "a.yaml", "k", "v", "--bogus")],
+    ids=["no-args", "no-value", "unknown-command", "bad-int", "no-rev", "bad-option"],
+)
+def test_usage_errors_exit_2(run_cli: RunCli, cli_store: Path, args: tuple[str, ...]) -> None:
+    before = snapshot(cli_store)
+
+    done = run_cli(*args, store=cli_store)
+
+    assert done.returncode == 2, done.stderr
+    assert "Usage:" in done.stderr or "Error:" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert snapshot(cli_store) == before
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["init", "set", "unset", "import", "rm", "edit", "commit", "get", "status",
+     "log", "restore", "undo"],
+)
+def test_every_command_has_help(run_cli: RunCli, command: str) -> None:
+    done = run_cli(command, "--help")
+
+    assert done.returncode == 0, done.stderr
+    assert f"Usage: vpa-config {command}" in done.stdout
