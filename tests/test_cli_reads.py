@@ -1,0 +1,214 @@
+"""get, status and log through the real CLI, and the store as git sees it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import ACTOR, RunCli, git, snapshot
+
+
+@pytest.fixture(name="cli_store")
+def _cli_store(run_cli: RunCli, store_path: Path) -> Path:
+    """An example store with two changes after the first revision."""
+    assert run_cli("init", "--example", store=store_path).returncode == 0
+    done = run_cli("set", "assistant.yaml", "llm.temperature", "0.4", "-m", "calmer",
+                   store=store_path)
+    assert done.returncode == 0, done.stderr
+    done = run_cli("set", "plugins.yaml", "plugins.0.enabled", "false",
+                   "--actor", "Bob <bob@example.org>", "-m", "weather is flaky",
+                   store=store_path)
+    assert done.returncode == 0, done.stderr
+    return store_path
+
+
+# --- get ------------------------------------------------------------------------------
+
+
+def test_get_prints_the_committed_file(run_cli: RunCli, cli_store: Path) -> None:
+    done = run_cli("get", "assistant.yaml", store=cli_store)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == git(cli_store, "show", "HEAD:assistant.yaml")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("assistant.yaml", "llm.temperature"), "0.4\n"),
+        (("assistant.yaml", "assistant.name"), "Vee\n"),
+        (("assistant.yaml", "/llm/max_tokens"), "1024\n"),
+        (("plugins.yaml", "plugins.0.enabled"), "false\n"),
+        (("health.toml", "cpu.degraded_percent"), "85\n"),
+        (("assistant.yaml", "llm.temperature", "--rev", "HEAD~1"), "0.4\n"),
+        (("assistant.yaml", "llm.temperature", "--rev", "HEAD~2"), "0.7\n"),
+    ],
+    ids=["float", "text", "pointer", "list-item", "toml", "rev-1", "rev-2"],
+)
+def test_get_a_key(run_cli: RunCli, cli_store: Path, args: tuple[str, ...],
+                   expected: str) -> None:
+    done = run_cli("get", *args, store=cli_store)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == expected
+
+
+def test_get_json(run_cli: RunCli, cli_store: Path) -> None:
+    done = run_cli("get", "logging.json", "--json", store=cli_store)
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == json.loads((cli_store / "logging.json").read_text())
+
+
+def test_get_reads_the_committed_state_not_hand_edits(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    path = cli_store / "assistant.yaml"
+    path.write_text(path.read_text().replace("temperature: 0.4", "temperature: 1.5"))
+
+    done = run_cli("get", "assistant.yaml", "llm.temperature", store=cli_store)
+
+    assert done.stdout == "0.4\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("nofile.yaml",), 5, "nofile.yaml: no such file in the store"),
+        (("assistant.yaml", "llm.nokey"), 5, "key llm.nokey not found"),
+        (("assistant.yaml", "llm", "--rev", "nosuch"), 5, "revision 'nosuch' not found"),
+        (("assistant.yaml", "llm", "--rev", "HEAD~50"), 5, "past the first revision"),
+        (("plugins.yaml", "plugins.x"), 1, "is a list; expected a position number"),
+        (("assistant.yaml", "a\\q"), 1, "a backslash must be followed"),
+    ],
+    ids=["file", "key", "rev", "too-far-back", "list-index", "bad-escape"],
+)
+def test_get_errors(run_cli: RunCli, cli_store: Path, args: tuple[str, ...], code: int,
+                    message: str) -> None:
+    done = run_cli("get", *args, store=cli_store)
+
+    assert done.returncode == code, done.stderr
+    assert message in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert "Traceback" not in done.stderr
+
+
+# --- status ----------------------------------------------------------------------------
+
+
+def test_status_clean(run_cli: RunCli, cli_store: Path) -> None:
+    done = run_cli("status", store=cli_store)
+
+    assert done.returncode == 0, done.stderr
+    assert f"revision {git(cli_store, 'rev-parse', 'HEAD').strip()}" in done.stdout
+    assert "clean: the files are exactly the current revision" in done.stdout
+
+
+def test_status_shows_hand_edits_and_their_validity(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    assistant = cli_store / "assistant.yaml"
+    assistant.write_text(assistant.read_text().replace("max_tokens: 1024", "max_tokens: x"))
+    plugins = cli_store / "plugins.yaml"
+    plugins.write_text(plugins.read_text() + "# reviewed\n")
+    (cli_store / "health.toml").unlink()
+    before = snapshot(cli_store)
+
+    text = run_cli("status", store=cli_store)
+    as_json = json.loads(run_cli("status", "--json", store=cli_store).stdout)
+
+    assert "  modified assistant.yaml  INVALID (1 problem)" in text.stdout
+    assert "assistant.yaml:16:3: llm.max_tokens: expected integer" in text.stdout
+    assert "  modified plugins.yaml  valid" in text.stdout
+    assert "  deleted  health.toml  valid" in text.stdout
+    assert as_json["clean"] is False
+    assert {(e["file"], e["state"], e["valid"]) for e in as_json["hand_edits"]} == {
+        ("assistant.yaml", "modified", False),
+        ("plugins.yaml", "modified", True),
+        ("health.toml", "deleted", True),
+    }
+    assert snapshot(cli_store) == before
+
+
+# --- log ------------------------------------------------------------------------------
+
+
+def test_log_lists_newest_first_with_actor_reason_kind_files(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    done = run_cli("log", store=cli_store)
+    lines = done.stdout.splitlines()
+
+    assert done.returncode == 0, done.stderr
+    assert lines[0].endswith("Bob <bob@example.org>")
+    assert lines[1] == "    set plugins.yaml plugins.0.enabled  [set, cli]"
+    assert lines[2] == "    reason: weather is flaky"
+    assert lines[3] == "    files: plugins.yaml"
+    assert lines[4].endswith(ACTOR)
+    assert "init store with the example configuration  [init, cli]" in done.stdout
+
+
+def test_log_json_lines(run_cli: RunCli, cli_store: Path) -> None:
+    done = run_cli("log", "--json", store=cli_store)
+    entries = [json.loads(line) for line in done.stdout.splitlines()]
+
+    assert [e["kind"] for e in entries] == ["set", "set", "init"]
+    assert entries[0]["author"] == "Bob <bob@example.org>"
+    assert entries[0]["reason"] == "weather is flaky"
+    assert entries[0]["files"] == ["plugins.yaml"]
+    assert entries[0]["revision"] == git(cli_store, "rev-parse", "HEAD").strip()
+    assert entries[0]["trailers"]["Vpa-Source"] == "cli"
+    assert entries[0]["time"].endswith("Z")
+
+
+@pytest.mark.parametrize(
+    ("args", "kinds"),
+    [
+        (("-n", "1"), ["set"]),
+        (("assistant.yaml",), ["set", "init"]),
+        (("--author", "bob"), ["set"]),
+        (("--author", "nobody"), []),
+        (("--since", "2000-01-01"), ["set", "set", "init"]),
+        (("--until", "2000-01-01"), []),
+        (("--since", "1 hour ago"), ["set", "set", "init"]),
+        (("--kind", "init"), ["init"]),
+    ],
+    ids=["limit", "file", "author", "no-author", "since", "until", "since-rel", "kind"],
+)
+def test_log_filters(run_cli: RunCli, cli_store: Path, args: tuple[str, ...],
+                     kinds: list[str]) -> None:
+    done = run_cli("log", *args, "--json", store=cli_store)
+
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["kind"] for line in done.stdout.splitlines()] == kinds
+
+
+def test_log_bad_date_is_refused_in_one_line(run_cli: RunCli, cli_store: Path) -> None:
+    done = run_cli("log", "--since", "the day after never", store=cli_store)
+
+    assert done.returncode in (1, 2), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+# --- the git CLI's view (tests only) -------------------------------------------------------
+
+
+def test_git_sees_an_ordinary_repository(run_cli: RunCli, cli_store: Path) -> None:
+    authors = git(cli_store, "log", "--format=%an <%ae>|%cn <%ce>").splitlines()
+    messages = git(cli_store, "log", "-1", "--format=%B")
+    trailers = git(cli_store, "log", "-1", "--format=%(trailers:only,unfold)")
+
+    assert authors == [
+        "Bob <bob@example.org>|vpa-config <vpa-config@localhost>",
+        f"{ACTOR}|vpa-config <vpa-config@localhost>",
+        f"{ACTOR}|vpa-config <vpa-config@localhost>",
+    ]
+    assert messages.startswith("set plugins.yaml plugins.0.enabled\n\nweather is flaky\n")
+    assert "Vpa-Kind: set" in trailers
+    assert "Vpa-Source: cli" in trailers
+    assert "Vpa-Correlation-Id: " in trailers
+    assert git(cli_store, "status", "--porcelain") == ""
+    assert git(cli_store, "branch", "--show-current").strip() == "main"
+    git(cli_store, "fsck", "--strict")
