@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -30,7 +31,7 @@ def edit_cmd(
     (your text is kept), discard it, or keep the draft in a file whose path is
     printed. A new FILE starts empty.
     """
-    from vpa_config.errors import InvalidConfigError, NotFoundError
+    from vpa_config.errors import NotFoundError
     from vpa_config.fsutil import clean_name
 
     store = app.store()
@@ -50,17 +51,15 @@ def edit_cmd(
         text = edited
         problems = store.check(name, text.encode())
         if not problems:
-            try:
-                result = store.replace(
-                    name, text.encode(), actor=actor, reason=reason, dry_run=dry_run
-                ) if store.repo.files(store.repo.head()).get(name) else store.import_file(
-                    name, text.encode(), actor=actor, reason=reason,
-                    dry_run=dry_run, kind="edit",
-                )
-                return render.change_result(result, as_json)
-            except InvalidConfigError as exc:
-                problems = exc.problems
-        click.echo(f"{name}: the edit is invalid ({len(problems)} problems):", err=True)
+            committed = _commit(store, name, text, actor, reason, dry_run, as_json)
+            if isinstance(committed, int):
+                return committed
+            problems = committed
+        count = len(problems)
+        click.echo(
+            f"{name}: the edit is invalid ({count} problem{'' if count == 1 else 's'}):",
+            err=True,
+        )
         for problem in problems:
             click.echo(f"  {problem}", err=True)
         choice = _ask()
@@ -72,6 +71,39 @@ def edit_cmd(
         draft = _keep_draft(store.repo.controldir, name, text)
         click.echo(f"draft kept in {draft}; nothing committed", err=True)
         return 1
+
+
+def _commit(
+    store: Any,
+    name: str,
+    text: str,
+    actor: str | None,
+    reason: str,
+    dry_run: bool,
+    as_json: bool,
+) -> int | list[Any]:
+    """Commit the edit: an exit code, or the problems of a refused edit.
+
+    Any other refusal (hand edits in the way, the store locked) keeps the text
+    as a draft before the error is shown: an edit is never lost.
+    """
+    from vpa_config.errors import InvalidConfigError, VpaConfigError
+
+    exists = name in store.repo.files(store.repo.head())
+    change = store.replace if exists else store.import_file
+    extra = {} if exists else {"kind": "edit"}
+    try:
+        result = change(
+            name, text.encode(), actor=actor, reason=reason, dry_run=dry_run, **extra
+        )
+    except InvalidConfigError as exc:
+        return list(exc.problems)
+    except VpaConfigError as exc:
+        draft = _keep_draft(store.repo.controldir, name, text)
+        click.echo(f"vpa-config: {exc}", err=True)
+        click.echo(f"draft kept in {draft}; nothing committed", err=True)
+        return exc.exit_code
+    return render.change_result(result, as_json)
 
 
 def _ask() -> str:

@@ -1,0 +1,206 @@
+"""``vpa-config edit``: the real validate-on-save loop, driven by a scripted EDITOR.
+
+The editor is a small Python program. Each time it is run it appends the text
+it was given to a transcript, then saves the next of its prepared versions, so
+a test can check both what was committed and that the user's own text came
+back on "edit again".
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import RunCli, git, snapshot
+
+EDITOR = """\
+import json, sys
+from pathlib import Path
+
+state = Path(sys.argv[1])
+target = Path(sys.argv[2])
+data = json.loads(state.read_text())
+data["seen"].append(target.read_text())
+versions = data["versions"]
+if versions:
+    target.write_text(versions.pop(0))
+state.write_text(json.dumps(data))
+"""
+
+
+@pytest.fixture(name="cli_store")
+def _cli_store(run_cli: RunCli, store_path: Path) -> Path:
+    assert run_cli("init", "--example", store=store_path).returncode == 0
+    return store_path
+
+
+def _editor(tmp_path: Path, versions: list[str]) -> tuple[dict[str, str], Path]:
+    script = tmp_path / "editor.py"
+    script.write_text(EDITOR)
+    state = tmp_path / "editor-state.json"
+    state.write_text(json.dumps({"versions": versions, "seen": []}))
+    command = f"{sys.executable} {script} {state}"
+    return {"EDITOR": command, "VISUAL": command}, state
+
+
+def _seen(state: Path) -> list[str]:
+    return json.loads(state.read_text())["seen"]
+
+
+def test_edit_valid_first_time_is_committed(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    original = (cli_store / "assistant.yaml").read_text()
+    edited = original.replace("max_tokens: 1024", "max_tokens: 2048")
+    env, state = _editor(tmp_path, [edited])
+
+    done = run_cli("edit", "assistant.yaml", "-m", "longer", store=cli_store, env=env)
+
+    assert done.returncode == 0, done.stderr
+    assert "~ llm.max_tokens: 1024 -> 2048" in done.stdout
+    assert _seen(state) == [original]
+    assert (cli_store / "assistant.yaml").read_text() == edited
+    assert git(cli_store, "log", "-1", "--format=%(trailers:key=Vpa-Kind)").strip() == (
+        "Vpa-Kind: edit"
+    )
+    assert "longer" in git(cli_store, "log", "-1", "--format=%b")
+
+
+def test_edit_invalid_then_edit_again_keeps_the_text_then_commits(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    original = (cli_store / "assistant.yaml").read_text()
+    invalid = original.replace("temperature: 0.7", "temperature: 9")
+    valid = original.replace("temperature: 0.7", "temperature: 1.2")
+    env, state = _editor(tmp_path, [invalid, valid])
+
+    done = run_cli("edit", "assistant.yaml", store=cli_store, env=env, input="e\n")
+
+    assert done.returncode == 0, done.stderr
+    assert "assistant.yaml:15:3: llm.temperature: expected at most 2; got 9" in done.stderr
+    assert "[e]dit again, [d]iscard, or [k]eep the draft" in done.stderr
+    assert _seen(state) == [original, invalid]
+    assert (cli_store / "assistant.yaml").read_text() == valid
+    assert "Traceback" not in done.stderr
+
+
+def test_edit_invalid_then_keep_draft_prints_an_existing_path(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    original = (cli_store / "assistant.yaml").read_text()
+    invalid = original.replace("voice: alto", "voice: bass")
+    env, _state = _editor(tmp_path, [invalid])
+    before = snapshot(cli_store)
+
+    done = run_cli("edit", "assistant.yaml", store=cli_store, env=env, input="k\n")
+
+    assert done.returncode == 1
+    draft = Path(done.stderr.split("draft kept in ")[1].split(";")[0])
+    assert draft.is_file()
+    assert draft.read_text() == invalid
+    assert snapshot(cli_store) == before
+
+
+def test_edit_invalid_and_no_answer_keeps_the_draft(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    invalid = "assistant: [\n"
+    env, _state = _editor(tmp_path, [invalid])
+    before = snapshot(cli_store)
+
+    done = run_cli("edit", "assistant.yaml", store=cli_store, env=env, input="")
+
+    assert done.returncode == 1
+    assert "invalid YAML" in done.stderr
+    draft = Path(done.stderr.split("draft kept in ")[1].split(";")[0])
+    assert draft.read_text() == invalid
+    assert snapshot(cli_store) == before
+
+
+def test_edit_invalid_then_discard_writes_nothing(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    original = (cli_store / "assistant.yaml").read_text()
+    env, _state = _editor(tmp_path, [original.replace("max_tokens: 1024", "max_tokens: x")])
+    before = snapshot(cli_store)
+
+    done = run_cli("edit", "assistant.yaml", store=cli_store, env=env, input="d\n")
+
+    assert done.returncode == 1
+    assert "edit discarded; nothing written" in done.stderr
+    assert snapshot(cli_store) == before
+
+
+def test_edit_without_change_commits_nothing(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    env, _state = _editor(tmp_path, [])
+    before = snapshot(cli_store)
+
+    done = run_cli("edit", "assistant.yaml", store=cli_store, env=env)
+
+    assert done.returncode == 0, done.stderr
+    assert "no change; nothing committed" in done.stdout
+    assert snapshot(cli_store) == before
+
+
+def test_edit_dry_run_writes_nothing(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    original = (cli_store / "plugins.yaml").read_text()
+    env, _state = _editor(tmp_path, [original + "# reviewed\n"])
+    before = snapshot(cli_store)
+
+    done = run_cli("edit", "plugins.yaml", "--dry-run", store=cli_store, env=env)
+
+    assert done.returncode == 0, done.stderr
+    assert "dry run: valid; nothing written" in done.stdout
+    assert snapshot(cli_store) == before
+
+
+def test_edit_refuses_over_hand_edits_and_keeps_the_draft(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    path = cli_store / "plugins.yaml"
+    path.write_text(path.read_text() + "# hand edit\n")
+    mine = path.read_text().replace("# hand edit\n", "# from the editor\n")
+    env, _state = _editor(tmp_path, [mine])
+    before = snapshot(cli_store)
+
+    done = run_cli("edit", "plugins.yaml", store=cli_store, env=env, input="k\n")
+
+    assert done.returncode == 1
+    assert "uncommitted hand edits" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert snapshot(cli_store) == before
+    assert "draft kept in " in done.stderr
+    draft = Path(done.stderr.split("draft kept in ")[1].split(";")[0])
+    assert draft.read_text() == mine
+
+
+def test_edit_of_a_new_file_starts_empty(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    env, state = _editor(tmp_path, ["anything: 1\n"])
+
+    done = run_cli("edit", "new.yaml", store=cli_store, env=env, input="d\n")
+
+    assert _seen(state) == [""]
+    assert done.returncode == 1
+    assert "no schema applies" in done.stderr
+
+
+def test_edit_with_a_failing_editor_is_refused_in_one_line(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    before = snapshot(cli_store)
+
+    done = run_cli("edit", "assistant.yaml", store=cli_store,
+                   env={"EDITOR": "false", "VISUAL": "false"})
+
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert snapshot(cli_store) == before
