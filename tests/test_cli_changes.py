@@ -13,15 +13,23 @@ from pathlib import Path
 
 import pytest
 
+import stores
 from conftest import ACTOR, RunCli, git, snapshot
 
 
+@pytest.fixture(name="example_template", scope="module")
+def _example_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store made once by ``vpa-config init --example``."""
+    return stores.template(
+        tmp_path_factory.mktemp("template"),
+        lambda run, store, work: run("init", "--example"),
+    )
+
+
 @pytest.fixture(name="cli_store")
-def _cli_store(run_cli: RunCli, store_path: Path) -> Path:
-    """A store made by ``vpa-config init --example``."""
-    done = run_cli("init", "--example", store=store_path)
-    assert done.returncode == 0, done.stderr
-    return store_path
+def _cli_store(example_template: Path, store_path: Path) -> Path:
+    """This test's own copy of the example store."""
+    return stores.copy(example_template, store_path)
 
 
 def _head(store: Path) -> str:
@@ -567,3 +575,107 @@ def test_every_command_has_help(run_cli: RunCli, command: str) -> None:
 
     assert done.returncode == 0, done.stderr
     assert f"Usage: vpa-config {command}" in done.stdout
+
+
+# --- the store lock ---------------------------------------------------------------------
+
+HOLD_LOCK = """\
+import sys, time
+from vpa_config.store import ConfigStore
+store = ConfigStore.open(sys.argv[1])
+store.lock.acquire(5)
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+def _hold_lock(store: Path, tmp_path: Path):
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(store)],
+        stdout=subprocess.PIPE, text=True, env=cli_env(tmp_path),
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    return holder
+
+
+def test_locked_store_names_the_holder_and_exits_4(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    import socket
+
+    holder = _hold_lock(cli_store, tmp_path)
+    try:
+        before = snapshot(cli_store)
+        done = run_cli("set", "assistant.yaml", "llm.max_tokens", "10", store=cli_store,
+                       env={"VPA_CONFIG_LOCK_TIMEOUT": "0.3"})
+        status = run_cli("status", store=cli_store)
+        after = snapshot(cli_store)
+    finally:
+        holder.kill()
+        holder.communicate()
+
+    assert done.returncode == 4, done.stderr
+    assert f"store is locked by pid {holder.pid} on {socket.gethostname()} since " in (
+        done.stderr
+    )
+    assert "waited 0.3s" in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert f"locked by pid {holder.pid} since " in status.stdout
+    assert after == before
+
+
+def test_lock_of_a_killed_process_is_recovered(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    holder = _hold_lock(cli_store, tmp_path)
+    holder.kill()
+    holder.communicate()
+    assert (cli_store / ".git" / "vpa-config.lock.json").exists()
+
+    done = run_cli("set", "assistant.yaml", "llm.max_tokens", "10", store=cli_store,
+                   env={"VPA_CONFIG_LOCK_TIMEOUT": "0.3"})
+
+    assert done.returncode == 0, done.stderr
+    assert run_cli("get", "assistant.yaml", "llm.max_tokens",
+                   store=cli_store).stdout == "10\n"
+    assert not (cli_store / ".git" / "vpa-config.lock.json").exists()
+
+
+# --- storage failure -------------------------------------------------------------------
+
+
+def test_storage_failure_exits_6_and_writes_nothing(cli_store: Path, tmp_path: Path) -> None:
+    """A file-size limit makes the disk refuse the write (EFBIG), as a full disk would."""
+    import resource
+    import secrets
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+
+    src = tmp_path / "plugins.yaml"
+    src.write_text((cli_store / "plugins.yaml").read_text()
+                   + f"# {secrets.token_hex(40_000)}\n")
+    before = snapshot(cli_store)
+
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    (tmp_path / "home").mkdir(exist_ok=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "vpa_config", "--store", str(cli_store), "import",
+         str(src)],
+        capture_output=True, text=True, env=cli_env(tmp_path), timeout=60,
+        preexec_fn=limit_file_size,
+    )
+
+    assert done.returncode == 6, done.stderr
+    assert "cannot write the store" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert snapshot(cli_store) == before
+    assert git(cli_store, "status", "--porcelain") == ""

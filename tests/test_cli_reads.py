@@ -7,21 +7,26 @@ from pathlib import Path
 
 import pytest
 
+import stores
 from conftest import ACTOR, RunCli, git, snapshot
 
 
+def _build(run, store: Path, work: Path) -> None:
+    run("init", "--example")
+    run("set", "assistant.yaml", "llm.temperature", "0.4", "-m", "calmer")
+    run("set", "plugins.yaml", "plugins.0.enabled", "false",
+        "--actor", "Bob <bob@example.org>", "-m", "weather is flaky")
+
+
+@pytest.fixture(name="reads_template", scope="module")
+def _reads_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return stores.template(tmp_path_factory.mktemp("template"), _build)
+
+
 @pytest.fixture(name="cli_store")
-def _cli_store(run_cli: RunCli, store_path: Path) -> Path:
+def _cli_store(reads_template: Path, store_path: Path) -> Path:
     """An example store with two changes after the first revision."""
-    assert run_cli("init", "--example", store=store_path).returncode == 0
-    done = run_cli("set", "assistant.yaml", "llm.temperature", "0.4", "-m", "calmer",
-                   store=store_path)
-    assert done.returncode == 0, done.stderr
-    done = run_cli("set", "plugins.yaml", "plugins.0.enabled", "false",
-                   "--actor", "Bob <bob@example.org>", "-m", "weather is flaky",
-                   store=store_path)
-    assert done.returncode == 0, done.stderr
-    return store_path
+    return stores.copy(reads_template, store_path)
 
 
 # --- get ------------------------------------------------------------------------------

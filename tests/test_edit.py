@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import stores
 from conftest import RunCli, git, snapshot
 
 EDITOR = """\
@@ -31,10 +32,17 @@ state.write_text(json.dumps(data))
 """
 
 
+@pytest.fixture(name="example_template", scope="module")
+def _example_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return stores.template(
+        tmp_path_factory.mktemp("template"),
+        lambda run, store, work: run("init", "--example"),
+    )
+
+
 @pytest.fixture(name="cli_store")
-def _cli_store(run_cli: RunCli, store_path: Path) -> Path:
-    assert run_cli("init", "--example", store=store_path).returncode == 0
-    return store_path
+def _cli_store(example_template: Path, store_path: Path) -> Path:
+    return stores.copy(example_template, store_path)
 
 
 def _editor(tmp_path: Path, versions: list[str]) -> tuple[dict[str, str], Path]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import stores
 from conftest import RunCli, snapshot
 
 check_jsonschema = pytest.importorskip("check_jsonschema")
@@ -86,23 +87,25 @@ updates:
 """
 
 
-@pytest.fixture(name="rw_store")
-def _rw_store(run_cli: RunCli, tmp_path: Path) -> Path:
-    """A store holding the three SchemaStore schemas and rules that apply them."""
-    store = tmp_path / "store"
-    assert run_cli("init", store=store).returncode == 0
+def _build(run, store: Path, work: Path) -> None:
+    run("init")
     for name in SCHEMAS:
-        done = run_cli(
-            "import", str(VENDOR / name), "--as", f".vpa-config/schemas/{name}",
-            "-m", f"add the {name} schema", store=store,
-        )
-        assert done.returncode == 0, done.stderr
-    settings = tmp_path / "settings.yaml"
+        run("import", str(VENDOR / name), "--as", f".vpa-config/schemas/{name}",
+            "-m", f"add the {name} schema")
+    settings = work / "settings.yaml"
     settings.write_text(SETTINGS)
-    done = run_cli("import", str(settings), "--as", ".vpa-config/settings.yaml",
-                   store=store)
-    assert done.returncode == 0, done.stderr
-    return store
+    run("import", str(settings), "--as", ".vpa-config/settings.yaml")
+
+
+@pytest.fixture(name="rw_template", scope="module")
+def _rw_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return stores.template(tmp_path_factory.mktemp("template"), _build)
+
+
+@pytest.fixture(name="rw_store")
+def _rw_store(rw_template: Path, store_path: Path) -> Path:
+    """A store holding the three SchemaStore schemas and rules that apply them."""
+    return stores.copy(rw_template, store_path)
 
 
 def _import(run_cli: RunCli, store: Path, tmp_path: Path, name: str, text: str):
@@ -187,3 +190,27 @@ def test_set_on_real_world_file_changes_one_line_and_is_validated(
     assert bad.returncode == 1
     assert "compose.yaml:8:5: services.web.restart: expected string" in bad.stderr
     assert snapshot(rw_store) == before
+
+
+def test_readme_way_of_adding_a_schema_store_schema(run_cli: RunCli, store_path: Path,
+                                                     tmp_path: Path) -> None:
+    """The README's three commands: import the schema, add a rule, import a file."""
+    assert run_cli("init", store=store_path).returncode == 0
+    steps = [
+        ("import", str(VENDOR / "github-workflows.json"), "--as",
+         ".vpa-config/schemas/github-workflows.json"),
+        ("set", ".vpa-config/settings.yaml", "schemas.0",
+         '{files: ".github/workflows/*.yml", schema: github-workflows.json}'),
+    ]
+    for step in steps:
+        done = run_cli(*step, store=store_path)
+        assert done.returncode == 0, done.stderr
+    broken = WORKFLOW.replace("runs-on: ubuntu-latest", "runs-on: [ubuntu-latest, 7]")
+
+    good = _import(run_cli, store_path, tmp_path, ".github/workflows/ci.yml", WORKFLOW)
+    bad = _import(run_cli, store_path, tmp_path, ".github/workflows/ci.yml", broken)
+
+    assert good.returncode == 0, good.stderr
+    assert bad.returncode == 1
+    assert ".github/workflows/ci.yml:" in bad.stderr
+    assert (store_path / ".github/workflows/ci.yml").read_text() == WORKFLOW

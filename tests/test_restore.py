@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import stores
 from conftest import RunCli, git, snapshot
 
 SCHEMA = {
@@ -35,24 +36,29 @@ def _count(store: Path) -> int:
     return int(git(store, "rev-list", "--count", "HEAD"))
 
 
-@pytest.fixture(name="app_store")
-def _app_store(run_cli: RunCli, store_path: Path, tmp_path: Path) -> Path:
-    """A store with its own schema for app.yaml, and three revisions of it."""
-    assert run_cli("init", store=store_path).returncode == 0
-    schema = tmp_path / "app.schema.json"
+def _build(run, store: Path, work: Path) -> None:
+    run("init")
+    schema = work / "app.schema.json"
     schema.write_text(json.dumps(SCHEMA, indent=2) + "\n")
-    settings = tmp_path / "settings.yaml"
+    settings = work / "settings.yaml"
     settings.write_text(SETTINGS)
-    app = tmp_path / "app.yaml"
+    app = work / "app.yaml"
     app.write_text("# the app\nport: 9000   # public\nhost: example.org\n")
     for src, name in ((schema, ".vpa-config/schemas/app.schema.json"),
                       (settings, ".vpa-config/settings.yaml"), (app, "app.yaml")):
-        done = run_cli("import", str(src), "--as", name, store=store_path)
-        assert done.returncode == 0, done.stderr
-    done = run_cli("set", "app.yaml", "port", "8080", "-m", "the usual port",
-                   store=store_path)
-    assert done.returncode == 0, done.stderr
-    return store_path
+        run("import", str(src), "--as", name)
+    run("set", "app.yaml", "port", "8080", "-m", "the usual port")
+
+
+@pytest.fixture(name="app_template", scope="module")
+def _app_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return stores.template(tmp_path_factory.mktemp("template"), _build)
+
+
+@pytest.fixture(name="app_store")
+def _app_store(app_template: Path, store_path: Path) -> Path:
+    """A store with its own schema for app.yaml, and three revisions of it."""
+    return stores.copy(app_template, store_path)
 
 
 def _rev_of_port(store: Path, port: int) -> str:

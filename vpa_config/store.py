@@ -423,12 +423,7 @@ class ConfigStore:
             subject=f"set {name} {key}", kind="set", actor=actor,
             reason=reason, dry_run=dry_run,
         ) as tx:
-            current = tx.read(name)
-            text = documents.decode(name, current) if current is not None else ""
-            data = documents.parse(name, text) if text.strip() else {}
-            path = resolve(data, parts)
-            new_text = documents.set_value(name, text, path, value)
-            tx.write(name, new_text.encode())
+            tx.set(name, parts, value)
         assert tx.result is not None
         return tx.result
 
@@ -448,11 +443,7 @@ class ConfigStore:
             subject=f"unset {name} {key}", kind="unset", actor=actor,
             reason=reason, dry_run=dry_run,
         ) as tx:
-            current = self._require(tx, name)
-            text = documents.decode(name, current)
-            data = documents.parse(name, text)
-            path = resolve(data, parts)
-            tx.write(name, documents.unset_value(name, text, path).encode())
+            tx.unset(name, parts)
         assert tx.result is not None
         return tx.result
 

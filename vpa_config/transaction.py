@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -114,6 +114,42 @@ class Transaction:
     def remove(self, name: str) -> None:
         """Delete ``name``."""
         self.writes[fsutil.clean_name(name)] = None
+
+    def set(self, file: str, key: str | Sequence[str], value: Any) -> None:
+        """Set ``key`` (a key path) of ``file`` to ``value``, editing the text round-trip.
+
+        A file that does not exist yet is created; containers on the way are
+        made as needed. Validation happens when the transaction ends.
+        """
+        from vpa_config import documents
+        from vpa_config.keypath import parse_key_path, resolve
+
+        name = fsutil.clean_name(file)
+        parts = parse_key_path(key) if isinstance(key, str) else tuple(key)
+        current = self.read(name)
+        text = documents.decode(name, current) if current is not None else ""
+        data = documents.parse(name, text) if text.strip() else {}
+        path = resolve(data, parts)
+        self.write(name, documents.set_value(name, text, path, value).encode())
+
+    def unset(self, file: str, key: str | Sequence[str]) -> None:
+        """Remove ``key`` (a key or a list item) from ``file``.
+
+        Raises:
+            NotFoundError: the file or the key does not exist.
+        """
+        from vpa_config import documents
+        from vpa_config.errors import NotFoundError
+        from vpa_config.keypath import parse_key_path, resolve
+
+        name = fsutil.clean_name(file)
+        parts = parse_key_path(key) if isinstance(key, str) else tuple(key)
+        current = self.read(name)
+        if current is None:
+            raise NotFoundError(f"{name}: no such file in the store")
+        text = documents.decode(name, current)
+        path = resolve(documents.parse(name, text), parts)
+        self.write(name, documents.unset_value(name, text, path).encode())
 
     def trailer(self, key: str, value: str) -> None:
         """Add a ``Vpa-KEY: value`` trailer to the commit."""

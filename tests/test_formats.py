@@ -1,0 +1,286 @@
+"""YAML, JSON and TOML: round-trip edits, YAML 1.2 rules, duplicate keys, key paths."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+
+import pytest
+
+import stores
+from conftest import RunCli, snapshot
+from vpa_config import documents
+from vpa_config.errors import ParseError
+from vpa_config.keypath import format_dotted, parse_key_path
+
+YAML = """\
+# Service settings: hand-written, with comments that must survive.
+service:
+  name: "vpa"            # double quoted
+  owner: 'ops team'      # single quoted
+  mode: 0755
+  version: 1.10
+  debug: no
+  power: off
+  ports: [8080, 8443]    # a flow list
+  motd: |
+    Welcome.
+    Be kind.
+tags:
+  - alpha
+  - beta
+zeta: last
+"""
+
+
+def _changed_lines(before: str, after: str) -> list[str]:
+    return [
+        line for line in difflib.ndiff(before.splitlines(), after.splitlines())
+        if line.startswith(("+ ", "- "))
+    ]
+
+
+# --- YAML ---------------------------------------------------------------------
+
+
+def test_yaml_set_changes_only_the_needed_line() -> None:
+    after = documents.set_value("a.yaml", YAML, ("service", "owner"), "platform")
+
+    assert _changed_lines(YAML, after) == [
+        "-   owner: 'ops team'      # single quoted",
+        "+   owner: 'platform'      # single quoted",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "old", "new"),
+    [
+        (("service", "name"), "vee", '  name: "vpa"            # double quoted',
+         '  name: "vee"            # double quoted'),
+        (("service", "ports", 1), 9443, "  ports: [8080, 8443]    # a flow list",
+         "  ports: [8080, 9443]    # a flow list"),
+        (("tags", 1), "gamma", "  - beta", "  - gamma"),
+        (("zeta",), "end", "zeta: last", "zeta: end"),
+    ],
+    ids=["double-quoted", "flow-list", "block-list", "top-level"],
+)
+def test_yaml_set_keeps_quoting_and_layout(
+    path: tuple, value: object, old: str, new: str
+) -> None:
+    after = documents.set_value("a.yaml", YAML, path, value)
+
+    assert _changed_lines(YAML, after) == [f"- {old}", f"+ {new}"]
+
+
+def test_yaml_new_key_is_added_after_its_siblings_and_keeps_order() -> None:
+    after = documents.set_value("a.yaml", YAML, ("service", "region"), "eu-west")
+
+    assert _changed_lines(YAML, after) == ["+   region: eu-west"]
+    assert list(documents.parse("a.yaml", after)) == ["service", "tags", "zeta"]
+
+
+def test_yaml_unset_removes_only_its_line() -> None:
+    after = documents.unset_value("a.yaml", YAML, ("service", "power"))
+
+    assert _changed_lines(YAML, after) == ["-   power: off"]
+
+
+def test_yaml_crlf_line_endings_are_kept() -> None:
+    text = YAML.replace("\n", "\r\n")
+
+    after = documents.set_value("a.yaml", text, ("zeta",), "end")
+
+    assert after == text.replace("zeta: last", "zeta: end")
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [("mode", 755), ("version", 1.1), ("debug", "no"), ("power", "off")],
+)
+def test_yaml_12_meanings(key: str, expected: object) -> None:
+    value = documents.parse("a.yaml", YAML)["service"][key]
+
+    assert value == expected
+    assert type(value) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("yes", "yes"), ("on", "on"), ("y", "y"), ("True", True), ("0o17", 15),
+     ("0x1f", 31), ("2024-01-01", "2024-01-01"), ("1_000", "1_000"), ("~", None),
+     ("012", 12), ("1e3", 1000.0)],
+)
+def test_yaml_12_scalars(text: str, expected: object) -> None:
+    assert documents.parse("a.yaml", f"k: {text}\n") == {"k": expected}
+
+
+def test_yaml_12_text_survives_an_unrelated_set() -> None:
+    after = documents.set_value("a.yaml", YAML, ("zeta",), "end")
+
+    for line in ("  mode: 0755", "  version: 1.10", "  debug: no", "  power: off"):
+        assert line in after.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [("a: 1\nb: 2\na: 3\n", 3), ("top:\n  x: 1\n  x: 2\n", 3)],
+    ids=["top-level", "nested"],
+)
+def test_yaml_duplicate_keys_are_refused(text: str, line: int) -> None:
+    with pytest.raises(ParseError, match="duplicate key") as caught:
+        documents.parse("a.yaml", text)
+
+    assert caught.value.line == line
+
+
+def test_yaml_alias_bomb_is_refused() -> None:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    for level in range(1, 9):
+        prev = chr(ord("a") + level - 1)
+        name = chr(ord("a") + level)
+        bomb += f"{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+
+    with pytest.raises(ParseError):
+        documents.parse("a.yaml", bomb)
+
+
+# --- JSON -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("indent", ["  ", "    ", "\t"], ids=["2", "4", "tab"])
+def test_json_keeps_key_order_and_indentation(indent: str) -> None:
+    data = {"zeta": 1, "alpha": {"b": 2, "a": [1, 2]}, "mid": "x"}
+    text = json.dumps(data, indent=indent) + "\n"
+
+    after = documents.set_value("a.json", text, ("alpha", "b"), 3)
+
+    assert after == text.replace('"b": 2', '"b": 3')
+
+
+def test_json_duplicate_keys_are_refused() -> None:
+    with pytest.raises(ParseError, match="duplicate key") as caught:
+        documents.parse("a.json", '{\n  "a": 1,\n  "a": 2\n}\n')
+
+    assert caught.value.line == 3
+
+
+def test_json_syntax_error_is_located() -> None:
+    with pytest.raises(ParseError) as caught:
+        documents.parse("a.json", '{\n  "a": 1,\n}\n')
+
+    assert caught.value.line == 3
+
+
+# --- TOML -----------------------------------------------------------------------
+
+TOML = """\
+# Health thresholds.
+[cpu]
+degraded_percent = 85   # warn here
+unhealthy_percent = 95
+
+# Memory.
+[memory]
+degraded_percent = 80
+"""
+
+
+def test_toml_keeps_comments_and_changes_one_line() -> None:
+    after = documents.set_value("h.toml", TOML, ("cpu", "degraded_percent"), 70)
+
+    assert _changed_lines(TOML, after) == [
+        "- degraded_percent = 85   # warn here",
+        "+ degraded_percent = 70   # warn here",
+    ]
+
+
+def test_toml_duplicate_keys_are_refused() -> None:
+    with pytest.raises(ParseError):
+        documents.parse("h.toml", "[cpu]\na = 1\na = 2\n")
+
+
+# --- key paths -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        ("assistant.voice", ("assistant", "voice")),
+        ("plugins.0.name", ("plugins", "0", "name")),
+        ("labels.app\\.kubernetes\\.io/name", ("labels", "app.kubernetes.io/name")),
+        ("a\\\\b.c", ("a\\b", "c")),
+        ("/labels/app.kubernetes.io~1name", ("labels", "app.kubernetes.io/name")),
+        ("/a~0b/0", ("a~b", "0")),
+    ],
+    ids=["dotted", "list", "escaped-dot", "escaped-backslash", "pointer", "pointer-tilde"],
+)
+def test_key_paths(text: str, parts: tuple[str, ...]) -> None:
+    assert parse_key_path(text) == parts
+
+
+def test_dotted_form_round_trips() -> None:
+    parts = ("labels", "app.kubernetes.io/name")
+
+    assert parse_key_path(format_dotted(parts)) == parts
+
+
+def _build_loose(run, store: Path, work: Path) -> None:
+    run("init")
+    settings = work / "settings.yaml"
+    settings.write_text("allow_unschematized: true\n")
+    run("import", str(settings), "--as", ".vpa-config/settings.yaml")
+    src = work / "k8s.json"
+    src.write_text(json.dumps(
+        {"labels": {"app.kubernetes.io/name": "vpa", "tier": "web"}}, indent=4
+    ) + "\n")
+    run("import", str(src))
+
+
+@pytest.fixture(name="loose_template", scope="module")
+def _loose_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return stores.template(tmp_path_factory.mktemp("template"), _build_loose)
+
+
+@pytest.fixture(name="loose_store")
+def _loose_store(loose_template: Path, store_path: Path) -> Path:
+    """A store that accepts files without a schema."""
+    return stores.copy(loose_template, store_path)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["labels.app\\.kubernetes\\.io/name", "/labels/app.kubernetes.io~1name"],
+    ids=["escaped-dot", "json-pointer"],
+)
+def test_cli_key_with_a_dot(run_cli: RunCli, loose_store: Path, key: str) -> None:
+    done = run_cli("set", "k8s.json", key, "assistant", store=loose_store)
+    got = run_cli("get", "k8s.json", key, store=loose_store)
+
+    assert done.returncode == 0, done.stderr
+    assert got.stdout == "assistant\n"
+    assert (loose_store / "k8s.json").read_text() == (
+        '{\n    "labels": {\n        "app.kubernetes.io/name": "assistant",\n'
+        '        "tier": "web"\n    }\n}\n'
+    )
+
+
+def test_cli_unescaped_dot_addresses_nested_keys(run_cli: RunCli, loose_store: Path) -> None:
+    before = snapshot(loose_store)
+
+    done = run_cli("get", "k8s.json", "labels.app.kubernetes.io/name", store=loose_store)
+
+    assert done.returncode == 5
+    assert "not found" in done.stderr
+    assert snapshot(loose_store) == before
+
+
+def test_cli_duplicate_key_in_hand_edit_is_refused(run_cli: RunCli, loose_store: Path) -> None:
+    (loose_store / "k8s.json").write_text('{"labels": {}, "labels": {}}\n')
+    before = snapshot(loose_store)
+
+    done = run_cli("commit", store=loose_store)
+
+    assert done.returncode == 1
+    assert "k8s.json:1" in done.stderr and "duplicate key 'labels'" in done.stderr
+    assert snapshot(loose_store) == before
