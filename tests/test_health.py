@@ -612,3 +612,21 @@ def test_events_carry_the_live_revision_and_security_names(store: ConfigStore) -
     assert changed[0]["config_revision"] == store.repo.head()
     assert stopped[0]["category"] == "security"
     assert stopped[0]["security_event"] == "sys_monitor_disabled"
+
+
+def test_providers_are_cached_and_never_asked_for_liveness() -> None:
+    asked = []
+
+    def provider() -> list[HealthCheck]:
+        asked.append(1)
+        return [HealthCheck("plugin.x:state", lambda: True, tags={"live"})]
+
+    monitor = HealthMonitor(HealthSettings(cache_s=60))
+    monitor.add_provider("plugins", provider)
+
+    live = monitor.report(tags={"live"}, touch_store=False)
+    monitor.report()
+    monitor.report()
+
+    assert live.results == ()
+    assert len(asked) == 1

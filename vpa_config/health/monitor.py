@@ -99,6 +99,7 @@ class HealthMonitor:
         self._warmups: list[Callable[[float], None]] = []
         self._closed = False
         self._last_revision: str | None = None
+        self._provider_cache: dict[str, tuple[float, Provider, list[HealthCheck]]] = {}
 
     # --- configuration ---------------------------------------------------
 
@@ -179,17 +180,38 @@ class HealthMonitor:
         for wait in self._warmups:
             wait(timeout_s)
 
-    def checks(self) -> list[HealthCheck]:
-        """Every check: registered ones, then those of the providers."""
+    def checks(self, *, providers: bool = True) -> list[HealthCheck]:
+        """Every check: registered ones, then those of the providers.
+
+        A provider's answer is reused for ``cache_s`` like a check result, so
+        probes in quick succession do not ask it again (it may read the store).
+        """
         with self._lock:
             found = dict(self._checks)
-            providers = dict(self._providers)
+            own = dict(self._providers)
+        if not providers:
+            return list(found.values())
         with _providers_lock:
-            providers = {**_providers, **providers}
-        for label, provider in providers.items():
-            for check in self._provided(label, provider):
+            own = {**_providers, **own}
+        for label, provider in own.items():
+            for check in self._provided_cached(label, provider):
                 found.setdefault(check.name, check)
         return list(found.values())
+
+    def _provided_cached(self, label: str, provider: Provider) -> list[HealthCheck]:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._provider_cache.get(label)
+        if cached is not None and cached[0] > now and cached[1] is provider:
+            return cached[2]
+        checks = self._provided(label, provider)
+        with self._lock:
+            self._provider_cache[label] = (
+                now + self._settings.cache_s,
+                provider,
+                checks,
+            )
+        return checks
 
     def _provided(self, label: str, provider: Provider) -> list[HealthCheck]:
         try:
@@ -229,10 +251,11 @@ class HealthMonitor:
         ``tags`` selects checks carrying any of them, ``names`` checks by name
         or by component; with neither, every check. ``max_age_s`` overrides
         the cache time (0: run now). ``touch_store=False`` (liveness) reuses
-        the last known settings and revision instead of reading the store.
+        the last known settings and revision instead of reading the store,
+        and leaves out providers' checks, which may read it.
         """
         settings = self.refresh_settings() if touch_store else self.settings
-        selected = _select(self.checks(), tags, names)
+        selected = _select(self.checks(providers=touch_store), tags, names)
         ttl = settings.cache_s if max_age_s is None else max_age_s
         results = self._evaluate(selected, settings, ttl)
         revision = self.revision() if touch_store else self._last_revision
