@@ -8,6 +8,7 @@ answer must stay the same.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -219,6 +220,37 @@ def test_an_interrupted_rebuild_resumes(
 
     assert partial.tip()[0] == 99  # two batches of 50 kept
     assert answers(long_store) == before
+
+
+def test_two_processes_building_the_index_at_once_agree(long_store: Path) -> None:
+    from conftest import cli_env
+
+    argv = [sys.executable, "-m", "vpa_config", "--store", str(long_store),
+            "audit", FILES[0], KEYS[0], "--json"]
+    env = cli_env(long_store.parent)
+    children = [
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env)
+        for _ in range(2)
+    ]
+    outputs = [child.communicate(timeout=300) for child in children]
+
+    assert [child.returncode for child in children] == [0, 0], outputs
+    assert outputs[0][0] == outputs[1][0]
+    expected = reference_audit(long_store, FILES[0], KEYS[0])
+    assert [json.loads(line)["revision"] for line in outputs[0][0].splitlines()] == [
+        rev for rev, _, _ in expected
+    ]
+
+
+def test_audit_of_a_file_never_in_the_store_is_not_found(long_store: Path) -> None:
+    from vpa_config.errors import NotFoundError
+
+    store = ConfigStore.open(long_store)
+
+    with pytest.raises(NotFoundError, match="nope.yaml: no such file in the store's history"):
+        store.audit("nope.yaml", "a.b")
+    store.close()
 
 
 def test_each_commit_keeps_the_index_current(long_store: Path) -> None:

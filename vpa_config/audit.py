@@ -419,6 +419,8 @@ def audit(store: ConfigStore, file: str, key: str) -> list[AuditEntry]:
     index = synced(store.repo)
     name = fsutil.clean_name(file)
     parts = parse_key_path(key)
+    if index.file_state(name, 1 << 62) is None:
+        raise NotFoundError(f"{name}: no such file in the store's history")
     segments = index.lineage(name)
     secret = _secret_judge(store, index, name, [seg[0] for seg in segments])
     found: list[tuple[int, str, str, Any, Any, tuple[KeyChange, ...]]] = []

@@ -157,6 +157,7 @@ class KeyIndex:
         self._blobs: OrderedDict[str, Any] = OrderedDict()
         self._checks: dict[tuple[tuple[str, str], ...], Any] = {}
         self._config: dict[str, str] = {}
+        self._tree: dict[str, str] = {}
         self._config_dir = ".vpa-config/"
 
     # --- the connection ----------------------------------------------------
@@ -238,7 +239,9 @@ class KeyIndex:
             raise
         if missing:
             logs.emit("history.index_update", level="debug", revisions=len(missing))
-            self._index_commits(missing, base)
+            if not self._index_commits(missing, base):
+                # Another process is indexing the same commits: follow it.
+                return self.sync(max_new)
         return True
 
     def _missing_since_indexed(
@@ -273,21 +276,27 @@ class KeyIndex:
         self.db.execute("COMMIT")
         self.sync()
 
-    def _index_commits(self, chain: list[CommitInfo], base: int) -> None:
+    def _index_commits(self, chain: list[CommitInfo], base: int) -> bool:
         from vpa_config.settings import SETTINGS_FILE
 
         previous_tree = self._tree_of_seq(base)
         config_dir = SETTINGS_FILE.split("/")[0] + "/"
         before = self._sha_of_seq(base)
-        self._config = {
+        self._tree = {
             name: entry[1]
             for name, entry in (self.repo.files(before) if before else {}).items()
-            if name.startswith(config_dir)
+        }
+        self._config = {
+            name: blob for name, blob in self._tree.items() if name.startswith(config_dir)
         }
         self._config_dir = config_dir
+        expected = (base, before) if before else None
         for start in range(0, len(chain), BATCH):
             batch = chain[start : start + BATCH]
             self.db.execute("BEGIN IMMEDIATE")
+            if self.tip() != expected:
+                self.db.execute("ROLLBACK")
+                return False
             try:
                 for offset, info in enumerate(batch):
                     seq = base + 1 + start + offset
@@ -297,6 +306,8 @@ class KeyIndex:
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
+            expected = (base + start + len(batch), batch[-1].sha)
+        return True
 
     def _sha_of_seq(self, seq: int) -> str | None:
         row = self.db.execute("SELECT sha FROM commits WHERE seq = ?", (seq,)).fetchone()
@@ -309,18 +320,43 @@ class KeyIndex:
     def _index_one(self, seq: int, info: CommitInfo, parent_tree: bytes | None) -> None:
         message = parse_message(info.message)
         changes = self.repo.tree_file_changes(parent_tree, info.tree.encode())
+        config_changed = False
         for path, _old, new in changes:
+            targets = [self._tree]
             if path.startswith(self._config_dir):
+                targets.append(self._config)
+                config_changed = True
+            for target in targets:
                 if new is None:
-                    self._config.pop(path, None)
+                    target.pop(path, None)
                 else:
-                    self._config[path] = new
+                    target[path] = new
         renames = _renames(message.trailer_values("Renamed-From"), changes)
         file_changes = [
             self._file_change(path, old, new, renames, changes, info)
             for path, old, new in changes
         ]
+        if config_changed:
+            file_changes += self._rejudge_secrets({path for path, _, _ in changes})
         self._insert(seq, info, message, file_changes, renames, changes)
+
+    def _rejudge_secrets(self, skip: set[str]) -> list[FileChange]:
+        """Secrets of every unchanged file under new settings or schemas.
+
+        Each document is judged when a revision brings it (its new side);
+        when the rules change, the files that stayed are judged again.
+        """
+        check = self._check_for(self._config)
+        found = []
+        for name, blob in sorted(self._tree.items()):
+            if name in skip:
+                continue
+            data = self._parsed(name, blob)
+            if data is not MISSING:
+                paths = check.secrets_of(name, data)
+                if paths:
+                    found.append(FileChange(name, "", [], set(paths)))
+        return found
 
     def _file_change(
         self,
@@ -340,10 +376,9 @@ class KeyIndex:
         new = self._parsed(path, new_blob)
         action = "added" if old_blob is None else "removed" if new_blob is None else "modified"
         change = FileChange(path, action, document_changes(old, new))
-        check = self._check_for(self._config)
-        for data in (old, new):
-            if data is not MISSING:
-                change.secret_paths |= check.secrets_of(path, data)
+        if new is not MISSING:
+            # The old side was judged by the revision that brought it.
+            change.secret_paths |= self._check_for(self._config).secrets_of(path, new)
         return change
 
     def _blob_at_parent(self, info: CommitInfo, name: str) -> str | None:
@@ -412,6 +447,12 @@ class KeyIndex:
         )
         new_blob = {path: new for path, _old, new in blobs}
         for change in changes:
+            if not change.action:
+                db.executemany(
+                    "INSERT OR IGNORE INTO secrets VALUES (?,?)",
+                    [(change.path, format_pointer(p)) for p in change.secret_paths],
+                )
+                continue
             db.execute(
                 "INSERT INTO files VALUES (?,?,?,?,?)",
                 (seq, change.path, change.action, renames.get(change.path),
