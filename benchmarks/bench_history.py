@@ -240,10 +240,13 @@ def main(argv: list[str] | None = None) -> int:
         build = timed(lambda: _build_index(store))
         print(f"Index built from git in {build:.2f} s "
               f"({revisions / build:,.0f} revisions a second).\n", flush=True)
-        for job in (job_log20(store, reps), job_file_history(store, reps),
-                    job_audit(store, reps), job_blame(store, reps),
-                    job_cold(store, 1), job_memory(store)):
-            print(render(job), flush=True)
+        jobs = [
+            lambda: job_log20(store, reps), lambda: job_file_history(store, reps),
+            lambda: job_audit(store, reps), lambda: job_blame(store, reps),
+            lambda: job_cold(store, 1), lambda: job_memory(store),
+        ]
+        for job in jobs:
+            print(render(job()), flush=True)
         shutil.rmtree(store, ignore_errors=True)
     print(f"(history jobs in {time.perf_counter() - started:.0f} s)")
     return 0

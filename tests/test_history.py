@@ -414,3 +414,26 @@ def test_blame_of_a_missing_file_is_one_line(run_cli: RunCli, store_path: Path) 
 
     assert done.returncode == 5
     assert done.stderr.strip() == "vpa-config: nope.yaml: no such file in the store"
+
+
+def test_a_rebuilt_index_judges_the_same_secrets_as_each_commit(
+    store: ConfigStore, store_path: Path
+) -> None:
+    from vpa_config.keyindex import INDEX_FILE, KeyIndex
+
+    store.set("assistant.yaml", "llm.api_key", "sk-rotated-0001", reason="rotate")
+    store.set("plugins.yaml", "plugins.0.options.password", "hunter22", reason="pw")
+    store.audit("assistant.yaml", "llm.api_key")
+    store.set("plugins.yaml", "plugins.1.options.password", "hunter23", reason="pw2")
+    recorded = KeyIndex(store.repo).secret_paths(["assistant.yaml", "plugins.yaml"])
+
+    for suffix in ("", "-wal", "-shm"):
+        (store_path / ".git" / (INDEX_FILE + suffix)).unlink(missing_ok=True)
+    rebuilt = KeyIndex(store.repo)
+    rebuilt.sync()
+
+    assert rebuilt.secret_paths(["assistant.yaml", "plugins.yaml"]) == recorded
+    assert ("assistant.yaml", "/llm/api_key") in recorded
+    assert ("plugins.yaml", "/plugins/1/options/password") in recorded
+    assert store.audit("plugins.yaml", "plugins.1.options.password")[0].to_dict()[
+        "new"] == "<redacted>"

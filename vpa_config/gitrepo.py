@@ -314,6 +314,18 @@ class GitRepo:
             for path in sorted(before.keys() | after.keys())
         ]
 
+    def _tree_entries(self, tree_id: bytes) -> dict[bytes, tuple[int, bytes]]:
+        """A tree's entries, remembered for the next diff (a walk reads each twice)."""
+        cache: dict[bytes, dict[bytes, tuple[int, bytes]]] = self.__dict__.setdefault(
+            "_entries_cache", {}
+        )
+        found = cache.get(tree_id)
+        if found is None:
+            if len(cache) >= 64:
+                cache.clear()
+            found = cache[tree_id] = _entries(self._repo.object_store[tree_id])
+        return found
+
     def _diff_entries(
         self,
         old: bytes | None,
@@ -324,9 +336,8 @@ class GitRepo:
     ) -> None:
         if old == new:
             return
-        store = self._repo.object_store
-        old_entries = _entries(store[old]) if old else {}
-        new_entries = _entries(store[new]) if new else {}
+        old_entries = self._tree_entries(old) if old else {}
+        new_entries = self._tree_entries(new) if new else {}
         for name in old_entries.keys() | new_entries.keys():
             was = old_entries.get(name)
             now = new_entries.get(name)

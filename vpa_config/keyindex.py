@@ -158,6 +158,10 @@ class KeyIndex:
         self._checks: dict[tuple[tuple[str, str], ...], Any] = {}
         self._config: dict[str, str] = {}
         self._tree: dict[str, str] = {}
+        self._schema_marks: dict[str, bool] = {}
+        self._hits: dict[tuple[str, tuple[Part, ...]], bool] = {}
+        self._hits_state = 0
+        self._matcher: Any = None
         self._config_dir = ".vpa-config/"
 
     # --- the connection ----------------------------------------------------
@@ -346,14 +350,13 @@ class KeyIndex:
         Each document is judged when a revision brings it (its new side);
         when the rules change, the files that stayed are judged again.
         """
-        check = self._check_for(self._config)
         found = []
         for name, blob in sorted(self._tree.items()):
             if name in skip:
                 continue
             data = self._parsed(name, blob)
             if data is not MISSING:
-                paths = check.secrets_of(name, data)
+                paths = self._secrets_of(name, data)
                 if paths:
                     found.append(FileChange(name, "", [], set(paths)))
         return found
@@ -378,7 +381,7 @@ class KeyIndex:
         change = FileChange(path, action, document_changes(old, new))
         if new is not MISSING:
             # The old side was judged by the revision that brought it.
-            change.secret_paths |= self._check_for(self._config).secrets_of(path, new)
+            change.secret_paths |= self._secrets_of(path, new)
         return change
 
     def _blob_at_parent(self, info: CommitInfo, name: str) -> str | None:
@@ -406,6 +409,46 @@ class KeyIndex:
     def parsed_blob(self, name: str, blob: str) -> Any:
         """A blob's document, cached; MISSING when it does not parse."""
         return self._parsed(name, blob)
+
+    def _secrets_of(self, name: str, data: Any) -> set[tuple[Part, ...]]:
+        """What ``CandidateCheck.secrets_of`` finds, with its slow parts cached.
+
+        A schema with no secret keyword anywhere is not walked, and whether a
+        settings pattern matches a key path is remembered per rules state.
+        """
+        from vpa_config.errors import SchemaError
+        from vpa_config.validation import SECRET_KEYWORDS, SecretMatcher, secret_paths
+
+        check = self._check_for(self._config)
+        found: set[tuple[Part, ...]] = set()
+        try:
+            source = check.schema_for(name, data)
+        except SchemaError:
+            source = None
+        if source is not None:
+            schema = source.load()
+            marked = self._schema_marks.get(source.digest)
+            if marked is None:
+                text = json.dumps(schema)
+                marked = any(f'"{word}"' in text for word in SECRET_KEYWORDS)
+                self._schema_marks[source.digest] = marked
+            if marked:
+                found.update(secret_paths(schema, data))
+        state = id(check)
+        if self._hits_state != state:
+            self._hits_state = state
+            self._hits = {}
+            self._matcher = SecretMatcher(check.settings.secrets)
+        for path in _all_paths(data, ()):
+            key = (name, path)
+            hit = self._hits.get(key)
+            if hit is None:
+                if len(self._hits) > 200_000:
+                    self._hits.clear()
+                hit = self._hits[key] = self._matcher.matches(name, path)
+            if hit:
+                found.add(path)
+        return found
 
     def _check_for(self, config: dict[str, str]) -> Any:
         """The secrets judge of one state of the settings and schemas (cached)."""
@@ -687,6 +730,20 @@ def _renames(
         if old is None and new is not None and path not in found and new in removed:
             found[path] = removed.pop(new)
     return found
+
+
+def _all_paths(data: Any, path: tuple[Part, ...]) -> Iterator[tuple[Part, ...]]:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            here = (*path, key)
+            yield here
+            if isinstance(value, (dict, list)):
+                yield from _all_paths(value, here)
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            here = (*path, index)
+            if isinstance(value, (dict, list)):
+                yield from _all_paths(value, here)
 
 
 def _json(value: Any) -> str:
