@@ -437,3 +437,20 @@ def test_a_rebuilt_index_judges_the_same_secrets_as_each_commit(
     assert ("plugins.yaml", "/plugins/1/options/password") in recorded
     assert store.audit("plugins.yaml", "plugins.1.options.password")[0].to_dict()[
         "new"] == "<redacted>"
+
+
+def test_get_at_a_time_before_a_rename_reads_the_old_name(tmp_path: Path) -> None:
+    store = plain_store(tmp_path / "store")
+    store.import_file("a.yaml", b"k: 1\n", reason="create")
+    before = store.repo.commit(store.repo.head()).commit_time
+    time.sleep(1.1)
+    with store.transaction(subject="mv a.yaml b.yaml", kind="rename", actor=ACTOR) as tx:
+        tx.write("b.yaml", b"k: 1\n")
+        tx.remove("a.yaml")
+    store.set("b.yaml", "k", 2, reason="two")
+
+    then = store.value_at("b.yaml", "k", before)
+    now = store.value_at("b.yaml", "k", int(time.time()) + 5)
+
+    assert (then.value, then.file, then.set_by.reason) == (1, "a.yaml", "create")
+    assert (now.value, now.file, now.set_by.reason) == (2, "b.yaml", "two")

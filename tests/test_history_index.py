@@ -277,3 +277,16 @@ def _checkpoint(path: Path) -> None:
 def _delete_index(path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         (path / ".git" / (INDEX_FILE + suffix)).unlink(missing_ok=True)
+
+
+def test_an_index_that_cannot_be_written_is_kept_in_memory(long_store: Path) -> None:
+    expected = reference_audit(long_store, FILES[0], KEYS[0])
+    blocker = long_store / ".git" / INDEX_FILE
+    blocker.mkdir()  # neither a database nor removable: like a read-only store
+
+    store = ConfigStore.open(long_store)
+    found = [e.who.revision for e in store.audit(FILES[0], KEYS[0])]
+    store.close()
+
+    assert found == [rev for rev, _, _ in expected]
+    assert blocker.is_dir()

@@ -654,7 +654,8 @@ def value_at(store: ConfigStore, file: str, key: str | None, moment: int) -> Val
     if seq is None:
         raise NotFoundError(f"the store has no revision at or before {iso_time(moment)}")
     current = Who.of(index.revision(seq))
-    where = _name_at(index, name, seq)
+    segments = _segments_until(index, name, seq)
+    where = segments[0][0] if segments else name
     state = index.file_state(where, seq)
     if state is None or state.blob is None:
         raise NotFoundError(
@@ -671,7 +672,7 @@ def value_at(store: ConfigStore, file: str, key: str | None, moment: int) -> Val
             f"(revision {current.revision[:12]})"
         )
     set_by = None
-    for seg_name, low, high in index.lineage(name, seq):
+    for seg_name, low, high in segments:
         last = index.last_change(seg_name, resolve(document, parts), low, high)
         if last is not None:
             set_by = Who.of(index.revision(last))
@@ -679,11 +680,13 @@ def value_at(store: ConfigStore, file: str, key: str | None, moment: int) -> Val
     return ValueAt(value, where, format_dotted(parts), moment, current, set_by)
 
 
-def _name_at(index: KeyIndex, name: str, seq: int) -> str:
-    for seg_name, low, high in index.lineage(name):
-        if low <= seq <= high:
-            return seg_name
-    return name
+def _segments_until(index: KeyIndex, name: str, seq: int) -> list[tuple[str, int, int]]:
+    """The lineage of today's ``name`` as it stood at ``seq`` (renamed since or not)."""
+    return [
+        (seg_name, low, min(high, seq))
+        for seg_name, low, high in index.lineage(name)
+        if low <= seq
+    ]
 
 
 # --- log by key ---------------------------------------------------------------------

@@ -41,6 +41,8 @@ from vpa_config.history import (
 from vpa_config.keypath import Part, format_pointer
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from vpa_config.gitrepo import CommitInfo, GitRepo
 
 INDEX_FILE = "vpa-config-history.sqlite"
@@ -175,15 +177,23 @@ class KeyIndex:
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            return self._open_db()
+            return self._open_db(self.path)
         except sqlite3.DatabaseError:
+            pass
+        try:
             logs.emit("history.index_reset", level="warning", path=str(self.path))
             for suffix in ("", "-wal", "-shm"):
                 self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
-            return self._open_db()
+            return self._open_db(self.path)
+        except (OSError, sqlite3.DatabaseError) as exc:
+            # A store that cannot be written (read-only mount, other owner) is
+            # still readable: the index is built in memory, for this process.
+            logs.emit("history.index_in_memory", level="warning", path=str(self.path),
+                      error=f"{type(exc).__name__}: {exc}")
+            return self._open_db(":memory:")
 
-    def _open_db(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+    def _open_db(self, where: Path | str) -> sqlite3.Connection:
+        db = sqlite3.connect(where, timeout=30, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             # The index can always be rebuilt: a power cut may lose its last
