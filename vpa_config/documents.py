@@ -156,11 +156,18 @@ def _build_yaml_loader() -> Any:
 
 def _construct_int(loader: Any, node: Any) -> int:
     value = loader.construct_scalar(node)
-    if value.startswith("0o"):
-        return int(value[2:], 8)
-    if value.startswith("0x"):
-        return int(value[2:], 16)
-    return int(value, 10)
+    try:
+        if value.startswith("0o"):
+            return int(value[2:], 8)
+        if value.startswith("0x"):
+            return int(value[2:], 16)
+        return int(value, 10)
+    except ValueError:
+        # Python refuses decimal strings of more than 4300 digits (CVE-2020-10735).
+        mark = node.start_mark
+        raise _YamlLimit(
+            f"integer of {len(value)} digits is too long to read", mark.line, mark.column
+        ) from None
 
 
 def _construct_float(loader: Any, node: Any) -> float:
@@ -224,9 +231,46 @@ def _char_at(text: str, line: int, column: int) -> str:
     return ""
 
 
+# libyaml composes nested nodes by C recursion and crashes the process (no
+# RecursionError) somewhere past 20,000 levels; texts that could nest that deep
+# get their depth counted from the event stream first, which does not recurse.
+_SAFE_COMPOSE_DEPTH = 10_000
+
+
+def _check_yaml_depth(name: str, text: str) -> None:
+    if len(text) < _SAFE_COMPOSE_DEPTH:
+        return
+    bound = sum(text.count(char) for char in "[{-?") + max(
+        (len(line) - len(line.lstrip(" ")) for line in text.split("\n")), default=0
+    )
+    if bound < _SAFE_COMPOSE_DEPTH:
+        return
+    import yaml
+
+    depth = 0
+    loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        for event in yaml.parse(text, Loader=loader_cls):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    raise ParseError(
+                        name,
+                        f"nested deeper than {MAX_DEPTH} levels; refused",
+                        mark.line + 1,
+                        mark.column + 1,
+                    )
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # the real parse reports it, with its location
+
+
 def _parse_yaml(name: str, text: str) -> Any:
     import yaml
 
+    _check_yaml_depth(name, text)
     loader = _yaml_loader_class()(text)
     try:
         return loader.get_single_data()
@@ -284,9 +328,15 @@ def _parse_json(name: str, text: str) -> Any:
             name, f"duplicate key {str(exc)!r}; each key may appear once", line
         ) from None
     except ValueError as exc:
-        raise ParseError(name, f"invalid JSON: {exc}") from None
+        raise ParseError(name, f"invalid JSON: {exc}", _line_of_number(text, exc)) from None
     except RecursionError:
         raise ParseError(name, f"nested deeper than {MAX_DEPTH} levels") from None
+
+
+def _line_of_number(text: str, exc: ValueError) -> int | None:
+    match = re.match(r"number (\S+) is beyond", str(exc))
+    offset = text.find(match.group(1)) if match else -1
+    return text.count("\n", 0, offset) + 1 if offset >= 0 else None
 
 
 def _find_json_key_line(text: str, key: str, duplicate: bool = False) -> int | None:

@@ -545,6 +545,28 @@ class GitRepo:
                     del index[key]
             index.write()
 
+    def index_files(self, index_path: Path | None = None) -> FileTree:
+        """The files staged in git's index (or the index file at ``index_path``).
+
+        A ``git commit -a`` or ``git commit FILE`` hands its hooks a temporary
+        index through ``GIT_INDEX_FILE``; the caller passes that path here.
+        """
+        from dulwich.index import ConflictedIndexEntry, Index
+
+        path = index_path or self.controldir / "index"
+        if not path.exists():
+            return {}
+        found: FileTree = {}
+        for name, entry in Index(str(path)).items():
+            if isinstance(entry, ConflictedIndexEntry):
+                entry = entry.this or entry.other or entry.ancestor
+                if entry is None:
+                    continue
+            if stat.S_ISREG(entry.mode):
+                key = name.decode("utf-8", "surrogateescape")
+                found[key] = (entry.mode, entry.sha.decode())
+        return found
+
     def pack(self) -> int:
         """Pack loose objects into one pack file; return how many were packed."""
         return int(self._repo.object_store.pack_loose_objects())

@@ -51,7 +51,7 @@ from vpa_config.transaction import (
 if TYPE_CHECKING:
     # Validation pulls in jsonschema and pydantic: imported where a change or a
     # check needs it, so that reads (get, log) start without them.
-    from vpa_config.verdict import CandidateCheck
+    from vpa_config.verdict import CandidateCheck, FileVerdict
 
 STORE_DIR = ".vpa-config/"
 PluginValidator = Callable[[Transaction, dict[str, Any]], list[Problem]]
@@ -664,6 +664,20 @@ class ConfigStore:
         from vpa_config.verdict import CandidateCheck
 
         return CandidateCheck(read, set(tree) | {name}, base).validate_file(name)
+
+    def validate(
+        self,
+        files: Sequence[str] = (),
+        *,
+        staged: bool = False,
+        index_path: Path | None = None,
+    ) -> list[FileVerdict]:
+        """Verdicts of the working files (all, or ``files``), or of git's index."""
+        from vpa_config import verdict
+
+        if staged:
+            return verdict.staged_verdicts(self, index_path)
+        return verdict.working_verdicts(self, files)
 
     def status(self) -> Status:
         """The revision, the hand edits and whether each would validate."""

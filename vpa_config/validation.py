@@ -6,30 +6,69 @@ folder shipped with vpa-config. Each schema gets a base URI from its place and
 relative path (``file:///vpa-config/store/vpa/assistant.schema.json``), so
 two schemas with the same file name in different folders never meet, and
 relative ``$ref`` works between neighbours. Nothing is ever fetched: a
-``$ref`` to anything not loaded here is an error that names it.
+``$ref`` to anything not loaded here is an error that names it, found when the
+schema is first compiled rather than halfway through a document.
 
-Draft 2020-12 is the default; ``$schema`` picks 2019-09 or 7. Format checking
-is on. Error messages are written here from the failing keyword, never from
-the instance value, so no document and no secret leaks into an error.
+Draft 2020-12 is the default; ``$schema`` picks 2019-09, 7 (or the older 6
+and 4). Format checking is on. Messages come from :mod:`vpa_config.explain`,
+written from the failing keyword, so no document and no secret leaks.
+
+Speed: a compiled validator is kept per process by schema content and the set
+of schemas it can reach; the metaschema check, which costs about a second for
+a schema the size of renovate's, is remembered across runs by content digest
+(see :class:`CheckedSchemas`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 from vpa_config.errors import Problem, SchemaError
+from vpa_config.explain import (
+    REDACTED,
+    SECRET_KEYWORDS,
+    SecretMatcher,
+    all_paths,
+    describe,
+    is_secret_schema,
+    scalars_below,
+    secret_paths,
+)
 from vpa_config.keypath import Part, format_dotted
+
+__all__ = [
+    "REDACTED",
+    "SECRET_KEYWORDS",
+    "CheckedSchemas",
+    "SchemaRegistry",
+    "SchemaSource",
+    "SecretMatcher",
+    "describe",
+    "schema_check",
+    "secret_paths",
+    "validate",
+]
 
 STORE_BASE = "file:///vpa-config/store/"
 SHIPPED_BASE = "file:///vpa-config/shipped/"
-SECRET_KEYWORDS = ("writeOnly", "x-secret")
-REDACTED = "<redacted>"
+DRAFTS = {
+    "https://json-schema.org/draft/2020-12/schema": "Draft202012Validator",
+    "https://json-schema.org/draft/2019-09/schema": "Draft201909Validator",
+    "http://json-schema.org/draft-07/schema": "Draft7Validator",
+    "http://json-schema.org/draft-06/schema": "Draft6Validator",
+    "http://json-schema.org/draft-04/schema": "Draft4Validator",
+}
+
+# Process-wide: compiled validators by (uri, content, reachable schemas).
+_VALIDATORS: dict[tuple[str, str, str], Any] = {}
+_VALIDATORS_MAX = 256
 
 
 def shipped_schema_dir() -> Path:
@@ -51,19 +90,94 @@ class SchemaSource:
     content: bytes
 
     @property
-    def digest(self) -> str:
-        """sha256 of the schema text, recorded in each commit's trailers."""
-        return hashlib.sha256(self.content).hexdigest()[:16]
+    def sha256(self) -> str:
+        """Full sha256 of the schema text."""
+        return hashlib.sha256(self.content).hexdigest()
 
-    def load(self) -> dict[str, Any]:
-        """The schema as data; a bad schema is a :class:`SchemaError`."""
-        try:
-            data = json.loads(self.content)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise SchemaError(f"schema {self.name} is not valid JSON: {exc}") from None
+    @property
+    def digest(self) -> str:
+        """Short sha256 of the schema text, recorded in each commit's trailers."""
+        return self.sha256[:16]
+
+    @property
+    def label(self) -> str:
+        """``origin:name``, as trailers and reports name a schema."""
+        return f"{self.origin}:{self.name}"
+
+    def load(self) -> Any:
+        """The schema as data (parsed once per content); bad JSON is a SchemaError."""
+        data = _PARSED.get(self.sha256, _UNPARSED)
+        if data is _UNPARSED:
+            try:
+                data = json.loads(self.content)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise SchemaError(f"schema {self.name} is not valid JSON: {exc}") from None
+            if len(_PARSED) >= _VALIDATORS_MAX:
+                _PARSED.clear()
+            _PARSED[self.sha256] = data
         if not isinstance(data, (dict, bool)):
             raise SchemaError(f"schema {self.name} must be a JSON object")
-        return data  # type: ignore[return-value]
+        return data
+
+
+# Parsed schemas by content digest; never mutated (a base $id is added to a copy).
+_PARSED: dict[str, Any] = {}
+_UNPARSED = object()
+
+
+class CheckedSchemas:
+    """Digests of schemas already found valid against their metaschema.
+
+    Kept in memory and, when given a file, across runs (one digest a line).
+    The key is the content's sha256 with the draft and the jsonschema version,
+    so it is never stale.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._known: set[str] | None = None
+
+    def _load(self) -> set[str]:
+        if self._known is None:
+            self._known = set()
+            if self.path is not None:
+                try:
+                    self._known.update(self.path.read_text().split())
+                except (OSError, UnicodeDecodeError):
+                    pass
+        return self._known
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._load() or key in _CHECKED_IN_PROCESS
+
+    def add(self, key: str) -> None:
+        """Remember ``key``; best effort on disk (a read-only store still works)."""
+        _CHECKED_IN_PROCESS.add(key)
+        known = self._load()
+        if key in known:
+            return
+        known.add(key)
+        if self.path is not None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with self.path.open("a") as handle:
+                    handle.write(key + "\n")
+            except OSError:
+                pass
+
+
+_CHECKED_IN_PROCESS: set[str] = set()
+
+
+def user_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/vpa-config`` (default ``~/.cache/vpa-config``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "vpa-config"
+
+
+def default_checked() -> CheckedSchemas:
+    """The per-user record of checked schemas, shared by stores and ``--schema``."""
+    return CheckedSchemas(user_cache_dir() / "checked-schemas")
 
 
 class SchemaRegistry:
@@ -73,17 +187,40 @@ class SchemaRegistry:
         self,
         store_schemas: dict[str, bytes] | None = None,
         shipped_dir: Path | None = None,
+        *,
+        shipped_overrides: dict[str, bytes] | None = None,
+        checked: CheckedSchemas | None = None,
+        local_files: bool = False,
     ) -> None:
         self._store = dict(store_schemas or {})
         self._shipped_dir = shipped_dir or shipped_schema_dir()
         self._shipped: dict[str, bytes] | None = None
-        self._validators: dict[str, Any] = {}
+        self._overrides = dict(shipped_overrides or {})
         self._registry: Any = None
+        self._fingerprint: str | None = None
+        self.checked = checked or default_checked()
+        self.local_files = local_files
+        self._extra: dict[str, SchemaSource] = {}
 
     def _shipped_schemas(self) -> dict[str, bytes]:
         if self._shipped is None:
-            self._shipped = _read_shipped(self._shipped_dir)
+            self._shipped = dict(_shipped_contents(self._shipped_dir))
+            self._shipped.update(self._overrides)
         return self._shipped
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of every schema a ``$ref`` could reach from here."""
+        if self._fingerprint is None:
+            digest = hashlib.sha256(str(self._shipped_dir).encode())
+            for base, schemas in (("s", self._store), ("o", self._overrides)):
+                for name in sorted(schemas):
+                    digest.update(f"{base}:{name}\0".encode())
+                    digest.update(hashlib.sha256(schemas[name]).digest())
+            for uri in sorted(self._extra):
+                digest.update(uri.encode() + self._extra[uri].sha256.encode())
+            self._fingerprint = digest.hexdigest()
+        return self._fingerprint
 
     def names(self) -> list[tuple[str, str]]:
         """(name, origin) of every known schema, store first."""
@@ -103,6 +240,19 @@ class SchemaRegistry:
             "or in vpa-config's shipped schemas"
         )
 
+    def add_file(self, path: Path) -> SchemaSource:
+        """A schema file from anywhere on disk (``validate --schema``)."""
+        resolved = path.resolve()
+        try:
+            content = resolved.read_bytes()
+        except OSError as exc:
+            raise SchemaError(f"cannot read schema {path}: {exc.strerror}") from None
+        source = SchemaSource(str(path), "file", resolved.as_uri(), content)
+        self._extra[source.uri] = source
+        self._registry = None
+        self._fingerprint = None
+        return source
+
     def find(self, ref: str) -> str:
         """The schema a document's ``$schema`` names: a local name or a known ``$id``."""
         known = [name for name, _origin in self.names()]
@@ -121,63 +271,43 @@ class SchemaRegistry:
         )
 
     def validator(self, source: SchemaSource) -> Any:
-        """A compiled validator for the schema, built once per content.
-
-        Compiled validators are shared by every registry of the process that
-        holds the same schemas (the key covers the schema and every schema a
-        ``$ref`` could reach), so a long-lived store checks and compiles each
-        schema once, not once per change.
-        """
-        key = source.uri + "@" + source.digest
-        cached = self._validators.get(key)
+        """A compiled validator for the schema, built once per content."""
+        key = (source.uri, source.sha256, self.fingerprint)
+        cached = _VALIDATORS.get(key)
         if cached is None:
-            shared = (key, self._fingerprint())
-            cached = _COMPILED.get(shared)
-            if cached is None:
-                cached = self._build_validator(source)
-                if len(_COMPILED) >= _COMPILED_MAX:
-                    _COMPILED.clear()
-                _COMPILED[shared] = cached
-            self._validators[key] = cached
+            cached = self._build_validator(source)
+            if len(_VALIDATORS) >= _VALIDATORS_MAX:
+                _VALIDATORS.clear()
+            _VALIDATORS[key] = cached
         return cached
 
-    def _fingerprint(self) -> str:
-        digest = hashlib.sha256(str(self._shipped_dir).encode())
-        for name in sorted(self._store):
-            digest.update(b"\0" + name.encode() + b"\0" + self._store[name])
-        return digest.hexdigest()
-
     def _build_validator(self, source: SchemaSource) -> Any:
-        from jsonschema import validators
-        from jsonschema.exceptions import SchemaError as JsonSchemaError
-
+        schema = source.load()
+        cls = validator_class(schema, source.name)
         from vpa_config.settings_cache import flag_known, flag_set
 
-        schema = source.load()
-        cls = validators.validator_for(schema, default=validators.Draft202012Validator)
         # A schema that passed its metaschema once is not checked again in a
-        # later process (the check costs more than the rest of a change).
-        checked = _checked_key(cls, source.content)
-        try:
-            if not flag_known(checked):
-                cls.check_schema(schema)
-                flag_set(checked)
-        except JsonSchemaError as exc:
-            where = format_dotted(tuple(exc.absolute_path)) or "(top)"
-            raise SchemaError(
-                f"schema {source.name} is not a valid {_draft_name(cls)} schema: "
-                f"at {where}: {_short(exc.message, 160)}"
-            ) from None
+        # later process (for renovate's 2.2 MB schema the check takes a second):
+        # remembered per user, and per store in its git dir.
+        check_key = f"{source.sha256}:{cls.__name__}:{_jsonschema_version()}"
+        flag = _checked_key(cls, source.content)
+        if check_key not in self.checked and not flag_known(flag):
+            check_against_metaschema(schema, cls, source.name)
+            flag_set(flag)
+        self.checked.add(check_key)
+        schema = _with_base(schema, cls, source.uri)
         registry = self._referencing_registry()
-        resource = _resource(schema, cls)
-        registry = registry.with_resource(source.uri, resource)
-        return cls(schema, registry=registry, format_checker=cls.FORMAT_CHECKER)
+        registry = registry.with_resource(source.uri, _resource(schema, cls))
+        validator = cls(schema, registry=registry, format_checker=cls.FORMAT_CHECKER)
+        refs_key = f"{check_key}:refs:{self.fingerprint}"
+        if refs_key not in self.checked:
+            check_refs(registry, schema, source)
+            self.checked.add(refs_key)
+        return validator
 
     def _referencing_registry(self) -> Any:
         if self._registry is None:
             from referencing import Registry
-
-            from jsonschema import validators
 
             resources = []
             for base, schemas in (
@@ -185,18 +315,31 @@ class SchemaRegistry:
                 (SHIPPED_BASE, self._shipped_schemas()),
             ):
                 for name, content in schemas.items():
-                    try:
-                        data = json.loads(content)
-                    except ValueError:
-                        continue
-                    cls = validators.validator_for(
-                        data, default=validators.Draft202012Validator
-                    )
-                    resources.append((base + name, _resource(data, cls)))
-            self._registry = Registry(retrieve=_refuse_retrieval).with_resources(
-                resources
-            )
+                    resource = _resource_of(content)
+                    if resource is not None:
+                        resources.append((base + name, resource))
+            for uri, source in self._extra.items():
+                resource = _resource_of(source.content)
+                if resource is not None:
+                    resources.append((uri, resource))
+            retrieve = _local_file_retrieval if self.local_files else _refuse_retrieval
+            self._registry = Registry(retrieve=retrieve).with_resources(resources)
         return self._registry
+
+
+_SHIPPED_CACHE: dict[Path, dict[str, bytes]] = {}
+
+
+def _shipped_contents(folder: Path) -> dict[str, bytes]:
+    if folder not in _SHIPPED_CACHE:
+        found: dict[str, bytes] = {}
+        if folder.is_dir():
+            for path in sorted(folder.rglob("*.json")):
+                rel = path.relative_to(folder).as_posix()
+                if not rel.startswith("examples/"):
+                    found[rel] = path.read_bytes()
+        _SHIPPED_CACHE[folder] = found
+    return _SHIPPED_CACHE[folder]
 
 
 def _checked_key(cls: Any, content: bytes) -> str:
@@ -207,22 +350,116 @@ def _checked_key(cls: Any, content: bytes) -> str:
     return "schema-checked-" + digest.hexdigest()[:32]
 
 
-# Compiled validators by (schema, every reachable schema), across registries.
-_COMPILED: dict[tuple[str, str], Any] = {}
-_COMPILED_MAX = 256
-_SHIPPED: dict[Path, dict[str, bytes]] = {}
+def _jsonschema_version() -> str:
+    from importlib.metadata import version
+
+    return version("jsonschema")
 
 
-def _read_shipped(folder: Path) -> dict[str, bytes]:
-    """The shipped schemas of ``folder``, read once per process."""
-    cached = _SHIPPED.get(folder)
-    if cached is None:
-        cached = {}
-        if folder.is_dir():
-            for path in sorted(folder.rglob("*.json")):
-                cached[path.relative_to(folder).as_posix()] = path.read_bytes()
-        _SHIPPED[folder] = cached
-    return dict(cached)
+def validator_class(schema: Any, name: str) -> Any:
+    """The jsonschema validator class the schema's ``$schema`` names."""
+    from jsonschema import validators
+
+    declared = schema.get("$schema") if isinstance(schema, dict) else None
+    if declared is None:
+        return validators.Draft202012Validator
+    if not isinstance(declared, str):
+        raise SchemaError(f"schema {name}: $schema must be a URI string")
+    wanted = urldefrag(declared.strip())[0].replace("https://json-schema.org/draft-0",
+                                                    "http://json-schema.org/draft-0")
+    if wanted not in DRAFTS:
+        known = "2020-12, 2019-09, draft 7, 6 or 4"
+        raise SchemaError(
+            f"schema {name}: $schema {declared!r} is not a JSON Schema draft "
+            f"vpa-config knows ({known})"
+        )
+    return getattr(validators, DRAFTS[wanted])
+
+
+def draft_name(cls: Any) -> str:
+    """``Draft202012`` and the like, for messages."""
+    return str(getattr(cls, "__name__", "JSON Schema")).replace("Validator", "")
+
+
+def check_against_metaschema(schema: Any, cls: Any, name: str) -> None:
+    """Refuse a schema its draft's metaschema rejects, naming where."""
+    from jsonschema.exceptions import SchemaError as JsonSchemaError
+    from jsonschema.exceptions import best_match
+
+    meta = cls(cls.META_SCHEMA, format_checker=cls.FORMAT_CHECKER)
+    try:
+        error = best_match(meta.iter_errors(schema))
+    except JsonSchemaError as exc:  # pragma: no cover (metaschemas are valid)
+        error = exc
+    if error is None:
+        return
+    where = format_dotted(tuple(error.absolute_path)) or "(top)"
+    raise SchemaError(
+        f"schema {name} is not a valid {draft_name(cls)} schema: at {where}: "
+        f"{describe(error)}"
+    )
+
+
+def _with_base(schema: Any, cls: Any, uri: str) -> Any:
+    """The schema with its place as ``$id`` when it has none, for relative refs."""
+    word = "id" if cls.__name__ == "Draft4Validator" else "$id"
+    if isinstance(schema, dict) and word not in schema and "$ref" not in schema:
+        return {word: uri, **schema}
+    return schema
+
+
+def check_refs(registry: Any, schema: Any, source: SchemaSource) -> None:
+    """Resolve every ``$ref`` now, so a dangling one is a schema error up front."""
+    from jsonschema_specifications import REGISTRY as METASCHEMAS
+    from referencing.exceptions import Unresolvable
+
+    # Crawled once up front: an uncrawled registry crawls the whole schema again
+    # on every lookup of an ``$id``-based URI (thousands, for renovate's).
+    resolver = registry.combine(METASCHEMAS).crawl().resolver(base_uri=source.uri)
+    for base, ref in sorted(set(_refs(schema, source.uri))):
+        try:
+            resolver.lookup(urljoin(base, ref))
+        except Unresolvable:
+            raise unresolvable(source.name, ref) from None
+
+
+def unresolvable(name: str, ref: str) -> SchemaError:
+    """The error for a ``$ref`` that points outside the local schemas."""
+    remote = urlsplit(ref).scheme in ("http", "https")
+    why = " (it is remote, and vpa-config never fetches schemas)" if remote else ""
+    return SchemaError(
+        f"schema {name}: $ref {ref!r} cannot be resolved{why}; only local schemas "
+        "are used (the store's, the shipped ones and the schema's own $defs)"
+    )
+
+
+def _refs(schema: Any, base: str) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    stack: list[tuple[Any, str]] = [(schema, base)]
+    while stack:
+        node, here = stack.pop()
+        if isinstance(node, dict):
+            ident = node.get("$id")
+            if isinstance(ident, str) and "$ref" not in node:
+                here = urljoin(here, ident)
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                found.append((here, ref))
+            for key, value in node.items():
+                if key not in ("enum", "const", "examples", "default"):
+                    stack.append((value, here))
+        elif isinstance(node, list):
+            stack.extend((item, here) for item in node)
+    return found
+
+
+def _resource_of(content: bytes) -> Any:
+    try:
+        data = SchemaSource("", "", "", content).load()
+        cls = validator_class(data, "")
+    except (ValueError, SchemaError):
+        return None
+    return _resource(data, cls)
 
 
 def _resource(schema: Any, cls: Any) -> Any:
@@ -239,14 +476,27 @@ def _refuse_retrieval(uri: str) -> Any:
     raise NoSuchResource(ref=uri)
 
 
-def _draft_name(cls: Any) -> str:
-    return str(getattr(cls, "__name__", "JSON Schema")).replace("Validator", "")
+def _local_file_retrieval(uri: str) -> Any:
+    """Only ``file:`` URIs of files that exist: a schema's neighbours on disk."""
+    from urllib.request import url2pathname
+
+    parts = urlsplit(uri)
+    if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+        return _refuse_retrieval(uri)
+    path = Path(url2pathname(parts.path))
+    try:
+        resource = _resource_of(path.read_bytes())
+    except OSError:
+        resource = None
+    return resource if resource is not None else _refuse_retrieval(uri)
 
 
-def schema_check(content: bytes, name: str) -> None:
-    """Refuse a schema that is not valid against its metaschema."""
+def schema_check(content: bytes, name: str) -> SchemaSource:
+    """Refuse a schema that is not valid against its metaschema or has bad refs."""
     registry = SchemaRegistry(store_schemas={name: content})
-    registry.validator(registry.get(name))
+    source = registry.get(name)
+    registry.validator(source)
+    return source
 
 
 # --- validating a document ----------------------------------------------------
@@ -264,22 +514,22 @@ def validate(
     from referencing.exceptions import Unresolvable
 
     validator = registry.validator(source)
-    secrets = SecretMatcher(secret_patterns)
     try:
-        errors = _drop_echoes(sorted(validator.iter_errors(data), key=_error_order))
-        problems = list(dict.fromkeys(_problem(file, error, secrets) for error in errors))
+        errors = list(validator.iter_errors(data))
     except Unresolvable as exc:
-        ref = getattr(exc, "ref", str(exc))
-        raise SchemaError(
-            f"schema {source.name}: $ref {ref!r} cannot be resolved; only local "
-            "schemas (the store's, the shipped ones and inline $defs) are used, "
-            "never the network"
-        ) from None
-    return _locate_all(file, text, problems) if text is not None else problems
+        raise unresolvable(source.name, str(getattr(exc, "ref", exc))) from None
+    if not errors:
+        return []
+    errors = _drop_echoes(sorted(errors, key=_error_order))
+    secrets = _Secrets(file, data, source, secret_patterns)
+    problems = list(dict.fromkeys(_problem(file, error, secrets) for error in errors))
+    if text is not None:
+        problems = locate_all(file, text, problems)
+    return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
 
 
 def _error_order(error: Any) -> tuple[Any, ...]:
-    return (tuple(str(part) for part in error.absolute_path), error.validator)
+    return (tuple(str(part) for part in error.absolute_path), str(error.validator))
 
 
 def _drop_echoes(errors: list[Any]) -> list[Any]:
@@ -301,217 +551,148 @@ def _drop_echoes(errors: list[Any]) -> list[Any]:
     return kept
 
 
-def _locate_all(file: str, text: str, problems: list[Problem]) -> list[Problem]:
-    from dataclasses import replace
+class _Secrets:
+    """Which error paths are secret, worked out only when there are errors."""
 
-    from vpa_config.documents import locate
+    def __init__(
+        self, file: str, data: Any, source: SchemaSource, patterns: Sequence[str]
+    ) -> None:
+        self.file = file
+        self.matcher = SecretMatcher(patterns)
+        self.paths: set[tuple[Part, ...]] = set()
+        try:
+            self.paths.update(secret_paths(source.load(), data))
+        except SchemaError:
+            pass
+        if patterns:
+            self.paths.update(p for p in all_paths(data) if self.matcher.matches(file, p))
+        self.values = sorted(
+            {text for path in self.paths for text in _values_at(data, path)},
+            key=len,
+            reverse=True,
+        )
 
+    def covers(self, error: Any) -> bool:
+        path = tuple(error.absolute_path)
+        if is_secret_schema(error.schema):
+            return True
+        return any(path[: len(secret)] == secret for secret in self.paths)
+
+    def scrub(self, message: str) -> str:
+        for value in self.values:
+            message = message.replace(value, "<redacted>")
+        return message
+
+
+def _values_at(data: Any, path: tuple[Part, ...]) -> list[str]:
+    node = data
+    for part in path:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return []
+    return [text for text in scalars_below(node) if len(text) >= 3]
+
+
+def _problem(file: str, error: Any, secrets: _Secrets) -> Problem:
+    path = tuple(error.absolute_path)
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        return _branch_problem(file, error, secrets)
+    message = secrets.scrub(describe(error, secrets.covers(error)))
+    return Problem(file, path, message, str(error.validator))
+
+
+def _branch_problem(file: str, error: Any, secrets: _Secrets) -> Problem:
+    """anyOf/oneOf: where the choice is, and the first error of the closest form."""
+    count = len({sub.relative_schema_path[0] for sub in error.context})
+    inner = _problem(file, _closest_leaf(error), secrets)
+    message = (
+        f"matches none of the {count} allowed forms ({error.validator}); "
+        f"closest: {inner.dotted or '(document)'}: {inner.message}"
+    )
+    return Problem(file, tuple(error.absolute_path), message, str(error.validator))
+
+
+def _closest_leaf(error: Any) -> Any:
+    """The first error of the form that got furthest, through nested choices."""
+    branches: dict[Any, list[Any]] = {}
+    for sub in error.context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    depth = len(error.absolute_path)
+    errors = min(branches.values(), key=lambda errs: _branch_rank(errs, depth))
+    best = min(errors, key=lambda sub: (-len(sub.absolute_path), _error_order(sub)))
+    if best.validator in ("anyOf", "oneOf") and best.context:
+        return _closest_leaf(best)
+    return best
+
+
+def _branch_rank(errors: list[Any], depth: int) -> tuple[Any, ...]:
+    wrong_type = any(
+        sub.validator in ("type", "const", "enum") and len(sub.absolute_path) == depth
+        for sub in errors
+    )
+    deepest = max(len(sub.absolute_path) for sub in errors)
+    return (wrong_type, -deepest, len(errors))
+
+
+# --- locating problems in the source text -------------------------------------
+
+
+def locate_all(file: str, text: str, problems: list[Problem]) -> list[Problem]:
+    """Each problem with the line and column of its key path in ``text``."""
+    finder = _finder(file, text)
     located = []
     for problem in problems:
-        position = locate(file, text, problem.path)
+        position = finder(problem.path)
         if position:
             problem = replace(problem, line=position[0], column=position[1])
         located.append(problem)
     return located
 
 
-def _problem(file: str, error: Any, secrets: SecretMatcher) -> Problem:
-    path = tuple(error.absolute_path)
-    secret = _is_secret_schema(error.schema) or secrets.matches(file, path)
-    if error.validator in ("anyOf", "oneOf") and error.context:
-        best = _best_branch(error.context)
-        inner = _problem(file, best, secrets)
-        count = len({sub.relative_schema_path[0] for sub in error.context})
-        message = (
-            f"matches none of the {count} allowed forms ({error.validator}); "
-            f"closest: {inner.dotted or '(document)'}: {inner.message}"
-        )
-        return Problem(file, path, message, str(error.validator))
-    return Problem(file, path, describe(error, secret), str(error.validator))
+Finder = Callable[[Sequence[Part]], "tuple[int, int] | None"]
 
 
-def _best_branch(context: Iterable[Any]) -> Any:
-    """The error of the branch that got furthest into the instance.
+def _finder(file: str, text: str) -> Finder:
+    from vpa_config import documents
 
-    A branch whose own root type does not fit is the least likely intent; among
-    the others, the one whose errors reach deepest (a workflow job that is a
-    normal job with one bad step, rather than a reusable-workflow call).
-    """
-    from jsonschema.exceptions import best_match
-
-    branches: dict[Any, list[Any]] = {}
-    for error in context:
-        branches.setdefault(error.relative_schema_path[0], []).append(error)
-
-    def furthest(errors: list[Any]) -> tuple[bool, int, int]:
-        wrong_type = any(e.validator == "type" and not e.relative_path for e in errors)
-        return (not wrong_type, max(len(e.relative_path) for e in errors), -len(errors))
-
-    return best_match(max(branches.values(), key=furthest))
+    lower = file.lower()
+    if lower.endswith((".yaml", ".yml", ".json")):
+        root = _compose(text)
+        if root is not None:
+            return lambda path: _node_position(root, path)
+    return lambda path: documents.locate(file, text, path)
 
 
-def describe(error: Any, secret: bool = False) -> str:
-    """A plain-words message for one jsonschema error; values only if not secret."""
-    rule = error.validator
-    expected = error.validator_value
-    value = REDACTED if secret else _show(error.instance)
-    if rule == "type":
-        kinds = expected if isinstance(expected, list) else [expected]
-        got = _type_name(error.instance)
-        return f"expected {' or '.join(map(str, kinds))}; got {got}"
-    if rule == "enum":
-        choices = ", ".join(_show(choice) for choice in expected)
-        return f"expected one of {_short(choices, 200)}; got {value}"
-    if rule == "const":
-        return f"expected {_show(expected)}; got {value}"
-    if rule == "required":
-        missing = [key for key in expected if key not in error.instance]
-        return f"missing required key {', '.join(map(repr, missing))}"
-    if rule in ("additionalProperties", "unevaluatedProperties"):
-        extra = re.findall(r"'([^']*)'", error.message.split("(")[-1])
-        keys = ", ".join(repr(key) for key in extra) or "keys"
-        return f"unexpected key {keys}; the schema does not allow it"
-    if rule in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
-        words = {
-            "minimum": "at least",
-            "exclusiveMinimum": "more than",
-            "maximum": "at most",
-            "exclusiveMaximum": "less than",
-        }
-        return f"expected {words[rule]} {expected}; got {value}"
-    if rule in ("minLength", "maxLength"):
-        bound = "at least" if rule == "minLength" else "at most"
-        return f"expected text of {bound} {expected} characters"
-    if rule in ("minItems", "maxItems"):
-        bound = "at least" if rule == "minItems" else "at most"
-        return f"expected {bound} {expected} items; got {len(error.instance)}"
-    if rule == "pattern":
-        return f"expected text matching the pattern {expected!r}; got {value}"
-    if rule == "format":
-        return f"expected a valid {expected}; got {value}"
-    if rule == "uniqueItems":
-        return "expected every item to be different; found a repeated item"
-    if rule == "multipleOf":
-        return f"expected a multiple of {expected}; got {value}"
-    if rule == "not":
-        return "matches a form the schema forbids (not)"
-    if rule in ("minProperties", "maxProperties"):
-        bound = "at least" if rule == "minProperties" else "at most"
-        return f"expected {bound} {expected} keys"
-    if rule == "false":
-        return "no value is allowed here"
-    if secret:
-        return f"fails the {rule!r} rule"
-    return _short(str(error.message), 200)
+def _compose(text: str) -> Any:
+    """libyaml's node tree (with marks) of a text that already parsed."""
+    import yaml
+
+    loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.compose(text, Loader=loader_cls)
+    except yaml.YAMLError:
+        return None
 
 
-def _type_name(value: Any) -> str:
-    names = {
-        bool: "boolean",
-        int: "integer",
-        float: "number",
-        str: "string",
-        list: "array",
-        dict: "object",
-        type(None): "null",
-    }
-    return names.get(type(value), type(value).__name__)
+def _node_position(root: Any, path: Sequence[Part]) -> tuple[int, int] | None:
+    import yaml
 
-
-def _show(value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        return f"{_type_name(value)} of {len(value)} items"
-    return _short(json.dumps(value, ensure_ascii=False, default=str), 60)
-
-
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-# --- secrets -------------------------------------------------------------------
-
-
-def _is_secret_schema(schema: Any) -> bool:
-    return isinstance(schema, dict) and any(
-        schema.get(word) is True for word in SECRET_KEYWORDS
-    )
-
-
-class SecretMatcher:
-    """Settings patterns (``assistant.yaml:llm.api_key``, ``*:*.password``)."""
-
-    def __init__(self, patterns: Sequence[str] = ()) -> None:
-        self._patterns = [self._split(pattern) for pattern in patterns]
-
-    @staticmethod
-    def _split(pattern: str) -> tuple[str, str]:
-        file, _, key = pattern.rpartition(":")
-        return (file or "*", key)
-
-    def matches(self, file: str, path: Sequence[Part]) -> bool:
-        """Whether the key at ``path`` of ``file`` is secret by a pattern."""
-        from fnmatch import fnmatchcase
-
-        dotted = format_dotted(path)
-        return any(
-            fnmatchcase(file, file_glob) and fnmatchcase(dotted, key_glob)
-            for file_glob, key_glob in self._patterns
-        )
-
-
-def secret_paths(schema: Any, data: Any, root: Any = None) -> Iterator[tuple[Part, ...]]:
-    """Paths in ``data`` whose schema marks them secret.
-
-    Follows properties, patternProperties, additionalProperties, items,
-    prefixItems, allOf and local ``$ref`` (``#/...``); secrets marked only
-    inside anyOf/oneOf branches are not followed (#3).
-    """
-    root = schema if root is None else root
-    yield from _secret_walk(schema, data, root, ())
-
-
-def _secret_walk(
-    schema: Any, data: Any, root: Any, path: tuple[Part, ...], depth: int = 0
-) -> Iterator[tuple[Part, ...]]:
-    if not isinstance(schema, dict) or depth > 64:
-        return
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#"):
-        target = _local_ref(root, ref)
-        yield from _secret_walk(target, data, root, path, depth + 1)
-    if _is_secret_schema(schema):
-        yield path
-        return
-    for sub in schema.get("allOf", []) or []:
-        yield from _secret_walk(sub, data, root, path, depth + 1)
-    if isinstance(data, dict):
-        properties = schema.get("properties") or {}
-        patterns = schema.get("patternProperties") or {}
-        for key, value in data.items():
-            if key in properties:
-                sub = properties[key]
-            else:
-                sub = next(
-                    (s for p, s in patterns.items() if re.search(p, str(key))),
-                    schema.get("additionalProperties"),
-                )
-            yield from _secret_walk(sub, value, root, (*path, key), depth + 1)
-    elif isinstance(data, list):
-        prefix = schema.get("prefixItems") or []
-        for index, value in enumerate(data):
-            sub = prefix[index] if index < len(prefix) else schema.get("items")
-            yield from _secret_walk(sub, value, root, (*path, index), depth + 1)
-
-
-def _local_ref(root: Any, ref: str) -> Any:
+    mark = root.start_mark
     node = root
-    for part in ref.lstrip("#").split("/")[1:]:
-        part = part.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list) and part.isdigit():
-            node = node[int(part)]
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            match = next(
+                ((k, v) for k, v in node.value if str(k.value) == str(part)), None
+            )
+            if match is None:
+                break
+            mark, node = match[0].start_mark, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                break
+            node = node.value[part]
+            mark = node.start_mark
         else:
-            return None
-    return node
-
+            break
+    return mark.line + 1, mark.column + 1

@@ -7,8 +7,9 @@ change to the settings or a schema is judged by what it makes of every file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vpa_config import documents
@@ -17,10 +18,10 @@ from vpa_config.history import FileChange, diff_documents
 # The settings model (pydantic) is imported only when settings must be
 # validated; reading known settings goes through settings_cache.
 from vpa_config.layout import SCHEMA_DIR, SETTINGS_FILE, SETTINGS_SCHEMA
-
-if TYPE_CHECKING:
-    from vpa_config.settings import StoreSettings
+from vpa_config.explain import all_paths
+from vpa_config.filecheck import FileVerdict
 from vpa_config.validation import (
+    CheckedSchemas,
     SchemaRegistry,
     SchemaSource,
     SecretMatcher,
@@ -28,17 +29,35 @@ from vpa_config.validation import (
     validate,
 )
 
+if TYPE_CHECKING:
+    from vpa_config.settings import StoreSettings
+    from vpa_config.store import ConfigStore
+
 Reader = Callable[[str], "bytes | None"]
 
 
 class CandidateCheck:
     """Validation and diffs over one candidate tree."""
 
-    def __init__(self, read: Reader, names: Iterable[str], read_old: Reader) -> None:
+    def __init__(
+        self,
+        read: Reader,
+        names: Iterable[str],
+        read_old: Reader,
+        *,
+        blob_of: Callable[[str], str | None] | None = None,
+        results: dict[tuple[str, ...], list[Problem]] | None = None,
+        shipped_overrides: dict[str, bytes] | None = None,
+        checked: CheckedSchemas | None = None,
+    ) -> None:
         self._read = read
         self._read_old = read_old
         self.names = sorted(names)
         self._parsed: dict[str, Any] = {}
+        self._blob_of = blob_of
+        self._results = results
+        self._overrides = shipped_overrides
+        self._checked = checked
 
     # --- what applies ----------------------------------------------------
 
@@ -50,15 +69,22 @@ class CandidateCheck:
     @cached_property
     def settings(self) -> StoreSettings:
         """The candidate settings; defaults when the file is absent or invalid."""
+        blob = self._blob_of(SETTINGS_FILE) if self._blob_of else None
+        key = ("settings", blob or "")
+        if blob and self._results is not None and key in self._results:
+            return self._results[key]  # type: ignore[return-value]
         from vpa_config.settings_cache import settings_for
 
         data = self._parse_quiet(SETTINGS_FILE)
         try:
-            return settings_for(data)  # type: ignore[no-any-return]
+            settings = settings_for(data)
         except Exception:  # noqa: BLE001 (reported by settings_problems)
             from vpa_config.settings import StoreSettings
 
-            return StoreSettings()
+            settings = StoreSettings()
+        if blob and self._results is not None:
+            self._results[key] = settings  # type: ignore[assignment]
+        return settings
 
     @cached_property
     def registry(self) -> SchemaRegistry:
@@ -69,7 +95,11 @@ class CandidateCheck:
                 content = self._read(name)
                 if content is not None:
                     schemas[name[len(SCHEMA_DIR):]] = content
-        return SchemaRegistry(store_schemas=schemas)
+        return SchemaRegistry(
+            store_schemas=schemas,
+            shipped_overrides=self._overrides,
+            checked=self._checked,
+        )
 
     def schema_name_for(self, name: str, data: Any = None) -> str | None:
         """The schema a file uses: a settings rule, else the document's ``$schema``."""
@@ -112,6 +142,9 @@ class CandidateCheck:
                 return []
             return [_problem(name, "unknown file type; expected .yaml, .yml, "
                              ".json or .toml (or allow_unschematized in settings)")]
+        cached = self._cached_result(name)
+        if cached is not None:
+            return cached
         try:
             data = self.parsed(name)
         except ParseError as exc:
@@ -134,12 +167,36 @@ class CandidateCheck:
     def _validate_with(self, name: str, data: Any, source: SchemaSource) -> list[Problem]:
         text = documents.decode(name, self._read(name) or b"")
         try:
-            return validate(
+            problems = validate(
                 name, data, source, self.registry, text,
                 secret_patterns=self.settings.secrets,
             )
         except SchemaError as exc:
-            return [_problem(name, str(exc), rule="schema")]
+            problems = [_problem(name, str(exc), rule="schema")]
+        key = self._result_key(name, source)
+        if key is not None and self._results is not None:
+            self._results[key] = problems
+        return problems
+
+    def _result_key(self, name: str, source: SchemaSource) -> tuple[str, ...] | None:
+        blob = self._blob_of(name) if self._blob_of else None
+        if blob is None:
+            return None
+        secrets = "\0".join(self.settings.secrets)
+        return (name, blob, source.uri, source.sha256, self.registry.fingerprint, secrets)
+
+    def _cached_result(self, name: str) -> list[Problem] | None:
+        """A result by blob id, when a settings rule names the schema (no parse)."""
+        if self._results is None or self._blob_of is None:
+            return None
+        rule = self.settings.schema_for(name)
+        if not rule:
+            return None
+        try:
+            key = self._result_key(name, self.registry.get(rule))
+        except SchemaError:
+            return None
+        return self._results.get(key) if key else None
 
     def _check_settings(self) -> list[Problem]:
         if self._read(SETTINGS_FILE) is None:
@@ -169,6 +226,19 @@ class CandidateCheck:
         except SchemaError as exc:
             return [_problem(name, str(exc), rule="schema")]
         return []
+
+    def verdict(self, name: str) -> FileVerdict:
+        """The file's problems, with the label of the schema that applied."""
+        problems = tuple(self.validate_file(name))
+        return FileVerdict(name, self.schema_label(name), problems)
+
+    def schema_label(self, name: str) -> str | None:
+        """``origin:name`` of the file's schema, or None (quietly)."""
+        try:
+            source = self.schema_for(name, self._parse_quiet(name))
+        except SchemaError:
+            return None
+        return source.label if source else None
 
     # --- parsing and diffs ----------------------------------------------
 
@@ -212,7 +282,7 @@ class CandidateCheck:
         except SchemaError:
             pass
         matcher = SecretMatcher(self.settings.secrets)
-        found.update(path for path in _all_paths(data) if matcher.matches(name, path))
+        found.update(path for path in all_paths(data) if matcher.matches(name, path))
         return found
 
     def schema_trailers(self, changed: set[str]) -> list[str]:
@@ -228,16 +298,6 @@ class CandidateCheck:
             if source is not None:
                 out.append(f"{name} {source.origin}:{source.name} sha256:{source.digest}")
         return out
-
-
-def _all_paths(data: Any, path: tuple[Any, ...] = ()) -> Iterable[tuple[Any, ...]]:
-    if isinstance(data, dict):
-        for key, value in data.items():
-            yield (*path, key)
-            yield from _all_paths(value, (*path, key))
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            yield from _all_paths(value, (*path, index))
 
 
 def _quiet_parse(name: str, raw: bytes | None) -> Any:
@@ -256,3 +316,60 @@ def _problem(name: str, message: str, rule: str = "") -> Problem:
 def _first_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return "; ".join(lines[1:3]) if len(lines) > 1 else (lines[0] if lines else text)
+
+
+# --- the store's files: on disk, or as staged in git's index -------------------
+
+
+def working_verdicts(store: ConfigStore, files: Sequence[str] = ()) -> list[FileVerdict]:
+    """Verdicts of the store's working files (all, or ``files``) as they are on disk."""
+    from vpa_config import fsutil
+    from vpa_config.errors import NotFoundError
+
+    on_disk = set(fsutil.working_files(store.root))
+    head = store.repo.files(store.repo.head())
+
+    def read(name: str) -> bytes | None:
+        path = store.root / name
+        return path.read_bytes() if name in on_disk and path.is_file() else None
+
+    check = CandidateCheck(read, on_disk, _tree_reader(store, head))
+    targets = [fsutil.clean_name(name) for name in files] or sorted(on_disk)
+    missing = [name for name in targets if name not in on_disk]
+    if missing:
+        raise NotFoundError(f"{', '.join(missing)}: no such file in the store")
+    return [check.verdict(name) for name in targets]
+
+
+def staged_verdicts(
+    store: ConfigStore, index_path: Path | None = None
+) -> list[FileVerdict]:
+    """Verdicts of what a ``git commit`` would record: the index, not the files.
+
+    Only the staged changes against HEAD are judged (every file, when the
+    settings or a schema is among them), as the transaction would judge them.
+    """
+    staged = store.repo.index_files(index_path)
+    head = store.repo.files(store.repo.head())
+    check = CandidateCheck(_tree_reader(store, staged), staged, _tree_reader(store, head))
+    changed = {
+        name for name in set(staged) | set(head) if staged.get(name) != head.get(name)
+    }
+    wide = any(name == SETTINGS_FILE or name.startswith(SCHEMA_DIR) for name in changed)
+    targets = sorted(staged) if wide else sorted(changed & set(staged))
+    return [check.verdict(name) for name in targets]
+
+
+def head_check(store: ConfigStore) -> CandidateCheck:
+    """The checker of the committed tree at HEAD."""
+    tree = store.repo.files(store.repo.head())
+    read = _tree_reader(store, tree)
+    return CandidateCheck(read, tree, read)
+
+
+def _tree_reader(store: ConfigStore, tree: dict[str, tuple[int, str]]) -> Reader:
+    def read(name: str) -> bytes | None:
+        entry = tree.get(name)
+        return store.repo.blob(entry[1]) if entry else None
+
+    return read

@@ -1,0 +1,159 @@
+"""verify: every revision re-checked against the schemas of its day."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import RunCli, git
+
+from vpa_config import logs
+from vpa_config.store import ConfigStore
+from vpa_config.verify import CHECKS, CheckResult, register_check, verify_store
+from test_hooks import git_commit
+
+
+def bypass(store_path: Path, old: str, new: str, message: str) -> None:
+    """A commit made around the hook, as a person with git could."""
+    path = store_path / "assistant.yaml"
+    path.write_text(path.read_text().replace(old, new))
+    done = git_commit(store_path, "commit", "-a", "--no-verify", "-m", message)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(name="cli_store")
+def _cli_store(run_cli: RunCli, store_path: Path) -> Path:
+    assert run_cli("init", "--example", store=store_path).returncode == 0
+    assert run_cli("set", "assistant.yaml", "llm.max_tokens", "2048",
+                   store=store_path).returncode == 0
+    return store_path
+
+
+def test_verify_passes_a_clean_history(run_cli: RunCli, cli_store: Path) -> None:
+    done = run_cli("verify", store=cli_store)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "schemas: all 2 revisions pass validation" in done.stdout
+    assert "verifying revisions" in done.stderr
+
+
+def test_verify_finds_a_no_verify_commit(run_cli: RunCli, cli_store: Path) -> None:
+    bypass(cli_store, "temperature: 0.7", "temperature: 7", "sneaky")
+    bad = git(cli_store, "rev-parse", "HEAD").strip()
+    assert run_cli("set", "assistant.yaml", "llm.max_tokens", "99",
+                   store=cli_store).returncode == 1
+
+    done = run_cli("verify", store=cli_store)
+
+    assert done.returncode == 1
+    assert "schemas: 1 of 3 revisions would not pass validation" in done.stdout
+    assert f"{bad[:12]}  Grace <grace@example.org>  (direct git commit)" in done.stdout
+    assert "assistant.yaml:15:3: llm.temperature: expected at most 2; got 7" in done.stdout
+
+
+def test_verify_json_lists_the_failing_revision(run_cli: RunCli, cli_store: Path) -> None:
+    bypass(cli_store, "temperature: 0.7", "temperature: 7", "sneaky")
+
+    done = run_cli("verify", "--json", store=cli_store)
+
+    report = json.loads(done.stdout)
+    assert report["ok"] is False
+    [check] = report["checks"]
+    [finding] = check["findings"]
+    assert finding["subject"] == "sneaky"
+    assert finding["direct_git_commit"] is True
+    assert finding["problems"][0]["pointer"] == "/llm/temperature"
+
+
+def test_verify_logs_a_security_event(
+    cli_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bypass(cli_store, "temperature: 0.7", "temperature: 7", "sneaky")
+    events: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(
+        logs, "emit", lambda event, level="info", **fields: events.append((event, fields))
+    )
+    store = ConfigStore.open(cli_store)
+
+    report = verify_store(store)
+
+    store.close()
+    assert not report.ok
+    [(name, fields)] = [e for e in events if e[0].startswith("security.")]
+    assert name == "security.validation_bypassed"
+    assert fields["category"] == "security"
+    assert fields["files"] == ["assistant.yaml"]
+    assert "0.7" not in json.dumps(fields) and "7" not in str(fields["problems"])
+
+
+def test_secret_value_of_a_bypassing_commit_is_not_shown(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    bypass(cli_store, "api_key: sk-example-0000-not-a-real-key", "api_key: short",
+           "shorter key")
+    path = cli_store / "assistant.yaml"
+    assert "api_key: short" in path.read_text()
+
+    done = run_cli("verify", store=cli_store)
+
+    assert done.returncode == 1
+    assert "llm.api_key" in done.stdout
+    assert "short" not in done.stdout.replace("shorter key", "")
+
+
+def test_verify_uses_the_store_schema_of_each_revision(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    """A later, stricter schema does not condemn revisions made before it."""
+    schema = tmp_path / "notes.schema.json"
+    schema.write_text(json.dumps({"properties": {"n": {"maximum": 10}}}))
+    assert run_cli("schema", "add", str(schema), "--for", "notes.yaml",
+                   store=cli_store).returncode == 0
+    (tmp_path / "notes.yaml").write_text("n: 8\n")
+    assert run_cli("import", str(tmp_path / "notes.yaml"), store=cli_store).returncode == 0
+    schema.write_text(json.dumps({"properties": {"n": {"maximum": 5}}}))
+
+    added = run_cli("schema", "add", str(schema), "--for", "notes.yaml", store=cli_store)
+    assert added.returncode == 1
+    assert "notes.yaml:1:1: n: expected at most 5; got 8" in added.stderr
+    forced_dir = cli_store / ".vpa-config" / "schemas"
+    (forced_dir / "notes.schema.json").write_text(schema.read_text())
+    git_commit(cli_store, "commit", "-a", "--no-verify", "-m", "stricter")
+
+    done = run_cli("verify", "--json", store=cli_store)
+
+    [check] = json.loads(done.stdout)["checks"]
+    assert [f["subject"] for f in check["findings"]] == ["stricter"]
+
+
+def test_second_verify_only_checks_new_revisions(run_cli: RunCli, cli_store: Path) -> None:
+    first = json.loads(run_cli("verify", "--json", store=cli_store).stdout)
+    run_cli("set", "assistant.yaml", "llm.max_tokens", "512", store=cli_store)
+
+    second = json.loads(run_cli("verify", "--json", store=cli_store).stdout)
+    full = json.loads(run_cli("verify", "--json", "--full", store=cli_store).stdout)
+
+    assert first["checks"][0]["cached"] == 0
+    assert second["checks"][0]["cached"] == 2
+    assert second["checks"][0]["revisions"] == 3
+    assert full["checks"][0]["cached"] == 0
+
+
+def test_a_registered_check_runs_and_counts(
+    cli_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("vpa_config.verify.CHECKS", dict(CHECKS))
+
+    def broken_chain(store: ConfigStore, progress: Any) -> CheckResult:
+        return CheckResult("audit_chain", ok=False, summary="chain broken at 3")
+
+    register_check("audit_chain", broken_chain)
+    store = ConfigStore.open(cli_store)
+
+    report = verify_store(store)
+
+    store.close()
+    assert [c.name for c in report.checks] == ["schemas", "audit_chain"]
+    assert report.ok is False

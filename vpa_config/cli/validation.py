@@ -1,0 +1,237 @@
+"""Commands that judge: validate, schema add/list/show, verify."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vpa_config.cli import render
+from vpa_config.cli.context import AppContext, pass_app
+from vpa_config.cli.options import change_options, json_option
+
+
+@click.command("validate")
+@click.argument("files", nargs=-1)
+@click.option(
+    "--schema",
+    "schema",
+    metavar="SCHEMA",
+    help="Validate FILES anywhere against this schema file (or shipped schema name).",
+)
+@click.option(
+    "--staged",
+    is_flag=True,
+    help="Validate what git would commit (its index), as the store's hook does.",
+)
+@json_option
+@pass_app
+def validate_cmd(
+    app: AppContext,
+    files: tuple[str, ...],
+    schema: str | None,
+    staged: bool,
+    as_json: bool,
+) -> int:
+    """Validate the store's files (default: all of them), or any FILES with --schema.
+
+    Every problem is shown at once, each with its file, line and column, key
+    path (dotted and JSON Pointer), the failing rule and what was expected.
+    Secret values never appear. Exit 0 valid, 1 invalid, 2 usage error.
+    """
+    if staged and (files or schema):
+        raise click.UsageError("--staged takes no FILES and no --schema")
+    if schema is not None:
+        if not files:
+            raise click.UsageError("--schema needs at least one FILE to validate")
+        from vpa_config.filecheck import file_verdicts
+
+        verdicts = file_verdicts([Path(name) for name in files], schema)
+    elif staged:
+        verdicts = app.store().validate(staged=True, index_path=_git_index(app))
+    else:
+        verdicts = app.store().validate(files)
+    return _report(verdicts, as_json)
+
+
+def _git_index(app: AppContext) -> Path | None:
+    """The index a running ``git commit`` hands its hook, if any."""
+    value = os.environ.get("GIT_INDEX_FILE")
+    if not value:
+        return None
+    path = Path(value)
+    return path if path.is_absolute() else app.store().root / path
+
+
+def _report(verdicts: Sequence[Any], as_json: bool) -> int:
+    invalid = [verdict for verdict in verdicts if not verdict.valid]
+    if as_json:
+        render.echo_json({
+            "valid": not invalid,
+            "files": [verdict.to_dict() for verdict in verdicts],
+        })
+        return 1 if invalid else 0
+    for verdict in invalid:
+        for problem in verdict.problems:
+            click.echo(problem_line(problem))
+    count = sum(len(verdict.problems) for verdict in invalid)
+    files = f"{len(verdicts)} file{'s' if len(verdicts) != 1 else ''}"
+    if invalid:
+        noun = "problem" if count == 1 else "problems"
+        click.echo(f"{files}: {len(invalid)} invalid, {count} {noun}")
+        return 1
+    click.echo(f"{files}: all valid")
+    return 0
+
+
+def problem_line(problem: Any) -> str:
+    """``FILE:LINE:COL: KEY: message [rule, /pointer]``."""
+    pointer = problem.pointer or "/"
+    rule = problem.rule or "syntax"
+    return f"{problem}  [{rule} at {pointer}]"
+
+
+# --- schema ---------------------------------------------------------------------
+
+
+@click.group("schema")
+def schema_group() -> None:
+    """Add, list and show the schemas the store validates with.
+
+    A file's schema is the first settings rule whose glob matches it, else
+    the schema its own $schema key names. Store schemas live in
+    .vpa-config/schemas/ and are versioned with the config; vpa-config ships
+    more in its schemas/ folder.
+    """
+
+
+@schema_group.command("add")
+@click.argument("schema_file", metavar="SCHEMA", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--for",
+    "patterns",
+    multiple=True,
+    metavar="PATTERN",
+    help="A glob of store files this schema applies to (repeatable).",
+)
+@click.option("--as", "as_name", help="Its name in the store (default: SCHEMA's file name).")
+@change_options
+@pass_app
+def schema_add_cmd(
+    app: AppContext,
+    schema_file: Path,
+    patterns: tuple[str, ...],
+    as_name: str | None,
+    reason: str,
+    actor: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> int:
+    """Add SCHEMA to the store, with a settings rule for each --for PATTERN.
+
+    The schema is checked against its metaschema and every $ref resolved
+    first; the files the rule reaches must then validate, or nothing is
+    written.
+    """
+    from vpa_config.schema_admin import add_schema
+
+    try:
+        content = schema_file.read_bytes()
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot read {schema_file}: {exc.strerror}", param_hint="SCHEMA"
+        ) from None
+    result = add_schema(
+        app.store(), content, as_name or schema_file.name, patterns,
+        actor=actor, reason=reason, dry_run=dry_run,
+    )
+    return render.change_result(result, as_json)
+
+
+@schema_group.command("list")
+@json_option
+@pass_app
+def schema_list_cmd(app: AppContext, as_json: bool) -> int:
+    """List the store's schemas and the shipped ones, with the files they apply to."""
+    from vpa_config.schema_admin import list_schemas
+
+    infos = list_schemas(app.store())
+    if as_json:
+        render.echo_json([info.to_dict() for info in infos])
+        return 0
+    for info in infos:
+        used = ", ".join(info.used_by) or "-"
+        click.echo(f"{info.origin:8} {info.name}  {info.draft}  sha256:{info.digest}")
+        click.echo(f"         for: {used}" + (f"  ({info.title})" if info.title else ""))
+    return 0
+
+
+@schema_group.command("show")
+@click.argument("name")
+@json_option
+@pass_app
+def schema_show_cmd(app: AppContext, name: str, as_json: bool) -> int:
+    """Print the schema NAME (the store's if it has one, else the shipped one)."""
+    from vpa_config.schema_admin import show_schema
+
+    info, source = show_schema(app.store(), name)
+    if as_json:
+        render.echo_json({**info.to_dict(), "schema": source.load()})
+        return 0
+    click.echo(source.content.decode("utf-8", "replace"), nl=False)
+    return 0
+
+
+# --- verify ---------------------------------------------------------------------
+
+
+@click.command("verify")
+@click.option("--full", is_flag=True, help="Re-check revisions that passed before, too.")
+@json_option
+@pass_app
+def verify_cmd(app: AppContext, full: bool, as_json: bool) -> int:
+    """Re-validate every revision against the schemas of its day.
+
+    Lists the revisions that would not pass, for example one committed with
+    "git commit --no-verify", and logs each as a security event. Revisions
+    that passed before are remembered; --full checks them again. Exit 0 when
+    every check passes, 1 otherwise.
+    """
+    from vpa_config.verify import verify_store
+
+    store = app.store()
+    with click.progressbar(
+        length=1, label="verifying revisions", file=sys.stderr, show_pos=True
+    ) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        report = verify_store(store, progress, full=full)
+    if as_json:
+        render.echo_json(report.to_dict())
+        return 0 if report.ok else 1
+    for check in report.checks:
+        click.echo(f"{check.name}: {check.summary}")
+        for finding in check.findings:
+            _echo_finding(finding)
+        for note in check.notes:
+            click.echo(f"  note: {note}")
+    return 0 if report.ok else 1
+
+
+def _echo_finding(finding: Any) -> None:
+    if not hasattr(finding, "problems"):
+        click.echo(f"  {finding}")
+        return
+    how = "direct git commit" if finding.direct else finding.kind
+    forced = ", forced" if finding.forced else ""
+    click.echo(f"  {finding.revision[:12]}  {finding.author}  ({how}{forced})")
+    click.echo(f"      {finding.subject}")
+    for problem in finding.problems:
+        click.echo(f"      {problem_line(problem)}")

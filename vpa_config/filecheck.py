@@ -1,0 +1,76 @@
+"""Any files anywhere against one schema: what ``validate --schema`` runs.
+
+Kept apart from the store's judgement so that checking files outside a store
+imports neither the settings models (pydantic) nor the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vpa_config import documents
+from vpa_config.errors import ParseError, Problem
+from vpa_config.validation import SchemaRegistry, SchemaSource, validate
+
+
+@dataclass(frozen=True)
+class FileVerdict:
+    """One file's verdict: the schema that applied and every problem."""
+
+    file: str
+    schema: str | None
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def valid(self) -> bool:
+        """Whether the file has no problem."""
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "file": self.file,
+            "schema": self.schema,
+            "valid": self.valid,
+            "problems": [problem.to_dict() for problem in self.problems],
+        }
+
+
+
+
+def file_verdicts(paths: Sequence[Path], schema: str) -> list[FileVerdict]:
+    """Verdicts of files anywhere against ``schema`` (a path, or a shipped name).
+
+    A schema's ``$ref`` may reach its neighbours on disk (``file:`` only),
+    never the network. A bad schema raises :class:`SchemaError` up front.
+    """
+    registry = SchemaRegistry(local_files=True)
+    schema_path = Path(schema)
+    if schema_path.is_file():
+        source = registry.add_file(schema_path)
+    else:
+        source = registry.get(schema)
+    registry.validator(source)
+    return [_file_verdict(path, source, registry) for path in paths]
+
+
+def _file_verdict(path: Path, source: SchemaSource, registry: SchemaRegistry) -> FileVerdict:
+    name = str(path)
+    try:
+        size = path.stat().st_size
+        if size > documents.MAX_BYTES:
+            raise ParseError(
+                name, f"file is {size} bytes; the limit is {documents.MAX_BYTES} bytes"
+            )
+        text = documents.decode(name, path.read_bytes())
+        data = documents.parse(name, text)
+    except ParseError as exc:
+        return FileVerdict(name, source.label, (exc.as_problem(),))
+    except OSError as exc:
+        problem = Problem(name, (), f"cannot read the file: {exc.strerror}", "read")
+        return FileVerdict(name, source.label, (problem,))
+    problems = validate(name, data, source, registry, text)
+    return FileVerdict(name, source.label, tuple(problems))

@@ -1,0 +1,373 @@
+"""``verify``: re-check the whole history, and report what would not pass.
+
+Each check is a function of the store that returns a :class:`CheckResult`;
+:data:`CHECKS` lists them in order and :func:`register_check` adds one (the
+audit-trail chain check plugs in here). The first check re-validates every
+revision against the schemas of its day:
+
+* the store's own schemas and settings as that revision's tree has them;
+* a shipped schema as the commit's ``Vpa-Schema`` trailer names it, by its
+  content hash, from ``.git/vpa-config/shipped-schemas/`` when vpa-config has
+  seen that version before, else today's (and the report says so).
+
+A revision whose changed files would be refused today, for example one made
+with ``git commit --no-verify``, is listed and logged as the security event
+``security.validation_bypassed``. Results are cached by blob id within a run
+and, for revisions that pass, across runs (``.git/vpa-config/verified``, keyed
+by the vpa-config, jsonschema and shipped-schema versions), so a second
+``verify`` over a long history only checks what is new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vpa_config import logs
+from vpa_config.errors import Problem
+from vpa_config.history import parse_message
+from vpa_config.validation import CheckedSchemas, shipped_schema_dir
+from vpa_config.verdict import CandidateCheck
+
+if TYPE_CHECKING:
+    from vpa_config.gitrepo import FileTree
+    from vpa_config.store import ConfigStore
+
+Progress = Callable[[int, int], None]
+STATE_DIR = "vpa-config"
+
+
+@dataclass(frozen=True)
+class RevisionFinding:
+    """A revision that would not pass validation today."""
+
+    revision: str
+    time: int
+    author: str
+    subject: str
+    kind: str
+    direct: bool
+    forced: bool
+    problems: tuple[Problem, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "revision": self.revision,
+            "time": self.time,
+            "author": self.author,
+            "subject": self.subject,
+            "kind": self.kind,
+            "direct_git_commit": self.direct,
+            "forced": self.forced,
+            "problems": [problem.to_dict() for problem in self.problems],
+        }
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one verify check."""
+
+    name: str
+    ok: bool
+    summary: str
+    findings: list[Any] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "summary": self.summary,
+            "findings": [finding.to_dict() for finding in self.findings],
+            "notes": list(self.notes),
+            **self.details,
+        }
+
+
+@dataclass
+class VerifyReport:
+    """Every check's result."""
+
+    checks: list[CheckResult]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every check passed."""
+        return all(check.ok for check in self.checks)
+
+    def check(self, name: str) -> CheckResult:
+        """One check's result by name."""
+        return next(check for check in self.checks if check.name == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"ok": self.ok, "checks": [check.to_dict() for check in self.checks]}
+
+
+Check = Callable[["ConfigStore", "Progress | None"], CheckResult]
+
+
+def check_schema_history(store: ConfigStore, progress: Progress | None) -> CheckResult:
+    """Re-validate every revision against the schemas of its day."""
+    return _HistoryCheck(store).run(progress)
+
+
+CHECKS: dict[str, Check] = {"schemas": check_schema_history}
+
+
+def register_check(name: str, check: Check) -> None:
+    """Add a check that :func:`verify_store` runs after the ones before it."""
+    CHECKS[name] = check
+
+
+def verify_store(
+    store: ConfigStore, progress: Progress | None = None, *, full: bool = False
+) -> VerifyReport:
+    """Run every check of :data:`CHECKS` over the store's history.
+
+    ``full`` forgets which revisions passed before, so every one is checked.
+    """
+    if full:
+        (store.repo.controldir / STATE_DIR / "verified").unlink(missing_ok=True)
+    return VerifyReport([check(store, progress) for check in CHECKS.values()])
+
+
+# --- the schema history check ---------------------------------------------------
+
+
+class _HistoryCheck:
+    def __init__(self, store: ConfigStore) -> None:
+        self.store = store
+        self.repo = store.repo
+        state = self.repo.controldir / STATE_DIR
+        self.archive = ShippedArchive(state / "shipped-schemas")
+        self.verified = VerifiedRevisions(state / "verified", self.archive.key())
+        self.checked = CheckedSchemas(state / "checked-schemas")
+        self.results: dict[tuple[str, ...], list[Problem]] = {}
+        self.notes: set[str] = set()
+        self._trees: dict[str, FileTree] = {}
+
+    def run(self, progress: Progress | None) -> CheckResult:
+        self.archive.remember_current()
+        # TODO(#3): follow every parent once a store can receive merges (sync);
+        # until then history is linear and first parents are all of it.
+        ids = [sha.decode() for sha in self.repo.iter_commit_ids()][::-1]
+        findings: list[RevisionFinding] = []
+        skipped = 0
+        for done, sha in enumerate(ids, start=1):
+            if sha in self.verified:
+                skipped += 1
+            else:
+                finding = self._revision(sha)
+                if finding is None:
+                    self.verified.add(sha)
+                else:
+                    findings.append(finding)
+            if progress is not None:
+                progress(done, len(ids))
+        self.verified.flush()
+        return self._result(ids, findings, skipped)
+
+    def _result(
+        self, ids: list[str], findings: list[RevisionFinding], skipped: int
+    ) -> CheckResult:
+        count = len(ids)
+        if findings:
+            summary = f"{len(findings)} of {count} revisions would not pass validation"
+        else:
+            summary = f"all {count} revisions pass validation"
+        return CheckResult(
+            name="schemas",
+            ok=not findings,
+            summary=summary,
+            findings=findings[::-1],
+            notes=sorted(self.notes),
+            details={"revisions": count, "cached": skipped},
+        )
+
+    def _tree(self, sha: str | None) -> FileTree:
+        if sha is None:
+            return {}
+        if sha not in self._trees:
+            if len(self._trees) > 4:
+                self._trees.clear()
+            self._trees[sha] = self.repo.files(sha)
+        return self._trees[sha]
+
+    def _revision(self, sha: str) -> RevisionFinding | None:
+        info = self.repo.commit(sha)
+        parent = info.parents[0] if info.parents else None
+        tree, before = self._tree(sha), self._tree(parent)
+        changed = self.repo.changed_paths(parent, sha)
+        message = parse_message(info.message)
+        overrides = self._shipped_of_its_day(message.trailer_values("Schema"))
+        check = CandidateCheck(
+            self._reader(tree),
+            tree,
+            self._reader(before),
+            blob_of=lambda name: tree[name][1] if name in tree else None,
+            results=self.results,
+            shipped_overrides=overrides,
+            checked=self.checked,
+        )
+        problems = check.validate_changed(set(changed))
+        if not problems:
+            return None
+        kind = message.trailer("Kind", "git")
+        finding = RevisionFinding(
+            revision=sha,
+            time=info.author_time,
+            author=info.author,
+            subject=message.subject,
+            kind=kind,
+            direct=not message.trailer("Kind"),
+            forced=message.trailer("Forced") == "true",
+            problems=tuple(problems),
+        )
+        _log_finding(finding)
+        return finding
+
+    def _reader(self, tree: FileTree) -> Callable[[str], bytes | None]:
+        def read(name: str) -> bytes | None:
+            entry = tree.get(name)
+            return self.repo.blob(entry[1]) if entry else None
+
+        return read
+
+    def _shipped_of_its_day(self, trailers: list[str]) -> dict[str, bytes]:
+        overrides: dict[str, bytes] = {}
+        for value in trailers:
+            parts = value.rsplit(" ", 2)
+            if len(parts) != 3 or not parts[1].startswith("shipped:"):
+                continue
+            file, label, digest = parts
+            name = label.partition(":")[2]
+            digest = digest.removeprefix("sha256:")
+            if self.archive.current_digest(name) == digest:
+                continue
+            content = self.archive.get(digest)
+            if content is not None:
+                overrides[name] = content
+            else:
+                self.notes.add(
+                    f"{name}: the shipped version of sha256:{digest} is not on this "
+                    "machine; revisions that used it were checked against today's"
+                )
+        return overrides
+
+
+def _log_finding(finding: RevisionFinding) -> None:
+    files = sorted({problem.file for problem in finding.problems})
+    logs.emit(
+        "security.validation_bypassed",
+        level="warning" if finding.forced else "error",
+        category="security",
+        revision=finding.revision,
+        author=finding.author,
+        kind=finding.kind,
+        direct_git_commit=finding.direct,
+        forced=finding.forced,
+        files=files,
+        problems=len(finding.problems),
+    )
+
+
+class ShippedArchive:
+    """Every shipped schema version vpa-config has seen, by short content hash."""
+
+    def __init__(self, folder: Path, shipped_dir: Path | None = None) -> None:
+        self.folder = folder
+        self.shipped_dir = shipped_dir or shipped_schema_dir()
+        self._current: dict[str, str] | None = None
+
+    def current(self) -> dict[str, bytes]:
+        """Today's shipped schemas by name."""
+        from vpa_config.validation import _shipped_contents
+
+        return _shipped_contents(self.shipped_dir)
+
+    def current_digest(self, name: str) -> str | None:
+        """Today's short digest of a shipped schema, or None if it is gone."""
+        if self._current is None:
+            self._current = {
+                name: hashlib.sha256(content).hexdigest()[:16]
+                for name, content in self.current().items()
+            }
+        return self._current.get(name)
+
+    def key(self) -> str:
+        """A digest of today's shipped schemas and the versions that judge."""
+        from importlib.metadata import version
+
+        from vpa_config import __version__
+
+        digest = hashlib.sha256(f"{__version__} {version('jsonschema')}".encode())
+        for name, content in sorted(self.current().items()):
+            digest.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
+        return digest.hexdigest()
+
+    def remember_current(self) -> None:
+        """Keep a copy of today's shipped schemas for the verifies of tomorrow."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for content in self.current().values():
+                target = self.folder / (hashlib.sha256(content).hexdigest()[:16] + ".json")
+                if not target.exists():
+                    target.write_bytes(content)
+        except OSError:
+            pass  # a read-only store is still verified, only without the copy
+
+    def get(self, digest: str) -> bytes | None:
+        """A shipped schema version by short digest, if it was ever seen here."""
+        if not all(c in "0123456789abcdef" for c in digest) or not digest:
+            return None
+        try:
+            return (self.folder / f"{digest}.json").read_bytes()
+        except OSError:
+            return None
+
+
+class VerifiedRevisions:
+    """Revisions that passed, for one judging key (first line of the file)."""
+
+    def __init__(self, path: Path, key: str) -> None:
+        self.path = path
+        self.key = key
+        self._new: list[str] = []
+        self._known: set[str] = set()
+        try:
+            lines = path.read_text().split()
+        except (OSError, UnicodeDecodeError):
+            lines = []
+        self._fresh = not lines or lines[0] != key
+        if not self._fresh:
+            self._known.update(lines[1:])
+
+    def __contains__(self, sha: str) -> bool:
+        return sha in self._known
+
+    def add(self, sha: str) -> None:
+        """Remember that ``sha`` passed."""
+        self._known.add(sha)
+        self._new.append(sha)
+
+    def flush(self) -> None:
+        """Write what was learnt (best effort)."""
+        if not self._new:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self._fresh:
+                self.path.write_text(self.key + "\n")
+                self._fresh = False
+            with self.path.open("a") as handle:
+                handle.write("".join(sha + "\n" for sha in self._new))
+            self._new = []
+        except OSError:
+            pass
