@@ -69,6 +69,7 @@ DRAFTS = {
 # Process-wide: compiled validators by (uri, content, reachable schemas).
 _VALIDATORS: dict[tuple[str, str, str], Any] = {}
 _VALIDATORS_MAX = 256
+_COMPILED = _VALIDATORS  # the name other modules and tests know it by
 
 
 def shipped_schema_dir() -> Path:
@@ -291,8 +292,10 @@ class SchemaRegistry:
         # remembered per user, and per store in its git dir.
         check_key = f"{source.sha256}:{cls.__name__}:{_jsonschema_version()}"
         flag = _checked_key(cls, source.content)
-        if check_key not in self.checked and not flag_known(flag):
+        known = flag_known(flag)
+        if check_key not in self.checked and not known:
             check_against_metaschema(schema, cls, source.name)
+        if not known:
             flag_set(flag)
         self.checked.add(check_key)
         schema = _with_base(schema, cls, source.uri)
