@@ -17,6 +17,7 @@ from pathlib import Path
 
 from vpa_config.history import CommitMessage
 from vpa_config.identity import COMMITTER
+from vpa_config import audittrail
 from vpa_config.store import ConfigStore
 
 FIXTURES = Path(__file__).resolve().parent / ".fixtures"
@@ -132,6 +133,7 @@ def build_history_store(path: Path, *, files: int, revisions: int, seed: int) ->
         (path / f"services/svc-{i:02d}.yaml").write_bytes(service_yaml(i, *state[i]))
     repo.update_index(repo.files(head), store.root, sorted(repo.files(head)))
     repo.pack()
+    audittrail.record_external_commits(store)  # so opens need not walk them
     store.close()
 
 

@@ -356,7 +356,7 @@ def test_breaking_a_stale_lock_is_a_security_event(store: ConfigStore):
 
     (event,) = by_name(events, "lock.stale_recovered")
     assert event["category"] == "security"
-    assert event["holder_pid"] == 999999
+    assert event["holder"]["pid"] == 999999
     assert event["actor"] == "Ada Lovelace <ada@example.org>"
 
 

@@ -93,6 +93,8 @@ def set_live_revision(revision: str | None) -> None:
     background threads carry it too. With several stores open in one process
     it is the revision of the one opened or committed last.
     """
+    # TODO(#5): keep one live revision per store root once an application
+    # needs events of several stores in one process told apart.
     global _live_revision, _first_live
     if _first_live is _UNSET:
         _first_live = revision

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vpa_config import documents, fsutil, logs
+from vpa_config import audittrail, documents, fsutil, logs
 from vpa_config.errors import (
     HandEditsError,
     InvalidConfigError,
@@ -174,6 +174,7 @@ class ConfigStore:
         store._crash_points_from_env()
         store._recover_if_needed()
         logs.set_live_revision(repo.head())
+        audittrail.check_history(store)
         if plugins:
             from vpa_config.plugins import attach
 
@@ -257,14 +258,14 @@ class ConfigStore:
             source=self.source, dry_run=dry_run, force=force, tool=tool,
         )
         with logs.correlation_scope(), logs.bound(actor=str(who)):
-            self.lock.acquire(self.lock_timeout())
+            audittrail.acquire_recorded(self, request)
             try:
-                self._note_stale_lock()
                 recover(self, self._on_recovered)
-                head = self.repo.head()
-                tx = Transaction(self, head, self.repo.files(head))
-                yield tx
-                tx.result = finish(self, tx, request)
+                with audittrail.ChangeRecorder(self, request) as audit:
+                    head = self.repo.head()
+                    tx = audit.tx = Transaction(self, head, self.repo.files(head))
+                    yield tx
+                    tx.result = finish(self, tx, request)
             finally:
                 self.lock.release()
         if tx.result.committed:
@@ -383,15 +384,6 @@ class ConfigStore:
             recover(self, self._on_recovered)
         finally:
             self.lock.release()
-
-    def _note_stale_lock(self) -> None:
-        dead = self.lock.recovered_from
-        if dead is not None:
-            logs.emit(
-                "lock.stale_recovered", level="warning", category="security",
-                holder_pid=dead.get("pid"), holder_host=dead.get("host"),
-                holder_since=dead.get("since"),
-            )
 
     def _on_recovered(self, outcome: str, journal: dict[str, Any]) -> None:
         logs.emit(

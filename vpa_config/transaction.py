@@ -487,7 +487,9 @@ def recover(store: ConfigStore, on_recovered: Callable[[str, dict[str, Any]], No
     if dead is None and not path.exists():
         return
     if dead is not None:
-        logs.emit("store.lock_recovered", level="warning", holder=dead)
+        logs.emit(
+            "lock.stale_recovered", level="warning", category="security", holder=dead
+        )
     _sweep_leftovers(store)
     try:
         journal = json.loads(path.read_bytes())

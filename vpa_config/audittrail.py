@@ -1,0 +1,566 @@
+"""The audit trail: one record per user action, hash-chained, beside the repository.
+
+Records are JSON lines in ``.git/vpa-config-audit.jsonl``: inside the store's
+git directory, so they are not versioned with the config and a checkout or a
+restore never touches them. Each record says what was done (``kind``, the
+``subject``), when (``time``, UTC), by whom (``actor``), from where (``host``,
+``pid``, ``argv``, ``source``), to what (``files``, ``keys``), how it ended
+(``outcome``: committed, unchanged, refused, failed, detected), why (``reason``
+given by the actor, ``error`` when refused or failed) and the revisions before
+and after. Secrets are redacted before a record is written.
+
+Records are written whatever the log level is and whether or not logging is
+configured. Each one carries ``prev``, the SHA-256 of the line before it (64
+zeros for the first), so editing or removing a record breaks the chain, which
+:func:`verify_chain` reports along with recorded revisions that are no longer
+in history. The store also compares HEAD with the last recorded revision
+when it opens and in every transaction: if HEAD no longer descends from it,
+history was rewritten under the store, and that is reported as a security
+event (and recorded, so it is reported once).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vpa_config import logs
+
+if TYPE_CHECKING:
+    from vpa_config.store import ConfigStore
+    from vpa_config.transaction import ChangeRequest, Transaction
+
+# TODO(#5): anchor the chain's head outside the file (a trailer in each commit,
+# or a remote log) so that a wholesale rewrite of the trail, or an edit of its
+# newest record, is evident too; until then the chain shows edits and
+# removals of records that have a successor.
+AUDIT_FILE = "vpa-config-audit.jsonl"
+GENESIS = "0" * 64
+_TAIL_CHUNK = 8192
+_local_lock = threading.Lock()
+
+
+def audit_path(store: ConfigStore) -> Path:
+    """Where a store's audit trail lives."""
+    return store.repo.controldir / AUDIT_FILE
+
+
+def line_hash(line: bytes) -> str:
+    """The hash the next record carries as ``prev``."""
+    return hashlib.sha256(line).hexdigest()
+
+
+def _utc_stamp(now: float) -> str:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+    return f"{stamp}.{int(now % 1 * 1_000_000):06d}Z"
+
+
+# --- writing --------------------------------------------------------------------
+
+
+def append(store: ConfigStore, record: dict[str, Any]) -> dict[str, Any]:
+    """Write one record at the end of the chain; returns it as written.
+
+    ``seq``, ``time``, ``prev`` and where it comes from (host, pid, argv,
+    correlation id) are added here. Appends from several processes and
+    threads are serialised by an ``flock`` on the file itself.
+    """
+    from vpa_config.redaction import Redactor
+
+    path = audit_path(store)
+    with _local_lock:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            last = _last_line(fd)
+            full = {
+                "seq": _next_seq(last),
+                "time": _utc_stamp(time.time()),
+                **record,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "argv": list(sys.argv),
+                "correlation_id": logs.current_correlation_id(),
+            }
+            full = Redactor().scrub(full)
+            full["prev"] = line_hash(last) if last is not None else GENESIS
+            line = json.dumps(full, ensure_ascii=False, separators=(",", ":"))
+            lead = b"\n" if last is not None and not _ends_with_newline(fd) else b""
+            os.write(fd, lead + line.encode() + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return full
+
+
+def _next_seq(last: bytes | None) -> int:
+    if last is None:
+        return 1
+    try:
+        return int(json.loads(last)["seq"]) + 1
+    except (ValueError, KeyError, TypeError):
+        return 0  # the line before is damaged; verify_chain says so
+
+
+def _ends_with_newline(fd: int) -> bool:
+    size = os.fstat(fd).st_size
+    return size == 0 or os.pread(fd, 1, size - 1) == b"\n"
+
+
+def _last_line(fd: int) -> bytes | None:
+    """The last record's bytes (without its newline), reading from the end."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return None
+    end = size - 1 if os.pread(fd, 1, size - 1) == b"\n" else size
+    start = end
+    tail = b""
+    while start > 0:
+        step = min(_TAIL_CHUNK, start)
+        start -= step
+        tail = os.pread(fd, step, start) + tail
+        cut = tail.rfind(b"\n")
+        if cut != -1:
+            return tail[cut + 1 :]
+    return tail
+
+
+def last_record(store: ConfigStore) -> dict[str, Any] | None:
+    """The newest record, or None for an empty (or missing) trail."""
+    try:
+        fd = os.open(audit_path(store), os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        last = _last_line(fd)
+    finally:
+        os.close(fd)
+    if last is None:
+        return None
+    try:
+        data = json.loads(last)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def acquire_recorded(store: ConfigStore, request: ChangeRequest) -> None:
+    """Take the store lock for a change; a change that cannot get it is recorded."""
+    from vpa_config.errors import VpaConfigError
+
+    try:
+        store.lock.acquire(store.lock_timeout())
+    except VpaConfigError as exc:
+        if not request.dry_run:
+            _append_quietly(store, change_record(store, request, None, exc))
+        raise
+
+
+def _append_quietly(store: ConfigStore, record: dict[str, Any]) -> None:
+    try:
+        append(store, record)
+    except Exception as exc:  # noqa: BLE001 (the change itself is done or refused)
+        logs.emit(
+            "audit.write_failed",
+            level="error",
+            path=str(audit_path(store)),
+            error=f"{type(exc).__name__}: {exc}",
+        )
+
+
+class ChangeRecorder:
+    """Records a transaction's outcome when its block ends (``store.transaction``)."""
+
+    def __init__(self, store: ConfigStore, request: ChangeRequest) -> None:
+        self.store = store
+        self.request = request
+        self.tx: Transaction | None = None
+        self.external = 0
+
+    def __enter__(self) -> ChangeRecorder:
+        """Check history first (the store lock is held): a rewrite is reported."""
+        self.external = max(check_history(self.store, limit=None), 0)
+        return self
+
+    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> bool:
+        if self.request.dry_run or isinstance(error, GeneratorExit):
+            return False
+        try:
+            record = change_record(self.store, self.request, self.tx, error)
+            if self.external:
+                record["external_commits"] = self.external
+            append(self.store, record)
+        except Exception as exc:  # noqa: BLE001 (the change itself is done or refused)
+            logs.emit(
+                "audit.write_failed",
+                level="error",
+                path=str(audit_path(self.store)),
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        return False
+
+
+def change_record(
+    store: ConfigStore,
+    request: ChangeRequest,
+    tx: Transaction | None,
+    error: BaseException | None,
+) -> dict[str, Any]:
+    """The audit record of one change, committed or not."""
+    from vpa_config.errors import RefusedError
+
+    result = tx.result if tx is not None else None
+    before = tx.head if tx is not None else store.repo.head()
+    after = result.revision if result is not None and result.committed else before
+    if error is None:
+        outcome = (
+            "committed" if result is not None and result.committed else "unchanged"
+        )
+    else:
+        outcome = "refused" if isinstance(error, RefusedError) else "failed"
+    record: dict[str, Any] = {
+        "kind": request.kind,
+        "outcome": outcome,
+        "actor": str(request.actor),
+        "actor_origin": request.actor.origin,
+        "source": request.source,
+        "subject": request.subject,
+        "reason": request.reason,
+        **_targets(tx, error),
+        "revision_before": before,
+        "revision_after": after,
+    }
+    if request.force:
+        record["forced"] = True
+    if error is not None:
+        record["error"] = _error_text(error)
+    return record
+
+
+def _targets(tx: Transaction | None, error: BaseException | None) -> dict[str, Any]:
+    result = tx.result if tx is not None else None
+    if result is not None and result.files:
+        return {
+            "files": [change.path for change in result.files],
+            "keys": {
+                change.path: [key.dotted for key in change.keys]
+                for change in result.files
+            },
+        }
+    files = sorted(tx.writes) if tx is not None else []
+    keys: dict[str, list[str]] = {}
+    for problem in getattr(error, "problems", None) or []:
+        keys.setdefault(problem.file, []).append(problem.dotted or "(document)")
+    return {"files": files, "keys": keys}
+
+
+def _error_text(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return text if len(text) <= 2000 else text[:1997] + "..."
+
+
+# --- history rewrites -----------------------------------------------------------
+
+
+OPEN_WALK_LIMIT = 100
+
+
+def check_history(store: ConfigStore, limit: int | None = OPEN_WALK_LIMIT) -> int:
+    """Report (once) that HEAD no longer descends from the last recorded revision.
+
+    Returns how many commits HEAD is ahead of the last recorded revision
+    (commits made outside vpa-config), or -1 when history was rewritten.
+    At most ``limit`` commits are walked (the store's open passes a small
+    limit so reads stay fast; a transaction passes None): when that is not
+    enough to decide, 0 is returned and the next transaction decides. The
+    trail is read before HEAD, so a change committed meanwhile by another
+    process is never mistaken for a rewrite.
+    """
+    last = last_record(store)
+    if last is None:
+        return 0
+    recorded = last.get("revision_after")
+    head = store.repo.head()
+    if not recorded or recorded == head:
+        return 0
+    ahead = commits_ahead(store, recorded, head, limit)
+    if ahead is None:
+        return 0
+    if ahead > 0:
+        return ahead
+    _report_rewrite(store, last, recorded, head)
+    return -1
+
+
+def _report_rewrite(
+    store: ConfigStore, last: dict[str, Any], recorded: str, head: str | None
+) -> None:
+    logs.emit(
+        "security.history_rewritten",
+        level="critical",
+        category="security",
+        recorded_revision=recorded,
+        head=head,
+        recorded_seq=last.get("seq"),
+        recorded_at=last.get("time"),
+    )
+    try:
+        append(
+            store,
+            {
+                "kind": "history_rewritten",
+                "outcome": "detected",
+                "actor": None,
+                "source": store.source,
+                "subject": "HEAD no longer descends from the last recorded revision",
+                "reason": "",
+                "files": [],
+                "keys": {},
+                "revision_before": recorded,
+                "revision_after": head,
+            },
+        )
+    except OSError as exc:
+        logs.emit("audit.write_failed", level="error", error=str(exc))
+
+
+def record_external_commits(store: ConfigStore) -> int:
+    """Record that commits made outside vpa-config are on top of the trail.
+
+    Takes the store lock. Returns how many there were (0: none, -1: history
+    was rewritten, which is reported instead). Tools that write commits
+    directly (an import, a fixture) call this so the store need not walk them.
+    """
+    store.lock.acquire(store.lock_timeout())
+    try:
+        ahead = check_history(store, limit=None)
+        if ahead > 0:
+            head = store.repo.head()
+            append(
+                store,
+                {
+                    "kind": "external_commits",
+                    "outcome": "detected",
+                    "actor": None,
+                    "source": store.source,
+                    "subject": f"{ahead} commits made outside vpa-config",
+                    "reason": "",
+                    "files": [],
+                    "keys": {},
+                    "revision_before": (last_record(store) or {}).get("revision_after"),
+                    "revision_after": head,
+                },
+            )
+        return ahead
+    finally:
+        store.lock.release()
+
+
+def commits_ahead(
+    store: ConfigStore, ancestor: str, descendant: str | None, limit: int | None = None
+) -> int | None:
+    """How many commits ``descendant`` is ahead of ``ancestor``; 0: not a descendant.
+
+    None when ``limit`` commits were walked without deciding.
+    """
+    if descendant is None or not store.repo.has_object(ancestor):
+        return 0
+    for count, sha in enumerate(reachable(store, descendant)):
+        if sha == ancestor:
+            return max(count, 1)
+        if limit is not None and count >= limit:
+            return None
+    return 0
+
+
+def is_ancestor(store: ConfigStore, ancestor: str, descendant: str) -> bool:
+    """Whether ``ancestor`` is ``descendant`` or reachable from it through parents."""
+    return ancestor == descendant or bool(commits_ahead(store, ancestor, descendant))
+
+
+def reachable(store: ConfigStore, start: str | None) -> Iterator[str]:
+    """Every commit reachable from ``start`` through all parents, newest first."""
+    if start is None:
+        return
+    seen = {start}
+    queue = [start]
+    while queue:
+        sha = queue.pop(0)
+        yield sha
+        try:
+            parents = store.repo.commit(sha).parents
+        except Exception:  # noqa: BLE001 (a missing object ends this line of history)
+            continue
+        for parent in parents:
+            if parent not in seen:
+                seen.add(parent)
+                queue.append(parent)
+
+
+# --- reading and verifying ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrailLine:
+    """One line of the trail: its number, its bytes, and the record if it parses."""
+
+    number: int
+    raw: bytes
+    record: dict[str, Any] | None
+
+
+def read_lines(store: ConfigStore) -> Iterator[TrailLine]:
+    """Every line of the trail, oldest first."""
+    try:
+        data = audit_path(store).read_bytes()
+    except FileNotFoundError:
+        return
+    for number, raw in enumerate(data.splitlines(), start=1):
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            record = None
+        yield TrailLine(number, raw, record if isinstance(record, dict) else None)
+
+
+def records(store: ConfigStore) -> Iterator[dict[str, Any]]:
+    """Every readable record, oldest first."""
+    for line in read_lines(store):
+        if line.record is not None:
+            yield line.record
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    """One thing wrong with the trail."""
+
+    line: int
+    message: str
+    kind: str  # "unreadable", "edited", "removed", "revision_missing"
+
+    def __str__(self) -> str:
+        return f"audit trail line {self.line}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"line": self.line, "kind": self.kind, "message": self.message}
+
+
+@dataclass
+class ChainReport:
+    """What :func:`verify_chain` found."""
+
+    path: Path
+    records: int = 0
+    problems: list[ChainProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the chain is whole and every recorded revision is in history."""
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "path": str(self.path),
+            "records": self.records,
+            "ok": self.ok,
+            "problems": [problem.to_dict() for problem in self.problems],
+        }
+
+
+def verify_chain(store: ConfigStore) -> ChainReport:
+    """Check the hash chain and that every recorded revision is still in history.
+
+    An edited record no longer hashes to the ``prev`` of the record after
+    it; a removed one leaves a gap in ``seq`` and a ``prev`` that matches
+    nothing. Each problem found is also logged as ``audit.chain_broken``.
+    """
+    report = ChainReport(audit_path(store))
+    lines = list(read_lines(store))
+    history = set(reachable(store, store.repo.head()))
+    previous: TrailLine | None = None
+    for line in lines:
+        report.records += 1
+        report.problems += _link_problems(previous, line)
+        if line.record is not None:
+            report.problems += _revision_problems(line, history)
+        previous = line
+    for problem in report.problems:
+        logs.emit(
+            "audit.chain_broken",
+            level="critical",
+            category="security",
+            line=problem.line,
+            problem=problem.kind,
+            detail=problem.message,
+        )
+    return report
+
+
+def _link_problems(previous: TrailLine | None, line: TrailLine) -> list[ChainProblem]:
+    record = line.record
+    if record is None:
+        return [
+            ChainProblem(
+                line.number, "not a readable record (edited or cut short)", "unreadable"
+            )
+        ]
+    expected = GENESIS if previous is None else line_hash(previous.raw)
+    if record.get("prev") == expected:
+        return []
+    seq = record.get("seq")
+    if previous is None:
+        return [
+            ChainProblem(
+                line.number, f"the records before seq {seq} were removed", "removed"
+            )
+        ]
+    before = previous.record.get("seq") if previous.record else None
+    if isinstance(seq, int) and isinstance(before, int) and seq != before + 1:
+        gap = (
+            f"seq {before + 1}" if seq == before + 2 else f"seq {before + 1}-{seq - 1}"
+        )
+        return [
+            ChainProblem(
+                line.number, f"record {gap} removed before seq {seq}", "removed"
+            )
+        ]
+    return [
+        ChainProblem(
+            line.number - 1,
+            f"record seq {before} was edited: it no longer matches the hash "
+            f"that seq {seq} carries",
+            "edited",
+        )
+    ]
+
+
+def _revision_problems(line: TrailLine, history: set[str]) -> list[ChainProblem]:
+    record = line.record or {}
+    fields = ["revision_after"]
+    if record.get("kind") != "history_rewritten":
+        fields.append("revision_before")
+    problems = []
+    for name in fields:
+        revision = record.get(name)
+        if revision and revision not in history:
+            problems.append(
+                ChainProblem(
+                    line.number,
+                    f"revision {revision[:12]} ({name} of seq {record.get('seq')}, "
+                    f"{record.get('kind')}) is no longer in history",
+                    "revision_missing",
+                )
+            )
+    return problems
