@@ -235,6 +235,8 @@ class Hostile:
             for path in sorted(base.rglob("*")):
                 if not _store_state(path.relative_to(base).as_posix()):
                     continue
+                if path.name == "vpa-config-audit.jsonl":
+                    continue  # a refusal is recorded in the audit trail by design
                 st_ = os.lstat(path)
                 content = path.read_bytes() if stat.S_ISREG(st_.st_mode) else None
                 if path.is_symlink():
