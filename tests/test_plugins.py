@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -231,11 +233,10 @@ def test_a_refusing_plugin_can_always_be_disabled(guarded: Guarded) -> None:
 def test_users_ctrl_c_still_aborts_a_command_stuck_in_a_plugin(
     guarded: Guarded, store_path: Path
 ) -> None:
-    import _thread
 
     guarded.enable("slow", "vpa_misbehave:Hangs", timeout_s=10)
     before = snapshot(store_path)
-    timer = threading.Timer(0.3, _thread.interrupt_main)
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
 
     with pytest.raises(KeyboardInterrupt):

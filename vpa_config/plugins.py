@@ -634,11 +634,12 @@ class PluginHost:
 
     def refresh(self) -> None:
         """Follow HEAD's settings: new plugins get a slot, dropped ones stop."""
-        settings = head_plugin_settings(self.store)
-        key = settings.model_dump_json()
+        repo = self.store.repo
+        key = repo.files(repo.head()).get(SETTINGS_FILE)  # (mode, blob id)
         if key == self._settings_key:
             return
         self._settings_key = key
+        settings = head_plugin_settings(self.store)
         self.settings = settings
         wanted = {n: e for n, e in settings.entries.items() if e.enabled}
         for name in list(self.slots):
@@ -943,7 +944,7 @@ class PluginHost:
         return open_s
 
     def _restart_after_failure(self, st: dict[str, Any], now: float) -> float | str:
-        """Schedule a restart (full jitter) or quarantine; the delay or 'quarantined'."""
+        """Schedule a restart (full jitter) or quarantine: a delay or 'quarantined'."""
         guard = self.guard
         if now - st.get("last_failure_at", now) > guard.restart_reset_s:
             st["attempt"] = 0
@@ -1447,8 +1448,13 @@ class PluginHealthProvider:
             outcome = host.call(slot, "health", None, self._store.repo.head())
         if outcome.ok:
             return list(outcome.value)
-        return [{"name": name, "status": "unhealthy",
-                 "message": f"health hook failed: {outcome.reason}"}]
+        return [
+            {
+                "name": name,
+                "status": "unhealthy",
+                "message": f"health hook failed: {outcome.reason}",
+            }
+        ]
 
     def _open_host(self) -> PluginHost:
         if self._host is None:

@@ -24,12 +24,14 @@ import struct
 import sys
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from vpa_config.plugins import PluginCallError, Slot
     from vpa_config.settings import PluginGuardSettings
 
+_live: weakref.WeakSet[SandboxRunner] = weakref.WeakSet()
 MAX_MESSAGE = 1 << 20
 MAX_STDERR = 64 << 10
 HEADER = struct.Struct(">I")
@@ -98,6 +100,7 @@ class SandboxRunner:
         args = {
             "paths": _child_paths(self.slot.import_path),
             "limits": self._limits(),
+            "parent": os.getpid(),
         }
         env = {
             "PATH": os.environ.get("PATH", os.defpath),
@@ -121,6 +124,8 @@ class SandboxRunner:
             target=self._drain, name=f"vpa-sandbox-stderr-{self.slot.name}", daemon=True
         )
         self._drainer.start()
+        _live.add(self)
+        _kill_at_exit()
 
     def _limits(self) -> dict[str, int]:
         mib = 1 << 20
@@ -169,6 +174,18 @@ class SandboxRunner:
     # --- the protocol ----------------------------------------------------
 
     def _request(self, message: dict[str, Any], timeout: float | None = None) -> Any:
+        try:
+            return self._exchange(message, timeout)
+        except BaseException as exc:
+            from vpa_config.plugins import PluginCallError
+
+            if not isinstance(exc, PluginCallError):
+                # Interrupted mid-exchange (Ctrl-C): a late reply would answer
+                # the next request, so this child can never be used again.
+                self._kill()
+            raise
+
+    def _exchange(self, message: dict[str, Any], timeout: float | None) -> Any:
         from vpa_config.plugins import PluginCallError
 
         if self.proc is None:
@@ -296,6 +313,19 @@ class SandboxRunner:
         return bytes(buf)
 
 
+_registered = False
+
+
+def _kill_at_exit() -> None:
+    """Kill every child still running when vpa-config's interpreter exits."""
+    global _registered
+    if not _registered:
+        import atexit
+
+        atexit.register(lambda: [runner._kill() for runner in list(_live)])
+        _registered = True
+
+
 def _child_paths(import_path: str | None) -> list[str]:
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     paths = [import_path] if import_path else []
@@ -321,6 +351,7 @@ def child_main(args: dict[str, Any]) -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(2, 1)  # plugin output goes to stderr, which the parent caps
+    _die_with_parent(args.get("parent"))
     apply_limits(args.get("limits") or {})
     plugin: Any = None
     while True:
@@ -331,6 +362,24 @@ def child_main(args: dict[str, Any]) -> None:
         _send(proto_out, reply)
         if message.get("op") == "stop":
             os._exit(0)
+
+
+def _die_with_parent(parent: int | None) -> None:
+    """Exit as soon as the parent is gone, even while the plugin is busy.
+
+    A thread polls the parent pid: it is portable, and unlike Linux's
+    ``PR_SET_PDEATHSIG`` it does not fire when merely the parent *thread*
+    that started the child ends.
+    """
+    if parent is None:
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="vpa-sandbox-parent", daemon=True).start()
 
 
 def apply_limits(limits: dict[str, int]) -> None:

@@ -105,3 +105,14 @@ class FileFlood:
 class EnvPeek:
     def validate(self, change: Any) -> list[Any]:
         return [f"env={','.join(sorted(os.environ))} cwd={os.getcwd()}"]
+
+
+class SpawnsAndHangs:
+    def validate(self, change: Any) -> list[Any]:
+        import subprocess
+
+        child = subprocess.Popen(["sleep", "60"])
+        sys.stderr.write(f"grandchild={child.pid}\n")
+        sys.stderr.flush()
+        threading.Event().wait(60)
+        return []
