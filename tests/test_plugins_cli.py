@@ -1,31 +1,39 @@
-"""``vpa-config plugins`` and the guard through the real CLI, across processes."""
+"""``vpa-config plugins`` and the guard through the real CLI, across processes.
+
+Stores are prepared through the library (fast); the command under test runs
+as a real ``vpa-config`` process.
+"""
 
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
+from typing import Any
+
+from plugin_helpers import ACTOR, FIXTURES
 
 from conftest import RunCli, snapshot
-from plugin_helpers import FIXTURES
+from vpa_config import plugins
+from vpa_config.store import ConfigStore
 
 
-def enable(run_cli: RunCli, store: Path, name: str, spec: str, *extra: str) -> None:
-    done = run_cli(
-        "plugins",
-        "enable",
-        name,
-        "--spec",
-        spec,
-        "--path",
-        FIXTURES,
-        *extra,
-        store=store,
-    )
-    assert done.returncode == 0, done.stderr
+def prepared(store_path: Path, **entries: dict[str, Any]) -> None:
+    """An example store with plugins enabled."""
+    store, _ = ConfigStore.init(store_path, example=True, actor=ACTOR)
+    for name, fields in entries.items():
+        updates = {"path": FIXTURES, **fields}
+        plugins.set_enabled(store, name, True, updates=updates, actor=ACTOR)
+    store.close()
 
 
-def status(run_cli: RunCli, store: Path, name: str) -> dict:
+def set_setting(store_path: Path, key: str, value: Any) -> None:
+    store = ConfigStore.open(store_path)
+    store.set(".vpa-config/settings.yaml", key, value, actor=ACTOR)
+    store.close()
+
+
+def status(run_cli: RunCli, store: Path, name: str) -> dict[str, Any]:
     done = run_cli("plugins", "status", name, "--json", store=store)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -34,16 +42,19 @@ def status(run_cli: RunCli, store: Path, name: str) -> dict:
 def test_enable_refuse_disable_through_the_cli(
     run_cli: RunCli, store_path: Path
 ) -> None:
-    assert run_cli("init", "--example", store=store_path).returncode == 0
-    enable(run_cli, store_path, "good", "vpa_good:Plugin")
-    done = run_cli(
-        "set",
-        ".vpa-config/settings.yaml",
-        "plugins.entries.good.options.max_temperature",
-        "1",
+    ConfigStore.init(store_path, example=True, actor=ACTOR)[0].close()
+    enabled = run_cli(
+        "plugins",
+        "enable",
+        "good",
+        "--spec",
+        "vpa_good:Plugin",
+        "--path",
+        FIXTURES,
         store=store_path,
     )
-    assert done.returncode == 0, done.stderr
+    assert enabled.returncode == 0, enabled.stderr
+    set_setting(store_path, "plugins.entries.good.options", {"max_temperature": 1})
     before = snapshot(store_path)
 
     refused = run_cli(
@@ -56,23 +67,17 @@ def test_enable_refuse_disable_through_the_cli(
         "(plugin good). Nothing was written."
     )
     assert snapshot(store_path) == before
-    listed = run_cli("plugins", "list", "--json", store=store_path)
-    assert [p["name"] for p in json.loads(listed.stdout)] == ["good"]
     assert run_cli("plugins", "disable", "good", store=store_path).returncode == 0
-    assert (
-        run_cli(
-            "set", "assistant.yaml", "llm.temperature", "1.5", store=store_path
-        ).returncode
-        == 0
-    )
-    assert status(run_cli, store_path, "good")["state"] == "disabled"
+    listed = run_cli("plugins", "list", "--json", store=store_path)
+    assert [(p["name"], p["state"]) for p in json.loads(listed.stdout)] == [
+        ("good", "disabled")
+    ]
 
 
 def test_raising_plugin_refuses_without_traceback_and_fail_open_commits(
     run_cli: RunCli, store_path: Path
 ) -> None:
-    assert run_cli("init", "--example", store=store_path).returncode == 0
-    enable(run_cli, store_path, "bad", "vpa_misbehave:Raises")
+    prepared(store_path, bad={"spec": "vpa_misbehave:Raises"})
     before = snapshot(store_path)
 
     refused = run_cli(
@@ -84,9 +89,10 @@ def test_raising_plugin_refuses_without_traceback_and_fail_open_commits(
     assert "Traceback" not in refused.stderr
     assert snapshot(store_path) == before
 
-    enable(run_cli, store_path, "bad", "vpa_misbehave:Raises", "--policy", "open")
+    set_setting(store_path, "plugins.entries.bad.policy", "open")
     done = run_cli("set", "assistant.yaml", "llm.temperature", "0.5", store=store_path)
     assert done.returncode == 0, done.stderr
+    assert "committed" in done.stdout
     assert status(run_cli, store_path, "bad")["state"] == "degraded"
 
 
@@ -99,31 +105,16 @@ def test_plugin_that_stops_importing_backs_off_then_quarantines_until_reset(
     module.write_text(
         "class Plugin:\n    def validate(self, change):\n        return []\n"
     )
-    assert run_cli("init", "--example", store=store_path).returncode == 0
-    done = run_cli(
-        "plugins",
-        "enable",
-        "fragile",
-        "--spec",
-        "vpa_fragile:Plugin",
-        "--path",
-        str(folder),
-        "--critical",
-        store=store_path,
+    prepared(
+        store_path,
+        fragile={"spec": "vpa_fragile:Plugin", "path": str(folder), "critical": True},
     )
-    assert done.returncode == 0, done.stderr
-    done = run_cli(
-        "set",
-        ".vpa-config/settings.yaml",
-        "plugins.guard.quarantine_restarts",
-        "1",
-        store=store_path,
-    )
-    assert done.returncode == 0, done.stderr
+    set_setting(store_path, "plugins.guard.quarantine_restarts", 1)
     module.write_text("import vpa_gone_dependency\n")
     before = snapshot(store_path)
 
     first = run_cli("set", "assistant.yaml", "llm.temperature", "0.5", store=store_path)
+
     assert first.returncode == 1
     assert "load_failed: ModuleNotFoundError" in first.stderr
     waiting = status(run_cli, store_path, "fragile")
@@ -133,13 +124,10 @@ def test_plugin_that_stops_importing_backs_off_then_quarantines_until_reset(
     second = run_cli(
         "set", "assistant.yaml", "llm.temperature", "0.5", store=store_path
     )
-
     assert second.returncode == 1
     quarantined = status(run_cli, store_path, "fragile")
     assert (quarantined["state"], quarantined["health"]) == ("quarantined", "unhealthy")
     assert snapshot(store_path) == before
-    third = run_cli("set", "assistant.yaml", "llm.temperature", "0.5", store=store_path)
-    assert "quarantined" in third.stderr
     reset = run_cli("plugins", "reset", "fragile", store=store_path)
     assert reset.returncode == 0
     assert reset.stdout.strip() == "fragile: state cleared"
@@ -147,7 +135,7 @@ def test_plugin_that_stops_importing_backs_off_then_quarantines_until_reset(
 
 
 def test_plugins_help_and_unknown_status(run_cli: RunCli, store_path: Path) -> None:
-    assert run_cli("init", store=store_path).returncode == 0
+    ConfigStore.init(store_path, actor=ACTOR)[0].close()
 
     helped = run_cli("plugins", "--help", store=store_path)
     missing = run_cli("plugins", "status", "nope", store=store_path)
