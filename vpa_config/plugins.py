@@ -639,7 +639,7 @@ class PluginHost:
         if key == self._settings_key:
             return
         self._settings_key = key
-        settings = head_plugin_settings(self.store)
+        settings = self._head_settings(key)
         self.settings = settings
         wanted = {n: e for n, e in settings.entries.items() if e.enabled}
         for name in list(self.slots):
@@ -650,6 +650,13 @@ class PluginHost:
             if name not in self.slots:
                 entry = resolve_path(self.store, entry)
                 self.slots[name] = make_slot(name, entry, settings.sandbox_all)
+
+    def _head_settings(self, key: Any) -> PluginSettings:
+        from vpa_config.settings import PluginSettings
+
+        if key is None or b"plugins" not in self.store.repo.blob(key[1]):
+            return PluginSettings()  # no plugins part: skip parsing the file
+        return head_plugin_settings(self.store)
 
     def close(self) -> None:
         """Stop every loaded plugin."""
