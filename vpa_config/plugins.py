@@ -25,6 +25,7 @@ import contextvars
 import json
 import os
 import random
+import re
 import threading
 import time
 import traceback
@@ -53,6 +54,7 @@ LOAD_TIMEOUT_S = 10.0
 # settings.SETTINGS_FILE, repeated so that the sandbox child, which imports this
 # module, never imports pydantic.
 SETTINGS_FILE = ".vpa-config/settings.yaml"
+_PLUGINS_KEY = re.compile(rb"(?m)^plugins\s*:")  # the settings' top-level key
 Clock = Callable[[], float]
 
 
@@ -654,7 +656,7 @@ class PluginHost:
     def _head_settings(self, key: Any) -> PluginSettings:
         from vpa_config.settings import PluginSettings
 
-        if key is None or b"plugins" not in self.store.repo.blob(key[1]):
+        if key is None or not _PLUGINS_KEY.search(self.store.repo.blob(key[1])):
             return PluginSettings()  # no plugins part: skip parsing the file
         return head_plugin_settings(self.store)
 
