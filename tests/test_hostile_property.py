@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from reliability import ACTOR, free_form_store, report
 
+from vpa_config import fsutil
 from vpa_config.errors import VpaConfigError
 from vpa_config.store import ConfigStore
 
@@ -258,7 +259,7 @@ class Hostile:
         return result
 
     def committed_equals_working(self, name: str) -> None:
-        clean = os.path.normpath(name.replace("\\", "/")).lstrip("./")
+        clean = fsutil.clean_name(name)
         on_disk = (self.root / clean).read_bytes()
         assert self.store.read_bytes(clean) == on_disk
         assert not (self.root / clean).is_symlink()

@@ -60,7 +60,7 @@ def test_verify_json_lists_the_failing_revision(run_cli: RunCli, cli_store: Path
 
     report = json.loads(done.stdout)
     assert report["ok"] is False
-    [check] = report["checks"]
+    check = _named(report["checks"], "schemas")
     [finding] = check["findings"]
     assert finding["subject"] == "sneaky"
     assert finding["direct_git_commit"] is True
@@ -124,7 +124,7 @@ def test_verify_uses_the_store_schema_of_each_revision(
 
     done = run_cli("verify", "--json", store=cli_store)
 
-    [check] = json.loads(done.stdout)["checks"]
+    check = _named(json.loads(done.stdout)["checks"], "schemas")
     assert [f["subject"] for f in check["findings"]] == ["stricter"]
 
 
@@ -144,7 +144,7 @@ def test_second_verify_only_checks_new_revisions(run_cli: RunCli, cli_store: Pat
 def test_a_registered_check_runs_and_counts(
     cli_store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("vpa_config.verify.CHECKS", dict(CHECKS))
+    monkeypatch.setattr("vpa_config.verify.CHECKS", {"schemas": CHECKS["schemas"]})
 
     def broken_chain(store: ConfigStore, progress: Any) -> CheckResult:
         return CheckResult("audit_chain", ok=False, summary="chain broken at 3")
@@ -157,3 +157,24 @@ def test_a_registered_check_runs_and_counts(
     store.close()
     assert [c.name for c in report.checks] == ["schemas", "audit_chain"]
     assert report.ok is False
+
+
+def test_verify_finds_an_edited_audit_record(run_cli: RunCli, cli_store: Path) -> None:
+    run_cli("set", "assistant.yaml", "llm.max_tokens", "512", "-m", "shorter",
+            store=cli_store)
+    trail = cli_store / ".git" / "vpa-config-audit.jsonl"
+    lines = trail.read_text().splitlines()
+    lines[0] = lines[0].replace('"outcome": "committed"', '"outcome": "refused"', 1)
+    lines[0] = lines[0].replace('"outcome":"committed"', '"outcome":"refused"', 1)
+    trail.write_text("\n".join(lines) + "\n")
+
+    done = run_cli("verify", "--json", store=cli_store)
+
+    assert done.returncode == 1, done.stderr
+    check = _named(json.loads(done.stdout)["checks"], "audit_chain")
+    assert check["ok"] is False
+    assert {finding["kind"] for finding in check["findings"]} == {"edited"}
+
+
+def _named(checks: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return next(check for check in checks if check["name"] == name)

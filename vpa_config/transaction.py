@@ -122,7 +122,8 @@ class Transaction:
         made as needed. Validation happens when the transaction ends.
         """
         from vpa_config import documents
-        from vpa_config.keypath import parse_key_path, resolve
+        from vpa_config.errors import KeyPathError
+        from vpa_config.keypath import format_dotted, parse_key_path, resolve
 
         name = fsutil.clean_name(file)
         parts = parse_key_path(key) if isinstance(key, str) else tuple(key)
@@ -130,7 +131,15 @@ class Transaction:
         text = documents.decode(name, current) if current is not None else ""
         data = documents.parse(name, text) if text.strip() else {}
         path = resolve(data, parts)
-        self.write(name, documents.set_value(name, text, path, value).encode())
+        edited = documents.set_value(name, text, path, value)
+        try:
+            content = edited.encode()
+        except UnicodeEncodeError:
+            raise KeyPathError(
+                f"{name}: {format_dotted(path)}: the value holds text that is not "
+                "valid Unicode (a lone surrogate); nothing was written"
+            ) from None
+        self.write(name, content)
 
     def unset(self, file: str, key: str | Sequence[str]) -> None:
         """Remove ``key`` (a key or a list item) from ``file``.

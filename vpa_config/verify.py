@@ -118,7 +118,23 @@ def check_schema_history(store: ConfigStore, progress: Progress | None) -> Check
     return _HistoryCheck(store).run(progress)
 
 
-CHECKS: dict[str, Check] = {"schemas": check_schema_history}
+def check_audit_trail(store: ConfigStore, progress: Progress | None) -> CheckResult:
+    """The audit trail's hash chain is whole and its revisions are in history."""
+    from vpa_config.audittrail import verify_chain
+
+    report = verify_chain(store)
+    summary = (
+        f"{report.records} records, chain whole"
+        if report.ok
+        else f"{len(report.problems)} problems in {report.records} records"
+    )
+    return CheckResult("audit_chain", report.ok, summary, findings=report.problems)
+
+
+CHECKS: dict[str, Check] = {
+    "schemas": check_schema_history,
+    "audit_chain": check_audit_trail,
+}
 
 
 def register_check(name: str, check: Check) -> None:
