@@ -14,10 +14,10 @@ step() { printf '\n$ %s\n' "$*"; }
 step vpa-config --store "$store" init --example
 "$vpa" --store "$store" init --example
 
-step vpa-config set assistant.yaml llm.temperature 0.4 -m "calmer answers"
+step vpa-config set assistant.yaml llm.temperature 0.4 -m "'calmer answers'"
 "$vpa" --store "$store" set assistant.yaml llm.temperature 0.4 -m "calmer answers"
 
-step vpa-config set assistant.yaml llm.temperature 9 -m "too hot"
+step vpa-config set assistant.yaml llm.temperature 9 -m "'too hot'"
 if "$vpa" --store "$store" set assistant.yaml llm.temperature 9 -m "too hot"; then
     echo "an invalid change was accepted" >&2
     exit 1
@@ -28,7 +28,7 @@ fi
 step vpa-config log
 "$vpa" --store "$store" log
 
-step vpa-config restore HEAD~1 -m "back to the example"
+step vpa-config restore HEAD~1 -m "'back to the example'"
 "$vpa" --store "$store" restore HEAD~1 -m "back to the example"
 
 step vpa-config get assistant.yaml llm.temperature

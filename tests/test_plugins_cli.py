@@ -144,3 +144,18 @@ def test_plugins_help_and_unknown_status(run_cli: RunCli, store_path: Path) -> N
     assert "quarantined" in helped.stdout
     assert missing.returncode == 5
     assert "no plugin called 'nope'" in missing.stderr
+
+
+def test_disable_and_reset_of_an_unknown_plugin_commit_nothing(
+    run_cli: RunCli, store_path: Path
+) -> None:
+    ConfigStore.init(store_path, actor=ACTOR)[0].close()
+    before = snapshot(store_path)
+
+    disabled = run_cli("plugins", "disable", "nope", store=store_path)
+    reset = run_cli("plugins", "reset", "nope", store=store_path)
+
+    assert disabled.returncode == 5, disabled.stderr
+    assert reset.returncode == 5, reset.stderr
+    assert "no plugin called 'nope'" in disabled.stderr
+    assert snapshot(store_path) == before

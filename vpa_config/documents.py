@@ -283,6 +283,10 @@ def _parse_yaml(name: str, text: str) -> Any:
             problem += " (a tab; YAML indents with spaces only)"
         line = mark.line + 1 if mark else None
         column = mark.column + 1 if mark else None
+        if "nesting depth" in problem:
+            # libyaml builds from PyYAML 6.0.4 on stop deep flows themselves.
+            message = f"nested deeper than {MAX_DEPTH} levels"
+            raise ParseError(name, message, line, column) from None
         raise ParseError(name, f"invalid YAML: {problem}", line, column) from None
     except yaml.YAMLError as exc:
         raise ParseError(name, f"invalid YAML: {exc}") from None
@@ -441,7 +445,7 @@ def _apply(
             node = node[part]
         else:
             raise KeyPathError(
-                f"{name}: {where}: cannot go inside a {type(node).__name__} value"
+                f"{name}: {where}: cannot go inside a {_kind_of(node)} value"
             )
     last = path[-1]
     where = format_dotted(path)
@@ -470,7 +474,7 @@ def _apply(
             node[last] = _yaml11_safe(value)
     else:
         raise KeyPathError(
-            f"{name}: {where}: cannot set a key inside a {type(node).__name__} value"
+            f"{name}: {where}: cannot set a key inside a {_kind_of(node)} value"
         )
 
 
@@ -685,3 +689,16 @@ def _locate_toml(text: str, path: Sequence[Part]) -> tuple[int, int] | None:
             column = line.index(stripped[0]) + 1
             return number, column
     return best
+
+
+def _kind_of(node: Any) -> str:
+    """A value's kind in the words of JSON Schema, whatever editor made it."""
+    for kind, name in (
+        (bool, "boolean"),
+        (int, "integer"),
+        (float, "number"),
+        (str, "string"),
+    ):
+        if isinstance(node, kind):
+            return name
+    return "null" if node is None else type(node).__name__

@@ -42,13 +42,24 @@ class CommitMessage:
         return [value for key, value in self.trailers if key.lower() in wanted]
 
     def render(self) -> str:
-        """The full message text: subject, reason, trailers."""
+        """The full message text: subject, reason, trailers.
+
+        Control characters other than newline and tab are written as escapes
+        (``\\x00``): git refuses a commit object with a NUL byte in it.
+        """
         parts = [self.subject.strip()]
         if self.reason.strip():
             parts.append(self.reason.strip())
         if self.trailers:
             parts.append("\n".join(f"{key}: {value}" for key, value in self.trailers))
-        return "\n\n".join(parts) + "\n"
+        return _CONTROL.sub(_escape_control, "\n\n".join(parts) + "\n")
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _escape_control(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group()):02x}"
 
 
 def parse_message(text: str) -> CommitMessage:

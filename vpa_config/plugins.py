@@ -1345,8 +1345,17 @@ def _health_message(status: PluginStatus) -> str:
     return f"{status.state}, breaker {status.breaker}{why}"
 
 
+def require_known(store: ConfigStore, name: str) -> None:
+    """Refuse a plugin name that is neither configured, installed nor recorded."""
+    from vpa_config.errors import NotFoundError
+
+    if name not in {status.name for status in statuses(store)}:
+        raise NotFoundError(f"no plugin called {name!r} is configured or installed")
+
+
 def reset(store: ConfigStore, name: str) -> bool:
     """Clear a plugin's breaker, restart and quarantine state."""
+    require_known(store, name)
     had = StateFile(store.repo.controldir).clear(name)
     logs.emit(
         "plugin.reset",
@@ -1376,6 +1385,8 @@ def set_enabled(
     """
     from vpa_config import documents
 
+    if not enabled:
+        require_known(store, name)
     verb = "enable" if enabled else "disable"
     fields = {"enabled": enabled, **dict(updates or {})}
     with store.transaction(

@@ -45,14 +45,14 @@ def list_cmd(app: AppContext, as_json: bool) -> int:
 @pass_app
 def status_cmd(app: AppContext, name: str | None, as_json: bool) -> int:
     """The guard's state of one plugin (or all): breaker, restarts, last error."""
-    from vpa_config.errors import NotFoundError
-    from vpa_config.plugins import statuses
+    from vpa_config.plugins import require_known, statuses
 
-    found = statuses(app.store())
+    store = app.store()
+    if name is not None:
+        require_known(store, name)
+    found = statuses(store)
     if name is not None:
         found = [status for status in found if status.name == name]
-        if not found:
-            raise NotFoundError(f"no plugin called {name!r} is configured or installed")
     if as_json:
         data = [status.to_dict() for status in found]
         render.echo_json(data[0] if name is not None else data)
