@@ -258,38 +258,7 @@ class GitRepo:
 
     def changed_paths(self, old: str | None, new: str) -> list[str]:
         """Files that differ between two revisions' trees (old None: all of new)."""
-        old_tree = self.commit(old).tree.encode() if old else None
-        new_tree = self.commit(new).tree.encode()
-        out: list[str] = []
-        self._diff_trees(old_tree, new_tree, "", out)
-        return sorted(out)
-
-    def _diff_trees(
-        self, old: bytes | None, new: bytes | None, prefix: str, out: list[str]
-    ) -> None:
-        if old == new:
-            return
-        store = self._repo.object_store
-        old_entries = _entries(store[old]) if old else {}
-        new_entries = _entries(store[new]) if new else {}
-        for name in old_entries.keys() | new_entries.keys():
-            before = old_entries.get(name)
-            after = new_entries.get(name)
-            if before == after:
-                continue
-            path = prefix + name.decode("utf-8", "surrogateescape")
-            before_dir = before is not None and stat.S_ISDIR(before[0])
-            after_dir = after is not None and stat.S_ISDIR(after[0])
-            if before_dir or after_dir:
-                self._diff_trees(
-                    before[1] if before_dir else None,  # type: ignore[index]
-                    after[1] if after_dir else None,  # type: ignore[index]
-                    path + "/",
-                    out,
-                )
-            if not before_dir or not after_dir:
-                if (before and not before_dir) or (after and not after_dir):
-                    out.append(path)
+        return [path for path, _old, _new in self.file_changes(old, new)]
 
     def file_changes(
         self, old: str | None, new: str
