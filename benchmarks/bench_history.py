@@ -1,11 +1,13 @@
-"""History beside the git CLI: log -20, file history, key audit, blame, memory.
+"""History beside the git CLI: log -20, whole log, file history, audit, blame, memory.
 
     python benchmarks/bench_history.py            # the 50 x 10,000 store
     python benchmarks/bench_history.py --quick    # 10 x 200, 2 repetitions
 
 vpa-config runs twice in every job: as an in-process library call on an open
 store, and as a whole ``vpa-config`` process. The references are the git CLI
-doing the nearest job: ``git log -20``, ``git log -- FILE``, ``git log -L``
+doing the nearest job: ``git log -20``, ``git log`` (with ``--name-only``
+for the files each revision changed, which vpa-config lists),
+``git log -- FILE``, ``git log -L``
 and ``git log -p`` on the file, and for the key-level jobs a pipeline that
 does what vpa-config answers (``git log --raw`` for the file's blob ids,
 ``git cat-file --batch`` for their contents, libyaml in Python for the key).
@@ -120,6 +122,26 @@ def job_log20(store: Path, reps: int) -> Job:
                "as fast as git log -20 plus the interpreter's start")
 
 
+def job_log_all(store: Path, reps: int, revisions: int) -> Job:
+    from vpa_config.store import ConfigStore
+
+    opened = ConfigStore.open(store)
+    opened.log()
+    git_log = ["git", "-C", str(store), "log"]
+    rows = alternate({
+        "vpa-config library: log()": lambda _: timed(lambda: opened.log()),
+        "vpa-config log (process)": lambda _: run_process(
+            [*VPA, "--store", str(store), "log"]),
+        "git log": lambda _: run_process(git_log),
+        "git log --name-only (the files too, as vpa-config shows)": lambda _: run_process(
+            [*git_log, "--name-only"]),
+    }, reps)
+    opened.close()
+    return Job("log-all", f"every revision ({revisions:,}) with its files",
+               list(rows.values()), "vpa-config log (process)",
+               "no slower than git log --name-only")
+
+
 def job_file_history(store: Path, reps: int) -> Job:
     from vpa_config.store import ConfigStore
 
@@ -210,6 +232,7 @@ def job_memory(store: Path) -> Job:
         rss("vpa-config blame FILE", [*vpa, "blame", FILE]),
         rss("vpa-config log FILE", [*vpa, "log", FILE]),
         rss("vpa-config log -n 20", [*vpa, "log", "-n", "20"]),
+        rss("vpa-config log (every revision)", [*vpa, "log"]),
         rss("git pipeline for the key", [sys.executable, "-c", PIPELINE, str(store), FILE,
                                          KEY]),
     ]
@@ -241,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Index built from git in {build:.2f} s "
               f"({revisions / build:,.0f} revisions a second).\n", flush=True)
         jobs = [
-            lambda: job_log20(store, reps), lambda: job_file_history(store, reps),
+            lambda: job_log20(store, reps), lambda: job_log_all(store, reps, revisions),
+            lambda: job_file_history(store, reps),
             lambda: job_audit(store, reps), lambda: job_blame(store, reps),
             lambda: job_cold(store, 1), lambda: job_memory(store),
         ]

@@ -99,6 +99,7 @@ def answers(path: Path) -> dict[str, Any]:
             "log": {file: [e.to_dict() for e in store.log(file)] for file in FILES},
             "log_key": [e.revision for e in store.log(key=f"{FILES[0]}:{KEYS[0]}")],
             "recent": [e.to_dict() for e in store.log(limit=20)],
+            "log_all": [e.to_dict() for e in store.log()],
         }
     finally:
         store.close()
@@ -127,6 +128,49 @@ def test_log_of_a_file_matches_git_log(long_store: Path) -> None:
         long_store, "log", "-20", "--format=%H"
     ).split()
     store.close()
+
+
+def reference_log(path: Path) -> list[tuple[str, str, int, str, list[str]]]:
+    """(revision, author, time, subject, files) of every revision, by the git CLI."""
+    out = git(path, "log", "--format=%x01%H%x00%an <%ae>%x00%at%x00%s", "--name-only")
+    entries = []
+    for chunk in out.split("\x01")[1:]:
+        head, _, names = chunk.partition("\n")
+        sha, author, when, subject = head.split("\x00")
+        entries.append((sha, author, int(when), subject, names.split()))
+    return entries
+
+
+def mine_log(entries: list[Any]) -> list[tuple[str, str, int, str, list[str]]]:
+    return [(e.revision, e.author, e.time, e.subject, list(e.files)) for e in entries]
+
+
+def test_the_whole_log_matches_git_log_through_every_change_of_head(
+    long_store: Path, run_cli: Any
+) -> None:
+    def check() -> None:
+        store = ConfigStore.open(long_store)
+        mine = mine_log(store.log())
+        store.close()
+        assert mine == reference_log(long_store)
+        done = run_cli("log", "--json", store=long_store)
+        assert done.returncode == 0, done.stderr
+        lines = [json.loads(line) for line in done.stdout.splitlines()]
+        assert [(d["revision"], d["files"]) for d in lines] == [
+            (sha, files) for sha, _, _, _, files in mine
+        ]
+
+    check()  # builds the index
+    text = re.sub(r"replicas: \d+", "replicas: 77", (long_store / FILES[2]).read_text())
+    (long_store / FILES[2]).write_text(text)
+    git(long_store, "-c", "user.name=Carol", "-c", "user.email=c@example.org",
+        "commit", "-q", "--no-verify", "-am", "behind the tool's back")
+    check()  # the git CLI's commit is indexed on the next read
+    assert reference_log(long_store)[0][1:4:2] == ("Carol <c@example.org>", "behind "
+                                                   "the tool's back")
+    git(long_store, "reset", "-q", "--hard", "HEAD~40")
+    check()  # the 40 lost revisions are dropped
+    assert len(reference_log(long_store)) == 301 - 40
 
 
 def test_a_deleted_index_gives_the_same_answers(long_store: Path) -> None:
@@ -290,3 +334,58 @@ def test_an_index_that_cannot_be_written_is_kept_in_memory(long_store: Path) -> 
 
     assert found == [rev for rev, _, _ in expected]
     assert blocker.is_dir()
+
+
+class _Terminal:
+    """A stand-in stderr that says it is a terminal and keeps what was drawn."""
+
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+        self.text = ""
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_a_long_rebuild_draws_a_bar_only_on_a_terminal(
+    long_store: Path, monkeypatch: pytest.MonkeyPatch, tty: bool
+) -> None:
+    terminal = _Terminal(tty)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setattr(keyindex, "PROGRESS_FROM", 100)
+    keyindex.show_progress()
+    try:
+        store = ConfigStore.open(long_store)
+        store.log(FILES[0])
+        store.close()
+    finally:
+        keyindex.show_progress(False)
+
+    if tty:
+        assert "indexing history [" in terminal.text
+        assert "300/300 revisions" in terminal.text
+        assert terminal.text.endswith("\r\x1b[2K")  # erased when done
+    else:
+        assert terminal.text == ""
+
+
+def test_a_library_caller_sees_no_bar(
+    long_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    terminal = _Terminal(True)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setattr(keyindex, "PROGRESS_FROM", 100)
+
+    store = ConfigStore.open(long_store)
+    store.log(FILES[0])
+    store.close()
+
+    assert terminal.text == ""

@@ -220,9 +220,15 @@ class GitRepo:
         )
 
     def walk(self, start: str | None = None) -> Iterator[CommitInfo]:
-        """Commits newest first along first parents (history here is linear)."""
-        for sha in self.iter_commit_ids(start):
-            yield self.commit(sha.decode())
+        """Commits newest first along first parents (history here is linear).
+
+        Each commit is read once: its first parent names the next one.
+        """
+        sha = start or self.head()
+        while sha:
+            info = self.commit(sha)
+            yield info
+            sha = info.parents[0] if info.parents else None
 
     def files(self, rev: str | None) -> FileTree:
         """Every file of the revision's tree, flattened; empty before any commit."""
@@ -292,8 +298,19 @@ class GitRepo:
         if found is None:
             if len(cache) >= 64:
                 cache.clear()
-            found = cache[tree_id] = _entries(self._repo.object_store[tree_id])
+            found = cache[tree_id] = self._read_entries(tree_id)
         return found
+
+    def _read_entries(self, tree_id: bytes) -> dict[bytes, tuple[int, bytes]]:
+        """A tree's entries from its raw text (half the cost of a Tree object)."""
+        store = self._repo.object_store
+        try:
+            type_num, raw = store.get_raw(tree_id)
+            if type_num == 2:
+                return {name: (mode, sha) for name, mode, sha in _parse_tree(raw)}
+        except Exception:  # noqa: BLE001 (missing or malformed: dulwich's Tree says why)
+            pass
+        return _entries(store[tree_id])
 
     def _diff_entries(
         self,
@@ -565,6 +582,16 @@ def _storage_errors() -> Iterator[None]:
             f"cannot write {os.fsdecode(exc.filename)}: its lock file exists "
             "(a git program is writing, or one was killed); nothing was changed"
         ) from None
+
+
+def _parse_tree(raw: bytes) -> list[tuple[bytes, int, bytes]]:
+    """(name, mode, hex id) of each entry of a raw tree (any dulwich version)."""
+    from dulwich.objects import parse_tree
+
+    try:
+        return list(parse_tree(raw, 20))
+    except TypeError:  # dulwich before SHA-256 support: no length argument
+        return list(parse_tree(raw))
 
 
 def _entries(tree: Any) -> dict[bytes, tuple[int, bytes]]:

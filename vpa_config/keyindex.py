@@ -25,7 +25,7 @@ import json
 import weakref
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -236,15 +236,17 @@ class KeyIndex:
     def sync(self, max_new: int | None = None) -> bool:
         """Bring the index up to HEAD; False if that needs more than ``max_new``."""
         head = self.repo.head()
-        if (self.tip() or (0, None))[1] == head:
+        tip = self.tip()
+        if (tip or (0, None))[1] == head:
             return True
         missing, base = self._missing_since_indexed(head, max_new)
         if missing is None:
             return False
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            # Another process may have caught up while this one waited.
-            missing, base = self._missing_since_indexed(head, None)
+            if self.tip() != tip:
+                # Another process moved the index while this one walked.
+                missing, base = self._missing_since_indexed(head, None)
             assert missing is not None
             self._truncate_after(base)
             self.db.execute("COMMIT")
@@ -305,22 +307,31 @@ class KeyIndex:
         }
         self._config_dir = config_dir
         expected = (base, before) if before else None
-        for start in range(0, len(chain), BATCH):
-            batch = chain[start : start + BATCH]
-            self.db.execute("BEGIN IMMEDIATE")
-            if self.tip() != expected:
-                self.db.execute("ROLLBACK")
-                return False
-            try:
-                for offset, info in enumerate(batch):
-                    seq = base + 1 + start + offset
-                    self._index_one(seq, info, previous_tree)
-                    previous_tree = info.tree.encode()
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            expected = (base + start + len(batch), batch[-1].sha)
+        meter = _meter(len(chain))
+        try:
+            for start in range(0, len(chain), BATCH):
+                batch = chain[start : start + BATCH]
+                self.db.execute("BEGIN IMMEDIATE")
+                if self.tip() != expected:
+                    self.db.execute("ROLLBACK")
+                    return False
+                try:
+                    for offset, info in enumerate(batch):
+                        seq = base + 1 + start + offset
+                        self._index_one(seq, info, previous_tree)
+                        previous_tree = info.tree.encode()
+                        if meter is not None and offset % 100 == 99:
+                            meter(start + offset + 1)
+                    self.db.execute("COMMIT")
+                except BaseException:
+                    self.db.execute("ROLLBACK")
+                    raise
+                expected = (base + start + len(batch), batch[-1].sha)
+                if meter is not None:
+                    meter(start + len(batch))
+        finally:
+            if meter is not None:
+                meter(None)
         return True
 
     def _sha_of_seq(self, seq: int) -> str | None:
@@ -774,6 +785,42 @@ def _revision(row: Sequence[Any]) -> Revision:
         kind=row[6], source=row[7], tool=row[8], subject=row[9], reason=row[10],
         trailers=tuple(tuple(pair) for pair in json.loads(row[11])),  # type: ignore[misc]
     )
+
+
+# --- progress on a terminal ---------------------------------------------------
+
+# Set by the command line (:func:`show_progress`): a library caller's
+# terminal is left alone.
+_progress = False
+PROGRESS_FROM = 1000  # revisions to index before a bar is worth showing
+
+
+def show_progress(enabled: bool = True) -> None:
+    """Draw a bar on stderr, when it is a terminal, while many revisions are indexed."""
+    global _progress
+    _progress = enabled
+
+
+def _meter(total: int) -> Callable[[int | None], None] | None:
+    """A function drawing ``done``/``total`` on the terminal (None: erase it)."""
+    import sys
+
+    stream = sys.stderr
+    if not _progress or total < PROGRESS_FROM or not stream.isatty():
+        return None
+
+    def draw(done: int | None) -> None:
+        if done is None:
+            stream.write("\r\x1b[2K")
+        else:
+            filled = done * 30 // total
+            stream.write(
+                f"\rindexing history [{'#' * filled}{'.' * (30 - filled)}] "
+                f"{done:,}/{total:,} revisions"
+            )
+        stream.flush()
+
+    return draw
 
 
 # --- one index per open repository ------------------------------------------

@@ -12,6 +12,14 @@ from vpa_config.cli.context import AppContext, pass_app
 from vpa_config.cli.options import json_option
 
 
+def history_store(app: AppContext) -> Any:
+    """The store, for a command that may first index the history (bar on a terminal)."""
+    from vpa_config import keyindex
+
+    keyindex.show_progress()
+    return app.store()
+
+
 def _when(seconds: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + "Z"
 
@@ -119,7 +127,7 @@ def audit_cmd(app: AppContext, file: str, key: str, as_json: bool) -> int:
     went, files removed and added back, and files renamed (a
     Vpa-Renamed-From trailer). With --json, one JSON object a line.
     """
-    entries = app.store().audit(file, key)
+    entries = history_store(app).audit(file, key)
     if as_json:
         for entry in entries:
             render.echo_json_line(entry.to_dict())
@@ -146,7 +154,7 @@ def audit_cmd(app: AppContext, file: str, key: str, as_json: bool) -> int:
 @pass_app
 def blame_cmd(app: AppContext, file: str, as_json: bool) -> int:
     """For each key of FILE, the revision, author and time of its last change."""
-    lines = app.store().blame(file)
+    lines = history_store(app).blame(file)
     if as_json:
         render.echo_json([line.to_dict() for line in lines])
         return 0
