@@ -70,6 +70,8 @@ DRAFTS = {
 _VALIDATORS: dict[tuple[str, str, str], Any] = {}
 _VALIDATORS_MAX = 256
 _COMPILED = _VALIDATORS  # the name other modules and tests know it by
+# Process-wide: schemacheck's compiled forms, by the same key.
+_DECIDERS: dict[tuple[str, str, str], Any] = {}
 
 
 def shipped_schema_dir() -> Path:
@@ -202,6 +204,7 @@ class SchemaRegistry:
         self.checked = checked or default_checked()
         self.local_files = local_files
         self._extra: dict[str, SchemaSource] = {}
+        self._decider_table: dict[str, tuple[Any, str]] | None = None
 
     def _shipped_schemas(self) -> dict[str, bytes]:
         if self._shipped is None:
@@ -252,6 +255,7 @@ class SchemaRegistry:
         self._extra[source.uri] = source
         self._registry = None
         self._fingerprint = None
+        self._decider_table = None
         return source
 
     def find(self, ref: str) -> str:
@@ -306,7 +310,55 @@ class SchemaRegistry:
         if refs_key not in self.checked:
             check_refs(registry, schema, source)
             self.checked.add(refs_key)
+        if schemacheck_covers(cls):
+            flag_set(self.decider_flag(source))
         return validator
+
+    # --- the decider: valid documents without jsonschema --------------------
+
+    def decider_flag(self, source: SchemaSource) -> str:
+        """Names "this schema, with these neighbours, passed every schema check".
+
+        Set once jsonschema built a validator for it (metaschema and ``$ref``
+        checks passed); only then may :func:`validate` trust
+        :mod:`vpa_config.schemacheck` without loading jsonschema.
+        """
+        parts = (source.uri, source.sha256, self.fingerprint, _jsonschema_stamp())
+        text = "\0".join(parts)
+        return "schema-decided-" + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    def decider(self, source: SchemaSource) -> Any:
+        """The schema compiled by :mod:`vpa_config.schemacheck` (None: declined)."""
+        key = (source.uri, source.sha256, self.fingerprint)
+        if key not in _DECIDERS:
+            from vpa_config import schemacheck
+
+            try:
+                schema = source.load()
+            except SchemaError:
+                compiled = None
+            else:
+                compiled = schemacheck.compile_schema(
+                    schema, uri=source.uri, lookup=self._decider_lookup
+                )
+            if len(_DECIDERS) >= _VALIDATORS_MAX:
+                _DECIDERS.clear()
+            _DECIDERS[key] = compiled
+        return _DECIDERS[key]
+
+    def _decider_lookup(self, uri: str) -> tuple[Any, str] | None:
+        if self._decider_table is None:
+            self._decider_table = _decider_table(self._all_sources())
+        return self._decider_table.get(uri)
+
+    def _all_sources(self) -> list[tuple[str, bytes]]:
+        found = [(STORE_BASE + name, content) for name, content in self._store.items()]
+        found += [
+            (SHIPPED_BASE + name, content)
+            for name, content in self._shipped_schemas().items()
+        ]
+        found += [(uri, source.content) for uri, source in self._extra.items()]
+        return found
 
     def _referencing_registry(self) -> Any:
         if self._registry is None:
@@ -351,6 +403,74 @@ def _checked_key(cls: Any, content: bytes) -> str:
     digest.update(json.dumps(cls.META_SCHEMA, sort_keys=True).encode() + b"\0")
     digest.update(content)
     return "schema-checked-" + digest.hexdigest()[:32]
+
+
+def schemacheck_covers(cls: Any) -> bool:
+    """Whether schemacheck knows every keyword and format of this validator class."""
+    from vpa_config import schemacheck
+
+    draft = cls.__name__.removesuffix("Validator").lower()
+    if draft not in schemacheck.KEYWORDS:
+        return False
+    checker = cls.FORMAT_CHECKER
+    return schemacheck.covers(draft, cls.VALIDATORS, checker.checkers)
+
+
+def _jsonschema_stamp() -> str:
+    """Where jsonschema and its metaschemas are installed, and when (no import)."""
+    global _STAMP
+    if _STAMP is not None:
+        return _STAMP
+    from importlib.util import find_spec
+
+    parts = []
+    for name in ("jsonschema", "jsonschema_specifications"):
+        spec = find_spec(name)
+        origin = spec.origin if spec is not None else None
+        try:
+            stat = os.stat(origin) if origin else None
+        except OSError:
+            stat = None
+        parts.append(f"{origin}:{stat.st_mtime_ns}:{stat.st_size}" if stat else name)
+    _STAMP = "|".join(parts)
+    return _STAMP
+
+
+_STAMP: str | None = None
+
+
+def _decider_table(sources: list[tuple[str, bytes]]) -> dict[str, tuple[Any, str]]:
+    """Every schema a ``$ref`` may name, by URI, as jsonschema's registry holds them.
+
+    By place, and by a top-level ``$id``; ids are left out when any schema
+    might embed another ``$id`` (a crawled registry could then answer
+    differently) or when two schemas claim the same one.
+    """
+    from vpa_config import schemacheck
+
+    table: dict[str, tuple[Any, str]] = {}
+    ids: dict[str, tuple[Any, str] | None] = {}
+    embedded = False
+    for uri, content in sources:
+        try:
+            data = SchemaSource("", "", "", content).load()
+        except SchemaError:
+            continue
+        draft = schemacheck.draft_of(data)
+        if draft is None:
+            continue
+        table[uri] = (data, draft)
+        word = b'"id"' if draft == "draft4" else b'"$id"'
+        embedded = embedded or content.count(word) > 1 or b"\\u" in content
+        ident = schemacheck.id_of(data, draft)
+        if isinstance(ident, str):
+            joined = urljoin(uri, ident)
+            ids[joined] = (data, draft) if joined not in ids else None
+    if not embedded:
+        for uri, entry in ids.items():
+            if entry is not None:
+                table.setdefault(uri, entry)
+    return table
 
 
 def _jsonschema_version() -> str:
@@ -513,7 +633,14 @@ def validate(
     text: str | None = None,
     secret_patterns: Sequence[str] = (),
 ) -> list[Problem]:
-    """Every problem of ``data`` against the schema, located in ``text``."""
+    """Every problem of ``data`` against the schema, located in ``text``.
+
+    A document :mod:`vpa_config.schemacheck` finds valid, against a schema
+    that passed all schema checks before, returns at once without jsonschema;
+    anything else is judged and reported by jsonschema.
+    """
+    if _known_valid(data, source, registry):
+        return []
     from referencing.exceptions import Unresolvable
 
     validator = registry.validator(source)
@@ -529,6 +656,15 @@ def validate(
     if text is not None:
         problems = locate_all(file, text, problems)
     return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
+
+
+def _known_valid(data: Any, source: SchemaSource, registry: SchemaRegistry) -> bool:
+    from vpa_config.settings_cache import flag_known
+
+    if not flag_known(registry.decider_flag(source)):
+        return False
+    decider = registry.decider(source)
+    return decider is not None and decider.is_valid(data) is True
 
 
 def _error_order(error: Any) -> tuple[Any, ...]:

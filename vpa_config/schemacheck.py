@@ -1,0 +1,958 @@
+"""A fast yes-or-don't-know JSON Schema check, so a valid change skips jsonschema.
+
+:func:`compile_schema` turns a parsed schema into a tree of small closures
+(built lazily, node by node, the first time a document reaches them) and
+:meth:`CompiledSchema.is_valid` answers ``True`` (valid), ``False`` (not
+valid) or ``None`` (cannot decide). It is a decider, not a reporter: on
+``False`` or ``None`` :func:`vpa_config.validation.validate` runs jsonschema
+exactly as before, so every error report stays jsonschema's. Only ``True``
+changes anything: jsonschema is then not imported at all.
+
+What it decides: drafts 2020-12, 2019-09, 7, 6 and 4, picked by ``$schema``
+as :func:`vpa_config.validation.validator_class` picks them; every keyword
+jsonschema's validator class of that draft applies, written to give the
+same answer as jsonschema's own code (bool is not a number, ``1.0`` is an
+integer from draft 6 on, ``1`` equals ``1.0`` but not ``True`` in ``enum``,
+``const`` and ``uniqueItems``, ``pattern`` is :func:`re.search`, lengths count
+code points, ``multipleOf`` divides floats as jsonschema does, ``$ref``
+siblings are ignored up to draft 7, the draft-4 boolean
+``exclusiveMinimum``, ``items``/``additionalItems`` against
+``prefixItems``/``items``, ``dependencies`` against ``dependentRequired`` and
+``dependentSchemas``); ``$ref`` to a JSON pointer in the same document or in
+another schema the registry holds; the formats ``email``, ``idn-email``,
+``ipv4``, ``ipv6``, ``regex``, ``date``, ``date-time``, ``time`` and
+``uuid`` (for strings only, as jsonschema's checker ignores other values).
+
+When it declines (answers ``None``, only when a document actually reaches the
+construct): ``$dynamicRef``, ``$recursiveRef``, ``unevaluatedProperties`` and
+``unevaluatedItems``; a ``$ref`` to a plain-name anchor, through an embedded
+``$id``, to a metaschema or to any URI it cannot map to a schema; a
+subschema whose ``$schema`` switches draft; any other format jsonschema may
+check; a keyword value of an unexpected shape; any exception at all.
+
+Why it is sound: it answers ``True`` only when every applicable keyword was
+evaluated by code that mirrors jsonschema's, so jsonschema finds no error
+either; everything else becomes ``None`` or ``False``, and jsonschema has the
+last word. :func:`covers` lets the caller confirm, with jsonschema loaded,
+that a draft's keywords and formats are all known here before trusting it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from numbers import Number
+from typing import Any
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit
+
+__all__ = [
+    "CompiledSchema",
+    "Undecided",
+    "compile_schema",
+    "covers",
+    "draft_of",
+    "id_of",
+]
+
+Check = Callable[[Any], bool]
+Lookup = Callable[[str], "tuple[Any, str] | None"]
+
+DRAFT_URIS = {
+    "http://json-schema.org/draft-04/schema": "draft4",
+    "http://json-schema.org/draft-06/schema": "draft6",
+    "http://json-schema.org/draft-07/schema": "draft7",
+    "https://json-schema.org/draft/2019-09/schema": "draft201909",
+    "https://json-schema.org/draft/2020-12/schema": "draft202012",
+}
+# What jsonschema's validator_for knows (its keys, compared after urlsplit).
+_SWITCH = {**DRAFT_URIS, "http://json-schema.org/draft-03/schema": "draft3"}
+LEGACY = frozenset({"draft4", "draft6", "draft7"})
+
+_COMMON = frozenset(
+    {
+        "$ref",
+        "additionalProperties",
+        "allOf",
+        "anyOf",
+        "enum",
+        "format",
+        "maxItems",
+        "maxLength",
+        "maxProperties",
+        "maximum",
+        "minItems",
+        "minLength",
+        "minProperties",
+        "minimum",
+        "multipleOf",
+        "not",
+        "oneOf",
+        "pattern",
+        "patternProperties",
+        "properties",
+        "required",
+        "type",
+        "uniqueItems",
+    }
+)
+_D6 = _COMMON | {
+    "additionalItems",
+    "const",
+    "contains",
+    "dependencies",
+    "exclusiveMaximum",
+    "exclusiveMinimum",
+    "items",
+    "propertyNames",
+}
+_NEW = _COMMON | {
+    "const",
+    "contains",
+    "dependentRequired",
+    "dependentSchemas",
+    "exclusiveMaximum",
+    "exclusiveMinimum",
+    "if",
+    "items",
+    "propertyNames",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+}
+#: The keywords jsonschema's validator class applies, by draft.
+KEYWORDS = {
+    "draft4": _COMMON | {"additionalItems", "dependencies", "items"},
+    "draft6": _D6,
+    "draft7": _D6 | {"if"},
+    "draft201909": _NEW | {"$recursiveRef", "additionalItems"},
+    "draft202012": _NEW | {"$dynamicRef", "prefixItems"},
+}
+
+_ALL = ("email", "idn-email", "ipv6", "uri", "date-time", "regex")
+_D4F = (*_ALL, "ipv4", "hostname")
+_D6F = (*_D4F, "uri-reference", "json-pointer", "uri-template")
+_D7F = (
+    *_D6F,
+    "idn-hostname",
+    "iri",
+    "iri-reference",
+    "time",
+    "date",
+    "relative-json-pointer",
+)
+#: Every format jsonschema's checker of a draft may assert (with all extras).
+FORMATS = {
+    "draft4": frozenset(_D4F),
+    "draft6": frozenset(_D6F),
+    "draft7": frozenset(_D7F),
+    "draft201909": frozenset((*_D7F, "duration", "uuid")),
+    "draft202012": frozenset((*_D7F, "duration", "uuid")),
+}
+
+
+class Undecided(Exception):
+    """Raised inside a check that cannot give jsonschema's answer."""
+
+
+def draft_of(schema: Any) -> str | None:
+    """The draft vpa-config validates ``schema`` with, or None if it would refuse."""
+    declared = schema.get("$schema") if isinstance(schema, dict) else None
+    if declared is None:
+        return "draft202012"
+    if not isinstance(declared, str):
+        return None
+    wanted = urldefrag(declared.strip())[0].replace(
+        "https://json-schema.org/draft-0", "http://json-schema.org/draft-0"
+    )
+    return DRAFT_URIS.get(wanted)
+
+
+def covers(draft: str, keywords: Any, formats: Any) -> bool:
+    """Whether every keyword and format jsonschema applies is known here."""
+    return set(keywords) <= KEYWORDS[draft] and set(formats) <= FORMATS[draft]
+
+
+class CompiledSchema:
+    """One schema, ready to answer :meth:`is_valid` for many documents."""
+
+    def __init__(self, root: Check) -> None:
+        self._root = root
+
+    def is_valid(self, data: Any) -> bool | None:
+        """True: jsonschema finds no error. False or None: ask jsonschema."""
+        try:
+            return bool(self._root(data))
+        except Exception:  # Undecided, or anything jsonschema might raise
+            return None
+
+
+def compile_schema(
+    schema: Any, *, uri: str, draft: str | None = None, lookup: Lookup | None = None
+) -> CompiledSchema | None:
+    """The compiled form of ``schema`` (None when it declines the whole schema).
+
+    ``uri`` is where the registry keeps it; ``lookup`` maps any other URI to
+    (schema, draft) for ``$ref`` between schemas.
+    """
+    draft = draft or draft_of(schema)
+    if draft is None:
+        return None
+    word = "id" if draft == "draft4" else "$id"
+    if isinstance(schema, dict) and word not in schema and "$ref" not in schema:
+        base = uri  # vpa-config gives a schema without $id its place as $id
+    else:
+        base = id_of(schema, draft) or ""
+    if not isinstance(base, str):
+        return None
+    compiler = _Compiler(lookup)
+    compiler.resources[base] = (schema, draft)
+    compiler.resources.setdefault(uri, (schema, draft))
+    return CompiledSchema(compiler.lazy(schema, base, draft))
+
+
+def id_of(node: Any, draft: str) -> str | None:
+    """The node's own base URI per the draft, as referencing reads it."""
+    if not isinstance(node, dict):
+        return None
+    if draft == "draft4":
+        ident = None if "$ref" in node else node.get("id")
+    elif draft in LEGACY:
+        ident = None if "$ref" in node else node.get("$id")
+    else:
+        return node.get("$id")
+    if isinstance(ident, str) and ident.startswith("#"):
+        return None
+    return ident
+
+
+def _has_id(node: Any, draft: str) -> bool:
+    return isinstance(node, dict) and ("id" if draft == "draft4" else "$id") in node
+
+
+def _undecided(_instance: Any) -> bool:
+    raise Undecided
+
+
+def _true(_instance: Any) -> bool:
+    return True
+
+
+def _false(_instance: Any) -> bool:
+    return False
+
+
+# --- jsonschema's notion of types and equality ---------------------------------
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, Number) and not isinstance(value, bool)
+
+
+def _is_int4(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_int(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+
+
+_TYPES: dict[str, Check] = {
+    "array": lambda v: isinstance(v, list),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+    "number": _is_number,
+    "object": lambda v: isinstance(v, dict),
+    "string": lambda v: isinstance(v, str),
+}
+
+_TRUE, _FALSE = object(), object()
+
+
+def _unbool(value: Any) -> Any:
+    if value is True:
+        return _TRUE
+    if value is False:
+        return _FALSE
+    return value
+
+
+def equal(one: Any, two: Any) -> bool:
+    """JSON equality as jsonschema decides it: ``1 == 1.0``, ``1 != True``."""
+    if one is two:
+        return True
+    if isinstance(one, str) or isinstance(two, str):
+        return bool(one == two)
+    if isinstance(one, Sequence) and isinstance(two, Sequence):
+        return len(one) == len(two) and all(map(equal, one, two))
+    if isinstance(one, Mapping) and isinstance(two, Mapping):
+        return len(one) == len(two) and all(
+            key in two and equal(value, two[key]) for key, value in one.items()
+        )
+    return bool(_unbool(one) == _unbool(two))
+
+
+def unique(items: list[Any]) -> bool:
+    """No two items equal; every pair compared (jsonschema compares a subset)."""
+    seen = [_unbool(item) for item in items]
+    for index, item in enumerate(seen):
+        for other in seen[index + 1 :]:
+            if equal(item, other):
+                return False
+    return True
+
+
+# --- formats -------------------------------------------------------------------
+
+_RE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+_RE_DATETIME = re.compile(
+    r"^(\d{4})-(0[1-9]|1[0-2])-(\d{2})T(?:[01]\d|2[0123]):(?:[0-5]\d):(?:[0-5]\d)"
+    r"(?:\.\d+)?(?:Z|[+-](?:[01]\d|2[0123]):[0-5]\d)$",
+    re.ASCII,
+)
+_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _date_time(text: str) -> bool:
+    match = _RE_DATETIME.match(text.upper())
+    if match is None:
+        return False
+    year, month, day = map(int, match.groups())
+    if not year:
+        return False
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    last = 29 if month == 2 and leap else _DAYS[month - 1]
+    return 1 <= day <= last
+
+
+def _date(text: str) -> bool:
+    from datetime import date
+
+    try:
+        return bool(_RE_DATE.fullmatch(text) and date.fromisoformat(text))
+    except ValueError:
+        return False
+
+
+def _ipv4(text: str) -> bool:
+    import ipaddress
+
+    try:
+        return bool(ipaddress.IPv4Address(text))
+    except ipaddress.AddressValueError:
+        return False
+
+
+def _ipv6(text: str) -> bool:
+    import ipaddress
+
+    try:
+        address = ipaddress.IPv6Address(text)
+    except ipaddress.AddressValueError:
+        return False
+    return not getattr(address, "scope_id", "")
+
+
+def _regex(text: str) -> bool:
+    try:
+        return bool(re.compile(text))
+    except re.error:
+        return False
+
+
+def _uuid(text: str) -> bool:
+    from uuid import UUID
+
+    try:
+        UUID(text)
+    except ValueError:
+        return False
+    return all(text[position] == "-" for position in (8, 13, 18, 23))
+
+
+# Formats jsonschema checks with third-party parsers (rfc3987 or
+# rfc3986-validator, fqdn) are decided only inside a plain subset of their
+# grammar, which those parsers accept; anything outside it is left to them.
+_PCHAR = r"(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})"
+_PLAIN_URI = re.compile(
+    rf"[A-Za-z][A-Za-z0-9+.-]*://[A-Za-z0-9._~-]+(?::[0-9]{{1,5}})?"
+    rf"(?:/{_PCHAR}*)*(?:\?(?:{_PCHAR}|[/?])*)?(?:#(?:{_PCHAR}|[/?])*)?",
+    re.ASCII,
+)
+_NC = r"(?:[A-Za-z0-9._~!$&'()*+,;=@-]|%[0-9A-Fa-f]{2})"
+_PLAIN_RELATIVE = re.compile(
+    rf"(?:/?{_NC}+(?:/{_PCHAR}*)*)?(?:\?(?:{_PCHAR}|[/?])*)?(?:#(?:{_PCHAR}|[/?])*)?",
+    re.ASCII,
+)
+_PLAIN_HOST = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){0,8}[a-z]{2,40}", re.ASCII | re.I
+)
+
+
+def _subset(pattern: re.Pattern[str]) -> Callable[[str], bool]:
+    def check(text: str) -> bool:
+        if pattern.fullmatch(text) is None:
+            raise Undecided
+        return True
+
+    return check
+
+
+def _plain_uri_reference(text: str) -> bool:
+    if _PLAIN_URI.fullmatch(text) or _PLAIN_RELATIVE.fullmatch(text):
+        return True
+    raise Undecided
+
+
+_FORMAT_CHECKS: dict[str, Callable[[str], bool]] = {
+    "uri": _subset(_PLAIN_URI),
+    "iri": _subset(_PLAIN_URI),
+    "uri-reference": _plain_uri_reference,
+    "iri-reference": _plain_uri_reference,
+    "hostname": _subset(_PLAIN_HOST),
+    "email": lambda text: "@" in text,
+    "idn-email": lambda text: "@" in text,
+    "ipv4": _ipv4,
+    "ipv6": _ipv6,
+    "regex": _regex,
+    "date": _date,
+    "date-time": _date_time,
+    "time": lambda text: _date_time("1970-01-01T" + text),
+    "uuid": _uuid,
+}
+
+
+# --- the compiler -----------------------------------------------------------------
+
+
+class _Compiler:
+    """Closures per (schema node, base URI, draft), built when first reached."""
+
+    def __init__(self, lookup: Lookup | None) -> None:
+        self.lookup = lookup
+        self.resources: dict[str, tuple[Any, str]] = {}
+        self.memo: dict[tuple[int, str, str], Check] = {}
+
+    def lazy(self, node: Any, base: str, draft: str) -> Check:
+        """A check that compiles ``node`` on its first call."""
+        if node is True:
+            return _true
+        if node is False:
+            return _false
+        key = (id(node), base, draft)
+        done = self.memo.get(key)
+        if done is not None:
+            return done
+        compiled: list[Check] = []
+
+        def run(instance: Any) -> bool:
+            if not compiled:
+                compiled.append(self.compile(node, base, draft))
+            return compiled[0](instance)
+
+        self.memo[key] = run
+        return run
+
+    def sub(self, node: Any, base: str, draft: str) -> Check:
+        """A subschema; one with its own ``$id`` (an embedded resource) declines.
+
+        jsonschema moves the base URI into an embedded resource on some paths
+        (descending) and not on others (``not``, ``if``, ``contains``), so
+        refs below an embedded ``$id`` are left to it.
+        """
+        if _has_id(node, draft):
+            return _undecided  # TODO(#9): embedded resources
+        return self.lazy(node, base, draft)
+
+    def compile(self, node: Any, base: str, draft: str) -> Check:
+        if not isinstance(node, dict):
+            return _undecided
+        if "$schema" in node:
+            declared = node["$schema"]
+            if not isinstance(declared, str):
+                return _undecided
+            if _SWITCH.get(urlsplit(declared).geturl(), draft) != draft:
+                return _undecided
+        items = list(node.items())
+        if draft in LEGACY and node.get("$ref") is not None:
+            items = [("$ref", node["$ref"])]
+        known = KEYWORDS[draft]
+        general: list[Check] = []
+        typed: dict[type, list[Check]] = {}
+        for word, value in items:
+            if word not in known:
+                continue
+            try:
+                built = _BUILDERS[word](self, value, node, base, draft)
+            except (TypeError, ValueError, KeyError, AttributeError, re.error):
+                return _undecided
+            if built is None:
+                continue
+            kind, check = built
+            (general if kind is None else typed.setdefault(kind, [])).append(check)
+        return _node_check(general, typed)
+
+    # --- $ref ---------------------------------------------------------------
+
+    def ref(self, ref: Any, base: str, draft: str) -> Check:
+        if not isinstance(ref, str):
+            return _undecided
+        if ref.startswith("#"):
+            uri, fragment = base, ref[1:]
+        else:
+            uri, fragment = urldefrag(urljoin(base, ref))
+        resource = self.resources.get(uri)
+        if resource is None and self.lookup is not None:
+            resource = self.lookup(uri)
+            if resource is not None:
+                self.resources[uri] = resource
+        if resource is None or resource[1] != draft:
+            return _undecided
+        if fragment and not fragment.startswith("/"):
+            return _undecided  # TODO(#9): plain-name anchors
+        target = _pointer(resource[0], fragment, draft)
+        if target is _MISSING:
+            return _undecided
+        return self.lazy(target, uri, draft)
+
+
+_MISSING = object()
+
+
+def _pointer(doc: Any, fragment: str, draft: str) -> Any:
+    """The node a JSON pointer names; _MISSING also when it crosses an ``$id``."""
+    if not fragment:
+        return doc
+    node = doc
+    for segment in unquote(fragment[1:]).split("/"):
+        try:
+            if isinstance(node, Sequence):
+                node = node[int(segment)]
+            else:
+                node = node[segment.replace("~1", "/").replace("~0", "~")]
+        except (LookupError, ValueError, TypeError):
+            return _MISSING
+        if _has_id(node, draft):
+            return _MISSING  # TODO(#9): refs into embedded resources
+    return node
+
+
+def _node_check(general: list[Check], typed: dict[type, list[Check]]) -> Check:
+    obj, arr, text = typed.get(dict, []), typed.get(list, []), typed.get(str, [])
+    num = typed.get(Number, [])
+    if not (obj or arr or text or num):
+        if not general:
+            return _true
+        if len(general) == 1:
+            return general[0]
+
+    def check(instance: Any) -> bool:
+        for each in general:
+            if not each(instance):
+                return False
+        if isinstance(instance, dict):
+            extra = obj
+        elif isinstance(instance, list):
+            extra = arr
+        elif isinstance(instance, str):
+            extra = text
+        elif _is_number(instance):
+            extra = num
+        else:
+            return True
+        return all(each(instance) for each in extra)
+
+    return check
+
+
+# --- one builder per keyword: (instance type it applies to, check) or None ------
+
+Built = "tuple[type | None, Check] | None"
+
+
+def _type(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise TypeError("type")
+    integer = _is_int4 if draft == "draft4" else _is_int
+    table = {**_TYPES, "integer": integer}
+    preds = [table[name] for name in names]
+    if len(preds) == 1:
+        return None, preds[0]
+    return None, lambda v: any(pred(v) for pred in preds)
+
+
+def _enum(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    if not isinstance(value, list):
+        raise TypeError("enum")
+    return None, lambda v: any(equal(each, v) for each in value)
+
+
+def _const(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    return None, lambda v: equal(v, value)
+
+
+def _ref(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    cell: list[Check] = []
+
+    def check(instance: Any) -> bool:
+        if not cell:
+            cell.append(c.ref(value, base, draft))
+        return cell[0](instance)
+
+    return None, check
+
+
+def _decline(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    return None, _undecided
+
+
+def _decline_for(kind: type) -> Callable[..., Any]:
+    return lambda c, value, node, base, draft: (kind, _undecided)
+
+
+def _all_of(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    checks = [c.sub(each, base, draft) for each in _schema_list(value)]
+    return None, lambda v: all(check(v) for check in checks)
+
+
+def _any_of(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    checks = [c.sub(each, base, draft) for each in _schema_list(value)]
+    return None, lambda v: any(check(v) for check in checks)
+
+
+def _one_of(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    checks = [c.sub(each, base, draft) for each in _schema_list(value)]
+    return None, lambda v: sum(1 for check in checks if check(v)) == 1
+
+
+def _not(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    inner = c.sub(_schema(value), base, draft)
+    return None, lambda v: not inner(v)
+
+
+def _if(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    cond = c.sub(_schema(value), base, draft)
+    then = c.sub(_schema(node["then"]), base, draft) if "then" in node else _true
+    other = c.sub(_schema(node["else"]), base, draft) if "else" in node else _true
+    return None, lambda v: then(v) if cond(v) else other(v)
+
+
+def _format(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    if not isinstance(value, str):
+        raise TypeError("format")
+    if value not in FORMATS[draft]:
+        return None  # jsonschema's checker ignores formats it does not know
+    check = _FORMAT_CHECKS.get(value)
+    return str, check if check is not None else _undecided
+
+
+# strings
+
+
+def _min_length(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    return str, lambda v: not len(v) < value
+
+
+def _max_length(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    return str, lambda v: not len(v) > value
+
+
+def _pattern(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    search = re.compile(value).search
+    return str, lambda v: search(v) is not None
+
+
+# numbers
+
+
+def _minimum(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    if draft == "draft4" and node.get("exclusiveMinimum", False):
+        return Number, lambda v: not v <= value
+    return Number, lambda v: not v < value
+
+
+def _maximum(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    if draft == "draft4" and node.get("exclusiveMaximum", False):
+        return Number, lambda v: not v >= value
+    return Number, lambda v: not v > value
+
+
+def _exclusive_minimum(
+    c: _Compiler, value: Any, node: Any, base: str, draft: str
+) -> Built:
+    return Number, lambda v: not v <= value
+
+
+def _exclusive_maximum(
+    c: _Compiler, value: Any, node: Any, base: str, draft: str
+) -> Built:
+    return Number, lambda v: not v >= value
+
+
+def _multiple_of(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    if isinstance(value, float):
+
+        def check(v: Any) -> bool:
+            quotient = v / value
+            try:
+                return int(quotient) == quotient
+            except OverflowError:
+                from fractions import Fraction
+
+                return (Fraction(v) / Fraction(value)).denominator == 1
+
+        return Number, check
+    return Number, lambda v: not v % value
+
+
+# arrays
+
+
+def _min_items(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    return list, lambda v: not len(v) < value
+
+
+def _max_items(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    return list, lambda v: not len(v) > value
+
+
+def _unique_items(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    return (list, unique) if value else None
+
+
+def _items(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    if draft == "draft202012":
+        prefix = len(_schema_list(node.get("prefixItems", [])))
+        if value is False:
+            return list, lambda v: len(v) <= prefix
+        each = c.sub(_schema(value), base, draft)
+        return list, lambda v: all(each(item) for item in v[prefix:])
+    if isinstance(value, list):
+        return _positional(c, value, base, draft)
+    if draft == "draft4" and not isinstance(value, dict):
+        raise TypeError("items")
+    each = c.sub(_schema(value), base, draft)
+    return list, lambda v: all(each(item) for item in v)
+
+
+def _prefix_items(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    return _positional(c, _schema_list(value), base, draft)
+
+
+def _positional(c: _Compiler, schemas: list[Any], base: str, draft: str) -> Built:
+    checks = [c.sub(_schema(each), base, draft) for each in schemas]
+    return list, lambda v: all(
+        check(item) for check, item in zip(checks, v, strict=False)
+    )
+
+
+def _additional_items(
+    c: _Compiler, value: Any, node: Any, base: str, draft: str
+) -> Built:
+    items = node.get("items", {})
+    if isinstance(items, dict):
+        return None
+    if not isinstance(items, list):
+        raise TypeError("additionalItems")
+    start = len(items)
+    if isinstance(value, dict):
+        each = c.sub(value, base, draft)
+        return list, lambda v: all(each(item) for item in v[start:])
+    if not value:
+        return list, lambda v: not len(v) > start
+    return None
+
+
+def _contains(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    inner = c.sub(_schema(value), base, draft)
+    if draft in LEGACY:
+        return list, lambda v: any(inner(item) for item in v)
+    low = node.get("minContains", 1)
+    high = node.get("maxContains", _MISSING)
+
+    def check(v: list[Any]) -> bool:
+        most = len(v) if high is _MISSING else high
+        matches = 0
+        for item in v:
+            if inner(item):
+                matches += 1
+                if matches > most:
+                    return False
+        return not matches < low
+
+    return list, check
+
+
+# objects
+
+
+def _properties(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    if not isinstance(value, dict):
+        raise TypeError("properties")
+    checks = {name: c.sub(_schema(sub), base, draft) for name, sub in value.items()}
+
+    def check(v: dict[Any, Any]) -> bool:
+        if len(v) < len(checks):
+            return all(checks[k](v[k]) for k in v if k in checks)
+        return all(check(v[k]) for k, check in checks.items() if k in v)
+
+    return dict, check
+
+
+def _pattern_properties(
+    c: _Compiler, value: Any, node: Any, base: str, draft: str
+) -> Built:
+    if not isinstance(value, dict):
+        raise TypeError("patternProperties")
+    pairs = [
+        (re.compile(pattern).search, c.sub(_schema(sub), base, draft))
+        for pattern, sub in value.items()
+    ]
+
+    def check(v: dict[Any, Any]) -> bool:
+        return all(
+            each(item) for search, each in pairs for k, item in v.items() if search(k)
+        )
+
+    return dict, check
+
+
+def _additional_properties(
+    c: _Compiler, value: Any, node: Any, base: str, draft: str
+) -> Built:
+    declared = node.get("properties", {})
+    patterns = "|".join(node.get("patternProperties", {}))
+    search = re.compile(patterns).search if patterns else None
+
+    def extras(v: dict[Any, Any]) -> list[Any]:
+        return [
+            k for k in v if k not in declared and not (search is not None and search(k))
+        ]
+
+    if isinstance(value, dict):
+        each = c.sub(value, base, draft)
+        return dict, lambda v: all(each(v[k]) for k in extras(v))
+    if not value:
+        return dict, lambda v: not extras(v)
+    return None
+
+
+def _required(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    names = list(value)
+    return dict, lambda v: all(name in v for name in names)
+
+
+def _min_properties(
+    c: _Compiler, value: Any, node: Any, base: str, draft: str
+) -> Built:
+    return dict, lambda v: not len(v) < value
+
+
+def _max_properties(
+    c: _Compiler, value: Any, node: Any, base: str, draft: str
+) -> Built:
+    return dict, lambda v: not len(v) > value
+
+
+def _property_names(
+    c: _Compiler, value: Any, node: Any, base: str, draft: str
+) -> Built:
+    inner = c.sub(_schema(value), base, draft)
+    return dict, lambda v: all(inner(k) for k in v)
+
+
+def _dependent_required(
+    c: _Compiler, value: Any, node: Any, base: str, draft: str
+) -> Built:
+    if not isinstance(value, dict):
+        raise TypeError("dependentRequired")
+    pairs = [(name, list(needs)) for name, needs in value.items()]
+    return dict, lambda v: all(
+        each in v for name, needs in pairs if name in v for each in needs
+    )
+
+
+def _dependent_schemas(
+    c: _Compiler, value: Any, node: Any, base: str, draft: str
+) -> Built:
+    if not isinstance(value, dict):
+        raise TypeError("dependentSchemas")
+    pairs = [(name, c.sub(_schema(sub), base, draft)) for name, sub in value.items()]
+    return dict, lambda v: all(check(v) for name, check in pairs if name in v)
+
+
+def _dependencies(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
+    if not isinstance(value, dict):
+        raise TypeError("dependencies")
+    needs: list[tuple[str, list[Any]]] = []
+    schemas: list[tuple[str, Check]] = []
+    for name, dependency in value.items():
+        if isinstance(dependency, list):
+            needs.append((name, dependency))
+        else:
+            schemas.append((name, c.sub(_schema(dependency), base, draft)))
+
+    def check(v: dict[Any, Any]) -> bool:
+        for name, wanted in needs:
+            if name in v and not all(each in v for each in wanted):
+                return False
+        return all(each(v) for name, each in schemas if name in v)
+
+    return dict, check
+
+
+def _schema(value: Any) -> Any:
+    if not isinstance(value, (dict, bool)):
+        raise TypeError("not a schema")
+    return value
+
+
+def _schema_list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError("not a list of schemas")
+    return [_schema(each) for each in value]
+
+
+_BUILDERS: dict[str, Callable[..., Any]] = {
+    "$ref": _ref,
+    "$dynamicRef": _decline,
+    "$recursiveRef": _decline,
+    "additionalItems": _additional_items,
+    "additionalProperties": _additional_properties,
+    "allOf": _all_of,
+    "anyOf": _any_of,
+    "const": _const,
+    "contains": _contains,
+    "dependencies": _dependencies,
+    "dependentRequired": _dependent_required,
+    "dependentSchemas": _dependent_schemas,
+    "enum": _enum,
+    "exclusiveMaximum": _exclusive_maximum,
+    "exclusiveMinimum": _exclusive_minimum,
+    "format": _format,
+    "if": _if,
+    "items": _items,
+    "maxItems": _max_items,
+    "maxLength": _max_length,
+    "maxProperties": _max_properties,
+    "maximum": _maximum,
+    "minItems": _min_items,
+    "minLength": _min_length,
+    "minProperties": _min_properties,
+    "minimum": _minimum,
+    "multipleOf": _multiple_of,
+    "not": _not,
+    "oneOf": _one_of,
+    "pattern": _pattern,
+    "patternProperties": _pattern_properties,
+    "prefixItems": _prefix_items,
+    "properties": _properties,
+    "propertyNames": _property_names,
+    "required": _required,
+    "type": _type,
+    # TODO(#9): mirror jsonschema's evaluated-keys walk to decide these too.
+    "unevaluatedItems": _decline_for(list),
+    "unevaluatedProperties": _decline_for(dict),
+    "uniqueItems": _unique_items,
+}
