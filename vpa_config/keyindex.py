@@ -293,7 +293,7 @@ class KeyIndex:
         self.sync()
 
     def _index_commits(self, chain: list[CommitInfo], base: int) -> bool:
-        from vpa_config.settings import SETTINGS_FILE
+        from vpa_config.layout import SETTINGS_FILE
 
         previous_tree = self._tree_of_seq(base)
         config_dir = SETTINGS_FILE.split("/")[0] + "/"

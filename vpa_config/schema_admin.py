@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from vpa_config import documents, fsutil
 from vpa_config.errors import SchemaError
-from vpa_config.settings import SCHEMA_DIR, SETTINGS_FILE, default_settings_text
+from vpa_config.layout import SCHEMA_DIR, SETTINGS_FILE, default_settings_text
 from vpa_config.validation import (
     SchemaRegistry,
     SchemaSource,

@@ -18,6 +18,7 @@ from vpa_config.layout import (  # noqa: F401
     SCHEMA_DIR,
     SETTINGS_FILE,
     SETTINGS_SCHEMA,
+    default_settings_text,
     first_matching_rule,
 )
 
@@ -96,32 +97,3 @@ class StoreSettings(BaseModel):
 def load_settings(data: Any) -> StoreSettings:
     """Settings from parsed data; an empty file means every default."""
     return StoreSettings.model_validate(data or {})
-
-
-def default_settings_text(example: bool) -> str:
-    """The settings file that ``init`` writes."""
-    rules = (
-        "  - files: assistant.yaml\n"
-        "    schema: vpa/assistant.schema.json\n"
-        "  - files: plugins.yaml\n"
-        "    schema: vpa/plugins.schema.json\n"
-        "  - files: logging.json\n"
-        "    schema: vpa/logging.schema.json\n"
-        "  - files: health.toml\n"
-        "    schema: vpa/health.schema.json\n"
-    )
-    return (
-        "# vpa-config store settings (validated against "
-        f"{SETTINGS_SCHEMA}).\n"
-        "# Which schema applies to which file: the first matching glob wins.\n"
-        f"schemas:{'' if example else ' []'}\n"
-        f"{rules if example else ''}"
-        "# Files with no matching schema are refused unless this is true.\n"
-        "allow_unschematized: false\n"
-        "# Keys whose values never appear in output: FILE-GLOB:KEY-GLOB.\n"
-        "secrets:\n"
-        '  - "*:*.api_key"\n'
-        '  - "*:*.password"\n'
-        "# Seconds a change waits for another one to finish.\n"
-        "lock_timeout_s: 10\n"
-    )

@@ -34,17 +34,22 @@ def use_dir(path: Path | None) -> None:
     _cache_dir = path
 
 
-def settings_for(data: Any) -> Any:
+def settings_for(data: Any, *, committed: bool = False) -> Any:
     """Settings of parsed ``data``: a snapshot if known, else the pydantic model.
 
     Raises what :func:`vpa_config.settings.load_settings` raises for invalid
-    data (nothing invalid is ever cached).
+    data (nothing invalid is ever cached). ``committed`` data (HEAD's
+    settings, as a read sees them) is written to the cache at once, so that
+    the next read need not validate it again; other entries wait for
+    :func:`flush`, after a commit.
     """
     key = _key(data)
     if key is not None:
         fields = _memory.get(key) or _read(key)
         if fields is not None:
             _memory[key] = fields
+            if committed:
+                _flush_one(_path(key))  # if validated earlier in this process
             return SettingsSnapshot(fields, data)
     from vpa_config.settings import load_settings
 
@@ -53,6 +58,8 @@ def settings_for(data: Any) -> Any:
         fields = snapshot_fields(model)
         _memory[key] = fields
         _write(key, fields)
+        if committed:
+            _flush_one(_path(key))
     return model
 
 
@@ -193,15 +200,22 @@ def flush() -> None:
     Called after a commit, so that a refused or failed change leaves the
     store's folder exactly as it was.
     """
-    for path, data in list(_pending.items()):
-        try:
-            path.parent.mkdir(exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
-        except OSError:
-            pass
+    for path in list(_pending):
+        _flush_one(path)
     _pending.clear()
+
+
+def _flush_one(path: Path | None) -> None:
+    data = _pending.pop(path, None) if path is not None else None
+    if path is None or data is None:
+        return
+    try:
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 _pending: dict[Path, bytes] = {}

@@ -14,6 +14,7 @@ restore, undo) goes through :meth:`ConfigStore.transaction`; see
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -176,9 +177,7 @@ class ConfigStore:
         logs.set_live_revision(repo.head())
         audittrail.check_history(store)
         if plugins:
-            from vpa_config.plugins import attach
-
-            attach(store)
+            _PluginHook(store).attach()
         return store
 
     @classmethod
@@ -208,7 +207,7 @@ class ConfigStore:
             subject="init store" + (" with the example configuration" if example else ""),
             kind="init", actor=actor, reason=reason,
         ) as tx:
-            from vpa_config.settings import SETTINGS_FILE, default_settings_text
+            from vpa_config.layout import SETTINGS_FILE, default_settings_text
 
             tx.write(SETTINGS_FILE, default_settings_text(example).encode())
             if example:
@@ -295,7 +294,7 @@ class ConfigStore:
         head = self.repo.head()
         tree = self.repo.files(head)
         reader = self._tree_reader(tree)
-        return CandidateCheck(reader, tree, reader)
+        return CandidateCheck(reader, tree, reader, committed=True)
 
     def validator_for(self, tx: Transaction) -> CandidateCheck:
         """The checker of a transaction's candidate tree."""
@@ -847,6 +846,72 @@ class ConfigStore:
         from vpa_config import audit
 
         return audit.value_at(self, file, key, moment)
+
+
+class _PluginHook:
+    """The store's plugin hooks, loading the plugin host only when it has work.
+
+    A store whose settings never mention plugins (at HEAD, or in the change
+    being judged) needs no host: its validate hook finds no problems and its
+    commit hook tells no one, so neither ``plugins.py`` nor the settings model
+    is imported. Otherwise each call goes to the real
+    :class:`vpa_config.plugins.PluginHost`, built once.
+    """
+
+    def __init__(self, store: ConfigStore) -> None:
+        self.store = store
+        self.host: Any = None
+
+    def attach(self) -> None:
+        """Put the hooks on the store (what :func:`plugins.attach` does)."""
+        self.store.validators.append(self.validate)
+        self.store.listeners.append(self.on_commit)
+        self.store.plugin_host = self
+
+    def validate(self, tx: Transaction, changed: dict[str, Any]) -> list[Problem]:
+        """Problems plugins find in the change; none when no plugin is configured."""
+        from vpa_config.layout import SETTINGS_FILE
+
+        candidate = tx.read(SETTINGS_FILE) if SETTINGS_FILE in changed else None
+        host = self._host(candidate)
+        return host.validate(tx, changed) if host is not None else []
+
+    def on_commit(self, result: ChangeResult) -> None:
+        """Tell the plugins of a commit, if any is configured."""
+        host = self._host(None)
+        if host is not None:
+            host.on_commit(result)
+
+    def close(self) -> None:
+        """Stop the plugins, if the host was ever built."""
+        if self.host is not None:
+            self.host.close()
+
+    def _host(self, candidate: bytes | None) -> Any:
+        if self.host is None and (
+            _mentions_plugins(candidate) or _mentions_plugins(self._head_settings())
+        ):
+            from vpa_config.plugins import PluginHost
+
+            self.host = PluginHost(self.store)
+        return self.host
+
+    def _head_settings(self) -> bytes | None:
+        from vpa_config.layout import SETTINGS_FILE
+
+        repo = self.store.repo
+        entry = repo.files(repo.head()).get(SETTINGS_FILE)
+        return repo.blob(entry[1]) if entry else None
+
+
+# "plugins" as a key anywhere (top level, flow style, quoted, even in a comment):
+# deliberately loose, since a false match only costs the host's import and a
+# missed one would skip a plugin. A rule for "plugins.yaml" does not match.
+_PLUGINS_KEY = re.compile(rb"""plugins["']?\s*:""")
+
+
+def _mentions_plugins(settings: bytes | None) -> bool:
+    return settings is not None and _PLUGINS_KEY.search(settings) is not None
 
 
 def _refuse_huge_value(name: str, value: Any) -> None:

@@ -49,6 +49,7 @@ class CandidateCheck:
         results: dict[tuple[str, ...], list[Problem]] | None = None,
         shipped_overrides: dict[str, bytes] | None = None,
         checked: CheckedSchemas | None = None,
+        committed: bool = False,
     ) -> None:
         self._read = read
         self._read_old = read_old
@@ -58,6 +59,8 @@ class CandidateCheck:
         self._results = results
         self._overrides = shipped_overrides
         self._checked = checked
+        # The tree is a commit (HEAD), not a candidate: see settings_for().
+        self._committed = committed
 
     # --- what applies ----------------------------------------------------
 
@@ -77,7 +80,7 @@ class CandidateCheck:
 
         data = self._parse_quiet(SETTINGS_FILE)
         try:
-            settings = settings_for(data)
+            settings = settings_for(data, committed=self._committed)
         except Exception:  # noqa: BLE001 (reported by settings_problems)
             from vpa_config.settings import StoreSettings
 
@@ -364,7 +367,7 @@ def head_check(store: ConfigStore) -> CandidateCheck:
     """The checker of the committed tree at HEAD."""
     tree = store.repo.files(store.repo.head())
     read = _tree_reader(store, tree)
-    return CandidateCheck(read, tree, read)
+    return CandidateCheck(read, tree, read, committed=True)
 
 
 def _tree_reader(store: ConfigStore, tree: dict[str, tuple[int, str]]) -> Reader:

@@ -7,7 +7,9 @@ from typing import Any
 
 import click
 
-from vpa_config.validation import REDACTED
+# explain.py is plain Python; validation.py (which re-exports the name) is not
+# needed by the read commands that print through here.
+from vpa_config.explain import REDACTED
 
 
 def echo_json(data: Any) -> None:

@@ -20,23 +20,38 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vpa_config.health.model import (
-    CheckResult,
-    HealthCheck,
-    HealthReport,
-    HealthState,
-    Observation,
-    aggregate,
-)
-from vpa_config.health.monitor import (
-    HealthMonitor,
-    register_provider,
-    unregister_provider,
-)
-from vpa_config.health.settings import HealthSettings
+# The public names load on first use (PEP 562): importing one submodule, such
+# as ``health.settings`` for the store settings model, must not load the
+# monitor and its threads and entry-point machinery as well.
+_EXPORTS = {
+    "CheckResult": "model",
+    "HealthCheck": "model",
+    "HealthReport": "model",
+    "HealthState": "model",
+    "Observation": "model",
+    "aggregate": "model",
+    "HealthMonitor": "monitor",
+    "register_provider": "monitor",
+    "unregister_provider": "monitor",
+    "HealthSettings": "settings",
+}
 
 if TYPE_CHECKING:
+    from vpa_config.health.model import (
+        CheckResult,
+        HealthCheck,
+        HealthReport,
+        HealthState,
+        Observation,
+        aggregate,
+    )
+    from vpa_config.health.monitor import (
+        HealthMonitor,
+        register_provider,
+        unregister_provider,
+    )
     from vpa_config.health.server import HealthServer
+    from vpa_config.health.settings import HealthSettings
     from vpa_config.health.system import SystemReader
     from vpa_config.store import ConfigStore
 
@@ -56,6 +71,17 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vpa_config.health' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"vpa_config.health.{module}"), name)
+    globals()[name] = value
+    return value
+
+
 def build_monitor(
     store: ConfigStore | str | os.PathLike[str] | None = None,
     *,
@@ -73,6 +99,7 @@ def build_monitor(
         reader: where host readings come from (tests pass a fake).
         system: whether to add the CPU, memory and disk checks.
     """
+    from vpa_config.health.monitor import HealthMonitor
     from vpa_config.health.storechecks import StoreProbe, add_store_checks
 
     probe = StoreProbe(_store_root(store))
@@ -115,5 +142,7 @@ def _quiet_settings(probe: Any) -> HealthSettings:
     try:
         found: HealthSettings = probe.settings()
     except Exception:  # no store yet: defaults; store:open says why
+        from vpa_config.health.settings import HealthSettings
+
         return HealthSettings()
     return found

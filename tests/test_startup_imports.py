@@ -1,0 +1,130 @@
+"""What a command imports, seen from a real process (``-X importtime``).
+
+Start-up speed is measured in ``benchmarks/``; these tests pin down the part
+that can be asserted without a clock: a read loads none of the heavy
+libraries, and a change at the default log level loads no settings model,
+no host probes and no structured logger (#9).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import RunCli
+
+# Never needed to answer a read.
+READ_FORBIDDEN = ("pydantic", "jsonschema", "referencing", "structlog", "psutil", "ruamel")
+# Never needed by a change whose settings are known and whose events are off.
+SET_FORBIDDEN = ("pydantic", "psutil", "structlog", "asyncio")
+IMPORTED = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|\s*([\w.]+)$", re.MULTILINE)
+
+READS = [
+    ("--version",),
+    ("get", "assistant.yaml", "llm.temperature"),
+    ("get", "assistant.yaml"),
+    ("get", "--json", "assistant.yaml", "llm"),
+    ("status",),
+    ("log", "-n", "5"),
+    ("log", "assistant.yaml"),
+    ("audit", "assistant.yaml", "llm.temperature"),
+    ("blame", "assistant.yaml"),
+]
+
+
+def imported(run_cli: RunCli, store: Path, *args: str) -> set[str]:
+    """Top-level packages the command's process imported (it must succeed)."""
+    done = run_cli(*args, store=store, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return {name.split(".")[0] for name in IMPORTED.findall(done.stderr)}
+
+
+@pytest.fixture(name="example")
+def _example(run_cli: RunCli, store_path: Path) -> Path:
+    """An example store with a second revision of assistant.yaml."""
+    for args in (
+        ("init", "--example"),
+        ("set", "assistant.yaml", "llm.temperature", "0.3", "-m", "calmer"),
+    ):
+        done = run_cli(*args, store=store_path)
+        assert done.returncode == 0, done.stderr
+    return store_path
+
+
+@pytest.mark.parametrize("args", READS, ids=" ".join)
+def test_a_read_imports_no_heavy_library(
+    run_cli: RunCli, example: Path, args: tuple[str, ...]
+) -> None:
+    found = imported(run_cli, example, *args)
+
+    assert not found & set(READ_FORBIDDEN), sorted(found & set(READ_FORBIDDEN))
+
+
+def test_a_set_imports_no_settings_model_probe_or_logger(
+    run_cli: RunCli, example: Path
+) -> None:
+    found = imported(
+        run_cli, example, "set", "assistant.yaml", "llm.temperature", "0.4", "-m", "x"
+    )
+
+    assert not found & set(SET_FORBIDDEN), sorted(found & set(SET_FORBIDDEN))
+
+
+def test_a_read_with_the_settings_cache_gone_validates_once(
+    run_cli: RunCli, example: Path
+) -> None:
+    # The first read validates HEAD's settings (pydantic) and remembers them;
+    # the next one reads what was remembered.
+    cache = example / ".git" / "vpa-config-cache"
+    for entry in cache.glob("settings-*.json"):
+        entry.unlink()
+    args = ("audit", "assistant.yaml", "llm.temperature")
+
+    first = imported(run_cli, example, *args)
+    second = imported(run_cli, example, *args)
+
+    assert "pydantic" in first
+    assert list(cache.glob("settings-*.json"))
+    assert "pydantic" not in second
+
+
+def test_a_set_with_events_on_loads_the_logger(run_cli: RunCli, example: Path) -> None:
+    # The counterpart of the test above: the check sees real imports.
+    found = imported(
+        run_cli, example, "--log-level", "info",
+        "set", "assistant.yaml", "llm.temperature", "0.5", "-m", "x",
+    )
+
+    assert "structlog" in found
+
+
+def test_plugins_named_in_the_settings_still_load_the_host(
+    run_cli: RunCli, example: Path
+) -> None:
+    # A store without plugins never imports the plugin host; one whose
+    # settings mention plugins does, for every change.
+    settings = example / ".vpa-config" / "settings.yaml"
+    text = settings.read_text() + "plugins:\n  entries: {}\n"
+    settings.write_text(text)
+    done = run_cli("commit", "-m", "plugins part", store=example)
+    assert done.returncode == 0, done.stderr
+
+    with_part = imported(
+        run_cli, example, "set", "assistant.yaml", "llm.temperature", "0.6", "-m", "x"
+    )
+    reads = imported(run_cli, example, "get", "assistant.yaml", "llm.temperature")
+
+    assert "vpa_config.plugins" in _modules(run_cli, example)
+    assert "pydantic" in with_part
+    assert "pydantic" not in reads
+
+
+def _modules(run_cli: RunCli, store: Path) -> set[str]:
+    done = run_cli(
+        "set", "assistant.yaml", "llm.temperature", "0.7", "-m", "x",
+        store=store, env={"PYTHONPROFILEIMPORTTIME": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return set(IMPORTED.findall(done.stderr))
