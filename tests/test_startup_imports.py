@@ -12,11 +12,13 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import RunCli
 
 # Never needed to answer a read.
-READ_FORBIDDEN = ("pydantic", "jsonschema", "referencing", "structlog", "psutil", "ruamel")
+READ_FORBIDDEN = (
+    "pydantic", "jsonschema", "referencing", "jsonschema_specifications",
+    "structlog", "psutil", "ruamel",
+)
 # Never needed by a change whose settings are known and whose events are off.
 SET_FORBIDDEN = ("pydantic", "psutil", "structlog", "asyncio")
 IMPORTED = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|\s*([\w.]+)$", re.MULTILINE)

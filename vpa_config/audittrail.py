@@ -25,7 +25,6 @@ import fcntl
 import hashlib
 import json
 import os
-import socket
 import sys
 import threading
 import time
@@ -87,7 +86,7 @@ def append(store: ConfigStore, record: dict[str, Any]) -> dict[str, Any]:
                 "seq": _next_seq(last),
                 "time": _utc_stamp(time.time()),
                 **record,
-                "host": socket.gethostname(),
+                "host": os.uname().nodename,  # gethostname(2), no socket import
                 "pid": os.getpid(),
                 "argv": list(sys.argv),
                 "correlation_id": logs.current_correlation_id(),

@@ -13,7 +13,6 @@ from __future__ import annotations
 import getpass
 import os
 import re
-import socket
 from dataclasses import dataclass
 
 COMMITTER = b"vpa-config <vpa-config@localhost>"
@@ -89,4 +88,5 @@ def _os_user() -> str:
 
 
 def _host() -> str:
-    return socket.gethostname() or "localhost"
+    # gethostname(2), as the socket module would give it, without its import
+    return os.uname().nodename or "localhost"

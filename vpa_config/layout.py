@@ -11,6 +11,8 @@ from fnmatch import fnmatchcase
 SETTINGS_FILE = ".vpa-config/settings.yaml"
 SCHEMA_DIR = ".vpa-config/schemas/"
 SETTINGS_SCHEMA = "vpa-config/settings.schema.json"
+# In the git dir: the record of a change in progress (see transaction.py).
+JOURNAL = "vpa-config.journal"
 
 
 def first_matching_rule(rules: list[tuple[str, str]], path: str) -> str | None:

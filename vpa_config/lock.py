@@ -16,7 +16,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import socket
 import threading
 import time
 from pathlib import Path
@@ -111,7 +110,7 @@ class StoreLock:
     def _write_info(self) -> None:
         info = {
             "pid": os.getpid(),
-            "host": socket.gethostname(),
+            "host": os.uname().nodename,  # gethostname(2), no socket import
             "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "thread": threading.current_thread().name,
         }

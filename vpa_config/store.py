@@ -37,26 +37,21 @@ from vpa_config.errors import (
     VpaConfigError,
 )
 from vpa_config.gitrepo import FileTree, GitRepo
-from vpa_config.history import CommitMessage, parse_message
-from vpa_config.identity import Actor, resolve_actor
 from vpa_config.keypath import format_dotted, lookup, parse_key_path, resolve
 from vpa_config.lock import StoreLock
-from vpa_config.transaction import (
-    ChangeRequest,
-    ChangeResult,
-    Transaction,
-    finish,
-    recover,
-)
 
 if TYPE_CHECKING:
-    # Validation pulls in jsonschema and pydantic: imported where a change or a
-    # check needs it, so that reads (get, log) start without them.
+    # Validation pulls in jsonschema and pydantic, and the change path its own
+    # modules: imported where a change or a check needs them, so that reads
+    # (get, log, audit) start without them.
+    from vpa_config.history import CommitMessage
+    from vpa_config.identity import Actor
+    from vpa_config.transaction import ChangeResult, Transaction
     from vpa_config.verdict import CandidateCheck, FileVerdict
 
 STORE_DIR = ".vpa-config/"
-PluginValidator = Callable[[Transaction, dict[str, Any]], list[Problem]]
-Listener = Callable[[ChangeResult], None]
+PluginValidator = Callable[["Transaction", dict[str, Any]], list[Problem]]
+Listener = Callable[["ChangeResult"], None]
 
 
 def default_store_path() -> Path:
@@ -251,6 +246,9 @@ class ConfigStore:
         block abandons the change; a refused change raises
         :class:`InvalidConfigError` and writes nothing.
         """
+        from vpa_config.identity import Actor, resolve_actor
+        from vpa_config.transaction import ChangeRequest, Transaction, finish, recover
+
         who = actor if isinstance(actor, Actor) else resolve_actor(actor)
         request = ChangeRequest(
             subject=subject, kind=kind, actor=who, reason=reason,
@@ -366,7 +364,7 @@ class ConfigStore:
             self.crash_points = frozenset(points.split(","))
 
     def _recover_if_needed(self) -> None:
-        from vpa_config.transaction import JOURNAL
+        from vpa_config.layout import JOURNAL
 
         # A killed change leaves its journal, or at least the lock record of
         # its holder (then perhaps temporary files): either means recovery.
@@ -378,6 +376,8 @@ class ConfigStore:
         # (reads come from HEAD, which it has not moved yet): not ours to touch.
         if self.lock.holder() is not None:
             return
+        from vpa_config.transaction import recover
+
         self.lock.acquire(self.lock_timeout())
         try:
             recover(self, self._on_recovered)
@@ -602,6 +602,8 @@ class ConfigStore:
         info = self.repo.commit(head) if head else None
         if info is None or not info.parents:
             raise NothingToDoError("there is no change before the first revision to undo")
+        from vpa_config.history import parse_message
+
         changed = self.repo.changed_paths(info.parents[0], head)
         subject = parse_message(info.message).subject
         if subject.startswith("undo "):
@@ -674,6 +676,8 @@ class ConfigStore:
         """The revision, the hand edits and whether each would validate."""
         head = self.repo.head()
         edits = self._working_changes()
+        if not edits:  # clean: nothing to judge, so no validation is loaded
+            return Status(self.root, head, (), self.lock.holder())
         tree = self.repo.files(head)
         base = self._tree_reader(tree)
 
@@ -794,6 +798,8 @@ class ConfigStore:
         until: int | None,
         kind: str | None,
     ) -> list[LogEntry]:
+        from vpa_config.history import parse_message
+
         entries: list[LogEntry] = []
         for info in self.repo.walk():
             if until is not None and info.author_time > until:
