@@ -81,6 +81,37 @@ def parse(name: str, raw: bytes | str) -> Any:
     return data
 
 
+# Documents parsed by content, shared between the readers of one change (and
+# the next change, whose old document is this one's new): see parse_shared.
+_SHARED_MAX = 32
+_SHARED_MAX_TEXT = 256 * 1024
+_shared: dict[tuple[str, str], Any] = {}
+
+
+def parse_shared(name: str, raw: bytes | str) -> Any:
+    """Like :func:`parse`, but the result may be shared: callers never mutate it.
+
+    The change path reads the same texts several times (the edit, its check,
+    validation, the key diff, secrets); one parse of each text serves them
+    all. Refused texts are not remembered: each call raises the same error.
+    """
+    text = raw if isinstance(raw, str) else decode(name, raw)
+    key = (format_of(name), text)
+    try:
+        found = _shared.pop(key)
+    except KeyError:
+        found = parse(name, text)
+        if len(text) > _SHARED_MAX_TEXT:
+            return found
+        while len(_shared) >= _SHARED_MAX:
+            try:
+                del _shared[next(iter(_shared))]
+            except (KeyError, StopIteration, RuntimeError):
+                break  # another thread evicted first
+    _shared[key] = found
+    return found
+
+
 def parse_value(text: str) -> Any:
     """A command-line VALUE read as a YAML 1.2 scalar or flow value."""
     return _parse_yaml("VALUE", text)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +36,10 @@ EXEC_MODE = 0o100755
 
 # Flattened trees kept per open repository (each about 50 entries).
 TREE_CACHE = 64
+# Blobs kept per open repository (content-addressed, so never stale): the
+# change path reads the same file, the settings and the schemas several times.
+BLOB_CACHE = 64
+BLOB_CACHE_MAX_SIZE = 256 * 1024
 # A tree flattened to its files: "dir/name.yaml" -> (mode, blob id in hex).
 FileTree = dict[str, tuple[int, str]]
 
@@ -67,6 +72,7 @@ class GitRepo:
         # content-addressed, so an entry can never go stale.
         self._trees: dict[bytes, FileTree] = {}
         self._commit_trees: dict[str, bytes] = {}
+        self._blobs: dict[str, bytes] = {}
         self.path = Path(os.fsdecode(repo.path))
         self.controldir = Path(os.fsdecode(repo.controldir()))
 
@@ -354,8 +360,21 @@ class GitRepo:
         return blob.id.decode()
 
     def blob(self, blob_id: str) -> bytes:
-        """The content of a blob."""
-        return bytes(self._repo.object_store[blob_id.encode()].as_raw_string())
+        """The content of a blob (the last few small ones are remembered)."""
+        found = self._blobs.get(blob_id)
+        if found is None:
+            found = bytes(self._repo.object_store[blob_id.encode()].as_raw_string())
+            self._remember_blob(blob_id, found)
+        return found
+
+    def _remember_blob(self, blob_id: str, content: bytes) -> None:
+        if len(content) <= BLOB_CACHE_MAX_SIZE:
+            while len(self._blobs) >= BLOB_CACHE:
+                try:
+                    del self._blobs[next(iter(self._blobs))]
+                except (KeyError, StopIteration, RuntimeError):
+                    break  # another thread evicted first
+            self._blobs[blob_id] = bytes(content)
 
     def has_object(self, sha: str) -> bool:
         """Whether the object store holds ``sha``."""
@@ -413,6 +432,7 @@ class GitRepo:
                     continue
                 blob = Blob.from_string(change[0])
                 self.add(blob)
+                self._remember_blob(blob.id.decode(), change[0])
                 updates[key] = (change[1], blob.id)
             base = self._commit_tree(parent) if parent else None
             tree = self._update_tree(base, updates) or self._empty_tree()
@@ -498,25 +518,109 @@ class GitRepo:
         self.add(tree)
         return bytes(tree.id)
 
-    def advance(self, old: str | None, new: str, message: str) -> None:
-        """Move the branch from ``old`` to ``new``, only if it is still at ``old``."""
-        refs = self._repo.refs
+    def advance(
+        self,
+        old: str | None,
+        new: str,
+        message: str,
+        *,
+        committer: bytes | None = None,
+        when: int | None = None,
+    ) -> None:
+        """Move the branch from ``old`` to ``new``, only if it is still at ``old``.
+
+        The reflog line names ``committer`` (else git's configured identity).
+        """
         reflog = message.encode()[:200]
         with _storage_errors():
-            if old is None:
-                moved = refs.add_if_new(BRANCH, new.encode(), message=reflog)
-            else:
-                moved = refs.set_if_equals(
-                    BRANCH, old.encode(), new.encode(), message=reflog
-                )
+            moved = None
+            if old is not None and committer is not None:
+                moved = self._move_loose_branch(old, new, committer, when, reflog)
+            if moved is None:
+                refs = self._repo.refs
+                if old is None:
+                    moved = refs.add_if_new(
+                        BRANCH, new.encode(), message=reflog, committer=committer
+                    )
+                else:
+                    moved = refs.set_if_equals(
+                        BRANCH, old.encode(), new.encode(), message=reflog,
+                        committer=committer,
+                    )
         if not moved:
             raise HistoryConflictError(
                 "the store's history moved while this change was made "
                 "(another program committed); nothing was committed, retry"
             )
 
+    def _move_loose_branch(
+        self, old: str, new: str, committer: bytes, when: int | None, reflog: bytes
+    ) -> bool | None:
+        """Compare-and-swap of the branch's loose ref file, as git does it.
+
+        Under ``main.lock`` (created exclusively, so a git command holding it
+        makes this refuse): read the branch, write the new id, fsync, rename,
+        fsync the folder; then append the reflog line. None when the branch is
+        not a plain loose ref (packed, or symbolic): dulwich handles those.
+        """
+        from dulwich.file import FileLocked
+        from dulwich.reflog import format_reflog_line
+
+        path = self.controldir / os.fsdecode(BRANCH)
+        lock = path.with_name(path.name + ".lock")
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        except FileExistsError:
+            raise FileLocked(str(path), str(lock)) from None
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                try:
+                    current = path.read_bytes()
+                except FileNotFoundError:
+                    current = b""
+                if not re.fullmatch(rb"[0-9a-f]{40}\n?", current):
+                    lock.unlink()
+                    return None
+                if current.strip() != old.encode():
+                    lock.unlink()
+                    return False
+                handle.write(new.encode() + b"\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(lock, path)
+        except BaseException:
+            lock.unlink(missing_ok=True)
+            raise
+        fsutil.fsync_dir(path.parent)
+        line = format_reflog_line(
+            old.encode(), new.encode(), committer, when or int(time.time()), 0, reflog
+        )
+        log = self.controldir / "logs" / os.fsdecode(BRANCH)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as handle:
+            handle.write(line + b"\n")
+        return True
+
     def update_index(self, tree: FileTree, root: Path, paths: list[str]) -> None:
-        """Make git's index agree with the committed files, so git sees them clean."""
+        """Make git's index agree with the committed files, so git sees them clean.
+
+        The index is git's cache of the working tree, not part of a change:
+        it is not fsynced, and while a git command holds ``index.lock`` it is
+        left alone (``git status`` then re-reads the files it does not know).
+        """
+        from vpa_config import gitindex, logs
+
+        try:
+            if gitindex.update(self.controldir, root, tree, paths):
+                return
+        except gitindex.IndexBusyError as exc:
+            logs.emit("git.index_busy", level="warning", lock=str(exc))
+            return
+        except OSError as exc:
+            raise storage_error(exc) from None
+        self._update_index_dulwich(tree, root, paths)
+
+    def _update_index_dulwich(self, tree: FileTree, root: Path, paths: list[str]) -> None:
         from dulwich.index import index_entry_from_stat
 
         with _storage_errors():

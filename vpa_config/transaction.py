@@ -128,7 +128,7 @@ class Transaction:
         parts = parse_key_path(key) if isinstance(key, str) else tuple(key)
         current = self.read(name)
         text = documents.decode(name, current) if current is not None else ""
-        data = documents.parse(name, text) if text.strip() else {}
+        data = documents.parse_shared(name, text) if text.strip() else {}
         path = resolve(data, parts)
         edited = documents.set_value(name, text, path, value)
         try:
@@ -156,7 +156,7 @@ class Transaction:
         if current is None:
             raise NotFoundError(f"{name}: no such file in the store")
         text = documents.decode(name, current)
-        path = resolve(documents.parse(name, text), parts)
+        path = resolve(documents.parse_shared(name, text), parts)
         self.write(name, documents.unset_value(name, text, path).encode())
 
     def trailer(self, key: str, value: str) -> None:
@@ -422,7 +422,9 @@ def apply_files(
             except OSError as exc:
                 raise fsutil.storage_error(exc, folder) from None
         store.maybe_crash("before-ref")
-        store.repo.advance(tx.head, commit, f"vpa-config: {tx.head} -> {commit}")
+        store.repo.advance(
+            tx.head, commit, f"vpa-config: {tx.head} -> {commit}", committer=COMMITTER
+        )
     except BaseException:
         _roll_back(store, journal)
         raise

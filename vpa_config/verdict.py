@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from vpa_config import documents
 from vpa_config.errors import ParseError, Problem, SchemaError
-from vpa_config.history import FileChange, diff_documents
+from vpa_config.history import FileChange, KeyChange, diff_documents
 # The settings model (pydantic) is imported only when settings must be
 # validated; reading known settings goes through settings_cache.
 from vpa_config.layout import SCHEMA_DIR, SETTINGS_FILE, SETTINGS_SCHEMA
@@ -246,10 +246,10 @@ class CandidateCheck:
     # --- parsing and diffs ----------------------------------------------
 
     def parsed(self, name: str) -> Any:
-        """The candidate document, parsed once."""
+        """The candidate document, parsed once (shared: never mutate it)."""
         if name not in self._parsed:
             content = self._read(name)
-            self._parsed[name] = documents.parse(name, content or b"")
+            self._parsed[name] = documents.parse_shared(name, content or b"")
         return self._parsed[name]
 
     def _parse_quiet(self, name: str) -> Any:
@@ -268,7 +268,7 @@ class CandidateCheck:
             old = _quiet_parse(name, old_raw)
             # The candidate was parsed once already, to be validated.
             new = self._parsed[name] if name in self._parsed else _quiet_parse(name, new_raw)
-            change = FileChange(name, action, diff_documents(old, new))
+            change = FileChange(name, action, _detached(diff_documents(old, new)))
             change.secret_paths = self.secrets_of(name, old) | self.secrets_of(name, new)
             changes.append(change)
         return changes
@@ -303,11 +303,24 @@ class CandidateCheck:
         return out
 
 
+def _detached(keys: list[KeyChange]) -> list[KeyChange]:
+    """Key changes whose values are the caller's own, not the shared parses'."""
+    import copy
+
+    return [
+        key if not isinstance(key.old, (dict, list)) and not isinstance(
+            key.new, (dict, list)
+        ) else KeyChange(key.path, key.kind, copy.deepcopy(key.old),
+                         copy.deepcopy(key.new))
+        for key in keys
+    ]
+
+
 def _quiet_parse(name: str, raw: bytes | None) -> Any:
     if raw is None:
         return None
     try:
-        return documents.parse(name, raw)
+        return documents.parse_shared(name, raw)
     except ParseError:
         return None
 

@@ -141,20 +141,43 @@ def _find(node: Any, path: Sequence[Part]) -> Any:
 
 
 def _same_but(name: str, old: str, new: str, path: Sequence[Part], value: Any) -> bool:
-    """Whether ``new`` parses to ``old`` with only ``path`` set to ``value``."""
-    from vpa_config.documents import parse
+    """Whether ``new`` parses to ``old`` with only ``path`` set to ``value``.
+
+    Both parses are shared (``parse_shared``): the caller's own parse of the
+    old text, and validation's of the new one, reuse them, so neither is
+    changed here.
+    """
+    from vpa_config.documents import parse_shared
     from vpa_config.errors import ParseError
 
     try:
-        before = parse(name, old)
-        after = parse(name, new)
+        before = parse_shared(name, old)
+        after = parse_shared(name, new)
     except ParseError:
         return False
-    node = before
-    for part in path[:-1]:
-        node = node[part]
-    node[path[-1]] = value
-    return _identical(before, after)
+    return _same_except(before, after, path, value)
+
+
+def _same_except(before: Any, after: Any, path: Sequence[Part], value: Any) -> bool:
+    """Whether ``after`` is ``before`` with the value at ``path`` being ``value``."""
+    if not path:
+        return _identical(value, after)
+    if type(before) is not type(after):
+        return False
+    part, rest = path[0], path[1:]
+    if isinstance(before, dict):
+        if part not in before or list(before) != list(after):
+            return False
+        others = all(_identical(before[k], after[k]) for k in before if k != part)
+    elif isinstance(before, list) and isinstance(part, int):
+        if not 0 <= part < len(before) or len(before) != len(after):
+            return False
+        others = all(
+            _identical(a, b) for i, (a, b) in enumerate(zip(before, after)) if i != part
+        )
+    else:
+        return False
+    return others and _same_except(before[part], after[part], rest, value)
 
 
 def _identical(a: Any, b: Any) -> bool:

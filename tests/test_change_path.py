@@ -1,0 +1,198 @@
+"""The in-process change path: git's index, the branch and the reflog, shared parses.
+
+Each change writes git's index and moves the branch without dulwich's
+porcelain; these tests check the result with the git CLI, including when git
+itself has touched the index or holds a lock in between.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import git
+from reliability import ACTOR, free_form_store, leftovers, working_tree
+
+from vpa_config import documents, gitindex
+from vpa_config.errors import StorageError
+from vpa_config.store import ConfigStore
+
+SEED = {
+    "a.yaml": b"a: 1\nnested:\n  b: 2  # a comment\n",
+    "sub/c.yaml": b"c: [1, 2]\n",
+}
+
+
+@pytest.fixture(name="root")
+def _root(tmp_path: Path) -> Path:
+    root = tmp_path / "store"
+    free_form_store(root, SEED)
+    return root
+
+
+def _git_clean(root: Path) -> None:
+    """git sees the working tree clean, by stat alone and by content."""
+    assert git(root, "diff-files", "--name-only") == ""
+    assert git(root, "status", "--porcelain") == ""
+    assert git(root, "diff-index", "--cached", "--name-only", "HEAD") == ""
+
+
+def test_changes_leave_git_status_clean(root: Path) -> None:
+    store = ConfigStore.open(root)
+    for value in range(3):
+        store.set("a.yaml", "nested.b", value, actor=ACTOR)
+        store.set("sub/c.yaml", "c.0", value, actor=ACTOR)
+    store.import_file("sub/new.yaml", b"n: 1\n", actor=ACTOR)
+    store.remove("sub/c.yaml", actor=ACTOR)
+    store.close()
+
+    _git_clean(root)
+    staged = git(root, "ls-files", "-s").splitlines()
+    assert [line.split("\t")[1] for line in staged] == [
+        ".vpa-config/settings.yaml", "a.yaml", "sub/new.yaml"
+    ]
+    for line in staged:
+        mode_sha, name = line.split("\t")
+        sha = mode_sha.split()[1]
+        assert git(root, "rev-parse", f"HEAD:{name}").strip() == sha
+    git(root, "fsck", "--strict")
+
+
+def test_index_staged_by_git_between_changes_is_kept(root: Path) -> None:
+    """A hand ``git add`` rewrites the index: the next change reads it again."""
+    store = ConfigStore.open(root)
+    store.set("a.yaml", "a", 2, actor=ACTOR)  # the index is now known in-process
+    (root / "sub" / "c.yaml").write_bytes(b"c: [9]\n")
+    git(root, "add", "sub/c.yaml")
+
+    store.set("a.yaml", "a", 3, actor=ACTOR)
+    store.close()
+
+    assert git(root, "diff", "--cached", "--name-only") == "sub/c.yaml\n"
+    staged = git(root, "ls-files", "-s", "sub/c.yaml").split()[1]
+    assert git(root, "hash-object", "sub/c.yaml").strip() == staged
+    assert git(root, "diff-files", "--name-only") == ""
+
+
+def test_index_version_4_is_left_to_dulwich(root: Path) -> None:
+    git(root, "update-index", "--index-version", "4")
+    store = ConfigStore.open(root)
+
+    store.set("a.yaml", "a", 5, actor=ACTOR)
+    store.close()
+
+    _git_clean(root)
+    assert git(root, "show", "HEAD:a.yaml").startswith("a: 5\n")
+
+
+def test_index_with_a_cached_tree_is_rewritten_without_it(root: Path) -> None:
+    """git's optional extensions (here the cached tree) are dropped, not corrupted."""
+    git(root, "read-tree", "HEAD")  # writes a TREE extension
+    git(root, "update-index", "--refresh")
+    store = ConfigStore.open(root)
+
+    store.set("sub/c.yaml", "c.1", 7, actor=ACTOR)
+    store.close()
+
+    _git_clean(root)
+    assert b"TREE" not in (root / ".git" / "index").read_bytes()
+    git(root, "fsck", "--strict")
+
+
+def test_a_git_holding_the_index_lock_does_not_fail_the_change(root: Path) -> None:
+    store = ConfigStore.open(root)
+    lock = root / ".git" / "index.lock"
+    lock.write_bytes(b"a git command is writing")
+
+    result = store.set("a.yaml", "a", 4, actor=ACTOR)
+
+    assert result.committed
+    assert lock.read_bytes() == b"a git command is writing"  # not ours to touch
+    lock.unlink()
+    store.set("a.yaml", "a", 5, actor=ACTOR)
+    store.close()
+    _git_clean(root)
+
+
+def test_parse_of_an_index_file_this_module_cannot_read_says_so(tmp_path: Path) -> None:
+    controldir = tmp_path / ".git"
+    controldir.mkdir()
+    (controldir / "index").write_bytes(b"DIRC not an index at all")
+
+    assert not gitindex.update(controldir, tmp_path, {}, [])
+    assert not gitindex.update(tmp_path / "absent", tmp_path, {}, [])
+
+
+def test_branch_move_writes_git_readable_ref_and_reflog(root: Path) -> None:
+    store = ConfigStore.open(root)
+    before = store.repo.head()
+
+    after = store.set("a.yaml", "a", 8, actor=ACTOR).revision
+    store.close()
+
+    assert git(root, "rev-parse", "refs/heads/main").strip() == after
+    last = git(root, "reflog", "show", "--format=%H %gs", "-1", "main").split()
+    assert last[0] == after
+    log = (root / ".git" / "logs" / "refs" / "heads" / "main").read_bytes()
+    line = log.splitlines()[-1]
+    assert line.startswith(f"{before} {after} vpa-config <vpa-config@localhost> ".encode())
+    assert line.endswith(f"\tvpa-config: {before} -> {after}".encode())
+    git(root, "fsck", "--strict")
+
+
+def test_branch_locked_by_git_refuses_and_rolls_back(root: Path) -> None:
+    store = ConfigStore.open(root)
+    head = store.repo.head()
+    before = working_tree(root)
+    lock = root / ".git" / "refs" / "heads" / "main.lock"
+    lock.write_bytes(b"0" * 40 + b"\n")
+
+    with pytest.raises(StorageError, match="lock file exists"):
+        store.set("a.yaml", "a", 9, actor=ACTOR)
+
+    assert store.repo.head() == head
+    assert working_tree(root) == before
+    assert lock.read_bytes() == b"0" * 40 + b"\n"
+    lock.unlink()
+    assert store.set("a.yaml", "a", 9, actor=ACTOR).committed
+    store.close()
+    assert leftovers(root) == []
+
+
+def test_packed_branch_is_moved_through_dulwich(root: Path) -> None:
+    git(root, "pack-refs", "--all")
+    assert not (root / ".git" / "refs" / "heads" / "main").exists()
+    store = ConfigStore.open(root)
+
+    after = store.set("a.yaml", "a", 10, actor=ACTOR).revision
+    again = store.set("a.yaml", "a", 11, actor=ACTOR).revision
+    store.close()
+
+    assert git(root, "rev-parse", "main").strip() == again
+    assert git(root, "rev-parse", "main~1").strip() == after
+    git(root, "fsck", "--strict")
+
+
+def test_shared_parse_serves_one_object_and_refuses_alike() -> None:
+    first = documents.parse_shared("x.yaml", b"a: {b: 1}\n")
+    again = documents.parse_shared("y.yaml", "a: {b: 1}\n")
+
+    assert first is again and first == {"a": {"b": 1}}
+    assert documents.parse_shared("x.json", '{"a": {"b": 1}}') == first
+    for _ in range(2):
+        with pytest.raises(documents.ParseError, match="x.yaml"):
+            documents.parse_shared("x.yaml", b"a: [\n")
+
+
+def test_change_results_do_not_share_parsed_values(root: Path) -> None:
+    """Values handed to the caller are copies: changing them changes no later parse."""
+    store = ConfigStore.open(root)
+    result = store.set("a.yaml", "added", {"deep": [1]}, actor=ACTOR)
+    key = next(key for change in result.files for key in change.keys)
+    key.new["deep"].append("mine")
+
+    again = store.set("a.yaml", "a", 12, actor=ACTOR)
+    store.close()
+
+    assert store.get("a.yaml", "added") == {"deep": [1]}
+    assert [k.dotted for change in again.files for k in change.keys] == ["a"]

@@ -1,0 +1,178 @@
+"""git's index file (``.git/index``), read and written without dulwich.
+
+After each change the store updates the index entries of the files it wrote,
+so that ``git status`` in the store shows them clean. dulwich parses and
+writes the whole index in Python and fsyncs it; for a store of 50 files that
+was about a fifth of a change's time. Here the index is kept parsed between
+changes, keyed by the index file's identity (inode, size, modification and
+change times): any other writer (``git add``, ``git commit``) renames a new
+file into place, which gives a new identity, so the cached copy is dropped and
+the file read again.
+
+The index is a cache of the working tree that git can rebuild; it is written
+through ``index.lock`` as git does (so a git command that holds the lock is
+never overwritten) but not fsynced: a power cut may leave the previous index,
+which only makes ``git status`` re-read the files. Only index versions 2 and 3
+without required extensions are handled; anything else returns None and the
+caller falls back to dulwich. Optional extensions (the cached tree, the
+untracked cache) are dropped on write, which git allows: it rebuilds them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+_HEADER = struct.Struct(">4sII")
+_STAT = struct.Struct(">IIIIIIIIII")
+_FLAG_EXTENDED = 0x4000
+_FLAG_STAGE = 0x3000
+_NAME_MASK = 0xFFF
+_SHA_LEN = 20
+_FIXED = _STAT.size + _SHA_LEN + 2  # stat fields, object id, flags
+_lock = threading.Lock()
+
+
+class IndexBusyError(Exception):
+    """Another program holds ``index.lock``; the index was left alone."""
+
+
+@dataclass
+class _Parsed:
+    key: tuple[int, ...]
+    version: int
+    entries: dict[bytes, bytes]
+
+
+_cache: dict[str, _Parsed] = {}
+
+
+def _identity(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _parse(data: bytes) -> tuple[int, dict[bytes, bytes]] | None:
+    """(version, name -> entry bytes), or None for what this module does not handle."""
+    if len(data) < _HEADER.size + _SHA_LEN:
+        return None
+    body, checksum = data[:-_SHA_LEN], data[-_SHA_LEN:]
+    if hashlib.sha1(body).digest() != checksum:
+        return None
+    signature, version, count = _HEADER.unpack_from(body)
+    if signature != b"DIRC" or version not in (2, 3):
+        return None
+    entries: dict[bytes, bytes] = {}
+    offset = _HEADER.size
+    for _ in range(count):
+        if offset + _FIXED > len(body):
+            return None
+        (flags,) = struct.unpack_from(">H", body, offset + _FIXED - 2)
+        if flags & _FLAG_STAGE:
+            return None  # a merge conflict: leave it to dulwich
+        start = offset + _FIXED + (2 if flags & _FLAG_EXTENDED else 0)
+        end = body.find(b"\0", start)
+        if end == -1:
+            return None
+        size = (end - offset + 8) & ~7
+        name = body[start:end]
+        entries[name] = body[offset : offset + size]
+        offset += size
+    while offset + 8 <= len(body):
+        signature = body[offset : offset + 4]
+        (length,) = struct.unpack_from(">I", body, offset + 4)
+        if not signature[:1].isupper():
+            return None  # a required extension (split or sparse index)
+        offset += 8 + length
+    if offset != len(body):
+        return None
+    return version, entries
+
+
+def _entry(name: bytes, st: os.stat_result, mode: int, sha: str) -> bytes:
+    """One version-2 entry for a file as it is on disk, padded as git pads it."""
+    fields = _STAT.pack(
+        (st.st_ctime_ns // 1_000_000_000) & 0xFFFFFFFF,
+        st.st_ctime_ns % 1_000_000_000,
+        (st.st_mtime_ns // 1_000_000_000) & 0xFFFFFFFF,
+        st.st_mtime_ns % 1_000_000_000,
+        st.st_dev & 0xFFFFFFFF,
+        st.st_ino & 0xFFFFFFFF,
+        mode,
+        st.st_uid & 0xFFFFFFFF,
+        st.st_gid & 0xFFFFFFFF,
+        st.st_size & 0xFFFFFFFF,
+    )
+    raw = fields + bytes.fromhex(sha) + struct.pack(">H", min(len(name), _NAME_MASK))
+    raw += name
+    return raw + b"\0" * (8 - len(raw) % 8)
+
+
+def _load(path: Path) -> _Parsed | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    key = _identity(st)
+    known = _cache.get(str(path))
+    if known is not None and known.key == key:
+        return known
+    with open(path, "rb") as handle:
+        data = handle.read()
+        again = _identity(os.fstat(handle.fileno()))
+    parsed = _parse(data) if again == key else None
+    if parsed is None:
+        _cache.pop(str(path), None)
+        return None
+    return _Parsed(key, parsed[0], parsed[1])
+
+
+def update(
+    controldir: Path,
+    root: Path,
+    tree: dict[str, tuple[int, str]],
+    paths: list[str],
+) -> bool:
+    """Set the entries of ``paths`` from ``tree`` and the files on disk.
+
+    Returns False when the index is one this module leaves to dulwich (absent,
+    version 4, a conflict, a required extension). Raises
+    :class:`IndexBusyError` when ``index.lock`` exists, and OSError when the
+    disk refuses.
+    """
+    path = controldir / "index"
+    with _lock:
+        parsed = _load(path)
+        if parsed is None:
+            return False
+        entries = dict(parsed.entries)
+        for name in paths:
+            key = name.encode("utf-8", "surrogateescape")
+            if name in tree:
+                mode, sha = tree[name]
+                entries[key] = _entry(key, os.lstat(root / name), mode, sha)
+            else:
+                entries.pop(key, None)
+        body = _HEADER.pack(b"DIRC", parsed.version, len(entries)) + b"".join(
+            entries[name] for name in sorted(entries)
+        )
+        lock = controldir / "index.lock"
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        except FileExistsError:
+            raise IndexBusyError(str(lock)) from None
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(body + hashlib.sha1(body).digest())
+                inode = os.fstat(handle.fileno()).st_ino
+            os.replace(lock, path)
+        except BaseException:
+            lock.unlink(missing_ok=True)
+            raise
+        st = os.stat(path)
+        if st.st_ino == inode:  # else another writer came in between: reread
+            _cache[str(path)] = _Parsed(_identity(st), parsed.version, entries)
+    return True
