@@ -7,13 +7,24 @@ itself has touched the index or holds a lock in between.
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
 from conftest import git
-from reliability import ACTOR, free_form_store, leftovers, working_tree
+from reliability import (
+    ACTOR,
+    fork_child,
+    free_form_store,
+    leftovers,
+    read_all,
+    wait_status,
+    working_tree,
+)
 
-from vpa_config import documents, gitindex
+from vpa_config import documents, fsutil, gitindex
 from vpa_config.errors import StorageError
 from vpa_config.store import ConfigStore
 
@@ -196,3 +207,82 @@ def test_change_results_do_not_share_parsed_values(root: Path) -> None:
 
     assert store.get("a.yaml", "added") == {"deep": [1]}
     assert [k.dotted for change in again.files for k in change.keys] == ["a"]
+
+
+def test_staged_writes_place_synced_files_and_discard_the_rest(tmp_path: Path) -> None:
+    staged = fsutil.StagedWrites()
+    kept = tmp_path / "new" / "deeper" / "kept.yaml"
+    dropped = tmp_path / "dropped.yaml"
+    journal = tmp_path / "journal"
+    staged.write(kept, b"k: 1\n", 0o600)
+    staged.write(dropped, b"d: 1\n", 0o644)
+    staged.write_in_place(journal, b"{}", 0o644)
+    assert not kept.exists() and journal.read_bytes() == b"{}"
+
+    staged.sync()
+    folders = staged.place([kept])
+    staged.discard()
+
+    assert kept.read_bytes() == b"k: 1\n"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    # the new folders' own entries are synced too, in their parents
+    assert folders == {kept.parent, tmp_path / "new", tmp_path}
+    assert not dropped.exists()
+    assert list(fsutil.stray_temp_files(tmp_path)) == []
+
+
+def test_parallel_fsyncs_work_in_a_forked_child(tmp_path: Path) -> None:
+    """The fsync threads are not inherited by a child: it makes its own."""
+    fds = [os.open(tmp_path / name, os.O_RDWR | os.O_CREAT) for name in "ab"]
+    fsutil.fsync_all(fds)  # the parent's threads exist now
+
+    def child(out: int) -> None:
+        signal.alarm(20)  # a child waiting on threads it lacks would hang
+        fsutil.fsync_all(fds)
+        os.write(out, b"synced\n")
+
+    pid, pipe = fork_child(child)
+    lines = read_all(pipe)
+    assert wait_status(pid) == ("exit", 0), lines
+    assert lines == ["synced"]
+    for fd in fds:
+        os.close(fd)
+
+
+def test_a_journal_cut_short_is_dropped_and_changes_nothing(root: Path) -> None:
+    """The journal is written in place: a kill or a power cut mid-write leaves
+    a prefix, which was written before any file was touched."""
+    store = ConfigStore.open(root)
+    head = store.repo.head()
+    store.close()
+    before = working_tree(root)
+    record = {"commit": "0" * 40, "parent": head, "pid": 1, "files": {}}
+    (root / ".git" / "vpa-config.journal").write_text(json.dumps(record)[:25])
+    (root / ".git" / "vpa-config.lock.json").write_text(
+        json.dumps({"pid": 999999, "host": "gone", "since": "then"})
+    )
+
+    store = ConfigStore.open(root)
+
+    assert store.repo.head() == head
+    assert working_tree(root) == before
+    assert not (root / ".git" / "vpa-config.journal").exists()
+    assert store.set("a.yaml", "a", 13, actor=ACTOR).committed
+    store.close()
+    assert leftovers(root) == []
+
+
+def test_objects_of_a_change_are_loose_objects_git_reads(root: Path) -> None:
+    store = ConfigStore.open(root)
+    revision = store.set("sub/c.yaml", "c.0", 21, actor=ACTOR).revision
+    store.close()
+    assert revision is not None
+
+    tree = git(root, "rev-parse", f"{revision}^{{tree}}").strip()
+    sub = git(root, "rev-parse", f"{revision}:sub").strip()
+    blob = git(root, "rev-parse", f"{revision}:sub/c.yaml").strip()
+    for sha, kind in ((revision, "commit"), (tree, "tree"), (sub, "tree"), (blob, "blob")):
+        assert git(root, "cat-file", "-t", sha).strip() == kind
+        assert (root / ".git" / "objects" / sha[:2] / sha[2:]).is_file()
+    assert git(root, "cat-file", "-p", blob) == "c: [21, 2]\n"
+    git(root, "fsck", "--strict")

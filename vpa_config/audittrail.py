@@ -28,7 +28,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,12 +67,16 @@ def _utc_stamp(now: float) -> str:
 # --- writing --------------------------------------------------------------------
 
 
-def append(store: ConfigStore, record: dict[str, Any]) -> dict[str, Any]:
+def append(
+    store: ConfigStore, record: dict[str, Any], sync_also: Collection[Path] = ()
+) -> dict[str, Any]:
     """Write one record at the end of the chain; returns it as written.
 
     ``seq``, ``time``, ``prev`` and where it comes from (host, pid, argv,
     correlation id) are added here. Appends from several processes and
-    threads are serialised by an ``flock`` on the file itself.
+    threads are serialised by an ``flock`` on the file itself. The folders
+    ``sync_also`` (a change's last renames) are fsynced with the record, in
+    one round.
     """
     from vpa_config.redaction import Redactor
 
@@ -96,10 +100,22 @@ def append(store: ConfigStore, record: dict[str, Any]) -> dict[str, Any]:
             line = json.dumps(full, ensure_ascii=False, separators=(",", ":"))
             lead = b"\n" if last is not None and not _ends_with_newline(fd) else b""
             os.write(fd, lead + line.encode() + b"\n")
-            os.fsync(fd)
+            _sync_with(fd, sync_also)
         finally:
             os.close(fd)
     return full
+
+
+def _sync_with(fd: int, folders: Collection[Path]) -> None:
+    from vpa_config import fsutil
+
+    fds = [fd]
+    try:
+        fds += [os.open(folder, os.O_RDONLY | os.O_DIRECTORY) for folder in folders]
+        fsutil.fsync_all(fds)
+    finally:
+        for extra in fds[1:]:
+            os.close(extra)
 
 
 def _next_seq(last: bytes | None) -> int:
@@ -192,13 +208,19 @@ class ChangeRecorder:
         return self
 
     def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> bool:
-        if self.request.dry_run or isinstance(error, GeneratorExit):
-            return False
+        # The change's last renames (the branch) are synced with the record;
+        # whatever happens to the record, they are synced before returning.
+        unsynced = set(self.tx.unsynced) if self.tx is not None else set()
+        if self.tx is not None:
+            self.tx.unsynced.clear()
         try:
+            if self.request.dry_run or isinstance(error, GeneratorExit):
+                return False
             record = change_record(self.store, self.request, self.tx, error)
             if self.external:
                 record["external_commits"] = self.external
-            append(self.store, record)
+            append(self.store, record, sync_also=unsynced)
+            unsynced = set()
         except Exception as exc:  # noqa: BLE001 (the change itself is done or refused)
             logs.emit(
                 "audit.write_failed",
@@ -206,7 +228,22 @@ class ChangeRecorder:
                 path=str(audit_path(self.store)),
                 error=f"{type(exc).__name__}: {exc}",
             )
+        finally:
+            if unsynced:
+                _sync_folders_quietly(unsynced)
         return False
+
+
+def _sync_folders_quietly(folders: set[Path]) -> None:
+    """fsync a committed change's folders; the change stands even if this fails."""
+    from vpa_config import fsutil
+    from vpa_config.errors import StorageError
+
+    try:
+        fsutil.sync_folders(folders)
+    except StorageError as exc:
+        logs.emit("store.sync_failed", level="error", folders=sorted(map(str, folders)),
+                  error=str(exc))
 
 
 def change_record(

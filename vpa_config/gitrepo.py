@@ -28,7 +28,7 @@ from vpa_config.errors import (
     StorageError,
     StoreNotFoundError,
 )
-from vpa_config.fsutil import storage_error
+from vpa_config.fsutil import StagedWrites, storage_error
 
 BRANCH = b"refs/heads/main"
 FILE_MODE = 0o100644
@@ -40,6 +40,7 @@ TREE_CACHE = 64
 # change path reads the same file, the settings and the schemas several times.
 BLOB_CACHE = 64
 BLOB_CACHE_MAX_SIZE = 256 * 1024
+WRITTEN_CACHE = 16
 # A tree flattened to its files: "dir/name.yaml" -> (mode, blob id in hex).
 FileTree = dict[str, tuple[int, str]]
 
@@ -63,6 +64,71 @@ class HistoryConflictError(RefusedError):
     """HEAD moved while a change was being made; nothing was committed."""
 
 
+def _conflict() -> HistoryConflictError:
+    return HistoryConflictError(
+        "the store's history moved while this change was made "
+        "(another program committed); nothing was committed, retry"
+    )
+
+
+@dataclass
+class BranchMove:
+    """A locked branch with its new id written and synced: renamed by ``finish``."""
+
+    controldir: Path
+    path: Path
+    lock: Path
+    old: str
+    new: str
+    committer: bytes
+    message: str
+    done: bool = False
+
+    @property
+    def folder(self) -> Path:
+        """The folder of the branch's file, whose rename ``finish`` may leave unsynced."""
+        return self.path.parent
+
+    def finish(self, sync_folder: bool = True) -> None:
+        """Rename the lock onto the branch, fsync its folder, log the move.
+
+        With ``sync_folder`` false the caller fsyncs :attr:`folder` before
+        the change is acknowledged (with the audit record, in one round).
+        """
+        from dulwich.reflog import format_reflog_line
+
+        try:
+            os.replace(self.lock, self.path)
+        except OSError as exc:
+            raise storage_error(exc, self.path) from None
+        self.done = True
+        # The branch has moved: what is left cannot undo the change, so a
+        # refusal here is reported, not raised (the files stay as committed).
+        try:
+            if sync_folder:
+                fsutil.fsync_dir(self.path.parent)
+            line = format_reflog_line(
+                self.old.encode(), self.new.encode(), self.committer,
+                int(time.time()), 0, self.message.encode()[:200],
+            )
+            log = self.controldir / "logs" / os.fsdecode(BRANCH)
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with open(log, "ab") as handle:
+                handle.write(line + b"\n")
+        except OSError as exc:
+            from vpa_config import logs
+
+            logs.emit(
+                "git.ref_log_failed", level="error", ref=os.fsdecode(BRANCH),
+                revision=self.new, error=str(storage_error(exc, self.path)),
+            )
+
+    def abort(self) -> None:
+        """Drop the lock, unless the move was made."""
+        if not self.done:
+            self.lock.unlink(missing_ok=True)
+
+
 class GitRepo:
     """A store's embedded repository, opened once per process."""
 
@@ -73,6 +139,10 @@ class GitRepo:
         self._trees: dict[bytes, FileTree] = {}
         self._commit_trees: dict[str, bytes] = {}
         self._blobs: dict[str, bytes] = {}
+        # The last commits and trees this process wrote, read back by the
+        # next change (its base tree) and by the history index.
+        self._written_commits: dict[str, CommitInfo] = {}
+        self._written_trees: dict[bytes, bytes] = {}
         self.path = Path(os.fsdecode(repo.path))
         self.controldir = Path(os.fsdecode(repo.controldir()))
 
@@ -207,6 +277,9 @@ class GitRepo:
 
     def commit(self, sha: str) -> CommitInfo:
         """One commit by its full hex id."""
+        written = self._written_commits.get(sha)
+        if written is not None:
+            return written
         try:
             obj = self._repo.object_store[sha.encode()]
         except KeyError:
@@ -351,12 +424,12 @@ class GitRepo:
             if now is not None and not now_dir and stat.S_ISREG(now[0]):
                 after[path] = (now[0], now[1].decode())
 
-    def write_blob(self, content: bytes) -> str:
-        """Store ``content`` as a blob; return its id."""
+    def write_blob(self, content: bytes, staged: StagedWrites | None = None) -> str:
+        """Store ``content`` as a blob; return its id (see :meth:`add`)."""
         from dulwich.objects import Blob
 
         blob = Blob.from_string(content)
-        self.add(blob)
+        self.add(blob, staged)
         return blob.id.decode()
 
     def blob(self, blob_id: str) -> bytes:
@@ -380,7 +453,7 @@ class GitRepo:
         """Whether the object store holds ``sha``."""
         return sha.encode() in self._repo.object_store
 
-    def add(self, obj: Any) -> None:
+    def add(self, obj: Any, staged: StagedWrites | None = None) -> None:
         """Store one object as a loose object file, durably.
 
         Written like every other file (temporary file, fsync, rename, fsync
@@ -388,12 +461,17 @@ class GitRepo:
         leaves ``OBJECT.lock`` behind when the disk fills up at close, which
         then refuses every later write of the same object, and it does not
         sync the folder, so a power cut could lose an object a ref points to.
+        With ``staged`` the object is only written to its temporary file: the
+        caller syncs and places the batch before anything refers to it.
         """
         sha = obj.id.decode()
         path = self.controldir / "objects" / sha[:2] / sha[2:]
         if path.exists():
             return
-        fsutil.atomic_write(path, obj.as_legacy_object(), 0o444)
+        if staged is None:
+            fsutil.atomic_write(path, obj.as_legacy_object(), 0o444)
+        else:
+            staged.write(path, obj.as_legacy_object(), 0o444)
 
     @staticmethod
     def blob_id(content: bytes) -> str:
@@ -415,12 +493,28 @@ class GitRepo:
         message: str,
         when: int,
         tz: int = 0,
+        staged: StagedWrites | None = None,
     ) -> str:
         """Write blobs, trees and a commit on ``parent``; return the commit id.
 
         ``changes`` maps file paths to (content, mode), or None to delete.
-        The branch is not moved: :meth:`advance` does that.
+        The branch is not moved: :meth:`advance` does that. With ``staged``
+        the objects wait in that batch (see :meth:`add`); without it they are
+        made durable here, their fsyncs together.
         """
+        if staged is None:
+            batch = StagedWrites()
+            try:
+                commit = self.write_commit(
+                    changes=changes, parent=parent, author=author,
+                    committer=committer, message=message, when=when, tz=tz,
+                    staged=batch,
+                )
+                batch.sync()
+                batch.place(batch.pending())
+            finally:
+                batch.discard()
+            return commit
         from dulwich.objects import Blob, Commit
 
         updates: dict[tuple[bytes, ...], tuple[int, bytes] | None] = {}
@@ -431,11 +525,11 @@ class GitRepo:
                     updates[key] = None
                     continue
                 blob = Blob.from_string(change[0])
-                self.add(blob)
+                self.add(blob, staged)
                 self._remember_blob(blob.id.decode(), change[0])
                 updates[key] = (change[1], blob.id)
             base = self._commit_tree(parent) if parent else None
-            tree = self._update_tree(base, updates) or self._empty_tree()
+            tree = self._update_tree(base, updates, staged) or self._empty_tree(staged)
 
             commit = Commit()
             commit.tree = tree
@@ -446,9 +540,30 @@ class GitRepo:
             commit.author_timezone = commit.commit_timezone = tz
             commit.encoding = b"UTF-8"
             commit.message = message.encode()
-            self.add(commit)
+            self.add(commit, staged)
+        self._remember_commit(commit)
         self._remember(commit.id.decode(), tree, base, updates)
         return commit.id.decode()
+
+    def forget(self, commit: str) -> None:
+        """Drop a written commit that never reached the branch from the caches."""
+        self._written_commits.pop(commit, None)
+
+    def _remember_commit(self, commit: Any) -> None:
+        if len(self._written_commits) >= WRITTEN_CACHE:
+            self._written_commits.pop(next(iter(self._written_commits)), None)
+        sha = commit.id.decode()
+        self._written_commits[sha] = CommitInfo(
+            sha=sha,
+            parents=tuple(parent.decode() for parent in commit.parents),
+            tree=commit.tree.decode(),
+            author=commit.author.decode(errors="replace"),
+            author_time=commit.author_time,
+            author_tz=commit.author_timezone,
+            committer=commit.committer.decode(errors="replace"),
+            message=commit.message.decode(errors="replace"),
+            commit_time=commit.commit_time,
+        )
 
     def _remember(
         self,
@@ -479,22 +594,27 @@ class GitRepo:
                 flat[name] = (entry[0], entry[1].decode())
         self._trees[tree] = flat
 
-    def _empty_tree(self) -> bytes:
+    def _empty_tree(self, staged: StagedWrites) -> bytes:
         from dulwich.objects import Tree
 
         tree = Tree()
-        self.add(tree)
+        self.add(tree, staged)
         return bytes(tree.id)
 
     def _update_tree(
         self,
         tree_id: bytes | None,
         updates: Mapping[tuple[bytes, ...], tuple[int, bytes] | None],
+        staged: StagedWrites,
     ) -> bytes | None:
         from dulwich.objects import Tree
 
         store = self._repo.object_store
-        tree = store[tree_id] if tree_id else Tree()
+        written = self._written_trees.get(tree_id) if tree_id else None
+        if written is not None:
+            tree = Tree.from_raw_string(Tree.type_num, written, sha=tree_id)
+        else:
+            tree = store[tree_id] if tree_id else Tree()
         nested: dict[bytes, dict[tuple[bytes, ...], Any]] = {}
         for path, entry in updates.items():
             if len(path) == 1:
@@ -507,7 +627,7 @@ class GitRepo:
                 nested.setdefault(path[0], {})[path[1:]] = entry
         for name, sub_updates in nested.items():
             current = tree[name][1] if name in tree and stat.S_ISDIR(tree[name][0]) else None
-            sub = self._update_tree(current, sub_updates)
+            sub = self._update_tree(current, sub_updates, staged)
             if sub is None:
                 if name in tree:
                     del tree[name]
@@ -515,7 +635,10 @@ class GitRepo:
                 tree[name] = (stat.S_IFDIR, sub)
         if not len(tree):
             return None
-        self.add(tree)
+        self.add(tree, staged)
+        if len(self._written_trees) >= WRITTEN_CACHE:
+            self._written_trees.pop(next(iter(self._written_trees)), None)
+        self._written_trees[bytes(tree.id)] = tree.as_raw_string()
         return bytes(tree.id)
 
     def advance(
@@ -525,81 +648,89 @@ class GitRepo:
         message: str,
         *,
         committer: bytes | None = None,
-        when: int | None = None,
     ) -> None:
         """Move the branch from ``old`` to ``new``, only if it is still at ``old``.
 
         The reflog line names ``committer`` (else git's configured identity).
         """
+        if old is not None and committer is not None:
+            batch = StagedWrites()
+            move = self.prepare_advance(old, new, message, committer, batch)
+            if move is not None:
+                try:
+                    batch.sync()
+                    move.finish()
+                finally:
+                    batch.discard()
+                    move.abort()
+                return
         reflog = message.encode()[:200]
+        refs = self._repo.refs
         with _storage_errors():
-            moved = None
-            if old is not None and committer is not None:
-                moved = self._move_loose_branch(old, new, committer, when, reflog)
-            if moved is None:
-                refs = self._repo.refs
-                if old is None:
-                    moved = refs.add_if_new(
-                        BRANCH, new.encode(), message=reflog, committer=committer
-                    )
-                else:
-                    moved = refs.set_if_equals(
-                        BRANCH, old.encode(), new.encode(), message=reflog,
-                        committer=committer,
-                    )
+            if old is None:
+                moved = refs.add_if_new(
+                    BRANCH, new.encode(), message=reflog, committer=committer
+                )
+            else:
+                moved = refs.set_if_equals(
+                    BRANCH, old.encode(), new.encode(), message=reflog,
+                    committer=committer,
+                )
         if not moved:
-            raise HistoryConflictError(
-                "the store's history moved while this change was made "
-                "(another program committed); nothing was committed, retry"
-            )
+            raise _conflict()
 
-    def _move_loose_branch(
-        self, old: str, new: str, committer: bytes, when: int | None, reflog: bytes
-    ) -> bool | None:
-        """Compare-and-swap of the branch's loose ref file, as git does it.
+    def prepare_advance(
+        self,
+        old: str,
+        new: str,
+        message: str,
+        committer: bytes,
+        staged: StagedWrites,
+    ) -> BranchMove | None:
+        """Lock the branch and check it is at ``old``; the move waits for ``finish``.
 
-        Under ``main.lock`` (created exclusively, so a git command holding it
-        makes this refuse): read the branch, write the new id, fsync, rename,
-        fsync the folder; then append the reflog line. None when the branch is
-        not a plain loose ref (packed, or symbolic): dulwich handles those.
+        As git does it: ``main.lock`` is created exclusively (a git command
+        holding it makes this refuse), the branch is read under it and the
+        new id written to it; ``staged.sync()`` fsyncs it with the change's
+        other files and :meth:`BranchMove.finish` renames it into place. None
+        when the branch is not a plain loose ref (packed, or symbolic):
+        :meth:`advance` moves those through dulwich.
+
+        Raises:
+            HistoryConflictError: the branch is no longer at ``old``.
         """
-        from dulwich.file import FileLocked
-        from dulwich.reflog import format_reflog_line
-
         path = self.controldir / os.fsdecode(BRANCH)
+        try:
+            current = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise storage_error(exc, path) from None
+        if not re.fullmatch(rb"[0-9a-f]{40}\n?", current):
+            return None
         lock = path.with_name(path.name + ".lock")
         try:
             fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         except FileExistsError:
-            raise FileLocked(str(path), str(lock)) from None
+            raise StorageError(
+                f"cannot write {lock.with_suffix('')}: its lock file exists "
+                "(a git program is writing, or one was killed); nothing was changed"
+            ) from None
+        except OSError as exc:
+            raise storage_error(exc, lock) from None
+        move = BranchMove(self.controldir, path, lock, old, new, committer, message)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                try:
-                    current = path.read_bytes()
-                except FileNotFoundError:
-                    current = b""
-                if not re.fullmatch(rb"[0-9a-f]{40}\n?", current):
-                    lock.unlink()
-                    return None
-                if current.strip() != old.encode():
-                    lock.unlink()
-                    return False
-                handle.write(new.encode() + b"\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(lock, path)
-        except BaseException:
-            lock.unlink(missing_ok=True)
+            if path.read_bytes().strip() != old.encode():  # again, under the lock
+                raise _conflict()
+            os.write(fd, new.encode() + b"\n")
+        except BaseException as exc:
+            os.close(fd)
+            move.abort()
+            if isinstance(exc, OSError):
+                raise storage_error(exc, lock) from None
             raise
-        fsutil.fsync_dir(path.parent)
-        line = format_reflog_line(
-            old.encode(), new.encode(), committer, when or int(time.time()), 0, reflog
-        )
-        log = self.controldir / "logs" / os.fsdecode(BRANCH)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "ab") as handle:
-            handle.write(line + b"\n")
-        return True
+        staged.add_descriptor(fd, lock)
+        return move
 
     def update_index(self, tree: FileTree, root: Path, paths: list[str]) -> None:
         """Make git's index agree with the committed files, so git sees them clean.

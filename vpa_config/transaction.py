@@ -95,6 +95,9 @@ class Transaction:
         self.trailers: list[tuple[str, str]] = []
         self.result: ChangeResult | None = None
         self.request: ChangeRequest | None = None
+        # Folders whose renames this change made but has not fsynced yet:
+        # the store syncs them before the change returns.
+        self.unsynced: set[Path] = set()
 
     def read(self, name: str) -> bytes | None:
         """The candidate content of a file (the change so far, else HEAD)."""
@@ -255,16 +258,25 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
 
     _rename_trailers(store, tx, changed)
     message = _message(tx, request, verdict.schema_trailers(set(changed)))
-    commit = store.repo.write_commit(
-        changes={name: (entry[0], _git_mode(entry[1])) if entry else None
-                 for name, entry in changed.items()},
-        parent=tx.head,
-        author=request.actor.ident,
-        committer=COMMITTER,
-        message=message,
-        when=int(time.time()),
-    )
-    apply_files(store, tx, changed, commit)
+    staged = fsutil.StagedWrites()
+    try:
+        commit = store.repo.write_commit(
+            changes={name: (entry[0], _git_mode(entry[1])) if entry else None
+                     for name, entry in changed.items()},
+            parent=tx.head,
+            author=request.actor.ident,
+            committer=COMMITTER,
+            message=message,
+            when=int(time.time()),
+            staged=staged,
+        )
+        try:
+            apply_files(store, tx, changed, commit, staged)
+        except BaseException:
+            store.repo.forget(commit)
+            raise
+    finally:
+        staged.discard()
     result.revision = commit
     logs.set_live_revision(commit)
     from vpa_config.keyindex import record_commit
@@ -398,35 +410,63 @@ def apply_files(
     tx: Transaction,
     changed: dict[str, tuple[bytes, int] | None],
     commit: str,
+    staged: fsutil.StagedWrites | None = None,
 ) -> None:
-    """Journal, write the files, move the branch; roll back on any failure."""
+    """Journal, write the files, move the branch; roll back on any failure.
+
+    ``staged`` holds the commit's objects, written but not yet synced (None:
+    they are durable already). Every file of the change (the objects, the
+    branch's new id, the new content of each file) is first written beside
+    its place, the journal in its place, and all are fsynced together with
+    the journal's folder; then the objects and files are renamed into place
+    and their folders synced; then the branch. So the journal is durable
+    before a file is touched, and the objects and files before the branch
+    names them. A journal cut short by a kill or a power cut was written
+    before any file was touched, and recovery ignores it.
+    """
+    staged = staged if staged is not None else fsutil.StagedWrites()
+    message = f"vpa-config: {tx.head} -> {commit}"
     store.maybe_crash("before-journal")
-    journal = _journal_record(store, changed, commit, tx.head)
-    _write_journal(store, journal)
-    store.maybe_crash("after-journal")
+    journal: dict[str, Any] | None = None
+    move = None
     try:
-        folders: set[Path] = set()
+        if tx.head is not None:
+            move = store.repo.prepare_advance(tx.head, commit, message, COMMITTER, staged)
+        objects = staged.pending()
+        record = _journal_record(store, changed, commit, tx.head)
+        journal_path = _journal_path(store)
+        paths = {name: fsutil.check_inside(store.root, name) for name in changed}
+        for name, entry in changed.items():
+            if entry is not None:
+                staged.write(paths[name], entry[0], entry[1])
+        journal = record  # from here on a failure puts the files back
+        staged.write_in_place(journal_path, json.dumps(record).encode(), 0o644)
+        staged.sync()
+        store.maybe_crash("after-journal")
+        folders = staged.place(objects, sync_dirs=False)
         for index, (name, entry) in enumerate(changed.items()):
             if index:
                 store.maybe_crash("between-files")
-            path = fsutil.check_inside(store.root, name)
             if entry is None:
-                fsutil.remove_file(path, store.root)
+                fsutil.remove_file(paths[name], store.root)
             else:
-                fsutil.atomic_write(path, entry[0], entry[1], sync_dir=False)
-                folders.add(path.parent)
+                folders |= staged.place([paths[name]], sync_dirs=False)
         # Each folder's renames are made durable once, before the ref moves.
-        for folder in sorted(folders):
-            try:
-                fsutil.fsync_dir(folder)
-            except OSError as exc:
-                raise fsutil.storage_error(exc, folder) from None
+        fsutil.sync_folders(folders)
         store.maybe_crash("before-ref")
-        store.repo.advance(
-            tx.head, commit, f"vpa-config: {tx.head} -> {commit}", committer=COMMITTER
-        )
+        if move is not None:
+            # The branch's rename is synced with the audit record, before the
+            # change returns (audittrail.ChangeRecorder); see unsynced.
+            move.finish(sync_folder=False)
+            tx.unsynced.add(move.folder)
+        else:
+            store.repo.advance(tx.head, commit, message, committer=COMMITTER)
     except BaseException:
-        _roll_back(store, journal)
+        staged.discard()
+        if move is not None:
+            move.abort()
+        if journal is not None:
+            _roll_back(store, journal)
         raise
     store.maybe_crash("after-ref")
     store.repo.update_index(store.repo.files(commit), store.root, sorted(changed))
@@ -455,11 +495,6 @@ def _journal_record(
             "after": None if entry is None else [store.repo.blob_id(entry[0]), entry[1]],
         }
     return {"commit": commit, "parent": parent, "pid": os.getpid(), "files": files}
-
-
-def _write_journal(store: ConfigStore, record: dict[str, Any]) -> None:
-    data = json.dumps(record).encode()
-    fsutil.atomic_write(_journal_path(store), data, 0o644)
 
 
 def _roll_back(store: ConfigStore, journal: dict[str, Any]) -> None:

@@ -274,18 +274,35 @@ class CandidateCheck:
         return changes
 
     def secrets_of(self, name: str, data: Any) -> set[tuple[Any, ...]]:
-        """Paths in ``data`` that are secret by schema or settings pattern."""
+        """Paths in ``data`` that are secret by schema or settings pattern.
+
+        Remembered per document object (a shared parse, see
+        ``documents.parse_shared``), schema text and settings patterns: a
+        change asks for the old and the new document, and the next change's
+        old document is this one's new.
+        """
         if data is None:
             return set()
-        found: set[tuple[Any, ...]] = set()
         try:
             source = self.schema_for(name, data)
-            if source is not None:
-                found.update(secret_paths(source.load(), data))
+            schema = source.load() if source is not None else None
         except SchemaError:
-            pass
-        matcher = SecretMatcher(self.settings.secrets)
-        found.update(path for path in all_paths(data) if matcher.matches(name, path))
+            source = schema = None
+        patterns = tuple(self.settings.secrets)
+        # The schema's text, not its sha256: a bytes object keeps its hash.
+        key = (name, id(data), source.content if source else b"", patterns)
+        known = _SECRETS.get(key)
+        if known is not None and known[0] is data:
+            return set(known[1])
+        found: set[tuple[Any, ...]] = set()
+        if source is not None and _marks_secrets(source.content, schema):
+            found.update(secret_paths(schema, data))
+        if patterns:
+            matcher = SecretMatcher(patterns)
+            found.update(path for path in all_paths(data) if matcher.matches(name, path))
+        if len(_SECRETS) >= _SECRETS_MAX:
+            _SECRETS.clear()
+        _SECRETS[key] = (data, frozenset(found))
         return found
 
     def schema_trailers(self, changed: set[str]) -> list[str]:
@@ -301,6 +318,39 @@ class CandidateCheck:
             if source is not None:
                 out.append(f"{name} {source.origin}:{source.name} sha256:{source.digest}")
         return out
+
+
+# Secret paths by (file, document object, schema text, patterns); the entry
+# holds the document, so its id cannot be reused while the entry lives.
+_SECRETS: dict[tuple[Any, ...], tuple[Any, frozenset[tuple[Any, ...]]]] = {}
+_SECRETS_MAX = 64
+# Whether a schema text marks anything secret at all.
+_MARKED: dict[bytes, bool] = {}
+
+
+def _marks_secrets(text: bytes, schema: Any) -> bool:
+    """Whether any subschema has a secret keyword: else no walk is needed."""
+    marked = _MARKED.get(text)
+    if marked is None:
+        if len(_MARKED) >= 1024:
+            _MARKED.clear()
+        marked = _MARKED[text] = _has_secret_keyword(schema)
+    return marked
+
+
+def _has_secret_keyword(node: Any) -> bool:
+    from vpa_config.explain import is_secret_schema
+
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if is_secret_schema(node):
+                return True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
 
 
 def _detached(keys: list[KeyChange]) -> list[KeyChange]:
