@@ -178,3 +178,24 @@ def test_verify_finds_an_edited_audit_record(run_cli: RunCli, cli_store: Path) -
 
 def _named(checks: list[dict[str, Any]], name: str) -> dict[str, Any]:
     return next(check for check in checks if check["name"] == name)
+
+
+def test_a_bypass_after_a_cached_verify_is_found_with_its_line(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    """The second verify resumes after revisions that passed before, and still
+    judges the new revision by its own tree."""
+    assert run_cli("verify", store=cli_store).returncode == 0
+    assert run_cli("set", "assistant.yaml", "llm.max_tokens", "512",
+                   store=cli_store).returncode == 0
+    bypass(cli_store, "temperature: 0.7", "temperature: 9", "sneaky after")
+    assert run_cli("set", "assistant.yaml", "llm.max_tokens", "256",
+                   store=cli_store, env=None).returncode == 1
+
+    done = run_cli("verify", "--json", store=cli_store)
+
+    check = _named(json.loads(done.stdout)["checks"], "schemas")
+    assert check["cached"] == 2
+    assert [f["subject"] for f in check["findings"]] == ["sneaky after"]
+    problem = check["findings"][0]["problems"][0]
+    assert (problem["file"], problem["line"]) == ("assistant.yaml", 15)

@@ -23,17 +23,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vpa_config import logs
 from vpa_config.errors import Problem
 from vpa_config.history import parse_message
+from vpa_config.layout import SCHEMA_DIR
 from vpa_config.validation import CheckedSchemas, shipped_schema_dir
 from vpa_config.verdict import CandidateCheck
 
 if TYPE_CHECKING:
-    from vpa_config.gitrepo import FileTree
+    from vpa_config.gitrepo import CommitInfo, FileTree
     from vpa_config.store import ConfigStore
 
 Progress = Callable[[int, int], None]
@@ -167,28 +169,45 @@ class _HistoryCheck:
         self.checked = CheckedSchemas(state / "checked-schemas")
         self.results: dict[tuple[str, ...], list[Problem]] = {}
         self.notes: set[str] = set()
-        self._trees: dict[str, FileTree] = {}
+        self.registries: dict[tuple[Any, ...], Any] = {}
 
     def run(self, progress: Progress | None) -> CheckResult:
         self.archive.remember_current()
         # TODO(#3): follow every parent once a store can receive merges (sync);
         # until then history is linear and first parents are all of it.
-        ids = [sha.decode() for sha in self.repo.iter_commit_ids()][::-1]
+        chain = list(self.repo.walk())[::-1]
         findings: list[RevisionFinding] = []
         skipped = 0
-        for done, sha in enumerate(ids, start=1):
-            if sha in self.verified:
+        # The files of the previous revision, kept up to date by applying each
+        # revision's tree diff (one small diff instead of flattening two trees).
+        files: dict[str, str] | None = {}
+        previous_tree: bytes | None = None
+        for done, info in enumerate(chain, start=1):
+            tree_id = info.tree.encode()
+            if info.sha in self.verified:
                 skipped += 1
+                files = None  # resumed from the tree when next needed
             else:
-                finding = self._revision(sha)
+                if files is None:
+                    files = _blobs(self.repo.files(info.parents[0] if info.parents else None))
+                changes = self.repo.tree_file_changes(previous_tree, tree_id)
+                before = files
+                files = dict(before)
+                for path, _old, new in changes:
+                    if new is None:
+                        files.pop(path, None)
+                    else:
+                        files[path] = new
+                finding = self._revision(info, files, before, [c[0] for c in changes])
                 if finding is None:
-                    self.verified.add(sha)
+                    self.verified.add(info.sha)
                 else:
                     findings.append(finding)
+            previous_tree = tree_id
             if progress is not None:
-                progress(done, len(ids))
+                progress(done, len(chain))
         self.verified.flush()
-        return self._result(ids, findings, skipped)
+        return self._result([info.sha for info in chain], findings, skipped)
 
     def _result(
         self, ids: list[str], findings: list[RevisionFinding], skipped: int
@@ -207,27 +226,22 @@ class _HistoryCheck:
             details={"revisions": count, "cached": skipped},
         )
 
-    def _tree(self, sha: str | None) -> FileTree:
-        if sha is None:
-            return {}
-        if sha not in self._trees:
-            if len(self._trees) > 4:
-                self._trees.clear()
-            self._trees[sha] = self.repo.files(sha)
-        return self._trees[sha]
-
-    def _revision(self, sha: str) -> RevisionFinding | None:
-        info = self.repo.commit(sha)
-        parent = info.parents[0] if info.parents else None
-        tree, before = self._tree(sha), self._tree(parent)
-        changed = self.repo.changed_paths(parent, sha)
+    def _revision(
+        self,
+        info: CommitInfo,
+        tree: dict[str, str],
+        before: dict[str, str],
+        changed: list[str],
+    ) -> RevisionFinding | None:
         message = parse_message(info.message)
         overrides = self._shipped_of_its_day(message.trailer_values("Schema"))
-        check = CandidateCheck(
+        check = _RevisionCheck(
+            self._config_state(tree, overrides),
+            self.registries,
             self._reader(tree),
             tree,
             self._reader(before),
-            blob_of=lambda name: tree[name][1] if name in tree else None,
+            blob_of=tree.get,
             results=self.results,
             shipped_overrides=overrides,
             checked=self.checked,
@@ -237,7 +251,7 @@ class _HistoryCheck:
             return None
         kind = message.trailer("Kind", "git")
         finding = RevisionFinding(
-            revision=sha,
+            revision=info.sha,
             time=info.author_time,
             author=info.author,
             subject=message.subject,
@@ -249,10 +263,31 @@ class _HistoryCheck:
         _log_finding(finding)
         return finding
 
-    def _reader(self, tree: FileTree) -> Callable[[str], bytes | None]:
+    @staticmethod
+    def _config_state(tree: dict[str, str], overrides: dict[str, bytes]) -> tuple[Any, ...]:
+        """What a revision's schema registry is made of: its schema files, shipped versions."""
+        schemas = tuple(sorted(
+            (name, blob) for name, blob in tree.items() if name.startswith(SCHEMA_DIR)
+        ))
+        shipped = tuple(sorted(
+            (name, hashlib.sha256(content).hexdigest()) for name, content in overrides.items()
+        ))
+        return schemas, shipped
+
+    def _reader(self, tree: dict[str, str]) -> Callable[[str], bytes | None]:
+        # A check reads a changed file up to three times (exists? parse, text
+        # for line numbers): read it once.
+        seen: dict[str, bytes] = {}
+
         def read(name: str) -> bytes | None:
-            entry = tree.get(name)
-            return self.repo.blob(entry[1]) if entry else None
+            blob = tree.get(name)
+            if blob is None:
+                return None
+            if blob not in seen:
+                if len(seen) > 8:
+                    seen.clear()
+                seen[blob] = self.repo.blob(blob)
+            return seen[blob]
 
         return read
 
@@ -276,6 +311,33 @@ class _HistoryCheck:
                     "machine; revisions that used it were checked against today's"
                 )
         return overrides
+
+
+class _RevisionCheck(CandidateCheck):
+    """A revision's check whose schema registry is shared with every revision
+    that has the same schema files and shipped versions (built once, not per
+    revision: the registry is a function of exactly those)."""
+
+    def __init__(
+        self, state: tuple[Any, ...], registries: dict[tuple[Any, ...], Any],
+        *args: Any, **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._state = state
+        self._registries = registries
+
+    @cached_property
+    def registry(self) -> Any:  # type: ignore[override]
+        found = self._registries.get(self._state)
+        if found is None:
+            if len(self._registries) > 16:
+                self._registries.clear()
+            found = self._registries[self._state] = CandidateCheck.registry.func(self)
+        return found
+
+
+def _blobs(tree: FileTree) -> dict[str, str]:
+    return {name: entry[1] for name, entry in tree.items()}
 
 
 def _log_finding(finding: RevisionFinding) -> None:
