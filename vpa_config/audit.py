@@ -530,17 +530,21 @@ def _document_at(
 
 
 def _secret_judge(
-    store: ConfigStore, index: KeyIndex, name: str, names: Sequence[str]
+    store: ConfigStore, index: KeyIndex, name: str, names: Sequence[str],
+    document: Any = MISSING,
 ) -> Callable[[Sequence[Any]], bool]:
     """Whether a key path is (or holds) a secret, by history or by today's rules."""
+    from vpa_config.explain import SecretMatcher
+
     known = {pointer for _file, pointer in index.secret_paths(names)}
     check = store._head_check()  # noqa: SLF001 (today's settings and schemas)
     try:
-        today = check.secrets_of(name, store.get(name))
+        today = check.secrets_of(name, store.get(name) if document is MISSING else document)
     except (NotFoundError, ParseError):
         today = set()
     known |= {format_pointer(path) for path in today}
     matcher_names = list(names)
+    matcher = SecretMatcher(check.settings.secrets)
 
     def judge(path: Sequence[Any]) -> bool:
         pointer = format_pointer(path)
@@ -550,9 +554,6 @@ def _secret_judge(
             if secret.startswith(pointer + "/") or pointer == "":
                 return True
         typed = tuple(path)
-        from vpa_config.validation import SecretMatcher
-
-        matcher = SecretMatcher(check.settings.secrets)
         return any(matcher.matches(n, typed) for n in matcher_names)
 
     return judge
@@ -589,7 +590,7 @@ def blame(store: ConfigStore, file: str) -> list[BlameLine]:
     name = fsutil.clean_name(file)
     document = store.get(name)
     segments = index.lineage(name)
-    secret = _secret_judge(store, index, name, [seg[0] for seg in segments])
+    secret = _secret_judge(store, index, name, [seg[0] for seg in segments], document)
     found: list[tuple[tuple[Part, ...], Any, int | None, str]] = []
     for path, value in _leaves(document, ()):
         seq, where = None, name
