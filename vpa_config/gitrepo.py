@@ -403,11 +403,10 @@ class GitRepo:
             return
         old_entries = self._tree_entries(old) if old else {}
         new_entries = self._tree_entries(new) if new else {}
-        for name in old_entries.keys() | new_entries.keys():
+        # The entries that differ, found by a set operation rather than a loop.
+        for name in {name for name, _ in old_entries.items() ^ new_entries.items()}:
             was = old_entries.get(name)
             now = new_entries.get(name)
-            if was == now:
-                continue
             path = prefix + name.decode("utf-8", "surrogateescape")
             was_dir = was is not None and stat.S_ISDIR(was[0])
             now_dir = now is not None and stat.S_ISDIR(now[0])

@@ -267,8 +267,9 @@ class KeyIndex:
         chain: list[CommitInfo] = []
         if head is None:
             return chain, -1
+        empty = self.tip() is None
         for info in self.repo.walk(head):
-            row = self.db.execute(
+            row = None if empty else self.db.execute(
                 "SELECT seq FROM commits WHERE sha = ?", (info.sha,)
             ).fetchone()
             if row is not None:
