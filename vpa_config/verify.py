@@ -332,7 +332,7 @@ class _RevisionCheck(CandidateCheck):
         if found is None:
             if len(self._registries) > 16:
                 self._registries.clear()
-            found = self._registries[self._state] = CandidateCheck.registry.func(self)
+            found = self._registries[self._state] = super().registry
         return found
 
 
