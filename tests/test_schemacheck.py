@@ -755,3 +755,30 @@ def test_format_checks_never_pass_what_jsonschema_fails(text: str) -> None:
             continue
         if verdict:
             assert checker.conforms(text, name), (name, text)
+
+
+def test_validate_of_valid_files_skips_jsonschema_the_second_time(
+    tmp_path: Path,
+) -> None:
+    example = SHIPPED / "examples" / "plugins.yaml"
+    argv = [
+        sys.executable,
+        "-X",
+        "importtime",
+        "-m",
+        "vpa_config",
+        "validate",
+        "--schema",
+        "vpa/plugins.schema.json",
+        str(example),
+    ]
+    env = cli_env(tmp_path)
+
+    runs = [
+        subprocess.run(argv, env=env, capture_output=True, text=True, cwd=ROOT)
+        for _ in range(2)
+    ]
+
+    assert [run.returncode for run in runs] == [0, 0], runs[0].stderr[-2000:]
+    assert "jsonschema" in _imported(runs[0].stderr)
+    assert "jsonschema" not in _imported(runs[1].stderr)

@@ -53,7 +53,7 @@ def file_verdicts(paths: Sequence[Path], schema: str) -> list[FileVerdict]:
         source = registry.add_file(schema_path)
     else:
         source = registry.get(schema)
-    registry.validator(source)
+    registry.ensure_checked(source)
     return [_file_verdict(path, source, registry) for path in paths]
 
 

@@ -26,6 +26,7 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
@@ -92,9 +93,9 @@ class SchemaSource:
     uri: str
     content: bytes
 
-    @property
+    @cached_property
     def sha256(self) -> str:
-        """Full sha256 of the schema text."""
+        """Full sha256 of the schema text (hashed once per source)."""
         return hashlib.sha256(self.content).hexdigest()
 
     @property
@@ -311,8 +312,22 @@ class SchemaRegistry:
             check_refs(registry, schema, source)
             self.checked.add(refs_key)
         if schemacheck_covers(cls):
-            flag_set(self.decider_flag(source))
+            decided = self.decider_flag(source)
+            flag_set(decided)
+            self.checked.add(decided)
         return validator
+
+    def passed_checks(self, source: SchemaSource) -> bool:
+        """Whether a jsonschema build of this schema, here, succeeded before."""
+        from vpa_config.settings_cache import flag_known
+
+        flag = self.decider_flag(source)
+        return flag_known(flag) or flag in self.checked
+
+    def ensure_checked(self, source: SchemaSource) -> None:
+        """Raise SchemaError for a bad schema; free when it passed before."""
+        if not self.passed_checks(source):
+            self.validator(source)
 
     # --- the decider: valid documents without jsonschema --------------------
 
@@ -659,9 +674,7 @@ def validate(
 
 
 def _known_valid(data: Any, source: SchemaSource, registry: SchemaRegistry) -> bool:
-    from vpa_config.settings_cache import flag_known
-
-    if not flag_known(registry.decider_flag(source)):
+    if not registry.passed_checks(source):
         return False
     decider = registry.decider(source)
     return decider is not None and decider.is_valid(data) is True
