@@ -225,7 +225,15 @@ def id_of(node: Any, draft: str) -> str | None:
 
 
 def _has_id(node: Any, draft: str) -> bool:
-    return isinstance(node, dict) and ("id" if draft == "draft4" else "$id") in node
+    """Whether the node starts a resource of its own (moves the base URI)."""
+    if not isinstance(node, dict):
+        return False
+    if draft not in LEGACY:
+        return "$id" in node
+    ident = node.get("id" if draft == "draft4" else "$id")
+    if ident is None or "$ref" in node:
+        return False
+    return not (isinstance(ident, str) and ident.startswith("#"))
 
 
 def _undecided(_instance: Any) -> bool:
@@ -432,6 +440,7 @@ class _Compiler:
         self.lookup = lookup
         self.resources: dict[str, tuple[Any, str]] = {}
         self.memo: dict[tuple[int, str, str], Check] = {}
+        self.anchor_cache: dict[str, dict[str, Any]] = {}
 
     def lazy(self, node: Any, base: str, draft: str) -> Check:
         """A check that compiles ``node`` on its first call."""
@@ -495,8 +504,16 @@ class _Compiler:
     # --- $ref ---------------------------------------------------------------
 
     def ref(self, ref: Any, base: str, draft: str) -> Check:
-        if not isinstance(ref, str):
+        """The check of what ``ref`` names, or one that declines."""
+        target = self.resolve(ref, base, draft)
+        if target is None:
             return _undecided
+        return self.lazy(target[0], target[1], draft)
+
+    def resolve(self, ref: Any, base: str, draft: str) -> tuple[Any, str] | None:
+        """(node, base URI) that ``ref`` names, as referencing resolves it."""
+        if not isinstance(ref, str):
+            return None
         if ref.startswith("#"):
             uri, fragment = base, ref[1:]
         else:
@@ -507,16 +524,143 @@ class _Compiler:
             if resource is not None:
                 self.resources[uri] = resource
         if resource is None or resource[1] != draft:
-            return _undecided
+            return None
         if fragment and not fragment.startswith("/"):
-            return _undecided  # TODO(#9): plain-name anchors
-        target = _pointer(resource[0], fragment, draft)
-        if target is _MISSING:
-            return _undecided
-        return self.lazy(target, uri, draft)
+            target = self.anchors(uri, resource).get(fragment, _MISSING)
+        else:
+            target = _pointer(resource[0], fragment, draft)
+        return None if target is _MISSING else (target, uri)
+
+    def anchors(self, uri: str, resource: tuple[Any, str]) -> dict[str, Any]:
+        """Plain-name anchors of one resource; none when finding them is unsure."""
+        if uri not in self.anchor_cache:
+            self.anchor_cache[uri] = _anchors(*resource)
+        return self.anchor_cache[uri]
 
 
 _MISSING = object()
+
+# Where subschemas sit, by draft, as referencing crawls a resource for anchors.
+_IN_VALUE = {
+    "draft4": ("not",),
+    "draft6": (
+        "additionalItems",
+        "additionalProperties",
+        "contains",
+        "not",
+        "propertyNames",
+    ),
+    "draft7": (
+        "additionalItems",
+        "additionalProperties",
+        "contains",
+        "else",
+        "if",
+        "not",
+        "propertyNames",
+        "then",
+    ),
+    "draft201909": (
+        "additionalItems",
+        "additionalProperties",
+        "contains",
+        "contentSchema",
+        "else",
+        "if",
+        "not",
+        "propertyNames",
+        "then",
+        "unevaluatedItems",
+        "unevaluatedProperties",
+    ),
+    "draft202012": (
+        "additionalProperties",
+        "contains",
+        "contentSchema",
+        "else",
+        "if",
+        "items",
+        "not",
+        "propertyNames",
+        "then",
+        "unevaluatedItems",
+        "unevaluatedProperties",
+    ),
+}
+_IN_ARRAY = {"draft202012": ("allOf", "anyOf", "oneOf", "prefixItems")}
+_IN_VALUES = {
+    "draft4": ("definitions", "patternProperties", "properties"),
+    "draft6": ("definitions", "patternProperties", "properties"),
+    "draft7": ("definitions", "patternProperties", "properties"),
+}
+_NEW_VALUES = (
+    "$defs",
+    "definitions",
+    "dependentSchemas",
+    "patternProperties",
+    "properties",
+)
+
+
+def _subschemas(node: dict[str, Any], draft: str) -> list[Any]:
+    found = [node[word] for word in _IN_VALUE[draft] if word in node]
+    for word in _IN_ARRAY.get(draft, ("allOf", "anyOf", "oneOf")):
+        found += node.get(word, [])
+    for word in _IN_VALUES.get(draft, _NEW_VALUES):
+        found += node.get(word, {}).values()
+    if draft != "draft202012":
+        items = node.get("items")
+        if items is not None:
+            found += items if isinstance(items, list) else [items]
+    if draft in LEGACY:
+        dependencies = list(node.get("dependencies", {}).values())
+        if dependencies and isinstance(dependencies[0], dict):
+            found += dependencies
+    if draft == "draft4":
+        found += [
+            node[word]
+            for word in ("additionalItems", "additionalProperties")
+            if isinstance(node.get(word), dict)
+        ]
+    return found
+
+
+def _anchor_names(node: dict[str, Any], draft: str) -> tuple[list[Any], bool]:
+    """(plain anchors the node declares, whether it declares a dynamic one)."""
+    if draft in LEGACY:
+        ident = node.get("id" if draft == "draft4" else "$id", "")
+        return ([ident[1:]] if ident.startswith("#") else []), False
+    names = [node["$anchor"]] if "$anchor" in node else []
+    return names, draft == "draft202012" and "$dynamicAnchor" in node
+
+
+def _anchors(doc: Any, draft: str) -> dict[str, Any]:
+    """Every plain-name anchor of a resource, by name.
+
+    Empty (so every anchor ref declines) when the crawl could differ from
+    referencing's: an embedded ``$id`` or ``$schema``, a dynamic anchor, an
+    anchor declared twice, or anything of an unexpected shape.
+    """
+    found: dict[str, Any] = {}
+    stack = [doc]
+    try:
+        while stack:
+            node = stack.pop()
+            if isinstance(node, bool):
+                continue
+            if node is not doc and (_has_id(node, draft) or "$schema" in node):
+                return {}
+            names, dynamic = _anchor_names(node, draft)
+            if dynamic:
+                return {}
+            for name in names:
+                if name in found:
+                    return {}
+                found[name] = node
+            stack += _subschemas(node, draft)
+    except (AttributeError, TypeError):
+        return {}
+    return found
 
 
 def _pointer(doc: Any, fragment: str, draft: str) -> Any:
@@ -605,10 +749,6 @@ def _ref(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
 
 def _decline(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
     return None, _undecided
-
-
-def _decline_for(kind: type) -> Callable[..., Any]:
-    return lambda c, value, node, base, draft: (kind, _undecided)
 
 
 def _all_of(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
@@ -902,6 +1042,136 @@ def _dependencies(c: _Compiler, value: Any, node: Any, base: str, draft: str) ->
     return dict, check
 
 
+# unevaluated*: jsonschema's own walk over the evaluated keys and items
+# (2020-12 only; its 2019-09 walk differs and is left to it).
+
+
+def _unevaluated_properties(
+    c: _Compiler, value: Any, node: Any, base: str, draft: str
+) -> Built:
+    if draft != "draft202012":
+        return dict, _undecided  # TODO(#9): the 2019-09 walk
+    each = c.sub(_schema(value), base, draft)
+
+    def check(v: dict[Any, Any]) -> bool:
+        seen = _evaluated_keys(c, node, base, v, True)
+        return all(each(v[k]) for k in v if k not in seen)
+
+    return dict, check
+
+
+def _unevaluated_items(
+    c: _Compiler, value: Any, node: Any, base: str, draft: str
+) -> Built:
+    if draft != "draft202012":
+        return list, _undecided  # TODO(#9): the 2019-09 walk
+    _schema(value)
+
+    def check(v: list[Any]) -> bool:
+        seen = _evaluated_items(c, node, base, v, True)
+        return all(index in seen for index in range(len(v)))
+
+    return list, check
+
+
+def _walkable(c: _Compiler, node: Any, base: str, top: bool) -> Any:
+    """The node for an evaluated-keys walk; Undecided where the walk is unsure."""
+    if not isinstance(node, dict):
+        return None
+    if "$dynamicRef" in node or (not top and _has_id(node, "draft202012")):
+        raise Undecided
+    if "$schema" in node and c.compile(node, base, "draft202012") is _undecided:
+        raise Undecided
+    return node
+
+
+def _ref_target(
+    c: _Compiler, node: dict[str, Any], base: str
+) -> tuple[Any, str] | None:
+    ref = node.get("$ref")
+    if ref is None:
+        return None
+    target = c.resolve(ref, base, "draft202012")
+    if target is None:
+        raise Undecided
+    return target
+
+
+def _valid(c: _Compiler, sub: Any, base: str, instance: Any) -> bool:
+    return bool(c.sub(_schema(sub), base, "draft202012")(instance))
+
+
+def _evaluated_keys(
+    c: _Compiler, node: Any, base: str, instance: dict[Any, Any], top: bool = False
+) -> set[Any]:
+    node = _walkable(c, node, base, top)
+    if node is None:
+        return set()
+    seen: set[Any] = set()
+    target = _ref_target(c, node, base)
+    if target is not None:
+        seen |= _evaluated_keys(c, target[0], target[1], instance, True)
+    properties = node.get("properties")
+    if isinstance(properties, dict):
+        seen |= properties.keys() & instance.keys()
+    for word in ("additionalProperties", "unevaluatedProperties"):
+        sub = node.get(word)
+        if sub is not None:
+            seen |= {k for k, v in instance.items() if _valid(c, sub, base, v)}
+    if "patternProperties" in node:
+        for key in instance:
+            if any(re.search(pattern, key) for pattern in node["patternProperties"]):
+                seen.add(key)
+    if "dependentSchemas" in node:
+        for name, sub in node["dependentSchemas"].items():
+            if name in instance:
+                seen |= _evaluated_keys(c, sub, base, instance)
+    for word in ("allOf", "oneOf", "anyOf"):
+        for sub in node.get(word, []):
+            if _valid(c, sub, base, instance):
+                seen |= _evaluated_keys(c, sub, base, instance)
+    for branch in _if_branches(c, node, base, instance):
+        seen |= _evaluated_keys(c, branch, base, instance)
+    return seen
+
+
+def _if_branches(
+    c: _Compiler, node: dict[str, Any], base: str, instance: Any
+) -> list[Any]:
+    if "if" not in node:
+        return []
+    if _valid(c, node["if"], base, instance):
+        return [node["if"], *([node["then"]] if "then" in node else [])]
+    return [node["else"]] if "else" in node else []
+
+
+def _evaluated_items(
+    c: _Compiler, node: Any, base: str, instance: list[Any], top: bool = False
+) -> set[int]:
+    node = _walkable(c, node, base, top)
+    if node is None:
+        return set()
+    if "items" in node:
+        return set(range(len(instance)))
+    seen: set[int] = set()
+    target = _ref_target(c, node, base)
+    if target is not None:
+        seen |= _evaluated_items(c, target[0], target[1], instance, True)
+    if "prefixItems" in node:
+        seen |= set(range(len(node["prefixItems"])))
+    for branch in _if_branches(c, node, base, instance):
+        seen |= _evaluated_items(c, branch, base, instance)
+    for word in ("contains", "unevaluatedItems"):
+        if word in node:
+            sub = node[word]
+            seen |= {k for k, v in enumerate(instance) if _valid(c, sub, base, v)}
+    for word in ("allOf", "oneOf", "anyOf"):
+        for sub in node.get(word, []):
+            if _valid(c, sub, base, instance):
+                seen |= _evaluated_items(c, sub, base, instance)
+    return seen
+
+
 def _schema(value: Any) -> Any:
     if not isinstance(value, (dict, bool)):
         raise TypeError("not a schema")
@@ -951,8 +1221,7 @@ _BUILDERS: dict[str, Callable[..., Any]] = {
     "propertyNames": _property_names,
     "required": _required,
     "type": _type,
-    # TODO(#9): mirror jsonschema's evaluated-keys walk to decide these too.
-    "unevaluatedItems": _decline_for(list),
-    "unevaluatedProperties": _decline_for(dict),
+    "unevaluatedItems": _unevaluated_items,
+    "unevaluatedProperties": _unevaluated_properties,
     "uniqueItems": _unique_items,
 }
