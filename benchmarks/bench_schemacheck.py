@@ -51,7 +51,11 @@ def cases() -> list[tuple[str, Path, list[Path]]]:
         found.append((name, shipped / name, [shipped / "examples" / example]))
     data = HERE / "data"
     found.append(
-        ("renovate.json", vendored("renovate.json"), sorted((data / "renovate").glob("*")))
+        (
+            "renovate.json",
+            vendored("renovate.json"),
+            sorted((data / "renovate").glob("*")),
+        )
     )
     found.append(
         (
@@ -151,8 +155,24 @@ def measure(name: str, path: Path, docs: list[Path], reps: int, count: int) -> d
 
 def random_value(rng: random.Random, depth: int = 0) -> Any:
     """A small JSON value of any type (seeded), for the definitions sweep."""
-    scalars = [None, True, False, 0, 1, -2, 1.0, 2.5, "", "a", "main", "1.0.0",
-               "2024-01-01", "x@y", "https://example.org/a", "*"]
+    scalars = [
+        None,
+        True,
+        False,
+        0,
+        1,
+        -2,
+        1.0,
+        2.5,
+        "",
+        "a",
+        "main",
+        "1.0.0",
+        "2024-01-01",
+        "x@y",
+        "https://example.org/a",
+        "*",
+    ]
     pick = rng.random()
     if depth >= 2 or pick < 0.6:
         return rng.choice(scalars)
@@ -173,7 +193,11 @@ def sweep(name: str, per_definition: int) -> Counter[str]:
     from vpa_config import schemacheck
 
     schema = json.loads(vendored(name).read_bytes())
-    keep = {k: v for k, v in schema.items() if k in ("$schema", "$id", "definitions", "$defs")}
+    keep = {
+        k: v
+        for k, v in schema.items()
+        if k in ("$schema", "$id", "definitions", "$defs")
+    }
     rng = random.Random(name)
     tally: Counter[str] = Counter()
     for word in ("definitions", "$defs"):
@@ -203,7 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=50)
     parser.add_argument("--mutations", type=int, default=20)
     parser.add_argument(
-        "--sweep", type=int, default=0, metavar="N",
+        "--sweep",
+        type=int,
+        default=0,
+        metavar="N",
         help="also N random values per definition of every vendored schema",
     )
     args = parser.parse_args(argv)
@@ -225,8 +252,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.sweep:
         print()
-        print("| vendored schema | values | decided | valid/ok | invalid/bad "
-              "| invalid/ok (stricter) | undecided | unsound |")
+        print(
+            "| vendored schema | values | decided | valid/ok | invalid/bad "
+            "| invalid/ok (stricter) | undecided | unsound |"
+        )
         print("|---|---|---|---|---|---|---|---|")
         total: Counter[str] = Counter()
         for path in sorted(vendored("renovate.json").parent.glob("*.json")):

@@ -802,11 +802,13 @@ def test_an_invalid_set_reports_as_jsonschema_does(
 
 # --- formats decided inside a plain subset: the parsers jsonschema uses agree ----
 
-SUBSET = settings(max_examples=300, deadline=None)
+SUBSET = settings(max_examples=120, deadline=None)
 
 
 @SUBSET
-@given(text=st.from_regex(schemacheck._PLAIN_URI, fullmatch=True))
+@given(
+    text=st.from_regex(schemacheck._pattern_of(schemacheck._PLAIN_URI), fullmatch=True)
+)
 def test_plain_uris_are_uris_to_every_parser(text: str) -> None:
     import rfc3987
     from rfc3986_validator import validate_rfc3986
@@ -818,7 +820,11 @@ def test_plain_uris_are_uris_to_every_parser(text: str) -> None:
 
 
 @SUBSET
-@given(text=st.from_regex(schemacheck._PLAIN_RELATIVE, fullmatch=True))
+@given(
+    text=st.from_regex(
+        schemacheck._pattern_of(schemacheck._PLAIN_RELATIVE), fullmatch=True
+    )
+)
 def test_plain_relative_references_are_references_to_every_parser(text: str) -> None:
     import rfc3987
     from rfc3986_validator import validate_rfc3986
@@ -830,7 +836,9 @@ def test_plain_relative_references_are_references_to_every_parser(text: str) -> 
 
 
 @SUBSET
-@given(text=st.from_regex(schemacheck._PLAIN_HOST, fullmatch=True))
+@given(
+    text=st.from_regex(schemacheck._pattern_of(schemacheck._PLAIN_HOST), fullmatch=True)
+)
 def test_plain_host_names_are_host_names_to_fqdn(text: str) -> None:
     from fqdn import FQDN
 
@@ -947,3 +955,43 @@ def test_composite_schemas_decide_as_jsonschema_does(schema: dict, value: Any) -
     verdict, valid = judge(schema, value, "draft202012")
 
     assert verdict in (valid, None)
+
+
+SUBSETS = [
+    ("uri", schemacheck._PLAIN_URI),
+    ("iri", schemacheck._PLAIN_URI),
+    ("uri-reference", schemacheck._PLAIN_RELATIVE),
+    ("iri-reference", schemacheck._PLAIN_RELATIVE),
+    ("hostname", schemacheck._PLAIN_HOST),
+    ("idn-hostname", schemacheck._PLAIN_IDN),
+    ("uri-template", schemacheck._PLAIN_TEMPLATE),
+    ("duration", schemacheck._PLAIN_DURATION),
+]
+
+
+@pytest.mark.parametrize(("name", "pattern"), SUBSETS, ids=[n for n, _ in SUBSETS])
+@SUBSET
+@given(data=st.data())
+def test_every_plain_subset_string_conforms_for_jsonschema(
+    name: str, pattern: str, data: Any
+) -> None:
+    from jsonschema import Draft202012Validator
+
+    text = data.draw(st.from_regex(schemacheck._pattern_of(pattern), fullmatch=True))
+
+    try:
+        decided = schemacheck._FORMAT_CHECKS[name](text)
+    except schemacheck.Undecided:
+        return
+    assert decided
+    assert Draft202012Validator.FORMAT_CHECKER.conforms(text, name), text
+
+
+@SUBSET
+@given(text=st.text(alphabet="0123456789/~#a-", max_size=12))
+def test_json_pointers_are_judged_as_jsonschema_does(text: str) -> None:
+    from jsonschema import Draft202012Validator
+
+    checker = Draft202012Validator.FORMAT_CHECKER
+    for name in ("json-pointer", "relative-json-pointer"):
+        assert schemacheck._FORMAT_CHECKS[name](text) == checker.conforms(text, name)

@@ -18,23 +18,31 @@ code points, ``multipleOf`` divides floats as jsonschema does, ``$ref``
 siblings are ignored up to draft 7, the draft-4 boolean
 ``exclusiveMinimum``, ``items``/``additionalItems`` against
 ``prefixItems``/``items``, ``dependencies`` against ``dependentRequired`` and
-``dependentSchemas``); ``$ref`` to a JSON pointer in the same document or in
-another schema the registry holds; the formats ``email``, ``idn-email``,
-``ipv4``, ``ipv6``, ``regex``, ``date``, ``date-time``, ``time`` and
-``uuid`` (for strings only, as jsonschema's checker ignores other values).
+``dependentSchemas``, ``unevaluatedProperties`` and ``unevaluatedItems`` by
+jsonschema's own walk in 2020-12); ``$ref`` to a JSON pointer or a plain-name
+anchor in the same document or in another schema the registry holds; the
+formats ``email``, ``idn-email``, ``ipv4``, ``ipv6``, ``regex``, ``date``,
+``date-time``, ``time``, ``uuid``, ``json-pointer`` and
+``relative-json-pointer`` exactly, and ``uri``, ``uri-reference``, ``iri``,
+``iri-reference``, ``hostname``, ``idn-hostname``, ``uri-template`` and
+``duration`` inside a plain subset of their grammar (strings only: like
+jsonschema's checker, other values pass).
 
 When it declines (answers ``None``, only when a document actually reaches the
-construct): ``$dynamicRef``, ``$recursiveRef``, ``unevaluatedProperties`` and
-``unevaluatedItems``; a ``$ref`` to a plain-name anchor, through an embedded
-``$id``, to a metaschema or to any URI it cannot map to a schema; a
-subschema whose ``$schema`` switches draft; any other format jsonschema may
-check; a keyword value of an unexpected shape; any exception at all.
+construct): ``$dynamicRef``, ``$recursiveRef`` and 2019-09's
+``unevaluated*``; a ``$ref`` through an embedded ``$id``, to a dynamic
+anchor, to a metaschema or to any URI it cannot map to a schema; a subschema
+whose ``$schema`` switches draft; a formatted string outside the subset it
+decides; a keyword value of an unexpected shape; any exception at all.
 
 Why it is sound: it answers ``True`` only when every applicable keyword was
 evaluated by code that mirrors jsonschema's, so jsonschema finds no error
 either; everything else becomes ``None`` or ``False``, and jsonschema has the
 last word. :func:`covers` lets the caller confirm, with jsonschema loaded,
-that a draft's keywords and formats are all known here before trusting it.
+that a draft's keywords and formats are all known here before trusting it;
+:mod:`vpa_config.validation` trusts it only for a schema whose metaschema and
+``$ref`` checks passed in a jsonschema build before, with the same
+neighbouring schemas and the same jsonschema installation.
 """
 
 from __future__ import annotations
@@ -312,17 +320,16 @@ def unique(items: list[Any]) -> bool:
 
 # --- formats -------------------------------------------------------------------
 
-_RE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
-_RE_DATETIME = re.compile(
+_RE_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_RE_DATETIME = (
     r"^(\d{4})-(0[1-9]|1[0-2])-(\d{2})T(?:[01]\d|2[0123]):(?:[0-5]\d):(?:[0-5]\d)"
-    r"(?:\.\d+)?(?:Z|[+-](?:[01]\d|2[0123]):[0-5]\d)$",
-    re.ASCII,
+    r"(?:\.\d+)?(?:Z|[+-](?:[01]\d|2[0123]):[0-5]\d)$"
 )
 _DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def _date_time(text: str) -> bool:
-    match = _RE_DATETIME.match(text.upper())
+    match = _pattern_of(_RE_DATETIME).match(text.upper())
     if match is None:
         return False
     year, month, day = map(int, match.groups())
@@ -337,7 +344,7 @@ def _date(text: str) -> bool:
     from datetime import date
 
     try:
-        return bool(_RE_DATE.fullmatch(text) and date.fromisoformat(text))
+        return bool(_pattern_of(_RE_DATE).fullmatch(text) and date.fromisoformat(text))
     except ValueError:
         return False
 
@@ -382,24 +389,69 @@ def _uuid(text: str) -> bool:
 # rfc3986-validator, fqdn) are decided only inside a plain subset of their
 # grammar, which those parsers accept; anything outside it is left to them.
 _PCHAR = r"(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})"
-_PLAIN_URI = re.compile(
+_PLAIN_URI = (
     rf"[A-Za-z][A-Za-z0-9+.-]*://[A-Za-z0-9._~-]+(?::[0-9]{{1,5}})?"
-    rf"(?:/{_PCHAR}*)*(?:\?(?:{_PCHAR}|[/?])*)?(?:#(?:{_PCHAR}|[/?])*)?",
-    re.ASCII,
+    rf"(?:/{_PCHAR}*)*(?:\?(?:{_PCHAR}|[/?])*)?(?:#(?:{_PCHAR}|[/?])*)?"
 )
 _NC = r"(?:[A-Za-z0-9._~!$&'()*+,;=@-]|%[0-9A-Fa-f]{2})"
-_PLAIN_RELATIVE = re.compile(
-    rf"(?:/?{_NC}+(?:/{_PCHAR}*)*)?(?:\?(?:{_PCHAR}|[/?])*)?(?:#(?:{_PCHAR}|[/?])*)?",
-    re.ASCII,
+_PLAIN_RELATIVE = (
+    rf"(?:/?{_NC}+(?:/{_PCHAR}*)*)?(?:\?(?:{_PCHAR}|[/?])*)?(?:#(?:{_PCHAR}|[/?])*)?"
 )
-_PLAIN_HOST = re.compile(
-    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){0,8}[a-z]{2,40}", re.ASCII | re.I
+_PLAIN_HOST = r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){0,8}[a-z]{2,40}"
+
+
+def _json_pointer(text: str) -> bool:
+    """RFC 6901 as jsonpointer reads it: escapes ~0 and ~1 only, a leading /."""
+    if re.search("(~[^01]|~$)", text):
+        return False
+    return text.split("/")[0] == ""
+
+
+def _relative_json_pointer(text: str) -> bool:
+    """jsonschema's reading: a non-negative integer, then # or a JSON pointer."""
+    if not text:
+        return False
+    digits, rest = [], ""
+    for index, character in enumerate(text):
+        if character.isdigit():
+            if index > 0 and int(text[index - 1]) == 0:
+                return False
+            digits.append(character)
+            continue
+        if not digits:
+            return False
+        rest = text[index:]
+        break
+    return rest == "#" or _json_pointer(rest)
+
+
+def _pattern_of(text: str) -> re.Pattern[str]:
+    """A format's regex, compiled on first use (ASCII classes, as jsonschema's)."""
+    compiled = _PATTERNS.get(text)
+    if compiled is None:
+        flags = re.ASCII | (re.IGNORECASE if text in (_PLAIN_HOST,) else 0)
+        compiled = _PATTERNS[text] = re.compile(text, flags)
+    return compiled
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+_PLAIN_IDN = r"(?:[a-z0-9]{1,20}(?:-[a-z0-9]{1,20}){0,2}\.){0,8}[a-z]{2,40}"
+_TEMPLATE_CHAR = (
+    r"(?:[A-Za-z0-9._~!$&()*+,;=:@/?#-]|%[0-9A-Fa-f]{2}|\{[A-Za-z0-9_]{1,20}\})"
+)
+_PLAIN_TEMPLATE = rf"{_TEMPLATE_CHAR}*"
+_PLAIN_DURATION = (
+    r"P(?:\d{1,6}W|(?=\d)(?:\d{1,6}Y)?(?:\d{1,6}M)?(?:\d{1,6}D)?"
+    r"|(?:\d{1,6}Y)?(?:\d{1,6}M)?(?:\d{1,6}D)?T(?=\d)(?:\d{1,6}H)?(?:\d{1,6}M)?"
+    r"(?:\d{1,6}S)?)"
 )
 
 
-def _subset(pattern: re.Pattern[str]) -> Callable[[str], bool]:
+def _subset(pattern: str, longest: int = 2000) -> Callable[[str], bool]:
     def check(text: str) -> bool:
-        if pattern.fullmatch(text) is None:
+        if len(text) > longest or _pattern_of(pattern).fullmatch(text) is None:
             raise Undecided
         return True
 
@@ -407,7 +459,8 @@ def _subset(pattern: re.Pattern[str]) -> Callable[[str], bool]:
 
 
 def _plain_uri_reference(text: str) -> bool:
-    if _PLAIN_URI.fullmatch(text) or _PLAIN_RELATIVE.fullmatch(text):
+    plain = _pattern_of(_PLAIN_URI).fullmatch(text)
+    if plain or _pattern_of(_PLAIN_RELATIVE).fullmatch(text):
         return True
     raise Undecided
 
@@ -417,7 +470,12 @@ _FORMAT_CHECKS: dict[str, Callable[[str], bool]] = {
     "iri": _subset(_PLAIN_URI),
     "uri-reference": _plain_uri_reference,
     "iri-reference": _plain_uri_reference,
-    "hostname": _subset(_PLAIN_HOST),
+    "hostname": _subset(_PLAIN_HOST, 200),
+    "idn-hostname": _subset(_PLAIN_IDN, 200),
+    "uri-template": _subset(_PLAIN_TEMPLATE),
+    "duration": _subset(_PLAIN_DURATION),
+    "json-pointer": lambda text: _json_pointer(text),
+    "relative-json-pointer": lambda text: _relative_json_pointer(text),
     "email": lambda text: "@" in text,
     "idn-email": lambda text: "@" in text,
     "ipv4": _ipv4,

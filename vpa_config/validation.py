@@ -475,8 +475,13 @@ def _decider_table(sources: list[tuple[str, bytes]]) -> dict[str, tuple[Any, str
         if draft is None:
             continue
         table[uri] = (data, draft)
-        word = b'"id"' if draft == "draft4" else b'"$id"'
-        embedded = embedded or content.count(word) > 1 or b"\\u" in content
+        word = "id" if draft == "draft4" else "$id"
+        own = 1 if isinstance(data, dict) and word in data else 0
+        embedded = (
+            embedded
+            or content.count(f'"{word}"'.encode()) > own
+            or b"\\u" in content
+        )
         ident = schemacheck.id_of(data, draft)
         if isinstance(ident, str):
             joined = urljoin(uri, ident)
