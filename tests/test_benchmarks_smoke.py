@@ -47,3 +47,31 @@ def test_quick_run_prints_every_engine_of_the_chosen_jobs() -> None:
         )
         assert row is not None, f"no row for {engine}:\n{out}"
         assert re.search(r"\| \d+(\.\d+)? (ms|s|µs) \| \d+\.\d\d \|", row), row
+
+
+def test_quick_history_run_prints_the_whole_log_beside_git_log() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_history.py"), "--quick",
+         "--reps", "1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout
+    assert "### log-all: every revision (200) with its files" in out
+    for engine in (
+        "vpa-config library: log()",
+        "vpa-config log (process)",
+        "git log",
+        "git log --name-only (the files too, as vpa-config shows)",
+    ):
+        row = next(
+            (line for line in out.splitlines() if line.startswith(f"| {engine} |")),
+            None,
+        )
+        assert row is not None, f"no row for {engine}:\n{out}"
+        assert re.search(r"\| \d+(\.\d+)? (ms|s|µs) \| \d+\.\d\d \|", row), row
+    assert "| `vpa-config log (every revision)` |" in out

@@ -537,6 +537,9 @@ def _secret_judge(
     from vpa_config.explain import SecretMatcher
 
     known = {pointer for _file, pointer in index.secret_paths(names)}
+    # TODO(#9): a whole process spends more on opening dulwich and judging
+    # today's document than on the index queries; with a current index the
+    # HEAD judgement could be kept in it instead.
     check = store._head_check()  # noqa: SLF001 (today's settings and schemas)
     try:
         today = check.secrets_of(name, store.get(name) if document is MISSING else document)
