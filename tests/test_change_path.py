@@ -146,7 +146,8 @@ def test_branch_move_writes_git_readable_ref_and_reflog(root: Path) -> None:
     assert last[0] == after
     log = (root / ".git" / "logs" / "refs" / "heads" / "main").read_bytes()
     line = log.splitlines()[-1]
-    assert line.startswith(f"{before} {after} vpa-config <vpa-config@localhost> ".encode())
+    who = "vpa-config <vpa-config@localhost>"
+    assert line.startswith(f"{before} {after} {who} ".encode())
     assert line.endswith(f"\tvpa-config: {before} -> {after}".encode())
     git(root, "fsck", "--strict")
 
@@ -191,7 +192,7 @@ def test_shared_parse_serves_one_object_and_refuses_alike() -> None:
     assert first is again and first == {"a": {"b": 1}}
     assert documents.parse_shared("x.json", '{"a": {"b": 1}}') == first
     for _ in range(2):
-        with pytest.raises(documents.ParseError, match="x.yaml"):
+        with pytest.raises(documents.ParseError, match=r"x\.yaml"):
             documents.parse_shared("x.yaml", b"a: [\n")
 
 
@@ -281,8 +282,23 @@ def test_objects_of_a_change_are_loose_objects_git_reads(root: Path) -> None:
     tree = git(root, "rev-parse", f"{revision}^{{tree}}").strip()
     sub = git(root, "rev-parse", f"{revision}:sub").strip()
     blob = git(root, "rev-parse", f"{revision}:sub/c.yaml").strip()
-    for sha, kind in ((revision, "commit"), (tree, "tree"), (sub, "tree"), (blob, "blob")):
+    kinds = {revision: "commit", tree: "tree", sub: "tree", blob: "blob"}
+    for sha, kind in kinds.items():
         assert git(root, "cat-file", "-t", sha).strip() == kind
         assert (root / ".git" / "objects" / sha[:2] / sha[2:]).is_file()
     assert git(root, "cat-file", "-p", blob) == "c: [21, 2]\n"
     git(root, "fsck", "--strict")
+
+
+def test_index_version_3_keeps_the_flags_of_other_entries(root: Path) -> None:
+    git(root, "update-index", "--skip-worktree", "sub/c.yaml")  # needs version 3
+    store = ConfigStore.open(root)
+
+    store.set("a.yaml", "a", 14, actor=ACTOR)
+    store.close()
+
+    assert (root / ".git" / "index").read_bytes()[4:8] == b"\0\0\0\3"
+    listed = git(root, "ls-files", "-v").splitlines()
+    flags = dict(line.split(" ", 1)[::-1] for line in listed)
+    assert flags["sub/c.yaml"] == "S" and flags["a.yaml"] == "H"
+    assert git(root, "status", "--porcelain") == ""

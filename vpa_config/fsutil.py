@@ -170,7 +170,7 @@ class StagedWrites:
         self._dirs: set[Path] = set()
 
     def write(self, path: Path, content: bytes, mode: int) -> None:
-        """Write ``content`` to a temporary file that :meth:`place` renames to ``path``."""
+        """Write ``content`` to a temporary file that :meth:`place` renames."""
         if path in self._temps:
             return
         try:
@@ -197,7 +197,8 @@ class StagedWrites:
         journal): it saves the rename and the folder's second commit.
         """
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+            fd = os.open(path, flags, mode)
         except OSError as exc:
             raise storage_error(exc, path) from None
         self._open.append((fd, path))

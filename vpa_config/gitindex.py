@@ -161,7 +161,8 @@ def update(
         )
         lock = controldir / "index.lock"
         try:
-            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+            fd = os.open(lock, flags, 0o644)
         except FileExistsError:
             raise IndexBusyError(str(lock)) from None
         try:

@@ -86,7 +86,7 @@ class BranchMove:
 
     @property
     def folder(self) -> Path:
-        """The folder of the branch's file, whose rename ``finish`` may leave unsynced."""
+        """The branch's folder, whose rename ``finish`` may leave unsynced."""
         return self.path.parent
 
     def finish(self, sync_folder: bool = True) -> None:
@@ -709,7 +709,8 @@ class GitRepo:
             return None
         lock = path.with_name(path.name + ".lock")
         try:
-            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+            fd = os.open(lock, flags, 0o644)
         except FileExistsError:
             raise StorageError(
                 f"cannot write {lock.with_suffix('')}: its lock file exists "
@@ -750,7 +751,9 @@ class GitRepo:
             raise storage_error(exc) from None
         self._update_index_dulwich(tree, root, paths)
 
-    def _update_index_dulwich(self, tree: FileTree, root: Path, paths: list[str]) -> None:
+    def _update_index_dulwich(
+        self, tree: FileTree, root: Path, paths: list[str]
+    ) -> None:
         from dulwich.index import index_entry_from_stat
 
         with _storage_errors():

@@ -431,7 +431,9 @@ def apply_files(
     move = None
     try:
         if tx.head is not None:
-            move = store.repo.prepare_advance(tx.head, commit, message, COMMITTER, staged)
+            move = store.repo.prepare_advance(
+                tx.head, commit, message, COMMITTER, staged
+            )
         objects = staged.pending()
         record = _journal_record(store, changed, commit, tx.head)
         journal_path = _journal_path(store)

@@ -299,7 +299,7 @@ class CandidateCheck:
             found.update(secret_paths(schema, data))
         if patterns:
             matcher = SecretMatcher(patterns)
-            found.update(path for path in all_paths(data) if matcher.matches(name, path))
+            found.update(p for p in all_paths(data) if matcher.matches(name, p))
         if len(_SECRETS) >= _SECRETS_MAX:
             _SECRETS.clear()
         _SECRETS[key] = (data, frozenset(found))
