@@ -117,11 +117,22 @@ def fsync_all(fds: list[int]) -> None:
     issued together share one commit (ext4 and XFS group them), so a change's
     five or six small files cost about one commit instead of one each.
     """
-    if len(fds) == 1:
-        os.fsync(fds[0])
+    if not fds:
         return
-    if fds:
-        list(_fsync_pool().map(os.fsync, fds))
+    pool = _fsync_pool() if len(fds) > 1 else None
+    others = [pool.submit(os.fsync, fd) for fd in fds[1:]] if pool else []
+    failed: OSError | None = None
+    try:
+        os.fsync(fds[0])  # this thread does one itself
+    except OSError as exc:
+        failed = exc
+    for other in others:  # every fsync ends before the caller closes a file
+        try:
+            other.result()
+        except OSError as exc:
+            failed = failed or exc
+    if failed is not None:
+        raise failed
 
 
 _pool: Any = None
