@@ -302,3 +302,21 @@ def test_index_version_3_keeps_the_flags_of_other_entries(root: Path) -> None:
     flags = dict(line.split(" ", 1)[::-1] for line in listed)
     assert flags["sub/c.yaml"] == "S" and flags["a.yaml"] == "H"
     assert git(root, "status", "--porcelain") == ""
+
+
+def test_a_damaged_index_does_not_fail_a_committed_change(root: Path) -> None:
+    """git's index is a cache: a change is committed even when it cannot be read."""
+    index = root / ".git" / "index"
+    index.write_bytes(b"DIRC\0\0\0\2\0\0\0\7 damaged")
+    store = ConfigStore.open(root)
+    head = store.repo.head()
+
+    result = store.set("a.yaml", "a", 15, actor=ACTOR)
+
+    assert result.committed and store.repo.head() == result.revision != head
+    assert working_tree(root)["a.yaml"].startswith(b"a: 15\n")
+    store.close()
+    index.unlink()
+    git(root, "reset", "-q")  # git rebuilds its index
+    assert git(root, "status", "--porcelain") == ""
+    assert leftovers(root) == []

@@ -741,18 +741,21 @@ class GitRepo:
         The index is git's cache of the working tree, not part of a change:
         it is not fsynced, and while a git command holds ``index.lock`` it is
         left alone (``git status`` then re-reads the files it does not know).
+        The change is committed by then, so an index that cannot be written
+        (a full disk, a damaged file) is reported, not raised.
         """
         from vpa_config import gitindex, logs
 
         try:
-            if gitindex.update(self.controldir, root, tree, paths):
-                return
+            if not gitindex.update(self.controldir, root, tree, paths):
+                self._update_index_dulwich(tree, root, paths)
         except gitindex.IndexBusyError as exc:
             logs.emit("git.index_busy", level="warning", lock=str(exc))
-            return
-        except OSError as exc:
-            raise storage_error(exc) from None
-        self._update_index_dulwich(tree, root, paths)
+        except Exception as exc:  # noqa: BLE001 (the change itself is committed)
+            logs.emit(
+                "git.index_stale", level="warning", paths=paths,
+                error=f"{type(exc).__name__}: {exc}",
+            )
 
     def _update_index_dulwich(
         self, tree: FileTree, root: Path, paths: list[str]
