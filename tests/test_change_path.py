@@ -230,6 +230,17 @@ def test_staged_writes_place_synced_files_and_discard_the_rest(tmp_path: Path) -
     assert folders == {kept.parent, tmp_path / "new", tmp_path}
     assert not dropped.exists()
     assert list(fsutil.stray_temp_files(tmp_path)) == []
+    assert kept.is_file()  # its folders hold it: discard leaves them
+
+
+def test_staged_writes_discarded_remove_the_folders_they_made(tmp_path: Path) -> None:
+    staged = fsutil.StagedWrites()
+    staged.write(tmp_path / "new" / "never.yaml", b"n: 1\n", 0o644)
+    staged.write(tmp_path / "new" / "deeper" / "never.yaml", b"n: 1\n", 0o644)
+
+    staged.discard()
+
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_parallel_fsyncs_work_in_a_forked_child(tmp_path: Path) -> None:
@@ -320,3 +331,27 @@ def test_a_damaged_index_does_not_fail_a_committed_change(root: Path) -> None:
     git(root, "reset", "-q")  # git rebuilds its index
     assert git(root, "status", "--porcelain") == ""
     assert leftovers(root) == []
+
+
+def test_a_failed_change_leaves_no_folder_it_made(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure after the new file's copy was written takes its folders away."""
+    store = ConfigStore.open(root)
+    head = store.repo.head()
+    before = working_tree(root)
+
+    def fail_at(point: str) -> None:
+        if point == "after-journal":
+            raise OSError(5, "input/output error")
+
+    monkeypatch.setattr(store, "maybe_crash", fail_at)
+    with pytest.raises(OSError):
+        store.import_file("fresh/deep/new.yaml", b"n: 1\n", actor=ACTOR)
+    monkeypatch.undo()
+
+    assert store.repo.head() == head
+    assert working_tree(root) == before
+    assert not (root / "fresh").exists()
+    assert leftovers(root) == []
+    store.close()

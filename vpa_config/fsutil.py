@@ -178,6 +178,7 @@ class StagedWrites:
         self._temps: dict[Path, Path] = {}
         # Folders a write created: their parents' entries must be synced too.
         self._folders: dict[Path, set[Path]] = {}
+        self._made: list[Path] = []  # folders created, deepest first
         self._dirs: set[Path] = set()
 
     def write(self, path: Path, content: bytes, mode: int) -> None:
@@ -191,6 +192,7 @@ class StagedWrites:
             raise storage_error(exc, path) from None
         if made:
             self._folders[path] = {folder.parent for folder in made}
+            self._made.extend(made)
         self._temps[path] = Path(tmp)
         self._open.append((fd, path))
         try:
@@ -278,6 +280,12 @@ class StagedWrites:
             with _ignored():
                 os.unlink(tmp)
         self._temps = {}
+        # Folders made for files that were never placed go too (rmdir
+        # refuses a folder that holds anything, placed files included).
+        for folder in sorted(self._made, key=lambda f: len(f.parts), reverse=True):
+            with _ignored():
+                folder.rmdir()
+        self._made = []
 
 
 def _make_folders(folder: Path) -> list[Path]:
