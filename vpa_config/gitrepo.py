@@ -468,7 +468,9 @@ class GitRepo:
         # merging now and then, or every read searches hundreds of them.
         sha = obj.id.decode()
         path = self.controldir / "objects" / sha[:2] / sha[2:]
-        if path.exists():
+        # A restore brings back blobs and trees the store already holds,
+        # usually packed: nothing to write then.
+        if path.exists() or self._repo.object_store.contains_packed(obj.id):
             return
         if staged is None:
             fsutil.atomic_write(path, obj.as_legacy_object(), 0o444)

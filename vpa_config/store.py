@@ -265,6 +265,7 @@ class ConfigStore:
                     tx.result = finish(self, tx, request)
             finally:
                 self.lock.release()
+                _flush_fact_cache()
         if tx.result.committed:
             for listener in list(self.listeners):
                 listener(tx.result)
@@ -289,17 +290,29 @@ class ConfigStore:
     def _head_check(self) -> CandidateCheck:
         from vpa_config.verdict import CandidateCheck
 
+        from vpa_config import blobcache
+
         head = self.repo.head()
         tree = self.repo.files(head)
         reader = self._tree_reader(tree)
-        return CandidateCheck(reader, tree, reader, committed=True)
+        blob_of = _blob_lookup(tree)
+        # The settings' parse from the cache of facts: no YAML parser to load.
+        return CandidateCheck(
+            reader, tree, reader, committed=True, blob_of=blob_of, old_blob_of=blob_of,
+            cache=blobcache.for_dir(self.repo.controldir),
+        )
 
     def validator_for(self, tx: Transaction) -> CandidateCheck:
         """The checker of a transaction's candidate tree."""
+        from vpa_config import blobcache
         from vpa_config.verdict import CandidateCheck
 
         names = tx.candidate_files()
-        return CandidateCheck(tx.read, names, self._tree_reader(tx.tree))
+        return CandidateCheck(
+            tx.read, names, self._tree_reader(tx.tree),
+            blob_of=tx.blob_of, old_blob_of=_blob_lookup(tx.tree),
+            cache=blobcache.for_dir(self.repo.controldir),
+        )
 
     def run_plugin_validators(self, tx: Transaction, changed: dict[str, Any]) -> list[Problem]:
         """Problems that registered validators (plugins) find in the change."""
@@ -333,10 +346,9 @@ class ConfigStore:
         Such a file is written closed to others (see :func:`fsutil.secret_mode`).
         """
         try:
-            data = check.parsed(name)
+            return bool(check.candidate_secrets(name))
         except VpaConfigError:
             return False
-        return bool(check.secrets_of(name, data))
 
     def snapshot_working_file(self, name: str) -> list[Any] | None:
         """Store the working file's content as a blob; [blob id, mode] or None."""
@@ -918,6 +930,23 @@ _PLUGINS_KEY = re.compile(rb"""plugins["']?\s*:""")
 
 def _mentions_plugins(settings: bytes | None) -> bool:
     return settings is not None and _PLUGINS_KEY.search(settings) is not None
+
+
+def _flush_fact_cache() -> None:
+    """Write the facts a change worked out (blobcache.py), if it used the cache."""
+    import sys
+
+    cache = sys.modules.get("vpa_config.blobcache")
+    if cache is not None:
+        cache.flush_all()
+
+
+def _blob_lookup(tree: FileTree) -> Callable[[str], str | None]:
+    def blob_of(name: str) -> str | None:
+        entry = tree.get(name)
+        return entry[1] if entry else None
+
+    return blob_of
 
 
 def _refuse_huge_value(name: str, value: Any) -> None:

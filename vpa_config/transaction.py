@@ -98,6 +98,7 @@ class Transaction:
         # Folders whose renames this change made but has not fsynced yet:
         # the store syncs them before the change returns.
         self.unsynced: set[Path] = set()
+        self._blob_ids: dict[str, tuple[bytes, str]] = {}
 
     def read(self, name: str) -> bytes | None:
         """The candidate content of a file (the change so far, else HEAD)."""
@@ -108,6 +109,19 @@ class Transaction:
         if name in self.tree:
             return self.store.repo.blob(self.tree[name][1])
         return None
+
+    def blob_of(self, name: str) -> str | None:
+        """The blob id of the candidate content of ``name``; None when it has none."""
+        if name not in self.writes:
+            entry = self.tree.get(name)
+            return entry[1] if entry else None
+        written = self.writes[name]
+        if written is None:
+            return None
+        known = self._blob_ids.get(name)
+        if known is None or known[0] is not written[0]:
+            known = self._blob_ids[name] = (written[0], self.store.repo.blob_id(written[0]))
+        return known[1]
 
     def write(self, name: str, content: bytes, mode: int | None = None) -> None:
         """Make ``name`` hold ``content`` (mode kept from the file when None)."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vpa_config import documents
+from vpa_config.blobcache import MISS
 from vpa_config.errors import ParseError, Problem, SchemaError
 from vpa_config.history import FileChange, KeyChange, diff_documents
 # The settings model (pydantic) is imported only when settings must be
@@ -30,6 +31,7 @@ from vpa_config.validation import (
 )
 
 if TYPE_CHECKING:
+    from vpa_config.blobcache import BlobCache
     from vpa_config.settings import StoreSettings
     from vpa_config.store import ConfigStore
 
@@ -50,6 +52,8 @@ class CandidateCheck:
         shipped_overrides: dict[str, bytes] | None = None,
         checked: CheckedSchemas | None = None,
         committed: bool = False,
+        cache: BlobCache | None = None,
+        old_blob_of: Callable[[str], str | None] | None = None,
     ) -> None:
         self._read = read
         self._read_old = read_old
@@ -61,6 +65,10 @@ class CandidateCheck:
         self._checked = checked
         # The tree is a commit (HEAD), not a candidate: see settings_for().
         self._committed = committed
+        # Facts by blob id kept across runs (blobcache.py): used only where the
+        # blob ids of the candidate (blob_of) and of HEAD (old_blob_of) are known.
+        self._cache = cache if blob_of is not None else None
+        self._old_blob_of = old_blob_of
 
     # --- what applies ----------------------------------------------------
 
@@ -179,6 +187,8 @@ class CandidateCheck:
         key = self._result_key(name, source)
         if key is not None and self._results is not None:
             self._results[key] = problems
+        if key is not None and self._cache is not None:
+            self._cache.put_verdict(key, problems)
         return problems
 
     def _result_key(self, name: str, source: SchemaSource) -> tuple[str, ...] | None:
@@ -189,17 +199,30 @@ class CandidateCheck:
         return (name, blob, source.uri, source.sha256, self.registry.fingerprint, secrets)
 
     def _cached_result(self, name: str) -> list[Problem] | None:
-        """A result by blob id, when a settings rule names the schema (no parse)."""
-        if self._results is None or self._blob_of is None:
+        """A result by blob id: in memory, else in the cache across runs.
+
+        Without a parse when a settings rule names the schema; a file that names
+        its own (``$schema``) is parsed (from the cache) to find it.
+        """
+        if self._blob_of is None or (self._results is None and self._cache is None):
             return None
         rule = self.settings.schema_for(name)
-        if not rule:
-            return None
         try:
-            key = self._result_key(name, self.registry.get(rule))
-        except SchemaError:
+            if rule:
+                source = self.registry.get(rule)
+            else:
+                if self._cache is None:
+                    return None
+                source = self.schema_for(name, self.parsed(name))
+        except (SchemaError, ParseError):
             return None
-        return self._results.get(key) if key else None
+        key = self._result_key(name, source) if source is not None else None
+        if key is None:
+            return None
+        found = self._results.get(key) if self._results is not None else None
+        if found is None and self._cache is not None:
+            found = self._cache.verdict(key)
+        return found
 
     def _check_settings(self) -> list[Problem]:
         if self._read(SETTINGS_FILE) is None:
@@ -248,9 +271,26 @@ class CandidateCheck:
     def parsed(self, name: str) -> Any:
         """The candidate document, parsed once (shared: never mutate it)."""
         if name not in self._parsed:
-            content = self._read(name)
-            self._parsed[name] = documents.parse_shared(name, content or b"")
+            blob = self._blob_of(name) if self._cache is not None else None
+            self._parsed[name] = self._parse_blob(name, blob, lambda: self._read(name))
         return self._parsed[name]
+
+    def _parse_blob(
+        self, name: str, blob: str | None, read: Callable[[], bytes | None]
+    ) -> Any:
+        """``documents.parse_shared`` (never mutate the result), from the cache
+        when the blob was parsed before."""
+        kind = None
+        if blob and self._cache is not None and name.lower().endswith(documents.SUFFIXES):
+            kind = documents.format_of(name)
+        if kind is not None and self._cache is not None and blob:
+            found = self._cache.parsed(kind, blob)
+            if found is not MISS:
+                return found
+        data = documents.parse_shared(name, read() or b"")
+        if kind is not None and self._cache is not None and blob:
+            self._cache.put_parsed(kind, blob, data)
+        return data
 
     def _parse_quiet(self, name: str) -> Any:
         try:
@@ -262,24 +302,52 @@ class CandidateCheck:
         """Key-level changes of each changed file, with its secret paths."""
         changes = []
         for name in sorted(changed):
-            old_raw = self._read_old(name)
-            new_raw = self._read(name)
-            action = "added" if old_raw is None else "removed" if new_raw is None else "modified"
-            old = _quiet_parse(name, old_raw)
-            # The candidate was parsed once already, to be validated.
-            new = self._parsed[name] if name in self._parsed else _quiet_parse(name, new_raw)
+            old_blob, old = self._side(name, self._old_blob_of, self._read_old)
+            new_blob, new = self._side(name, self._blob_of, self._read)
+            if name in self._parsed:
+                new = self._parsed[name]  # parsed once already, to be validated
+            action = "added" if old is _ABSENT else "removed" if new is _ABSENT else "modified"
+            old = None if old is _ABSENT else old
+            new = None if new is _ABSENT else new
             change = FileChange(name, action, _detached(diff_documents(old, new)))
-            change.secret_paths = self.secrets_of(name, old) | self.secrets_of(name, new)
+            change.secret_paths = self.secrets_of(name, old, old_blob) | self.secrets_of(
+                name, new, new_blob
+            )
             changes.append(change)
         return changes
 
-    def secrets_of(self, name: str, data: Any) -> set[tuple[Any, ...]]:
+    def _side(
+        self, name: str, blob_of: Callable[[str], str | None] | None, read: Reader
+    ) -> tuple[str | None, Any]:
+        """(blob id, parsed document) of one side of a diff; _ABSENT when no file.
+
+        With the blob id known and its parse cached, the content is never read.
+        """
+        blob = blob_of(name) if blob_of is not None and self._cache is not None else None
+        if blob is None:
+            raw = read(name)
+            return None, _ABSENT if raw is None else _quiet_parse(name, raw)
+        try:
+            return blob, self._parse_blob(name, blob, lambda: read(name))
+        except ParseError:
+            return blob, None
+
+    def candidate_secrets(self, name: str) -> set[tuple[Any, ...]]:
+        """Secret paths of candidate ``name`` (raises ParseError as :meth:`parsed`)."""
+        data = self.parsed(name)
+        return self.secrets_of(name, data, self._blob_of(name) if self._blob_of else None)
+
+    def secrets_of(
+        self, name: str, data: Any, blob: str | None = None
+    ) -> set[tuple[Any, ...]]:
         """Paths in ``data`` that are secret by schema or settings pattern.
 
-        Remembered per document object (a shared parse, see
-        ``documents.parse_shared``), schema text and settings patterns: a
-        change asks for the old and the new document, and the next change's
-        old document is this one's new.
+        With ``blob`` (the id of the content ``data`` was parsed from) the
+        answer is kept across runs by blob, schema and secret patterns
+        (blobcache.py); within a process it is also remembered per document
+        object (a shared parse, see ``documents.parse_shared``), schema text
+        and settings patterns: a change asks for the old and the new document,
+        and the next change's old document is this one's new.
         """
         if data is None:
             return set()
@@ -288,21 +356,36 @@ class CandidateCheck:
             schema = source.load() if source is not None else None
         except SchemaError:
             source = schema = None
+            blob = None  # not kept across runs: the schema is broken
         patterns = tuple(self.settings.secrets)
+        stored = None
+        if blob and self._cache is not None:
+            stored = (
+                name, blob, source.uri if source else "", source.sha256 if source else "",
+                "\0".join(patterns),
+            )
+            cached = self._cache.secrets(stored)
+            if cached is not None:
+                return cached
         # The schema's text, not its sha256: a bytes object keeps its hash.
         key = (name, id(data), source.content if source else b"", patterns)
         known = _SECRETS.get(key)
         if known is not None and known[0] is data:
-            return set(known[1])
-        found: set[tuple[Any, ...]] = set()
-        if source is not None and _marks_secrets(source.content, schema):
-            found.update(secret_paths(schema, data))
-        if patterns:
-            matcher = SecretMatcher(patterns)
-            found.update(p for p in all_paths(data) if matcher.matches(name, p))
-        if len(_SECRETS) >= _SECRETS_MAX:
-            _SECRETS.clear()
-        _SECRETS[key] = (data, frozenset(found))
+            found = set(known[1])
+        else:
+            found = set()
+            if source is not None and _marks_secrets(source.content, schema):
+                found.update(secret_paths(schema, data))
+            if patterns:
+                matcher = SecretMatcher(patterns)
+                found.update(
+                    path for path in all_paths(data) if matcher.matches(name, path)
+                )
+            if len(_SECRETS) >= _SECRETS_MAX:
+                _SECRETS.clear()
+            _SECRETS[key] = (data, frozenset(found))
+        if stored is not None and self._cache is not None:
+            self._cache.put_secrets(stored, found)
         return found
 
     def schema_trailers(self, changed: set[str]) -> list[str]:
@@ -364,6 +447,9 @@ def _detached(keys: list[KeyChange]) -> list[KeyChange]:
                          copy.deepcopy(key.new))
         for key in keys
     ]
+
+
+_ABSENT: Any = object()
 
 
 def _quiet_parse(name: str, raw: bytes | None) -> Any:
