@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -347,3 +348,30 @@ def test_facts_are_not_written_when_the_disk_is_nearly_full(
     cache.close()
 
     assert blobcache.BlobCache(tmp_path / "facts.sqlite").verdict(("a.yaml", "1" * 40)) is None
+
+
+def test_a_forked_child_uses_its_own_connection_to_the_cache(tmp_path: Path) -> None:
+    from reliability import ACTOR, fork_child, free_form_store, read_all, wait_status
+
+    from vpa_config.store import ConfigStore
+
+    root = tmp_path / "store"
+    free_form_store(root, {"a.yaml": b"n: 0\n", "b.yaml": b"m: 0\n"})
+    store = ConfigStore.open(root)
+    store.set("a.yaml", "n", 1, actor=ACTOR)  # the parent's connection is open
+
+    def work(fd: int) -> None:  # pragma: no cover (runs in the child)
+        child = ConfigStore.open(root)
+        child.set("b.yaml", "m", 1, actor=ACTOR)
+        child.close()
+        os.write(fd, b"OK\n")
+
+    pid, fd = fork_child(work)
+    assert read_all(fd) == ["OK"]
+    assert wait_status(pid) == ("exit", 0)
+    store.set("a.yaml", "n", 2, actor=ACTOR)
+    store.close()
+
+    db = sqlite3.connect(_cache_file(root))
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert db.execute("SELECT count(*) FROM facts").fetchone()[0] > 0

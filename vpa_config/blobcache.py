@@ -44,6 +44,7 @@ FORMAT = b"facts-1"
 MISS: Any = object()
 _SUM = 16
 MEMORY_ENTRIES = 4096
+FLUSH_EVERY = 1024
 # Facts are not written when the disk would keep less than this free, and
 # the write-ahead log is truncated back to this size after each checkpoint.
 MIN_FREE_BYTES = 64 * 1024 * 1024
@@ -79,13 +80,28 @@ def flush_all() -> None:
         cache.hits = cache.misses = 0
 
 
-def forget_all() -> None:
-    """Close every cache (tests, and a process that hands its stores on)."""
-    for cache in list(_caches.values()):
+def close_dir(controldir: Path) -> None:
+    """Write and close the cache of one repository (its store was closed)."""
+    cache = _caches.pop(controldir, None)
+    if cache is not None:
         cache.close()
+
+
+def _forget_in_child() -> None:
+    # SQLite connections must not be used across a fork: a child starts
+    # afresh, and keeps the parent's objects referenced so that none is
+    # closed (closing would release locks the parent still holds).
+    _inherited.extend(_caches.values())
     _caches.clear()
 
 
+_inherited: list[BlobCache] = []
+os.register_at_fork(after_in_child=_forget_in_child)
+
+
+# TODO(#9): prune facts of blobs no longer reachable from any ref once the file
+# grows past a size worth reclaiming; until then it grows with history (about
+# a kilobyte per committed file version).
 class BlobCache:
     """Parsed documents, verdicts and secret paths by content address."""
 
@@ -162,6 +178,8 @@ class BlobCache:
             return  # a type marshal cannot keep (a date, say): worked out each time
         self._remember(key, marshal.loads(payload))
         self._pending[key] = _checksum(key, payload) + payload
+        if len(self._pending) >= FLUSH_EVERY:
+            self.flush()  # a change of thousands of files: memory stays bounded
 
     def _remember(self, key: bytes, value: Any) -> None:
         if len(self._memory) >= MEMORY_ENTRIES:

@@ -222,8 +222,13 @@ class ConfigStore:
 
     def close(self) -> None:
         """Stop the plugins and release the repository's files."""
+        import sys
+
         if self.plugin_host is not None:
             self.plugin_host.close()
+        facts = sys.modules.get("vpa_config.blobcache")
+        if facts is not None:
+            facts.close_dir(self.repo.controldir)
         self.repo.close()
 
     # --- the transaction -------------------------------------------------
