@@ -19,7 +19,6 @@ today.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -122,6 +121,8 @@ class RevisionDiff:
 
     def unified(self) -> str:
         """The line diff of every changed file, secret values masked."""
+        import difflib  # only for this view: audit and blame never need it
+
         out: list[str] = []
         for change in self.files:
             before, after = self.texts.get(change.path, ("", ""))
