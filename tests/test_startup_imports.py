@@ -9,10 +9,12 @@ no host probes and no structured logger (#9).
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from conftest import RunCli
+from conftest import RunCli, cli_env
 
 # Never needed to answer a read.
 READ_FORBIDDEN = (
@@ -130,3 +132,31 @@ def _modules(run_cli: RunCli, store: Path) -> set[str]:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return set(IMPORTED.findall(done.stderr))
+
+
+def test_pyyaml_imported_lazily_still_refuses_control_characters(
+    tmp_path: Path,
+) -> None:
+    # import_yaml() leaves the pure-Python reader's pattern uncompiled until a
+    # pure-Python loader reads a document; that loader must still refuse.
+    code = (
+        "from vpa_config.yamlimport import LazyPattern, import_yaml\n"
+        "yaml = import_yaml()\n"
+        "import yaml.reader\n"
+        "print(isinstance(yaml.reader.Reader.NON_PRINTABLE, LazyPattern))\n"
+        "try:\n"
+        "    yaml.safe_load('a: \\x07')\n"
+        "except yaml.YAMLError as exc:\n"
+        "    print(str(exc).splitlines()[0])\n"
+        "print(yaml.safe_load('a: [1, b]'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True, text=True, env=cli_env(tmp_path), timeout=60,
+    )
+
+    assert done.returncode == 0, done.stderr
+    lazy, refused, parsed = done.stdout.splitlines()
+    assert lazy == "True"
+    assert "unacceptable character #x0007" in refused
+    assert parsed == "{'a': [1, 'b']}"

@@ -26,6 +26,7 @@ from typing import Any
 
 from vpa_config.errors import KeyPathError, NotFoundError, ParseError
 from vpa_config.keypath import Part, format_dotted
+from vpa_config.yamlimport import import_yaml
 
 MAX_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 64
@@ -157,7 +158,7 @@ def _yaml_loader_class() -> Any:
 
 
 def _build_yaml_loader() -> Any:
-    import yaml
+    yaml = import_yaml()  # without work libyaml never needs (yamlimport.py)
 
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -276,7 +277,7 @@ def _check_yaml_depth(name: str, text: str) -> None:
     )
     if bound < _SAFE_COMPOSE_DEPTH:
         return
-    import yaml
+    yaml = import_yaml()
 
     depth = 0
     loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -299,7 +300,7 @@ def _check_yaml_depth(name: str, text: str) -> None:
 
 
 def _parse_yaml(name: str, text: str) -> Any:
-    import yaml
+    yaml = import_yaml()  # without work libyaml never needs (yamlimport.py)
 
     _check_yaml_depth(name, text)
     loader = _yaml_loader_class()(text)
