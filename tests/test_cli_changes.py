@@ -265,6 +265,39 @@ def test_set_json_output(run_cli: RunCli, cli_store: Path) -> None:
     }]
 
 
+def test_refused_change_with_json_prints_the_problems(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    before = snapshot(cli_store)
+
+    done = run_cli("set", "assistant.yaml", "llm.temperature", "9", "--json",
+                   store=cli_store)
+
+    assert done.returncode == 1
+    report = json.loads(done.stdout)
+    assert report["ok"] is False
+    assert report["error"] == "InvalidConfigError"
+    assert report["exit_code"] == 1
+    assert [p["path"] for p in report["problems"]] == ["llm.temperature"]
+    assert "expected at most 2; got 9" in done.stderr
+    assert snapshot(cli_store) == before
+
+
+def test_not_found_with_json_prints_a_document(run_cli: RunCli, cli_store: Path) -> None:
+    done = run_cli("unset", "missing.yaml", "a", "--json", store=cli_store)
+
+    assert done.returncode == 5
+    assert json.loads(done.stdout)["exit_code"] == 5
+
+
+def test_json_after_double_dash_is_a_value(run_cli: RunCli, cli_store: Path) -> None:
+    done = run_cli("set", "assistant.yaml", "llm.temperature", "--", "--json",
+                   store=cli_store)
+
+    assert done.returncode == 1
+    assert done.stdout == ""
+
+
 # --- dry run on every change -----------------------------------------------------
 
 

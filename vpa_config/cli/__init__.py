@@ -191,6 +191,8 @@ def _run(argv: list[str] | None, failure: list[BaseException]) -> int:
     except VpaConfigError as exc:
         failure.append(exc)
         click.echo(f"vpa-config: {exc}", err=True)
+        if _wants_json(argv if argv is not None else sys.argv[1:]):
+            _echo_json_error(exc)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
@@ -202,6 +204,26 @@ def _run(argv: list[str] | None, failure: list[BaseException]) -> int:
         failure.append(exc)
         return _report_bug(exc)
     return result if isinstance(result, int) else 0
+
+
+def _wants_json(argv: list[str]) -> bool:
+    """Whether ``--json`` was given as an option (not as a value after ``--``)."""
+    options = argv[: argv.index("--")] if "--" in argv else argv
+    return "--json" in options
+
+
+def _echo_json_error(exc: Any) -> None:
+    """A refusal as JSON on stdout, so ``--json`` callers always get a document."""
+    from vpa_config.cli.render import echo_json
+
+    problems = getattr(exc, "problems", None) or []
+    echo_json({
+        "ok": False,
+        "error": type(exc).__name__,
+        "message": str(exc),
+        "exit_code": exc.exit_code,
+        "problems": [problem.to_dict() for problem in problems],
+    })
 
 
 def _start_events() -> None:
