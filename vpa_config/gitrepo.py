@@ -286,17 +286,7 @@ class GitRepo:
             raise RevisionNotFoundError(f"revision {sha} is missing from the repository") from None
         if obj.type_name != b"commit":
             raise RevisionNotFoundError(f"{sha} is a {obj.type_name.decode()}, not a revision")
-        return CommitInfo(
-            sha=sha,
-            parents=tuple(parent.decode() for parent in obj.parents),
-            tree=obj.tree.decode(),
-            author=obj.author.decode(errors="replace"),
-            author_time=obj.author_time,
-            author_tz=obj.author_timezone,
-            committer=obj.committer.decode(errors="replace"),
-            message=obj.message.decode(errors="replace"),
-            commit_time=obj.commit_time,
-        )
+        return _commit_info(sha, obj)
 
     def walk(self, start: str | None = None) -> Iterator[CommitInfo]:
         """Commits newest first along first parents (history here is linear).
@@ -557,17 +547,7 @@ class GitRepo:
         if len(self._written_commits) >= WRITTEN_CACHE:
             self._written_commits.pop(next(iter(self._written_commits)), None)
         sha = commit.id.decode()
-        self._written_commits[sha] = CommitInfo(
-            sha=sha,
-            parents=tuple(parent.decode() for parent in commit.parents),
-            tree=commit.tree.decode(),
-            author=commit.author.decode(errors="replace"),
-            author_time=commit.author_time,
-            author_tz=commit.author_timezone,
-            committer=commit.committer.decode(errors="replace"),
-            message=commit.message.decode(errors="replace"),
-            commit_time=commit.commit_time,
-        )
+        self._written_commits[sha] = _commit_info(sha, commit)
 
     def _remember(
         self,
@@ -841,3 +821,18 @@ def _parse_tree(raw: bytes) -> list[tuple[bytes, int, bytes]]:
 
 def _entries(tree: Any) -> dict[bytes, tuple[int, bytes]]:
     return {entry.path: (entry.mode, entry.sha) for entry in tree.iteritems()}
+
+
+def _commit_info(sha: str, commit: Any) -> CommitInfo:
+    """The facts of a dulwich commit object, decoded."""
+    return CommitInfo(
+        sha=sha,
+        parents=tuple(parent.decode() for parent in commit.parents),
+        tree=commit.tree.decode(),
+        author=commit.author.decode(errors="replace"),
+        author_time=commit.author_time,
+        author_tz=commit.author_timezone,
+        committer=commit.committer.decode(errors="replace"),
+        message=commit.message.decode(errors="replace"),
+        commit_time=commit.commit_time,
+    )
