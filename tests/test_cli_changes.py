@@ -141,7 +141,7 @@ def test_set_changes_only_the_one_line(run_cli: RunCli, cli_store: Path) -> None
          "llm.temperature: expected number; got string"),
         (("assistant.yaml", "assistant.voice", "bass"), 1,
          "assistant.voice: expected one of"),
-        (("assistant.yaml", "llm..model", "x"), 1, "has an empty part"),
+        (("assistant.yaml", "llm..model", "x"), 2, "has an empty part"),
         (("assistant.yaml", "llm.model.deep", "x"), 1, "cannot"),
         (("../outside.yaml", "a", "1"), 1, "leaves the store"),
         (("/etc/passwd.yaml", "a", "1"), 1, "file name"),
@@ -247,7 +247,7 @@ def test_set_refuses_an_unusable_actor(run_cli: RunCli, cli_store: Path) -> None
     done = run_cli("set", "assistant.yaml", "llm.max_tokens", "512",
                    "--actor", "<>", store=cli_store)
 
-    _assert_refused(done, 1, "is not usable")
+    _assert_refused(done, 2, "is not usable")
     assert snapshot(cli_store) == before
 
 
@@ -621,15 +621,25 @@ print("held", flush=True)
 time.sleep(120)
 """
 
+# A holder that takes the flock but writes no holder record.
+HOLD_BARE_LOCK = """\
+import fcntl, os, sys, time
+from vpa_config.store import ConfigStore
+fd = os.open(ConfigStore.open(sys.argv[1]).lock.path, os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(120)
+"""
 
-def _hold_lock(store: Path, tmp_path: Path):
+
+def _hold_lock(store: Path, tmp_path: Path, script: str = HOLD_LOCK):
     import subprocess
     import sys
 
     from conftest import cli_env
 
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(store)],
+        [sys.executable, "-c", script, str(store)],
         stdout=subprocess.PIPE, text=True, env=cli_env(tmp_path),
     )
     assert holder.stdout is not None and holder.stdout.readline() == "held\n"
@@ -658,8 +668,30 @@ def test_locked_store_names_the_holder_and_exits_4(
     )
     assert "waited 0.3s" in done.stderr
     assert done.stderr.count("\n") == 1
-    assert f"locked by pid {holder.pid} since " in status.stdout
+    assert f"locked by pid {holder.pid} on {socket.gethostname()} since " in (
+        status.stdout
+    )
     assert after == before
+
+
+def test_lock_held_without_a_record_is_named_as_such(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    holder = _hold_lock(cli_store, tmp_path, HOLD_BARE_LOCK)
+    try:
+        done = run_cli("set", "assistant.yaml", "llm.max_tokens", "10", store=cli_store,
+                       env={"VPA_CONFIG_LOCK_TIMEOUT": "0.2"})
+        status = run_cli("status", store=cli_store)
+    finally:
+        holder.kill()
+        holder.communicate()
+
+    assert done.returncode == 4, done.stderr
+    assert "locked by another process (it left no holder record); waited 0.2s" in (
+        done.stderr
+    )
+    assert "locked by another process (it left no holder record)\n" in status.stdout
+    assert "None" not in status.stdout
 
 
 def test_lock_of_a_killed_process_is_recovered(

@@ -86,7 +86,7 @@ def test_get_reads_the_committed_state_not_hand_edits(
         (("assistant.yaml", "llm", "--rev", "nosuch"), 5, "revision 'nosuch' not found"),
         (("assistant.yaml", "llm", "--rev", "HEAD~50"), 5, "past the first revision"),
         (("plugins.yaml", "plugins.x"), 1, "is a list; expected a position number"),
-        (("assistant.yaml", "a\\q"), 1, "a backslash must be followed"),
+        (("assistant.yaml", "a\\q"), 2, "a backslash must be followed"),
     ],
     ids=["file", "key", "rev", "too-far-back", "list-index", "bad-escape"],
 )

@@ -376,8 +376,40 @@ def test_log_by_key_kind_and_json_lines(run_cli: RunCli, store_path: Path) -> No
     assert [json.loads(line)["subject"] for line in by_kind.stdout.splitlines()] == [
         "unset assistant.yaml llm.timeout_s"
     ]
-    assert bad.returncode == 1
+    assert bad.returncode == 2
     assert "expected FILE:KEY" in bad.stderr
+
+
+def test_log_and_diff_of_a_file_the_store_never_held_exit_5(
+    run_cli: RunCli, store_path: Path
+) -> None:
+    assert run_cli("init", "--example", store=store_path).returncode == 0
+    assert run_cli("rm", "plugins.yaml", store=store_path).returncode == 0
+
+    log = run_cli("log", "nofile.yaml", store=store_path)
+    removed = run_cli("log", "plugins.yaml", "--json", store=store_path)
+    filtered = run_cli("log", "assistant.yaml", "--kind", "unset", store=store_path)
+    diff = run_cli("diff", "nofile.yaml", store=store_path)
+    between = run_cli("diff", "HEAD~1", "HEAD", "nofile.yaml", store=store_path)
+    gone = run_cli("diff", "HEAD~1", "HEAD", "plugins.yaml", "--json", store=store_path)
+
+    assert (log.returncode, log.stdout) == (5, "")
+    assert log.stderr == "vpa-config: nofile.yaml: no such file in the store's history\n"
+    assert [json.loads(line)["kind"] for line in removed.stdout.splitlines()] == [
+        "rm", "init"
+    ]
+    assert (filtered.returncode, filtered.stdout) == (0, "")
+    assert diff.returncode == 5
+    assert diff.stderr == (
+        "vpa-config: nofile.yaml: no such revision, and no such file in the "
+        "revision or the working files\n"
+    )
+    assert between.returncode == 5
+    assert "nofile.yaml: no such file in either revision" in between.stderr
+    assert gone.returncode == 0, gone.stderr
+    assert [(f["file"], f["action"]) for f in json.loads(gone.stdout)["files"]] == [
+        ("plugins.yaml", "removed")
+    ]
 
 
 def test_commits_made_with_the_git_cli_are_in_the_history(

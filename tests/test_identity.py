@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import RunCli, git
-from vpa_config.errors import RefusedError
+from vpa_config.errors import UsageError
 from vpa_config.identity import parse_actor, resolve_actor
 
 HOST = socket.gethostname()
@@ -95,7 +95,7 @@ def test_bare_name_gets_an_empty_email(run_cli: RunCli, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("text", ["", "<x@y>", "a\nb", "Eve <e@x> <f@y>"])
 def test_unusable_actor_is_refused(text: str) -> None:
-    with pytest.raises(RefusedError, match="is not usable"):
+    with pytest.raises(UsageError, match="is not usable"):
         parse_actor(text)
 
 

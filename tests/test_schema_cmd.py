@@ -149,7 +149,7 @@ def test_schema_show_prints_the_schema(run_cli: RunCli, cli_store: Path) -> None
 
     assert json.loads(text.stdout)["title"] == "VPA assistant settings"
     assert data["origin"] == "shipped" and data["schema"]["type"] == "object"
-    assert missing.returncode == 1
+    assert missing.returncode == 5
     assert "schema 'nope.json' not found" in missing.stderr
 
 

@@ -334,6 +334,16 @@ def test_cli_bad_schema_is_one_line_exit_1(run_cli: RunCli, tmp_path: Path) -> N
     assert "Traceback" not in done.stderr
 
 
+def test_cli_missing_schema_is_not_found_exit_5(run_cli: RunCli, tmp_path: Path) -> None:
+    write(tmp_path, "a.json", "{}")
+
+    done = run_cli("validate", "--schema", "nosuch.schema.json", "a.json")
+
+    assert done.returncode == 5, done.stderr
+    assert done.stderr.startswith("vpa-config: schema 'nosuch.schema.json' not found")
+    assert done.stderr.count("\n") == 1
+
+
 def test_store_validate_names_files_and_settings_rules(
     run_cli: RunCli, store_path: Path
 ) -> None:

@@ -212,6 +212,8 @@ def _diff_trees(
         for path, o, n in repo.file_changes(old_sha, new_sha)
         if name is None or path == name
     ]
+    if name is not None and name not in old_tree and name not in new_tree:
+        raise NotFoundError(f"{name}: no such file in either revision")
     old_read = _tree_reader(store, old_tree)
     new_read = _tree_reader(store, new_tree)
     trailers = (
@@ -228,6 +230,8 @@ def _diff_working(store: ConfigStore, base: str | None, name: str | None) -> Rev
     repo = store.repo
     tree = repo.files(base)
     edits = _working_against(store, tree)
+    if name is not None and name not in tree and name not in edits:
+        raise NotFoundError(f"{name}: no such file in the revision or the working files")
     names = [n for n in sorted(edits) if name is None or n == name]
     read_old = _tree_reader(store, tree)
 

@@ -138,8 +138,20 @@ class ParseError(RefusedError):
         )
 
 
+class UsageError(VpaConfigError):
+    """A malformed argument: an actor, a ``--key`` spec (the CLI's usage error)."""
+
+    exit_code = 2
+
+
 class KeyPathError(RefusedError):
     """A key path is malformed, or cannot be applied to the document."""
+
+
+class KeyPathSyntaxError(KeyPathError):
+    """A key path that is malformed whatever the document (a usage error)."""
+
+    exit_code = 2
 
 
 class UnsafePathError(RefusedError):
@@ -156,6 +168,12 @@ class NothingToDoError(RefusedError):
 
 class SchemaError(RefusedError):
     """A schema is itself invalid, missing, or refers to what is not there."""
+
+
+class SchemaNotFoundError(SchemaError):
+    """A schema asked for by name or path does not exist (not found, like a file)."""
+
+    exit_code = 5
 
 
 class StoreLockedError(VpaConfigError):

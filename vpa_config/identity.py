@@ -41,9 +41,9 @@ def parse_actor(text: str, origin: str = "explicit") -> Actor:
     match = re.fullmatch(r"(.*?)\s*<([^<>\n]*)>", text)
     name, email = (match.group(1), match.group(2)) if match else (text, "")
     if not name or re.search(r"[<>\n\r\x00]", name):
-        from vpa_config.errors import RefusedError
+        from vpa_config.errors import UsageError
 
-        raise RefusedError(
+        raise UsageError(
             f"actor {text!r} is not usable; expected a name or 'Name <email>'"
         )
     return Actor(name=name, email=email.strip(), origin=origin)

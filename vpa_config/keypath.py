@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from vpa_config.errors import KeyPathError
+from vpa_config.errors import KeyPathError, KeyPathSyntaxError
 
 Part = str | int
 Path = tuple[Part, ...]
@@ -23,7 +23,7 @@ def parse_key_path(text: str) -> tuple[str, ...]:
     if text.startswith("/"):
         return _parse_pointer(text)
     if text == "":
-        raise KeyPathError("empty key path; expected something like assistant.voice")
+        raise KeyPathSyntaxError("empty key path; expected something like assistant.voice")
     parts: list[str] = []
     current: list[str] = []
     chars = iter(text)
@@ -31,7 +31,7 @@ def parse_key_path(text: str) -> tuple[str, ...]:
         if char == "\\":
             escaped = next(chars, None)
             if escaped not in (".", "\\"):
-                raise KeyPathError(
+                raise KeyPathSyntaxError(
                     f"key path {text!r}: a backslash must be followed by '.' or '\\'"
                 )
             current.append(escaped)
@@ -42,7 +42,7 @@ def parse_key_path(text: str) -> tuple[str, ...]:
             current.append(char)
     parts.append("".join(current))
     if any(part == "" for part in parts):
-        raise KeyPathError(f"key path {text!r} has an empty part")
+        raise KeyPathSyntaxError(f"key path {text!r} has an empty part")
     return tuple(parts)
 
 

@@ -120,10 +120,15 @@ class StoreLock:
             pass  # the record only names the holder; the flock is the lock
 
     def _busy_message(self, timeout: float) -> str:
-        info = self._read_info() or {}
-        who = f"pid {info.get('pid', '?')} on {info.get('host', '?')}"
-        since = info.get("since", "an unknown time")
         return (
-            f"store is locked by {who} since {since}; waited {timeout:g}s. "
-            "Try again when that change has finished."
+            f"store is locked by {describe_holder(self._read_info())}; "
+            f"waited {timeout:g}s. Try again when that change has finished."
         )
+
+
+def describe_holder(info: dict[str, Any] | None) -> str:
+    """``pid N on HOST since TIME``, or what is known of a holder without a record."""
+    if not info or info.get("pid") is None:
+        return "another process (it left no holder record)"
+    since = info.get("since", "an unknown time")
+    return f"pid {info['pid']} on {info.get('host', '?')} since {since}"

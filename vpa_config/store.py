@@ -26,7 +26,7 @@ from vpa_config import audittrail, documents, fsutil, logs
 from vpa_config.errors import (
     HandEditsError,
     InvalidConfigError,
-    KeyPathError,
+    KeyPathSyntaxError,
     NothingToDoError,
     NotFoundError,
     ParseError,
@@ -782,6 +782,8 @@ class ConfigStore:
             file=name, kind=kind, author=author, since=since, until=until,
             seqs=seqs, limit=limit,
         ))
+        if not revisions and name is not None and not any(index.newest(file=name, limit=1)):
+            raise NotFoundError(f"{name}: no such file in the store's history")
         files = index.files_of(rev.seq for rev in revisions)
         return [
             LogEntry(
@@ -799,7 +801,9 @@ class ConfigStore:
 
         file, sep, key = spec.partition(":")
         if not sep or not file or not key:
-            raise KeyPathError(f"--key {spec!r}: expected FILE:KEY, e.g. assistant.yaml:llm.model")
+            raise KeyPathSyntaxError(
+                f"--key {spec!r}: expected FILE:KEY, e.g. assistant.yaml:llm.model"
+            )
         seqs = []
         for entry in audit(self, file, key):
             seq = index.seq_of(entry.who.revision)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-from vpa_config.errors import Problem, SchemaError
+from vpa_config.errors import Problem, SchemaError, SchemaNotFoundError
 from vpa_config.explain import (
     REDACTED,
     SECRET_KEYWORDS,
@@ -240,7 +240,7 @@ class SchemaRegistry:
         shipped = self._shipped_schemas()
         if name in shipped:
             return SchemaSource(name, "shipped", SHIPPED_BASE + name, shipped[name])
-        raise SchemaError(
+        raise SchemaNotFoundError(
             f"schema {name!r} not found in the store's .vpa-config/schemas/ "
             "or in vpa-config's shipped schemas"
         )
@@ -250,6 +250,8 @@ class SchemaRegistry:
         resolved = path.resolve()
         try:
             content = resolved.read_bytes()
+        except FileNotFoundError:
+            raise SchemaNotFoundError(f"schema file {path} not found") from None
         except OSError as exc:
             raise SchemaError(f"cannot read schema {path}: {exc.strerror}") from None
         source = SchemaSource(str(path), "file", resolved.as_uri(), content)

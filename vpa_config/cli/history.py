@@ -72,11 +72,20 @@ def diff_cmd(app: AppContext, args: tuple[str, ...], unified: bool, as_json: boo
     not a revision limits the diff to that FILE. Secret values show as
     changed, never in clear.
     """
+    from vpa_config.errors import NotFoundError
+
     store = app.store()
     revs, file = _split_diff_args(args, store)
     old = revs[0] if revs else None
     new = revs[1] if len(revs) > 1 else None
-    result = store.diff(old, new, file)
+    try:
+        result = store.diff(old, new, file)
+    except NotFoundError as exc:
+        if file is None or len(args) == 3:
+            raise
+        # The last argument was taken as a file because no revision has its name.
+        detail = str(exc).partition(": ")[2]
+        raise NotFoundError(f"{file}: no such revision, and {detail}") from None
     if as_json:
         render.echo_json(result.to_dict())
     elif unified:

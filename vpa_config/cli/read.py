@@ -103,8 +103,9 @@ def status_cmd(app: AppContext, as_json: bool) -> int:
     click.echo(f"store {status.root}")
     click.echo(f"revision {status.revision or '(none)'}")
     if status.lock_holder:
-        click.echo(f"locked by pid {status.lock_holder.get('pid')} since "
-                   f"{status.lock_holder.get('since', '?')}")
+        from vpa_config.lock import describe_holder
+
+        click.echo(f"locked by {describe_holder(status.lock_holder)}")
     if status.clean:
         click.echo("clean: the files are exactly the current revision")
         return 0
