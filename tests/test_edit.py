@@ -26,9 +26,12 @@ target = Path(sys.argv[2])
 data = json.loads(state.read_text())
 data["seen"].append(target.read_text())
 versions = data["versions"]
-if versions:
-    target.write_text(versions.pop(0))
+version = versions.pop(0) if versions else None
 state.write_text(json.dumps(data))
+if version == "<fail>":
+    sys.exit(1)  # an editor that fails
+if version is not None:
+    target.write_text(version)
 """
 
 
@@ -93,6 +96,24 @@ def test_edit_invalid_then_edit_again_keeps_the_text_then_commits(
     assert _seen(state) == [original, invalid]
     assert (cli_store / "assistant.yaml").read_text() == valid
     assert "Traceback" not in done.stderr
+
+
+def test_editor_failing_after_an_invalid_edit_keeps_the_draft(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    before = snapshot(cli_store)
+    original = (cli_store / "assistant.yaml").read_text()
+    invalid = original.replace("temperature: 0.7", "temperature: 9")
+    env, _state = _editor(tmp_path, [invalid, "<fail>"])
+
+    done = run_cli("edit", "assistant.yaml", store=cli_store, env=env, input="e\n")
+
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert "vpa-config: assistant.yaml: the editor failed (" in last
+    draft = Path(last.partition("draft kept in ")[2].partition(". Set")[0])
+    assert draft.read_text() == invalid
+    assert snapshot(cli_store) == before
 
 
 def test_edit_invalid_then_keep_draft_prints_an_existing_path(
@@ -209,6 +230,10 @@ def test_edit_with_a_failing_editor_is_refused_in_one_line(
     done = run_cli("edit", "assistant.yaml", store=cli_store,
                    env={"EDITOR": "false", "VISUAL": "false"})
 
-    assert done.returncode != 0
-    assert "Traceback" not in done.stderr
+    assert done.returncode == 1
+    assert done.stderr == (
+        "vpa-config: assistant.yaml: the editor failed (false: Editing failed); "
+        "nothing committed. Set $VISUAL or $EDITOR to an editor that exits with "
+        "status 0.\n"
+    )
     assert snapshot(cli_store) == before

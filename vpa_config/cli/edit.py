@@ -40,11 +40,10 @@ def edit_cmd(
         text = store.read_bytes(name).decode("utf-8", "replace")
     except NotFoundError:
         text = ""
-    suffix = Path(name).suffix or ".txt"
     original = text
 
     while True:
-        edited = click.edit(text, extension=suffix, require_save=False)
+        edited = _run_editor(store, name, text, text != original)
         if edited is None or edited == original:
             click.echo("no change; nothing committed")
             return 0
@@ -104,6 +103,27 @@ def _commit(
         click.echo(f"draft kept in {draft}; nothing committed", err=True)
         return exc.exit_code
     return render.change_result(result, as_json)
+
+
+def _run_editor(store: Any, name: str, text: str, is_draft: bool) -> str | None:
+    """The edited text (None: not saved); an editor that fails is a one-line error.
+
+    When ``text`` is an earlier round's edit, it is kept as a draft first.
+    """
+    from vpa_config.errors import RefusedError
+
+    try:
+        return click.edit(text, extension=Path(name).suffix or ".txt",
+                          require_save=False)
+    except click.ClickException as exc:
+        kept = ""
+        if is_draft:
+            kept = f"; draft kept in {_keep_draft(store.repo.controldir, name, text)}"
+        raise RefusedError(
+            f"{name}: the editor failed ({exc.format_message()}); nothing "
+            f"committed{kept}. Set $VISUAL or $EDITOR to an editor that exits with "
+            "status 0."
+        ) from None
 
 
 def _ask() -> str:
