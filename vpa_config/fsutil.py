@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import re
 import stat
@@ -187,7 +188,7 @@ class StagedWrites:
             return
         try:
             made = _make_folders(path.parent)
-            fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
+            fd, tmp = _new_temp(path.parent)
         except OSError as exc:
             raise storage_error(exc, path) from None
         if made:
@@ -286,6 +287,24 @@ class StagedWrites:
             with _ignored():
                 folder.rmdir()
         self._made = []
+
+
+_temp_count = itertools.count()
+
+
+def _new_temp(folder: Path) -> tuple[int, str]:
+    """A new temporary file in ``folder``, created exclusively: (fd, path).
+
+    As ``tempfile.mkstemp`` makes them (mode 0600, never following a link),
+    named by process and counter rather than by random letters.
+    """
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    while True:
+        name = os.path.join(folder, f"{TMP_PREFIX}{os.getpid()}-{next(_temp_count)}")
+        try:
+            return os.open(name, flags, 0o600), name
+        except FileExistsError:
+            continue  # left by a killed process of the same id
 
 
 def _make_folders(folder: Path) -> list[Path]:

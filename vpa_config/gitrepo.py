@@ -41,6 +41,8 @@ TREE_CACHE = 64
 BLOB_CACHE = 64
 BLOB_CACHE_MAX_SIZE = 256 * 1024
 WRITTEN_CACHE = 16
+# A loose ref's content: a commit id and its newline.
+_LOOSE_ID = re.compile(rb"[0-9a-f]{40}\n")
 # A tree flattened to its files: "dir/name.yaml" -> (mode, blob id in hex).
 FileTree = dict[str, tuple[int, str]]
 
@@ -188,10 +190,27 @@ class GitRepo:
 
     def head(self) -> str | None:
         """The hex id of the commit HEAD points to, or None before the first."""
+        found = self._loose_head()
+        if found is not None:
+            return found
         try:
             return self._repo.refs[b"HEAD"].decode()
         except KeyError:
             return None
+
+    def _loose_head(self) -> str | None:
+        """HEAD read straight from its two files in the usual case: HEAD names
+        the branch and the branch is a loose ref. None for anything else (no
+        commit yet, a packed or detached ref), which dulwich then reads."""
+        try:
+            with open(self.controldir / "HEAD", "rb") as handle:
+                if handle.read(64) != b"ref: " + BRANCH + b"\n":
+                    return None
+            with open(self.controldir / os.fsdecode(BRANCH), "rb") as handle:
+                value = handle.read(64)
+        except OSError:
+            return None
+        return value[:40].decode() if _LOOSE_ID.fullmatch(value) else None
 
     def resolve(self, spec: str) -> str:
         """A full commit id from a hash, short hash, ``REV~N``, branch or tag."""
@@ -442,8 +461,8 @@ class GitRepo:
         """Whether the object store holds ``sha``."""
         return sha.encode() in self._repo.object_store
 
-    def add(self, obj: Any, staged: StagedWrites | None = None) -> None:
-        """Store one object as a loose object file, durably.
+    def add(self, obj: Any, staged: StagedWrites | None = None) -> bytes:
+        """Store one object as a loose object file, durably; return its id.
 
         Written like every other file (temporary file, fsync, rename, fsync
         of the folder) rather than through dulwich's ``add_object``: that one
@@ -456,16 +475,33 @@ class GitRepo:
         # TODO(#9): write a change's objects as one small pack (.pack and
         # .idx) to save 5 of a change's 15 fsyncs; small packs then need
         # merging now and then, or every read searches hundreds of them.
-        sha = obj.id.decode()
-        path = self.controldir / "objects" / sha[:2] / sha[2:]
+        sha = obj.id
+        hexsha = sha.decode()
+        path = self.controldir / "objects" / hexsha[:2] / hexsha[2:]
         # A restore brings back blobs and trees the store already holds,
         # usually packed: nothing to write then.
-        if path.exists() or self._repo.object_store.contains_packed(obj.id):
-            return
+        if self._stored(sha, path):
+            return sha
         if staged is None:
             fsutil.atomic_write(path, obj.as_legacy_object(), 0o444)
         else:
             staged.write(path, obj.as_legacy_object(), 0o444)
+        return sha
+
+    def _stored(self, sha: bytes, path: Path) -> bool:
+        """Whether the object is loose at ``path`` or in a pack already open.
+
+        The pack folder is not listed again for each object (dulwich does on
+        every miss, and a change's new objects all miss): a pack that another
+        program wrote since would only mean a second, loose copy.
+        """
+        if os.path.exists(path):
+            return True
+        store = self._repo.object_store
+        try:
+            return any(sha in pack for pack in store._iter_cached_packs())
+        except Exception:  # noqa: BLE001 (a pack gone meanwhile; another dulwich)
+            return bool(store.contains_packed(sha))
 
     @staticmethod
     def blob_id(content: bytes) -> str:
@@ -518,10 +554,9 @@ class GitRepo:
                 if change is None:
                     updates[key] = None
                     continue
-                blob = Blob.from_string(change[0])
-                self.add(blob, staged)
-                self._remember_blob(blob.id.decode(), change[0])
-                updates[key] = (change[1], blob.id)
+                blob_id = self.add(Blob.from_string(change[0]), staged)
+                self._remember_blob(blob_id.decode(), change[0])
+                updates[key] = (change[1], blob_id)
             base = self._commit_tree(parent) if parent else None
             tree = self._update_tree(base, updates, staged) or self._empty_tree(staged)
 
@@ -534,19 +569,18 @@ class GitRepo:
             commit.author_timezone = commit.commit_timezone = tz
             commit.encoding = b"UTF-8"
             commit.message = message.encode()
-            self.add(commit, staged)
-        self._remember_commit(commit)
-        self._remember(commit.id.decode(), tree, base, updates)
-        return commit.id.decode()
+            commit_id = self.add(commit, staged).decode()
+        self._remember_commit(commit_id, commit)
+        self._remember(commit_id, tree, base, updates)
+        return commit_id
 
     def forget(self, commit: str) -> None:
         """Drop a written commit that never reached the branch from the caches."""
         self._written_commits.pop(commit, None)
 
-    def _remember_commit(self, commit: Any) -> None:
+    def _remember_commit(self, sha: str, commit: Any) -> None:
         if len(self._written_commits) >= WRITTEN_CACHE:
             self._written_commits.pop(next(iter(self._written_commits)), None)
-        sha = commit.id.decode()
         self._written_commits[sha] = _commit_info(sha, commit)
 
     def _remember(
@@ -581,9 +615,7 @@ class GitRepo:
     def _empty_tree(self, staged: StagedWrites) -> bytes:
         from dulwich.objects import Tree
 
-        tree = Tree()
-        self.add(tree, staged)
-        return bytes(tree.id)
+        return bytes(self.add(Tree(), staged))
 
     def _update_tree(
         self,
@@ -619,11 +651,11 @@ class GitRepo:
                 tree[name] = (stat.S_IFDIR, sub)
         if not len(tree):
             return None
-        self.add(tree, staged)
+        tree_id = bytes(self.add(tree, staged))
         if len(self._written_trees) >= WRITTEN_CACHE:
             self._written_trees.pop(next(iter(self._written_trees)), None)
-        self._written_trees[bytes(tree.id)] = tree.as_raw_string()
-        return bytes(tree.id)
+        self._written_trees[tree_id] = tree.as_raw_string()
+        return tree_id
 
     def advance(
         self,

@@ -321,10 +321,17 @@ class SchemaRegistry:
 
     def passed_checks(self, source: SchemaSource) -> bool:
         """Whether a jsonschema build of this schema, here, succeeded before."""
-        from vpa_config.settings_cache import flag_known
+        from vpa_config.settings_cache import flag_known, flag_set
 
         flag = self.decider_flag(source)
-        return flag_known(flag) or flag in self.checked
+        if flag_known(flag):
+            return True
+        if flag not in self.checked:
+            return False
+        # Known from the per-user record (read whole, one digest a line): kept
+        # with the store's flags too, so the next change need not read it.
+        flag_set(flag)
+        return True
 
     def ensure_checked(self, source: SchemaSource) -> None:
         """Raise SchemaError for a bad schema; free when it passed before."""

@@ -1,0 +1,155 @@
+"""The write side of a change, where it takes shortcuts past dulwich.
+
+HEAD is read from its files, objects already stored are found without
+listing the pack folder, temporary files are named by process and counter,
+and a schema known good from the per-user record is kept with the store's
+flags. Each shortcut must answer exactly as the long way does.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import git
+from reliability import ACTOR, free_form_store, leftovers
+
+from vpa_config import fsutil, settings_cache
+from vpa_config.gitrepo import GitRepo
+from vpa_config.store import ConfigStore
+from vpa_config.validation import CheckedSchemas, SchemaRegistry
+
+
+@pytest.fixture(name="root")
+def _root(tmp_path: Path) -> Path:
+    root = tmp_path / "store"
+    free_form_store(root, {"a.yaml": b"a: 1\n"})
+    return root
+
+
+def _git_head(root: Path) -> str:
+    return git(root, "rev-parse", "HEAD").strip()
+
+
+def test_head_agrees_with_git_for_loose_packed_and_detached_refs(root: Path) -> None:
+    repo = GitRepo.open(root)
+    try:
+        assert repo.head() == _git_head(root)
+        git(root, "pack-refs", "--all")  # the branch now lives in packed-refs only
+        assert not (root / ".git" / "refs" / "heads" / "main").exists()
+        assert repo.head() == _git_head(root)
+        git(root, "checkout", "-q", "--detach")
+        git(root, "-c", "user.name=T", "-c", "user.email=t@example.org",
+            "commit", "-q", "--allow-empty", "--no-verify", "-m", "detached")
+        assert repo.head() == _git_head(root)
+        assert repo.head() != git(root, "rev-parse", "main").strip()
+    finally:
+        repo.close()
+
+
+def test_head_of_a_damaged_loose_ref_is_left_to_dulwich(root: Path) -> None:
+    branch = root / ".git" / "refs" / "heads" / "main"
+    sha = branch.read_text().strip()
+    branch.write_text(sha)  # no newline: still a ref git reads
+    repo = GitRepo.open(root)
+    try:
+        assert repo.head() == sha
+    finally:
+        repo.close()
+
+
+def test_head_of_a_new_repository_is_none(tmp_path: Path) -> None:
+    repo = GitRepo.init(tmp_path)
+    try:
+        assert repo.head() is None
+    finally:
+        repo.close()
+
+
+def test_content_already_packed_is_not_written_loose_again(root: Path) -> None:
+    store = ConfigStore.open(root)
+    try:
+        store.set("a.yaml", "a", 10, actor=ACTOR)
+        store.set("a.yaml", "a", 11, actor=ACTOR)
+        blob = store.repo.files(store.repo.head())["a.yaml"][1]
+        store.repo.pack()
+        loose = root / ".git" / "objects" / blob[:2] / blob[2:]
+        assert not loose.exists()
+        store.repo.blob(blob)  # a read: dulwich has the new pack open now
+
+        store.set("a.yaml", "a", 10, actor=ACTOR)
+        again = store.set("a.yaml", "a", 11, actor=ACTOR)
+    finally:
+        store.close()
+
+    assert store.repo.files(again.revision)["a.yaml"][1] == blob
+    assert not loose.exists()
+    git(root, "fsck", "--strict")
+    assert leftovers(root) == []
+
+
+def test_a_new_object_is_written_when_no_pack_holds_it(root: Path) -> None:
+    store = ConfigStore.open(root)
+    try:
+        store.repo.pack()
+        result = store.set("a.yaml", "a", 12345, actor=ACTOR)
+        blob = store.repo.files(result.revision)["a.yaml"][1]
+    finally:
+        store.close()
+    assert (root / ".git" / "objects" / blob[:2] / blob[2:]).is_file()
+    assert git(root, "cat-file", "-p", "HEAD:a.yaml") == "a: 12345\n"
+
+
+def test_staged_writes_step_over_a_temporary_file_left_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fsutil, "_temp_count", itertools.count())
+    left = tmp_path / f"{fsutil.TMP_PREFIX}{os.getpid()}-0"
+    left.write_bytes(b"left by a killed process")
+    target = tmp_path / "new.yaml"
+
+    staged = fsutil.StagedWrites()
+    staged.write(target, b"n: 1\n", 0o640)
+    staged.sync()
+    staged.place([target])
+    staged.discard()
+
+    assert target.read_bytes() == b"n: 1\n"
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert left.read_bytes() == b"left by a killed process"
+    assert list(fsutil.stray_temp_files(tmp_path)) == [left]
+
+
+def test_a_schema_known_from_the_user_record_is_kept_with_the_store(
+    tmp_path: Path,
+) -> None:
+    schema = f'{{"type": "object", "description": "{uuid.uuid4()}"}}'.encode()
+    record = tmp_path / "checked-schemas"
+    before = settings_cache._cache_dir
+    (tmp_path / "git").mkdir()
+    settings_cache.use_dir(tmp_path / "git")
+    try:
+        registry = SchemaRegistry(
+            store_schemas={"x.json": schema}, checked=CheckedSchemas(record)
+        )
+        source = registry.get("x.json")
+        assert not registry.passed_checks(source)
+        record.write_text(registry.decider_flag(source) + "\n")
+        fresh = SchemaRegistry(
+            store_schemas={"x.json": schema}, checked=CheckedSchemas(record)
+        )
+        assert fresh.passed_checks(source)
+
+        record.unlink()  # the next change does not need the record again
+        later = SchemaRegistry(
+            store_schemas={"x.json": schema}, checked=CheckedSchemas(record)
+        )
+        assert later.passed_checks(source)
+        settings_cache.flush()
+        flag = tmp_path / "git" / "vpa-config-cache" / registry.decider_flag(source)
+        assert flag.is_file()
+    finally:
+        settings_cache.use_dir(before)
