@@ -406,6 +406,22 @@ def test_import_adds_a_file_and_keeps_its_bytes(
     assert "Vpa-Kind: import" in git(cli_store, "log", "-1", "--format=%B")
 
 
+def test_invalid_settings_change_reports_only_the_settings(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    before = snapshot(cli_store)
+
+    done = run_cli("set", ".vpa-config/settings.yaml", "lock_timeout_s", "--", "-3",
+                   store=cli_store)
+
+    assert done.returncode == 1
+    assert done.stderr.startswith("vpa-config: .vpa-config/settings.yaml:")
+    assert "lock_timeout_s: expected at least 0; got -3" in done.stderr
+    assert "no schema applies" not in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert snapshot(cli_store) == before
+
+
 def test_import_from_stdin_needs_as(run_cli: RunCli, cli_store: Path) -> None:
     text = (cli_store / "plugins.yaml").read_text() + "# reviewed\n"
 

@@ -136,6 +136,11 @@ class CandidateCheck:
             name == SETTINGS_FILE or name.startswith(SCHEMA_DIR) for name in changed
         )
         targets = self.names if wide else sorted(changed)
+        if wide and self._read(SETTINGS_FILE) is not None and self.settings_problems:
+            # Invalid settings give no schema rules: judged by them, every
+            # other file would only report that no schema applies.
+            targets = [n for n in targets
+                       if n == SETTINGS_FILE or n.startswith(SCHEMA_DIR)]
         problems: list[Problem] = []
         for name in targets:
             if self._read(name) is not None:
