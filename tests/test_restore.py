@@ -209,6 +209,20 @@ def test_forced_restore_is_recorded_in_the_commit(
     assert _port(run_cli, app_store) == "9000"
 
 
+def test_force_on_a_valid_restore_records_nothing_forced(
+    run_cli: RunCli, app_store: Path
+) -> None:
+    target = _rev_of_port(app_store, 9000)
+
+    done = run_cli("restore", target, "app.yaml", "--force", "--json", store=app_store)
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["forced"] is False
+    trailers = git(app_store, "log", "-1", "--format=%(trailers:only,unfold)")
+    assert "Vpa-Forced" not in trailers
+    assert f"Vpa-Restored-From: {target}" in trailers
+
+
 def test_restore_refuses_over_hand_edits(run_cli: RunCli, app_store: Path) -> None:
     app = app_store / "app.yaml"
     app.write_text(app.read_text().replace("host: example.org", "host: mine.example"))

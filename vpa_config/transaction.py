@@ -238,7 +238,7 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
         kind=request.kind,
         parent=tx.head,
         dry_run=request.dry_run,
-        forced=request.force,
+        forced=False,  # set once validated: see below
     )
     if not changed:
         return result
@@ -253,6 +253,8 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
     result.problems = verdict.validate_changed(set(changed))
     result.problems += store.run_plugin_validators(tx, changed)
     result.files = verdict.file_changes(changed)
+    # Forced means past problems: --force on a valid change records nothing.
+    result.forced = request.force and bool(result.problems)
     _note_secrets(result.files)
     if result.problems and not request.force:
         if request.dry_run:
@@ -271,7 +273,9 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
         return result
 
     _rename_trailers(store, tx, changed)
-    message = _message(tx, request, verdict.schema_trailers(set(changed)))
+    message = _message(
+        tx, request, verdict.schema_trailers(set(changed)), result.forced
+    )
     staged = fsutil.StagedWrites()
     try:
         commit = store.repo.write_commit(
@@ -362,7 +366,7 @@ def _git_mode(mode: int) -> int:
 
 
 def _message(
-    tx: Transaction, request: ChangeRequest, schema_trailers: list[str]
+    tx: Transaction, request: ChangeRequest, schema_trailers: list[str], forced: bool
 ) -> str:
     trailers = [
         ("Vpa-Kind", request.kind),
@@ -372,7 +376,7 @@ def _message(
     if request.tool:
         trailers.append(("Vpa-Tool", request.tool))
     trailers += tx.trailers
-    if request.force:
+    if forced:
         trailers.append(("Vpa-Forced", "true"))
     trailers += [("Vpa-Schema", value) for value in schema_trailers]
     return CommitMessage(one_line(request.subject), request.reason, tuple(trailers)).render()
