@@ -81,6 +81,20 @@ def test_git_identity_beats_the_os_user(
     assert author == "Git Person <git@example.org>"
 
 
+def test_the_store_repositorys_own_git_identity_beats_the_global_one(
+    run_cli: RunCli, tmp_path: Path, with_gitconfig: None
+) -> None:
+    _author_of_init(run_cli, tmp_path, **NO_ENV)
+    store = tmp_path / "store"
+    git(store, "config", "user.name", "Local Person")
+    done = run_cli("set", ".vpa-config/settings.yaml", "lock_timeout_s", "7",
+                   store=store, env=NO_ENV)
+
+    assert done.returncode == 0, done.stderr
+    author = git(store, "log", "-1", "--format=%an <%ae>").strip()
+    assert author == "Local Person <git@example.org>"  # the email is still global's
+
+
 def test_os_user_at_host_is_the_last_resort(run_cli: RunCli, tmp_path: Path) -> None:
     author = _author_of_init(run_cli, tmp_path, **NO_ENV, LOGNAME="osuser", USER="osuser")
 

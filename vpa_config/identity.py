@@ -14,6 +14,7 @@ import getpass
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 COMMITTER = b"vpa-config <vpa-config@localhost>"
 
@@ -49,8 +50,12 @@ def parse_actor(text: str, origin: str = "explicit") -> Actor:
     return Actor(name=name, email=email.strip(), origin=origin)
 
 
-def resolve_actor(explicit: str | None = None) -> Actor:
-    """The actor by the documented order of precedence."""
+def resolve_actor(explicit: str | None = None, repo_config: Path | None = None) -> Actor:
+    """The actor by the documented order of precedence.
+
+    ``repo_config`` is the store repository's own git config file: its
+    ``user.name`` and ``user.email`` come before the global ones, as in git.
+    """
     if explicit:
         return parse_actor(explicit, "explicit")
     from_env = os.environ.get("VPA_CONFIG_ACTOR")
@@ -59,23 +64,26 @@ def resolve_actor(explicit: str | None = None) -> Actor:
     sudo_user = os.environ.get("SUDO_USER")
     if sudo_user and sudo_user != "root":
         return Actor(sudo_user, f"{sudo_user}@{_host()}", "sudo")
-    git = _git_identity()
+    git = _git_identity(repo_config)
     if git:
         return git
     user = _os_user()
     return Actor(user, f"{user}@{_host()}", "os")
 
 
-def _git_identity() -> Actor | None:
+def _git_identity(repo_config: Path | None = None) -> Actor | None:
     try:
-        from dulwich.config import StackedConfig
+        from dulwich.config import ConfigFile, StackedConfig
     except ImportError:  # pragma: no cover (dulwich is a hard dependency)
         return None
     try:
-        config = StackedConfig.default()
+        backends = StackedConfig.default_backends()
+        if repo_config is not None and repo_config.is_file():
+            backends.insert(0, ConfigFile.from_path(str(repo_config)))
+        config = StackedConfig(backends)
         name = config.get((b"user",), b"name").decode()
         email = config.get((b"user",), b"email").decode()
-    except (KeyError, OSError, UnicodeDecodeError):
+    except (KeyError, OSError, UnicodeDecodeError, ValueError):
         return None
     return Actor(name, email, "git config") if name else None
 

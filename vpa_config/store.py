@@ -254,7 +254,8 @@ class ConfigStore:
         from vpa_config.identity import Actor, resolve_actor
         from vpa_config.transaction import ChangeRequest, Transaction, finish, recover
 
-        who = actor if isinstance(actor, Actor) else resolve_actor(actor)
+        who = (actor if isinstance(actor, Actor)
+               else resolve_actor(actor, self.repo.controldir / "config"))
         request = ChangeRequest(
             subject=subject, kind=kind, actor=who, reason=reason,
             source=self.source, dry_run=dry_run, force=force, tool=tool,
