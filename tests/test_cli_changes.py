@@ -690,6 +690,23 @@ def test_locked_store_names_the_holder_and_exits_4(
     assert after == before
 
 
+@pytest.mark.parametrize("value", ["soon", "-1", "nan"])
+def test_unusable_lock_timeout_is_a_usage_error(
+    run_cli: RunCli, cli_store: Path, value: str
+) -> None:
+    before = snapshot(cli_store)
+
+    done = run_cli("set", "assistant.yaml", "llm.max_tokens", "10", store=cli_store,
+                   env={"VPA_CONFIG_LOCK_TIMEOUT": value})
+
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"vpa-config: VPA_CONFIG_LOCK_TIMEOUT={value!r}: expected a number of "
+        "seconds, 0 or more\n"
+    )
+    assert snapshot(cli_store) == before
+
+
 def test_lock_held_without_a_record_is_named_as_such(
     run_cli: RunCli, cli_store: Path, tmp_path: Path
 ) -> None:

@@ -280,10 +280,7 @@ class ConfigStore:
         """Seconds to wait for the lock: ``VPA_CONFIG_LOCK_TIMEOUT`` or settings."""
         env = os.environ.get("VPA_CONFIG_LOCK_TIMEOUT")
         if env:
-            try:
-                return float(env)
-            except ValueError:
-                pass
+            return _seconds_from_env("VPA_CONFIG_LOCK_TIMEOUT", env)
         from vpa_config.layout import SETTINGS_FILE
 
         # Settings are parsed once per settings blob, not on every change.
@@ -874,6 +871,21 @@ class ConfigStore:
         from vpa_config import audit
 
         return audit.value_at(self, file, key, moment)
+
+
+def _seconds_from_env(variable: str, text: str) -> float:
+    """A number of seconds, 0 or more, from an environment variable."""
+    import math
+
+    from vpa_config.errors import UsageError
+
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise UsageError(f"{variable}={text!r}: expected a number of seconds, 0 or more")
+    return seconds
 
 
 class _PluginHook:
