@@ -66,6 +66,37 @@ def test_a_read_imports_no_heavy_library(
     assert not found & set(READ_FORBIDDEN), sorted(found & set(READ_FORBIDDEN))
 
 
+# Never needed by a history read once the key index is current: HEAD comes
+# from the ref files, today's secret judgement from the index and blame's
+# document from the fact cache.
+INDEXED_FORBIDDEN = ("dulwich", "yaml", "vpa_config.verdict", "jsonschema", "pydantic")
+INDEXED_READS = [
+    ("audit", "assistant.yaml", "llm.temperature"),
+    ("audit", "--json", "assistant.yaml", "llm.api_key"),
+    ("blame", "assistant.yaml"),
+    ("log", "-n", "5"),
+    ("log", "assistant.yaml"),
+]
+
+
+@pytest.mark.parametrize("args", INDEXED_READS, ids=" ".join)
+def test_a_read_from_a_current_index_opens_no_repository_and_parses_nothing(
+    run_cli: RunCli, example: Path, args: tuple[str, ...]
+) -> None:
+    first = _modules_of(run_cli, example, *args)
+    second = _modules_of(run_cli, example, *args)
+
+    assert {"dulwich", "yaml"} <= {name.split(".")[0] for name in first}
+    assert not second & set(INDEXED_FORBIDDEN), sorted(second & set(INDEXED_FORBIDDEN))
+    assert not {n for n in second if n.split(".")[0] in INDEXED_FORBIDDEN}
+
+
+def _modules_of(run_cli: RunCli, store: Path, *args: str) -> set[str]:
+    done = run_cli(*args, store=store, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return set(IMPORTED.findall(done.stderr))
+
+
 def test_a_set_imports_no_settings_model_probe_or_logger(
     run_cli: RunCli, example: Path
 ) -> None:

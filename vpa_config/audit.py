@@ -542,17 +542,10 @@ def _secret_judge(
     from vpa_config.explain import SecretMatcher
 
     known = {pointer for _file, pointer in index.secret_paths(names)}
-    # TODO(#9): a whole process spends more on opening dulwich and judging
-    # today's document than on the index queries; with a current index the
-    # HEAD judgement could be kept in it instead.
-    check = store._head_check()  # noqa: SLF001 (today's settings and schemas)
-    try:
-        today = check.secrets_of(name, store.get(name) if document is MISSING else document)
-    except (NotFoundError, ParseError):
-        today = set()
-    known |= {format_pointer(path) for path in today}
+    today, patterns = _head_judgement(store, index, name, document)
+    known |= today
     matcher_names = list(names)
-    matcher = SecretMatcher(check.settings.secrets)
+    matcher = SecretMatcher(patterns)
 
     def judge(path: Sequence[Any]) -> bool:
         pointer = format_pointer(path)
@@ -565,6 +558,51 @@ def _secret_judge(
         return any(matcher.matches(n, typed) for n in matcher_names)
 
     return judge
+
+
+def _head_judgement(
+    store: ConfigStore, index: KeyIndex, name: str, document: Any
+) -> tuple[set[str], list[str]]:
+    """Secret pointers of ``name`` at HEAD by HEAD's rules, and HEAD's patterns.
+
+    The index (synced to HEAD) keeps the answer under a digest of what it
+    depends on: the file's blob, every blob of the store's own folder, the
+    shipped schemas and the code (``blobcache.engine``). A read that finds it
+    opens no repository object and parses nothing.
+    """
+    key = _judgement_key(index.tip_state(name))
+    kept = index.judgement(key)
+    if kept is not None:
+        return kept
+    check = store._head_check()  # noqa: SLF001 (today's settings and schemas)
+    try:
+        found = check.secrets_of(name, store.get(name) if document is MISSING else document)
+    except (NotFoundError, ParseError):
+        found = set()
+    today = {format_pointer(path) for path in found}
+    patterns = list(check.settings.secrets)
+    index.keep_judgement(key, today, patterns)
+    return today, patterns
+
+
+def _judgement_key(state: list[tuple[str, str | None]]) -> str:
+    import hashlib
+    import json
+
+    from vpa_config.blobcache import engine
+    from vpa_config.validation import shipped_schema_dir
+
+    digest = hashlib.sha256(b"head-judgement-1\0" + engine())
+    shipped = shipped_schema_dir()
+    for path in sorted(shipped.rglob("*.json")):
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        where = path.relative_to(shipped).as_posix()
+        digest.update(f"{where}:{st.st_size}:{st.st_mtime_ns}\0".encode())
+    digest.update(json.dumps(state).encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
 
 
 # --- blame ------------------------------------------------------------------------
@@ -596,7 +634,7 @@ def blame(store: ConfigStore, file: str) -> list[BlameLine]:
     """For each leaf key of the current ``file``, the revision that last set it."""
     index = synced(store.repo)
     name = fsutil.clean_name(file)
-    document = store.get(name)
+    document = _head_document(store, index, name)
     segments = index.lineage(name)
     secret = _secret_judge(store, index, name, [seg[0] for seg in segments], document)
     found: list[tuple[tuple[Part, ...], Any, int | None, str]] = []
@@ -616,6 +654,27 @@ def blame(store: ConfigStore, file: str) -> list[BlameLine]:
         )
         for path, value, seq, where in found
     ]
+
+
+def _head_document(store: ConfigStore, index: KeyIndex, name: str) -> Any:
+    """``store.get(name)``; the parse kept by blob id (blobcache.py) when known.
+
+    The index is synced, so its last row of the file names HEAD's blob.
+    """
+    state = index.file_state(name, 1 << 62)
+    if state is None or state.blob is None or not name.lower().endswith(
+        documents.SUFFIXES
+    ):
+        return store.get(name)
+    from vpa_config import blobcache
+
+    cache = blobcache.for_dir(store.repo.controldir)
+    kind = documents.format_of(name)
+    found = cache.parsed(kind, state.blob)
+    if found is blobcache.MISS:
+        found = store.get(name)
+        cache.put_parsed(kind, state.blob, found)
+    return found
 
 
 def _leaves(node: Any, path: tuple[Part, ...]) -> Iterable[tuple[tuple[Part, ...], Any]]:

@@ -345,13 +345,13 @@ def engine() -> bytes:
     global _engine
     if _engine is None:
         digest = hashlib.sha256(sys.version.encode())
-        package = Path(__file__).resolve().parent
-        for path in sorted(package.rglob("*.py")):
+        package = os.path.dirname(os.path.realpath(__file__))
+        for relative, entry in sorted(_modules(package, ""), key=_path_order):
             try:
-                st = path.stat()
+                st = entry.stat()
             except OSError:
                 continue
-            digest.update(f"{path.relative_to(package)}:{st.st_size}:{st.st_mtime_ns}\0".encode())
+            digest.update(f"{relative}:{st.st_size}:{st.st_mtime_ns}\0".encode())
         for folder in _package_folders():
             try:
                 names = sorted(n for n in os.listdir(folder) if n.endswith(".dist-info"))
@@ -360,6 +360,25 @@ def engine() -> bytes:
             digest.update(("\0".join(names) + "\n").encode("utf-8", "surrogateescape"))
         _engine = digest.digest()
     return _engine
+
+
+def _modules(folder: str, prefix: str) -> list[tuple[str, os.DirEntry[str]]]:
+    """Every ``*.py`` under ``folder`` as (relative path, entry): one scandir a folder."""
+    found: list[tuple[str, os.DirEntry[str]]] = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    found += _modules(entry.path, f"{prefix}{entry.name}/")
+                elif entry.name.endswith(".py"):
+                    found.append((prefix + entry.name, entry))
+    except OSError:
+        pass
+    return found
+
+
+def _path_order(item: tuple[str, Any]) -> list[str]:
+    return item[0].split("/")  # the order of sorted(Path.rglob(...))
 
 
 def _package_folders() -> list[str]:

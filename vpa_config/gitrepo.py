@@ -41,8 +41,6 @@ TREE_CACHE = 64
 BLOB_CACHE = 64
 BLOB_CACHE_MAX_SIZE = 256 * 1024
 WRITTEN_CACHE = 16
-# A loose ref's content: a commit id and its newline.
-_LOOSE_ID = re.compile(rb"[0-9a-f]{40}\n")
 # A tree flattened to its files: "dir/name.yaml" -> (mode, blob id in hex).
 FileTree = dict[str, tuple[int, str]]
 
@@ -60,6 +58,70 @@ class CommitInfo:
     committer: str
     message: str
     commit_time: int = 0
+
+
+def _open_dulwich(path: Path) -> Any:
+    from dulwich.errors import NotGitRepository
+    from dulwich.repo import Repo
+
+    try:
+        repo = Repo(str(path))
+    except NotGitRepository:
+        raise StoreNotFoundError(
+            f"{path} is not a vpa-config store (no repository); "
+            'run "vpa-config init" to create one'
+        ) from None
+    # Loose objects are fsynced so that a ref never points at an object a
+    # power cut lost. Set here, not as core.fsyncObjectFiles in the
+    # repository's config, which the git CLI warns about as deprecated.
+    repo.object_store.fsync_object_files = True
+    return repo
+
+
+_UNKNOWN: Any = object()
+
+
+def _is_id(value: bytes) -> bool:
+    return len(value) == 40 and not value.translate(None, b"0123456789abcdef")
+
+
+def _head_from_files(controldir: Path) -> Any:
+    """HEAD's commit id read from the ref files, None before the first commit.
+
+    Only the plain layout git and vpa-config write: HEAD naming a branch
+    (or holding an id), the branch a loose file or a ``packed-refs`` line.
+    Anything else returns :data:`_UNKNOWN`, and dulwich answers.
+    """
+    try:
+        head = (controldir / "HEAD").read_bytes().strip()
+    except OSError:
+        return _UNKNOWN
+    if _is_id(head):
+        return head.decode()
+    if not head.startswith(b"ref: refs/"):
+        return _UNKNOWN
+    name = head[5:].strip()
+    try:
+        value = (controldir / os.fsdecode(name)).read_bytes().strip()
+    except FileNotFoundError:
+        return _packed_ref(controldir, name)
+    except OSError:
+        return _UNKNOWN
+    return value.decode() if _is_id(value) else _UNKNOWN
+
+
+def _packed_ref(controldir: Path, name: bytes) -> Any:
+    try:
+        lines = (controldir / "packed-refs").read_bytes().splitlines()
+    except FileNotFoundError:
+        return None  # a branch with no commit yet
+    except OSError:
+        return _UNKNOWN
+    for line in lines:
+        sha, _, ref = line.partition(b" ")
+        if ref.strip() == name:
+            return sha.decode() if _is_id(sha) else _UNKNOWN
+    return None
 
 
 class HistoryConflictError(RefusedError):
@@ -132,10 +194,16 @@ class BranchMove:
 
 
 class GitRepo:
-    """A store's embedded repository, opened once per process."""
+    """A store's embedded repository, opened once per process.
 
-    def __init__(self, repo: Any) -> None:
-        self._repo = repo
+    dulwich is imported and its repository opened on the first question that
+    needs objects: a read answered from the history index (``audit``,
+    ``blame``, ``log``) asks only where HEAD points, which :meth:`head` reads
+    from the ref files as git writes them.
+    """
+
+    def __init__(self, path: Path, controldir: Path, repo: Any = None) -> None:
+        self._dulwich = repo
         # Flattened trees by tree id and tree ids by commit id: both are
         # content-addressed, so an entry can never go stale.
         self._trees: dict[bytes, FileTree] = {}
@@ -145,8 +213,8 @@ class GitRepo:
         # next change (its base tree) and by the history index.
         self._written_commits: dict[str, CommitInfo] = {}
         self._written_trees: dict[bytes, bytes] = {}
-        self.path = Path(os.fsdecode(repo.path))
-        self.controldir = Path(os.fsdecode(repo.controldir()))
+        self.path = path
+        self.controldir = controldir
 
     # --- opening ---------------------------------------------------------
 
@@ -165,52 +233,43 @@ class GitRepo:
 
     @classmethod
     def open(cls, path: Path) -> GitRepo:
-        """Open the repository of the store at ``path``."""
-        from dulwich.errors import NotGitRepository
-        from dulwich.repo import Repo
+        """Open the repository of the store at ``path``.
 
-        try:
-            repo = Repo(str(path))
-        except NotGitRepository:
-            raise StoreNotFoundError(
-                f"{path} is not a vpa-config store (no repository); "
-                'run "vpa-config init" to create one'
-            ) from None
-        # Loose objects are fsynced so that a ref never points at an object a
-        # power cut lost. Set here, not as core.fsyncObjectFiles in the
-        # repository's config, which the git CLI warns about as deprecated.
-        repo.object_store.fsync_object_files = True
-        return cls(repo)
+        A plain ``.git`` folder with its objects and HEAD is opened lazily;
+        anything else (a ``.git`` file, a damaged folder) is opened by dulwich
+        at once, so that what it refuses is refused here.
+        """
+        controldir = Path(path) / ".git"
+        if (controldir / "objects").is_dir() and (controldir / "HEAD").is_file():
+            return cls(Path(path), controldir)
+        repo = _open_dulwich(path)
+        return cls(
+            Path(os.fsdecode(repo.path)), Path(os.fsdecode(repo.controldir())), repo
+        )
+
+    @property
+    def _repo(self) -> Any:
+        """The dulwich repository, opened on first use."""
+        if self._dulwich is None:
+            self._dulwich = _open_dulwich(self.path)
+        return self._dulwich
 
     def close(self) -> None:
         """Release the repository's open files."""
-        self._repo.close()
+        if self._dulwich is not None:
+            self._dulwich.close()
 
     # --- reading ---------------------------------------------------------
 
     def head(self) -> str | None:
         """The hex id of the commit HEAD points to, or None before the first."""
-        found = self._loose_head()
-        if found is not None:
+        found = _head_from_files(self.controldir)
+        if found is not _UNKNOWN:
             return found
         try:
             return self._repo.refs[b"HEAD"].decode()
         except KeyError:
             return None
-
-    def _loose_head(self) -> str | None:
-        """HEAD read straight from its two files in the usual case: HEAD names
-        the branch and the branch is a loose ref. None for anything else (no
-        commit yet, a packed or detached ref), which dulwich then reads."""
-        try:
-            with open(self.controldir / "HEAD", "rb") as handle:
-                if handle.read(64) != b"ref: " + BRANCH + b"\n":
-                    return None
-            with open(self.controldir / os.fsdecode(BRANCH), "rb") as handle:
-                value = handle.read(64)
-        except OSError:
-            return None
-        return value[:40].decode() if _LOOSE_ID.fullmatch(value) else None
 
     def resolve(self, spec: str) -> str:
         """A full commit id from a hash, short hash, ``REV~N``, branch or tag."""

@@ -51,6 +51,15 @@ BATCH = 500
 PARSE_CACHE = 256
 MISSING: Any = object()
 
+# Today's secret judgement of a file, by a digest of everything it depends on
+# (added to indexes of format 1 when first needed: no rebuild).
+_JUDGEMENTS = """
+CREATE TABLE IF NOT EXISTS judgements (
+    key TEXT PRIMARY KEY,
+    secret TEXT NOT NULL,
+    patterns TEXT NOT NULL
+) WITHOUT ROWID;
+"""
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS commits (
@@ -92,7 +101,7 @@ CREATE TABLE IF NOT EXISTS secrets (
     path TEXT NOT NULL,
     PRIMARY KEY (file, path)
 ) WITHOUT ROWID;
-"""
+""" + _JUDGEMENTS
 
 
 @dataclass(frozen=True)
@@ -722,6 +731,44 @@ class KeyIndex:
                 for row in self.db.execute("SELECT path FROM secrets WHERE file = ?", (name,))
             )
         return found
+
+    def tip_state(self, name: str) -> list[tuple[str, str | None]]:
+        """Blob ids at the indexed tip of ``name`` and of the store's own files.
+
+        Settings and schemas live under the store's folder, so with the code
+        that reads them this is all a file's secret judgement depends on.
+        """
+        from vpa_config.layout import SETTINGS_FILE
+
+        folder = SETTINGS_FILE.split("/")[0] + "/"
+        rows = self.db.execute(
+            "SELECT file, blob FROM files AS f WHERE file >= ? AND file < ? "
+            "AND seq = (SELECT max(seq) FROM files WHERE file = f.file) ORDER BY file",
+            (folder, folder[:-1] + chr(ord("/") + 1)),
+        ).fetchall()
+        state = self.file_state(name, 1 << 62)
+        return [(name, state.blob if state else None), *rows]
+
+    def judgement(self, key: str) -> tuple[set[str], list[str]] | None:
+        """(secret pointers, secret patterns) kept under ``key``, or None."""
+        try:
+            row = self.db.execute(
+                "SELECT secret, patterns FROM judgements WHERE key = ?", (key,)
+            ).fetchone()
+        except sqlite3.OperationalError:
+            return None  # an index made before the table (created on first write)
+        if row is None:
+            return None
+        return set(json.loads(row[0])), json.loads(row[1])
+
+    def keep_judgement(self, key: str, secret: set[str], patterns: list[str]) -> None:
+        """Remember a judgement (best effort: a read-only index only costs time)."""
+        values = (key, json.dumps(sorted(secret)), json.dumps(list(patterns)))
+        try:
+            self.db.executescript(_JUDGEMENTS)
+            self.db.execute("INSERT OR REPLACE INTO judgements VALUES (?,?,?)", values)
+        except sqlite3.OperationalError as exc:
+            logs.emit("history.judgement_not_kept", level="debug", error=str(exc))
 
     def at_time(self, moment: int) -> int | None:
         """The newest revision committed at or before ``moment``."""
