@@ -253,14 +253,14 @@ class StagedWrites:
 
         Returns the folders; with ``sync_dirs`` false the caller fsyncs them.
         """
+        moves = [(self._temps.pop(path), path) for path in paths]
+        failed = replace_all(moves)
+        for tmp, path, _exc in failed:
+            self._temps[path] = tmp  # not placed: discard() removes it
+        if failed:
+            raise storage_error(failed[0][2], failed[0][1]) from None
         folders = set()
-        for path in paths:
-            tmp = self._temps.pop(path)
-            try:
-                os.replace(tmp, path)
-            except OSError as exc:
-                self._temps[path] = tmp
-                raise storage_error(exc, path) from None
+        for _tmp, path in moves:
             folders.add(path.parent)
             folders.update(self._folders.pop(path, ()))
         if sync_dirs:
@@ -305,6 +305,29 @@ def _new_temp(folder: Path) -> tuple[int, str]:
             return os.open(name, flags, 0o600), name
         except FileExistsError:
             continue  # left by a killed process of the same id
+
+
+def replace_all(moves: list[tuple[Path, Path]]) -> list[tuple[Path, Path, OSError]]:
+    """Rename each (source, target), several at once; the ones that failed.
+
+    A rename over an existing file frees the old file's blocks, which waits
+    on the disk; renames issued together overlap those waits (the folder's
+    own lock is held only for the name's update), so 50 files cost about
+    what a few do one by one. Every rename has ended when this returns.
+    """
+    if len(moves) <= 1:
+        return [m for m in (_replace_one(*move) for move in moves) if m is not None]
+    pool = _fsync_pool()
+    results = [pool.submit(_replace_one, *move) for move in moves]
+    return [found for found in (r.result() for r in results) if found is not None]
+
+
+def _replace_one(source: Path, target: Path) -> tuple[Path, Path, OSError] | None:
+    try:
+        os.replace(source, target)
+    except OSError as exc:
+        return source, target, exc
+    return None
 
 
 def _make_folders(folder: Path) -> list[Path]:

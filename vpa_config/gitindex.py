@@ -92,9 +92,13 @@ def _parse(data: bytes) -> tuple[int, dict[bytes, bytes]] | None:
     return version, entries
 
 
-def _entry(name: bytes, st: os.stat_result, mode: int, sha: str) -> bytes:
-    """One version-2 entry for a file as it is on disk, padded as git pads it."""
-    fields = _STAT.pack(
+def stat_fields(st: os.stat_result, mode: int) -> tuple[int, ...]:
+    """The ten stat fields of an entry for ``st``, in the index's order.
+
+    ctime seconds and nanoseconds, mtime seconds and nanoseconds, device,
+    inode, mode, uid, gid, size; each kept to 32 bits, as git keeps them.
+    """
+    return (
         (st.st_ctime_ns // 1_000_000_000) & 0xFFFFFFFF,
         st.st_ctime_ns % 1_000_000_000,
         (st.st_mtime_ns // 1_000_000_000) & 0xFFFFFFFF,
@@ -106,6 +110,11 @@ def _entry(name: bytes, st: os.stat_result, mode: int, sha: str) -> bytes:
         st.st_gid & 0xFFFFFFFF,
         st.st_size & 0xFFFFFFFF,
     )
+
+
+def _entry(name: bytes, st: os.stat_result, mode: int, sha: str) -> bytes:
+    """One version-2 entry for a file as it is on disk, padded as git pads it."""
+    fields = _STAT.pack(*stat_fields(st, mode))
     raw = fields + bytes.fromhex(sha) + struct.pack(">H", min(len(name), _NAME_MASK))
     raw += name
     return raw + b"\0" * (8 - len(raw) % 8)
@@ -127,7 +136,40 @@ def _load(path: Path) -> _Parsed | None:
     if parsed is None:
         _cache.pop(str(path), None)
         return None
-    return _Parsed(key, parsed[0], parsed[1])
+    found = _cache[str(path)] = _Parsed(key, parsed[0], parsed[1])
+    return found
+
+
+@dataclass(frozen=True)
+class StatView:
+    """What the index recorded of each file, to tell an unchanged file by its stat.
+
+    ``entries`` maps a path to its raw entry; ``written_ns`` is the index
+    file's modification time, the reference of git's racy-clean rule.
+    """
+
+    written_ns: int
+    entries: dict[bytes, bytes]
+
+
+def stat_view(controldir: Path) -> StatView | None:
+    """The index's entries as last read (reread when the file changed), or None.
+
+    None when there is no index, or one this module does not read.
+    """
+    with _lock:
+        try:
+            parsed = _load(controldir / "index")
+        except OSError:
+            return None
+    if parsed is None:
+        return None
+    return StatView(parsed.key[3], parsed.entries)
+
+
+def entry_fields(raw: bytes) -> tuple[tuple[int, ...], str]:
+    """(the ten stat fields as :func:`stat_fields` orders them, the object id)."""
+    return _STAT.unpack_from(raw), raw[_STAT.size : _STAT.size + _SHA_LEN].hex()
 
 
 def update(

@@ -353,8 +353,20 @@ class ConfigStore:
         except VpaConfigError:
             return False
 
-    def snapshot_working_file(self, name: str) -> list[Any] | None:
-        """Store the working file's content as a blob; [blob id, mode] or None."""
+    def snapshot_working_file(
+        self, name: str, tree: FileTree | None = None
+    ) -> list[Any] | None:
+        """Store the working file's content as a blob; [blob id, mode] or None.
+
+        A file that git's index shows unchanged since it held its blob in
+        ``tree`` (the change's HEAD) is not read: that blob is its content.
+        """
+        if tree is not None:
+            from vpa_config import worktree
+
+            clean = worktree.unchanged(self.repo.controldir, self.root, tree, (name,))
+            if name in clean:
+                return [tree[name][1], clean[name]]
         path = self.root / name
         try:
             st = os.lstat(path)
@@ -711,31 +723,42 @@ class ConfigStore:
         return Status(self.root, head, tuple(found), self.lock.holder())
 
     def hand_edited(self, tree: FileTree, names: Sequence[str]) -> set[str]:
-        """Which of ``names`` differ on disk from the committed tree."""
-        edited = set()
-        for name in names:
-            path = self.root / name
-            committed = tree.get(name)
-            try:
-                content = path.read_bytes() if not path.is_symlink() else b"\0symlink"
-            except FileNotFoundError:
-                if committed is not None:
-                    edited.add(name)
-                continue
-            except IsADirectoryError:
-                edited.add(name)
-                continue
-            if committed is None or committed[1] != self.repo.blob_id(content):
-                edited.add(name)
-        return edited
+        """Which of ``names`` differ on disk from the committed tree.
+
+        Files that git's index vouches for by their stat are not read
+        (``worktree.py``, with git's racy-clean rule); every other one is.
+        """
+        from vpa_config import worktree
+
+        clean = worktree.unchanged(self.repo.controldir, self.root, tree, names)
+        return {
+            name for name in names
+            if name not in clean and self._differs_on_disk(name, tree.get(name))
+        }
+
+    def _differs_on_disk(self, name: str, committed: tuple[int, str] | None) -> bool:
+        """Whether the file's content (read) is other than ``committed``'s blob."""
+        path = self.root / name
+        try:
+            content = path.read_bytes() if not path.is_symlink() else b"\0symlink"
+        except FileNotFoundError:
+            return committed is not None
+        except IsADirectoryError:
+            return True
+        return committed is None or committed[1] != self.repo.blob_id(content)
 
     def _working_changes(self) -> dict[str, bytes | None]:
+        from vpa_config import worktree
+
         tree = self.repo.files(self.repo.head())
         on_disk = set(fsutil.working_files(self.root))
+        clean = worktree.unchanged(self.repo.controldir, self.root, tree, on_disk)
         changes: dict[str, bytes | None] = {}
         for name in sorted(on_disk | set(tree)):
             if name not in on_disk:
                 changes[name] = None
+                continue
+            if name in clean:
                 continue
             path = self.root / name
             if path.is_symlink():

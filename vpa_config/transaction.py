@@ -453,7 +453,7 @@ def apply_files(
                 tx.head, commit, message, COMMITTER, staged
             )
         objects = staged.pending()
-        record = _journal_record(store, changed, commit, tx.head)
+        record = _journal_record(store, changed, commit, tx.head, tx.tree)
         journal_path = _journal_path(store)
         paths = {name: fsutil.check_inside(store.root, name) for name in changed}
         for name, entry in changed.items():
@@ -464,13 +464,17 @@ def apply_files(
         staged.sync()
         store.maybe_crash("after-journal")
         folders = staged.place(objects, sync_dirs=False)
-        for index, (name, entry) in enumerate(changed.items()):
-            if index:
+        # The first file alone, then the others together (their renames
+        # overlap, see fsutil.replace_all): a kill between leaves some done.
+        names = list(changed)
+        for index, group in enumerate((names[:1], names[1:])):
+            if index and group:
                 store.maybe_crash("between-files")
-            if entry is None:
-                fsutil.remove_file(paths[name], store.root)
-            else:
-                folders |= staged.place([paths[name]], sync_dirs=False)
+            written = [paths[name] for name in group if changed[name] is not None]
+            folders |= staged.place(written, sync_dirs=False)
+            for name in group:
+                if changed[name] is None:
+                    fsutil.remove_file(paths[name], store.root)
         # Each folder's renames are made durable once, before the ref moves.
         fsutil.sync_folders(folders)
         store.maybe_crash("before-ref")
@@ -506,10 +510,11 @@ def _journal_record(
     changed: dict[str, tuple[bytes, int] | None],
     commit: str,
     parent: str | None,
+    tree: FileTree | None = None,
 ) -> dict[str, Any]:
     files: dict[str, Any] = {}
     for name, entry in changed.items():
-        before = store.snapshot_working_file(name)
+        before = store.snapshot_working_file(name, tree)
         files[name] = {
             "before": before,
             "after": None if entry is None else [store.repo.blob_id(entry[0]), entry[1]],
