@@ -9,7 +9,9 @@ flags. Each shortcut must answer exactly as the long way does.
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -153,3 +155,88 @@ def test_a_schema_known_from_the_user_record_is_kept_with_the_store(
         assert flag.is_file()
     finally:
         settings_cache.use_dir(before)
+
+
+class _DiskEvents:
+    """Every fsync (start and end, by path) and rename, in the order they happen."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.events: list[tuple[str, str, str]] = []
+        real_fsync, real_replace = os.fsync, os.replace
+
+        def fsync(fd: int) -> None:
+            path = os.readlink(f"/proc/self/fd/{fd}")
+            self.events.append(("fsync-start", path, ""))
+            time.sleep(0.01)  # an fsync not waited for ends after the change returns
+            real_fsync(fd)
+            self.events.append(("fsync-end", path, ""))
+
+        def replace(src: str | Path, dst: str | Path, **kw: object) -> None:
+            real_replace(src, dst, **kw)  # type: ignore[arg-type]
+            self.events.append(("replace", str(src), str(dst)))
+
+        monkeypatch.setattr(os, "fsync", fsync)
+        monkeypatch.setattr(os, "replace", replace)
+
+    def mark(self, what: str) -> None:
+        self.events.append((what, "", ""))
+
+    def index(self, kind: str, path: str, last: bool = False) -> int:
+        found = [i for i, e in enumerate(self.events) if e[0] == kind and e[1] == path]
+        assert found, f"no {kind} of {path} in {self.events}"
+        return found[-1] if last else found[0]
+
+    def replaced(self, dst: str) -> tuple[int, str]:
+        for i, (kind, src, to) in enumerate(self.events):
+            if kind == "replace" and to == dst:
+                return i, src
+        raise AssertionError(f"{dst} was never renamed into place: {self.events}")
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_a_change_is_made_durable_in_the_order_recovery_relies_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "store"
+    free_form_store(root, {"sub/c.yaml": b"c: 1\n"})
+    root = root.resolve()
+    git_dir = root / ".git"
+    store = ConfigStore.open(root)
+    try:
+        store.set("sub/c.yaml", "c", 2, actor=ACTOR)  # warm: caches, folders
+        disk = _DiskEvents(monkeypatch)
+        result = store.set("sub/c.yaml", "c", 3, actor=ACTOR)
+        disk.mark("returned")
+    finally:
+        store.close()
+    monkeypatch.undo()
+    returned = disk.index("returned", "")
+    branch = str(git_dir / "refs" / "heads" / "main")
+    moved, lock = disk.replaced(branch)
+    written, temp = disk.replaced(str(root / "sub" / "c.yaml"))
+
+    # the journal (and its folder's entry) is durable before the file is touched
+    assert disk.index("fsync-end", str(git_dir / "vpa-config.journal")) < written
+    assert disk.index("fsync-end", str(git_dir)) < written
+    # every new object and the file, content and rename, before the branch moves
+    objects = [
+        (i, src, dst) for i, (kind, src, dst) in enumerate(disk.events)
+        if kind == "replace" and dst.startswith(str(git_dir / "objects") + "/")
+    ]
+    blob = store.repo.files(result.revision)["sub/c.yaml"][1]
+    assert {Path(dst).name for _i, _s, dst in objects} >= {blob[2:], result.revision[2:]}
+    for i, src, dst in [*objects, (written, temp, str(root / "sub" / "c.yaml"))]:
+        assert disk.index("fsync-end", src) < i
+        folder = disk.index("fsync-end", str(Path(dst).parent), last=True)
+        assert i < folder < moved
+    assert disk.index("fsync-end", lock) < moved
+    # the branch's rename and the audit record: durable before the change returns
+    heads = str(git_dir / "refs" / "heads")
+    assert moved < disk.index("fsync-start", heads, last=True)
+    assert disk.index("fsync-end", heads, last=True) < returned
+    trail = str(git_dir / "vpa-config-audit.jsonl")
+    assert moved < disk.index("fsync-start", trail, last=True)
+    assert disk.index("fsync-end", trail, last=True) < returned
+    last = json.loads((git_dir / "vpa-config-audit.jsonl").read_bytes().splitlines()[-1])
+    assert last["outcome"] == "committed"
+    assert last["revision_after"] == result.revision

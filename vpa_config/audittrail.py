@@ -78,44 +78,61 @@ def append(
     ``sync_also`` (a change's last renames) are fsynced with the record, in
     one round.
     """
-    from vpa_config.redaction import Redactor
+    full, syncing = append_started(store, record, sync_also)
+    syncing.wait()
+    return full
+
+
+def append_started(
+    store: ConfigStore, record: dict[str, Any], sync_also: Collection[Path] = ()
+) -> tuple[dict[str, Any], Any]:
+    """:func:`append`, but the record's fsync (with ``sync_also``) only started.
+
+    Returns the record as written and a :class:`fsutil.BackgroundSync` that
+    the caller waits for before anything relies on the record, or the
+    folders, being durable (a change: before it returns).
+    """
+    from vpa_config import fsutil
 
     path = audit_path(store)
     with _local_lock:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        files = [(fd, path)]
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            last = _last_line(fd)
-            full = {
-                "seq": _next_seq(last),
-                "time": _utc_stamp(time.time()),
-                **record,
-                "host": os.uname().nodename,  # gethostname(2), no socket import
-                "pid": os.getpid(),
-                "argv": list(sys.argv),
-                "correlation_id": logs.current_correlation_id(),
-            }
-            full = Redactor().scrub(full)
-            full["prev"] = line_hash(last) if last is not None else GENESIS
-            line = json.dumps(full, ensure_ascii=False, separators=(",", ":"))
-            lead = b"\n" if last is not None and not _ends_with_newline(fd) else b""
-            os.write(fd, lead + line.encode() + b"\n")
-            _sync_with(fd, sync_also)
-        finally:
-            os.close(fd)
+            full = _write_record(fd, record)
+            # The next writer may append now: its line follows this one in the
+            # file, and its fsync covers this line too.
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            for folder in sync_also:
+                files.append((os.open(folder, os.O_RDONLY | os.O_DIRECTORY), folder))
+        except BaseException:
+            for opened, _name in files:
+                os.close(opened)
+            raise
+    return full, fsutil.BackgroundSync(files)
+
+
+def _write_record(fd: int, record: dict[str, Any]) -> dict[str, Any]:
+    """Append ``record``, completed and redacted, to the trail open at ``fd``."""
+    from vpa_config.redaction import Redactor
+
+    last = _last_line(fd)
+    full = {
+        "seq": _next_seq(last),
+        "time": _utc_stamp(time.time()),
+        **record,
+        "host": os.uname().nodename,  # gethostname(2), no socket import
+        "pid": os.getpid(),
+        "argv": list(sys.argv),
+        "correlation_id": logs.current_correlation_id(),
+    }
+    full = Redactor().scrub(full)
+    full["prev"] = line_hash(last) if last is not None else GENESIS
+    line = json.dumps(full, ensure_ascii=False, separators=(",", ":"))
+    lead = b"\n" if last is not None and not _ends_with_newline(fd) else b""
+    os.write(fd, lead + line.encode() + b"\n")
     return full
-
-
-def _sync_with(fd: int, folders: Collection[Path]) -> None:
-    from vpa_config import fsutil
-
-    fds = [fd]
-    try:
-        fds += [os.open(folder, os.O_RDONLY | os.O_DIRECTORY) for folder in folders]
-        fsutil.fsync_all(fds)
-    finally:
-        for extra in fds[1:]:
-            os.close(extra)
 
 
 def _next_seq(last: bytes | None) -> int:
@@ -194,20 +211,62 @@ def _append_quietly(store: ConfigStore, record: dict[str, Any]) -> None:
 
 
 class ChangeRecorder:
-    """Records a transaction's outcome when its block ends (``store.transaction``)."""
+    """Records a transaction's outcome when its block ends (``store.transaction``).
+
+    A committed change is recorded as soon as its branch has moved
+    (:meth:`record_committed`, called by the transaction): the record's fsync
+    and the branch folder's then run while the change finishes (git's index,
+    the journal, the history index), and the block's end waits for them, so
+    both are durable before the change returns.
+    """
 
     def __init__(self, store: ConfigStore, request: ChangeRequest) -> None:
         self.store = store
         self.request = request
-        self.tx: Transaction | None = None
+        self._tx: Transaction | None = None
         self.external = 0
+        self._recorded = False
+        self._syncing: Any = None
+        self._syncing_folders: set[Path] = set()
+
+    @property
+    def tx(self) -> Transaction | None:
+        """The transaction recorded; it is told of this recorder."""
+        return self._tx
+
+    @tx.setter
+    def tx(self, tx: Transaction | None) -> None:
+        self._tx = tx
+        if tx is not None:
+            tx.recorder = self
 
     def __enter__(self) -> ChangeRecorder:
         """Check history first (the store lock is held): a rewrite is reported."""
         self.external = max(check_history(self.store, limit=None), 0)
         return self
 
+    def record_committed(self) -> None:
+        """Write the record of a change whose branch has just moved; start its sync.
+
+        The change's last renames (the branch) are synced with the record.
+        """
+        assert self.tx is not None and not self._recorded
+        self._recorded = True
+        unsynced = set(self.tx.unsynced)
+        self.tx.unsynced.clear()
+        try:
+            record = self._record(None)
+            _full, self._syncing = append_started(self.store, record, unsynced)
+            self._syncing_folders = unsynced
+        except Exception as exc:  # noqa: BLE001 (the change itself is done)
+            _write_failed(self.store, exc)
+            if unsynced:
+                _sync_folders_quietly(unsynced)
+
     def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> bool:
+        if self._recorded:
+            self._wait_for_record()
+            return False
         # The change's last renames (the branch) are synced with the record;
         # whatever happens to the record, they are synced before returning.
         unsynced = set(self.tx.unsynced) if self.tx is not None else set()
@@ -216,22 +275,40 @@ class ChangeRecorder:
         try:
             if self.request.dry_run or isinstance(error, GeneratorExit):
                 return False
-            record = change_record(self.store, self.request, self.tx, error)
-            if self.external:
-                record["external_commits"] = self.external
-            append(self.store, record, sync_also=unsynced)
+            append(self.store, self._record(error), sync_also=unsynced)
             unsynced = set()
         except Exception as exc:  # noqa: BLE001 (the change itself is done or refused)
-            logs.emit(
-                "audit.write_failed",
-                level="error",
-                path=str(audit_path(self.store)),
-                error=f"{type(exc).__name__}: {exc}",
-            )
+            _write_failed(self.store, exc)
         finally:
             if unsynced:
                 _sync_folders_quietly(unsynced)
         return False
+
+    def _record(self, error: BaseException | None) -> dict[str, Any]:
+        record = change_record(self.store, self.request, self.tx, error)
+        if self.external:
+            record["external_commits"] = self.external
+        return record
+
+    def _wait_for_record(self) -> None:
+        syncing, self._syncing = self._syncing, None
+        if syncing is None:
+            return
+        try:
+            syncing.wait()
+        except OSError as exc:
+            _write_failed(self.store, exc)
+            # The record or a folder could not be synced: the folders again.
+            _sync_folders_quietly(self._syncing_folders)
+
+
+def _write_failed(store: ConfigStore, exc: BaseException) -> None:
+    logs.emit(
+        "audit.write_failed",
+        level="error",
+        path=str(audit_path(store)),
+        error=f"{type(exc).__name__}: {exc}",
+    )
 
 
 def _sync_folders_quietly(folders: set[Path]) -> None:

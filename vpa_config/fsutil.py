@@ -136,6 +136,34 @@ def fsync_all(fds: list[int]) -> None:
         raise failed
 
 
+class BackgroundSync:
+    """fsyncs started now and waited for later, while the caller goes on working.
+
+    Owns the descriptors it is given and closes them in :meth:`wait`, which
+    raises the first fsync's OSError if any failed. Nothing may depend on the
+    files being durable until :meth:`wait` has returned.
+    """
+
+    def __init__(self, files: list[tuple[int, Path]]) -> None:
+        self._files = files
+        pool = _fsync_pool()
+        self._futures = [pool.submit(os.fsync, fd) for fd, _path in files]
+
+    def wait(self) -> None:
+        """Block until every fsync has ended; close the descriptors."""
+        failed: OSError | None = None
+        for future, (fd, _path) in zip(self._futures, self._files):
+            try:
+                future.result()
+            except OSError as exc:
+                failed = failed or exc
+            with _ignored():
+                os.close(fd)
+        self._futures, self._files = [], []
+        if failed is not None:
+            raise failed
+
+
 _pool: Any = None
 _pool_pid = 0
 _pool_lock = threading.Lock()

@@ -98,6 +98,9 @@ class Transaction:
         # Folders whose renames this change made but has not fsynced yet:
         # the store syncs them before the change returns.
         self.unsynced: set[Path] = set()
+        # The audit recorder of the change (audittrail.ChangeRecorder), which
+        # records it as soon as the branch has moved.
+        self.recorder: Any = None
         self._blob_ids: dict[str, tuple[bytes, str]] = {}
 
     def read(self, name: str) -> bytes | None:
@@ -296,6 +299,12 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
     finally:
         staged.discard()
     result.revision = commit
+    tx.result = result
+    if tx.recorder is not None:
+        # Recorded now: the record's fsync and the branch folder's run while
+        # the rest of the change (git's index, the journal) is done.
+        tx.recorder.record_committed()
+    finish_files(store, changed, commit)
     logs.set_live_revision(commit)
     from vpa_config.keyindex import record_commit
 
@@ -432,6 +441,9 @@ def apply_files(
 ) -> None:
     """Journal, write the files, move the branch; roll back on any failure.
 
+    :func:`finish_files` then brings git's index up to date and drops the
+    journal.
+
     ``staged`` holds the commit's objects, written but not yet synced (None:
     they are durable already). Every file of the change (the objects, the
     branch's new id, the new content of each file) is first written beside
@@ -480,7 +492,8 @@ def apply_files(
         store.maybe_crash("before-ref")
         if move is not None:
             # The branch's rename is synced with the audit record, before the
-            # change returns (audittrail.ChangeRecorder); see unsynced.
+            # change returns (audittrail.ChangeRecorder); see unsynced. When
+            # nothing records the change, the caller syncs tx.unsynced.
             move.finish(sync_folder=False)
             tx.unsynced.add(move.folder)
         else:
@@ -493,6 +506,12 @@ def apply_files(
             _roll_back(store, journal)
         raise
     store.maybe_crash("after-ref")
+
+
+def finish_files(
+    store: ConfigStore, changed: dict[str, tuple[bytes, int] | None], commit: str
+) -> None:
+    """After the branch moved: git's index, then the journal is done with."""
     store.repo.update_index(store.repo.files(commit), store.root, sorted(changed))
     store.maybe_crash("after-index")
     _journal_path(store).unlink(missing_ok=True)
