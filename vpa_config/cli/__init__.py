@@ -1,8 +1,10 @@
 """The ``vpa-config`` command: a thin click layer over :class:`ConfigStore`.
 
 Subcommands live in small modules and are imported only when run (or when
-``--help`` lists them), so ``vpa-config --version`` and ``--help`` stay fast.
-:func:`main` is the one place failures become exit codes:
+``--help`` lists them), so ``vpa-config --version`` and ``--help`` stay fast;
+the click group itself is in ``group.py``, and the plainest command lines of
+the history reads run without click at all (``fast.py``). :func:`main` is the
+one place failures become exit codes:
 
 * :class:`VpaConfigError`: one line on stderr, its ``exit_code``;
 * click usage errors: click's message, exit 2;
@@ -13,17 +15,15 @@ Subcommands live in small modules and are imported only when run (or when
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import click
-
 from vpa_config import __version__
-from vpa_config.cli.context import AppContext
+from vpa_config.cli import fast
+from vpa_config.cli.render import echo
 
 # name -> (module, function, one-line help): loaded on first use.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -52,108 +52,6 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
-class LazyGroup(click.Group):
-    """A group whose subcommands are imported when first needed."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(COMMANDS) | set(self.commands))
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self.commands:
-            return self.commands[cmd_name]
-        spec = COMMANDS.get(cmd_name)
-        if spec is None:
-            return None
-        name = f"vpa_config.cli.{spec[0]}"
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            # A planned command whose module is not part of this build.
-            raise click.UsageError(
-                f"{cmd_name!r} is not available in this version of vpa-config", ctx
-            ) from None
-        command: click.Command = getattr(module, spec[1])
-        self.commands[cmd_name] = command
-        return command
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, COMMANDS[name][2]) for name in sorted(COMMANDS)]
-        rows += [
-            (name, cmd.get_short_help_str(60))
-            for name, cmd in sorted(self.commands.items())
-            if name not in COMMANDS
-        ]
-        with formatter.section("Commands"):
-            formatter.write_dl(sorted(rows))
-
-
-EPILOG = """\b
-Exit codes: 0 ok, 1 refused or invalid, 2 usage error, 3 internal error,
-4 store locked, 5 not found, 6 storage failure (disk full, read-only).
-The store is --store, else $VPA_CONFIG_STORE, else
-$XDG_CONFIG_HOME/vpa-config (default ~/.config/vpa-config)."""
-
-
-@click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="vpa-config")
-@click.option(
-    "--store",
-    "store_path",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="VPA_CONFIG_STORE",
-    help="The store's folder.  [env: VPA_CONFIG_STORE]",
-)
-@click.option(
-    "--log-format",
-    type=click.Choice(["json", "console"], case_sensitive=False),
-    envvar="VPA_CONFIG_LOG_FORMAT",
-    help="Events as JSON lines or readable text (default: text on a terminal, "
-    "else JSON).  [env: VPA_CONFIG_LOG_FORMAT]",
-)
-@click.option(
-    "--log-level",
-    type=click.Choice(
-        ["debug", "info", "warning", "error", "critical"], case_sensitive=False
-    ),
-    envvar="VPA_CONFIG_LOG_LEVEL",
-    help="Lowest level of the events written (default: critical, so a command "
-    "prints only its own messages).  "
-    "[env: VPA_CONFIG_LOG_LEVEL]",
-)
-@click.option(
-    "--log-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="VPA_CONFIG_LOG_FILE",
-    help="Write events to this file, rotated at 10 MiB, instead of stderr.  "
-    "[env: VPA_CONFIG_LOG_FILE]",
-)
-@click.pass_context
-def cli(
-    ctx: click.Context,
-    store_path: Path | None,
-    log_format: str | None,
-    log_level: str | None,
-    log_file: Path | None,
-) -> None:
-    """Validated, versioned, audited configuration files.
-
-    Every change is checked against its JSON Schema before anything is
-    written, then committed at once with who made it and why. Events go to
-    stderr (or --log-file), never to stdout; every change is also recorded in
-    the store's audit trail ("vpa-config events").
-    """
-    from vpa_config import logs
-
-    logs.configure(
-        format=log_format, level=log_level or logs.CLI_DEFAULT_LEVEL, file=log_file
-    )
-    _RUN["command"] = ctx.invoked_subcommand
-    ctx.obj = AppContext(store_path=store_path)
-    ctx.call_on_close(ctx.obj.close)
-
-
 # What main() reports about the command being run.
 _RUN: dict[str, Any] = {}
 OUTCOMES = {
@@ -180,22 +78,18 @@ def main(argv: list[str] | None = None) -> int:
 def _run(argv: list[str] | None, failure: list[BaseException]) -> int:
     from vpa_config.errors import VpaConfigError
 
+    args = sys.argv[1:] if argv is None else argv
+    plan = fast.plan(args)
     try:
-        result = cli.main(args=argv, prog_name="vpa-config", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        return 130
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
+        result = fast.run(plan, _RUN) if plan is not None else _run_click(argv)
     except VpaConfigError as exc:
         failure.append(exc)
-        click.echo(f"vpa-config: {exc}", err=True)
-        if _wants_json(argv if argv is not None else sys.argv[1:]):
+        echo(f"vpa-config: {exc}", err=True)
+        if _wants_json(args):
             _echo_json_error(exc)
         return exc.exit_code
     except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
+        echo("Interrupted.", err=True)
         return 130
     except BrokenPipeError:
         _quiet_broken_pipe()
@@ -204,6 +98,22 @@ def _run(argv: list[str] | None, failure: list[BaseException]) -> int:
         failure.append(exc)
         return _report_bug(exc)
     return result if isinstance(result, int) else 0
+
+
+def _run_click(argv: list[str] | None) -> Any:
+    """The command line parsed by click: usage errors and Ctrl-C at a prompt."""
+    import click
+
+    from vpa_config.cli.group import cli
+
+    try:
+        return cli.main(args=argv, prog_name="vpa-config", standalone_mode=False)
+    except click.exceptions.Abort:
+        echo("Aborted.", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
 
 
 def _wants_json(argv: list[str]) -> bool:
@@ -287,7 +197,7 @@ def _report_bug(exc: BaseException) -> int:
         where = f"details in {log}"
     except OSError:
         where = "set VPA_CONFIG_TRACEBACK=1 to see the traceback"
-    click.echo(
+    echo(
         f"vpa-config: internal error ({type(exc).__name__}); {where}. "
         "Please report it.",
         err=True,
@@ -303,6 +213,15 @@ def _crash_log_path() -> Path:
 def register(name: str, module: str, function: str, help_text: str) -> None:
     """Add a lazily loaded subcommand (used by modules that add commands)."""
     COMMANDS[name] = (module, function, help_text)
+
+
+def __getattr__(name: str) -> Any:
+    # The click group, for callers that drive it directly (imports click).
+    if name in ("cli", "LazyGroup", "EPILOG"):
+        from vpa_config.cli import group
+
+        return getattr(group, name)
+    raise AttributeError(f"module 'vpa_config.cli' has no attribute {name!r}")
 
 
 def run(argv: list[str] | None = None) -> Any:

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import click
 
 if TYPE_CHECKING:
     from vpa_config.store import ConfigStore
 
 
-@dataclass
 class AppContext:
     """Group-level options, and the store opened on first use."""
 
-    store_path: Path | None = None
-    _store: Any = field(default=None, repr=False)
+    def __init__(self, store_path: Path | None = None) -> None:
+        self.store_path = store_path
+        self._store: Any = None
+
+    def __repr__(self) -> str:
+        return f"AppContext(store_path={self.store_path!r})"
 
     def store(self) -> ConfigStore:
         """The store, opened once for the command."""
@@ -33,4 +33,12 @@ class AppContext:
             self._store.close()
 
 
-pass_app = click.make_pass_decorator(AppContext)
+def __getattr__(name: str) -> Any:
+    # ``pass_app``, made on first import by a click command module: this module
+    # is also used by command lines run without click (fast.py).
+    if name == "pass_app":
+        import click
+
+        globals()["pass_app"] = decorator = click.make_pass_decorator(AppContext)
+        return decorator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

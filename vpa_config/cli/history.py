@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import click
 
 from vpa_config.cli import render
 from vpa_config.cli.context import AppContext, pass_app
+from vpa_config.cli.history_text import show_audit, show_blame, when
 from vpa_config.cli.options import json_option
-
-
-def history_store(app: AppContext) -> Any:
-    """The store, for a command that may first index the history (bar on a terminal)."""
-    from vpa_config import keyindex
-
-    keyindex.show_progress()
-    return app.store()
-
-
-def _when(seconds: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + "Z"
-
-
-def _value(value: Any, secret: bool) -> str:
-    from vpa_config.keyindex import MISSING
-    from vpa_config.validation import REDACTED
-
-    if value is MISSING:
-        return "(absent)"
-    return REDACTED if secret else render.show_value(value)
 
 
 def _echo_files(files: list[Any], renames: dict[str, str]) -> None:
@@ -112,7 +91,7 @@ def show_cmd(app: AppContext, rev: str, as_json: bool) -> int:
     click.echo(f"author   {who.author}")
     if who.tool:
         click.echo(f"tool     {who.tool}")
-    click.echo(f"time     {_when(who.time)}")
+    click.echo(f"time     {when(who.time)}")
     click.echo(f"kind     {who.kind}  (source {who.source})")
     click.echo(f"subject  {who.subject}")
     if who.reason:
@@ -136,25 +115,7 @@ def audit_cmd(app: AppContext, file: str, key: str, as_json: bool) -> int:
     went, files removed and added back, and files renamed (a
     Vpa-Renamed-From trailer). With --json, one JSON object a line.
     """
-    entries = history_store(app).audit(file, key)
-    if as_json:
-        for entry in entries:
-            render.echo_json_line(entry.to_dict())
-        return 0
-    if not entries:
-        click.echo(f"no revision changed {key} of {file}")
-        return 0
-    for entry in entries:
-        who = entry.who
-        click.echo(f"{who.revision[:12]}  {_when(who.time)}  {who.by()}")
-        where = f" ({entry.file})" if entry.file != file else ""
-        click.echo(
-            f"    {entry.change}{where}: {_value(entry.old, entry.secret)} -> "
-            f"{_value(entry.new, entry.secret)}"
-        )
-        if who.reason:
-            click.echo(f"    reason: {who.reason}")
-    return 0
+    return show_audit(app, file, key, as_json)
 
 
 @click.command("blame")
@@ -163,13 +124,4 @@ def audit_cmd(app: AppContext, file: str, key: str, as_json: bool) -> int:
 @pass_app
 def blame_cmd(app: AppContext, file: str, as_json: bool) -> int:
     """For each key of FILE, the revision, author and time of its last change."""
-    lines = history_store(app).blame(file)
-    if as_json:
-        render.echo_json([line.to_dict() for line in lines])
-        return 0
-    width = max((len(line.key) for line in lines), default=0)
-    for line in lines:
-        who = line.who
-        stamp = f"{who.revision[:12]}  {_when(who.time)}  {who.by()}" if who else "?"
-        click.echo(f"{line.key:<{width}}  {stamp}  = {_value(line.value, line.secret)}")
-    return 0
+    return show_blame(app, file, as_json)

@@ -147,41 +147,6 @@ def log_cmd(
 
     With --json, one JSON object a line.
     """
-    from vpa_config.cli.history import history_store
-    from vpa_config.timeparse import parse_time
+    from vpa_config.cli.history_text import show_log
 
-    entries = history_store(app).log(
-        file,
-        limit=limit,
-        author=author,
-        since=parse_time(since) if since else None,
-        until=parse_time(until) if until else None,
-        kind=kind,
-        key=key_spec,
-    )
-    if as_json:
-        for entry in entries:
-            render.echo_json_line(entry.to_dict())
-        return 0
-    lines: list[str] = []
-    for number, entry in enumerate(entries, 1):
-        lines.extend(_log_lines(entry))
-        if number % 200 == 0:  # a few large writes rather than one per line
-            click.echo("\n".join(lines))
-            lines = []
-    if lines:
-        click.echo("\n".join(lines))
-    return 0
-
-
-def _log_lines(entry: Any) -> list[str]:
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(entry.time))
-    tool = f", tool {entry.tool}" if entry.tool else ""
-    lines = [
-        f"{entry.revision[:12]}  {when}Z  {entry.author}",
-        f"    {entry.subject}  [{entry.kind}, {entry.source}{tool}]",
-    ]
-    if entry.reason:
-        lines.append(f"    reason: {entry.reason}")
-    lines.append(f"    files: {', '.join(entry.files) or '(none)'}")
-    return lines
+    return show_log(app, file, limit, author, since, until, kind, key_spec, as_json)

@@ -3,23 +3,58 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
-
-import click
 
 # explain.py is plain Python; validation.py (which re-exports the name) is not
 # needed by the read commands that print through here.
 from vpa_config.explain import REDACTED
 
 
+def echo(message: str = "", *, nl: bool = True, err: bool = False) -> None:
+    """``click.echo``; the same, without importing click, in a process that never did.
+
+    A command line that ``fast.py`` runs has no click loaded: the text goes
+    to the stream as click writes it there (escape sequences taken out when
+    the stream is not a terminal, flushed each time). ``fast.plan`` leaves to
+    click any stream whose encoding click would replace.
+    """
+    click = sys.modules.get("click")
+    if click is not None:
+        click.echo(message, nl=nl, err=err)
+        return
+    stream = sys.stderr if err else sys.stdout
+    out = message + "\n" if nl else message
+    if out and not stream.isatty():
+        out = _strip_escapes(out)
+    if out:
+        stream.write(out)
+    stream.flush()
+
+
+_ESCAPES: Any = None
+
+
+def _strip_escapes(text: str) -> str:
+    """Remove terminal escape sequences (what click removes from a pipe)."""
+    global _ESCAPES
+    if "\033" not in text:
+        return text
+    if _ESCAPES is None:
+        import re
+
+        _ESCAPES = re.compile(r"\033\[[0-?]*[ -/]*[@-~]")
+    return _ESCAPES.sub("", text)
+
+
 def echo_json(data: Any) -> None:
     """One JSON document on stdout."""
-    click.echo(json.dumps(data, ensure_ascii=False, default=str, indent=2))
+    echo(json.dumps(data, ensure_ascii=False, default=str, indent=2))
 
 
 def echo_json_line(data: Any) -> None:
     """One JSON object on one line (for streams such as ``log --json``)."""
-    click.echo(json.dumps(data, ensure_ascii=False, default=str))
+    echo(json.dumps(data, ensure_ascii=False, default=str))
 
 
 def show_value(value: Any) -> str:
@@ -35,23 +70,23 @@ def change_result(result: Any, as_json: bool) -> int:
         echo_json(result.to_dict())
         return 0 if result.valid or result.forced else 1
     if not result.changed:
-        click.echo("no change; nothing committed")
+        echo("no change; nothing committed")
         return 0
     for change in result.files:
-        click.echo(f"{change.action} {change.path}")
+        echo(f"{change.action} {change.path}")
         if change.action != "modified":
             continue  # a whole file added or removed: its keys would be the file
         for key in change.keys:
             secret = change.is_secret(key)
-            click.echo("  " + key_change_line(key, secret))
+            echo("  " + key_change_line(key, secret))
     for problem in result.problems:
-        click.echo(f"  invalid: {problem}", err=True)
+        echo(f"  invalid: {problem}", err=True)
     if result.dry_run:
         verdict = "valid" if result.valid else "INVALID, would be refused"
-        click.echo(f"dry run: {verdict}; nothing written")
+        echo(f"dry run: {verdict}; nothing written")
         return 0 if result.valid else 1
     forced = " (forced past validation)" if result.forced and result.problems else ""
-    click.echo(f"committed {result.revision}{forced}")
+    echo(f"committed {result.revision}{forced}")
     return 0
 
 
@@ -78,4 +113,4 @@ def problems(items: list[Any], as_json: bool) -> None:
         echo_json([item.to_dict() for item in items])
         return
     for item in items:
-        click.echo(str(item))
+        echo(str(item))

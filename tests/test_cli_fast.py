@@ -1,0 +1,132 @@
+"""Command lines run without click (cli/fast.py) answer exactly as click's do (#9).
+
+Setting ``VPA_CONFIG_LOG_LEVEL`` (here to its default) makes every command
+line go through click, so each case runs both ways on the same store and
+the two answers are compared byte for byte: stdout, stderr and exit code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import RunCli
+
+from vpa_config.cli import fast
+
+THROUGH_CLICK = {"VPA_CONFIG_LOG_LEVEL": "critical"}
+
+CASES = [
+    ("audit", "assistant.yaml", "llm.temperature"),
+    ("audit", "--json", "assistant.yaml", "llm.temperature"),
+    ("audit", "assistant.yaml", "llm.api_key"),
+    ("audit", "assistant.yaml", "llm.api_key", "--json"),
+    ("audit", "assistant.yaml", "llm"),
+    ("audit", "assistant.yaml", "assistant.persona"),
+    ("audit", "assistant.yaml", "no.such.key"),
+    ("audit", "assistant.yaml", "llm..x"),
+    ("audit", "gone.yaml", "a"),
+    ("audit", "--json", "gone.yaml", "a"),
+    ("blame", "assistant.yaml"),
+    ("blame", "--json", "assistant.yaml"),
+    ("blame", "gone.yaml"),
+    ("log",),
+    ("log", "--json"),
+    ("log", "-n", "2"),
+    ("log", "-n", "1", "--json", "assistant.yaml"),
+    ("log", "assistant.yaml"),
+    ("log", "gone.yaml"),
+]
+
+
+@pytest.fixture(name="example")
+def _example(run_cli: RunCli, store_path: Path) -> Path:
+    """The example store with a few changes, one holding a terminal escape."""
+    for args in (
+        ("init", "--example"),
+        ("set", "assistant.yaml", "llm.temperature", "0.3", "-m", "calmer"),
+        ("set", "assistant.yaml", "llm.api_key", "sk-new-secret-1234", "-m", "rotate"),
+        ("set", "assistant.yaml", "assistant.persona", '"\\e[31mRed\\e[0m and brief"'),
+    ):
+        done = run_cli(*args, store=store_path)
+        assert done.returncode == 0, done.stderr
+    return store_path
+
+
+@pytest.mark.parametrize("args", CASES, ids=" ".join)
+def test_a_plain_command_line_answers_as_click_does(
+    run_cli: RunCli, example: Path, args: tuple[str, ...]
+) -> None:
+    assert fast.plan(["--store", str(example), *args]) is not None
+    clicked = run_cli(*args, store=example, env=THROUGH_CLICK)
+
+    direct = run_cli(*args, store=example)
+
+    assert (direct.returncode, direct.stdout, direct.stderr) == (
+        clicked.returncode, clicked.stdout, clicked.stderr,
+    )
+    assert "sk-new-secret-1234" not in direct.stdout + direct.stderr
+
+
+def test_the_store_from_the_environment_answers_as_click_does(
+    run_cli: RunCli, example: Path
+) -> None:
+    env = {"VPA_CONFIG_STORE": str(example)}
+    clicked = run_cli("blame", "assistant.yaml", env={**env, **THROUGH_CLICK})
+
+    direct = run_cli("blame", "assistant.yaml", env=env)
+
+    assert direct.returncode == clicked.returncode == 0
+    assert direct.stdout == clicked.stdout
+    assert "Red and brief" in direct.stdout and "\x1b" not in direct.stdout
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"], ["-h"], ["--version"], [], ["--store"], ["--store", "", "blame", "f"],
+        ["--store", "--json", "blame", "f"], ["--log-level", "info", "blame", "f"],
+        ["audit", "f"], ["audit", "f", "k", "x"], ["audit", "-h", "f", "k"],
+        ["audit", "--", "f", "k"], ["blame"], ["blame", "--help", "f"],
+        ["log", "-n"], ["log", "-n", "0"], ["log", "-n", "x"], ["log", "-n", "-1"],
+        ["log", "-n", "+3"], ["log", "-n", " 3"], ["log", "-n5"], ["log", "--json", "-n", "2"],
+        ["log", "-n", "2", "-n", "3"], ["log", "a", "b"], ["log", "--max-count", "3"],
+        ["log", "--author", "x"], ["get", "f"], ["set", "f", "k", "v"],
+    ],
+    ids=repr,
+)
+def test_anything_else_is_left_to_click(argv: list[str]) -> None:
+    assert fast.plan(argv) is None
+
+
+def test_the_forms_it_runs(tmp_path: Path) -> None:
+    folder = str(tmp_path)
+
+    assert fast.plan(["--store", folder, "audit", "f", "k"]) == fast.Plan(
+        "audit", tmp_path, ("f", "k"), False
+    )
+    assert fast.plan([f"--store={folder}", "blame", "--json", "f"]) == fast.Plan(
+        "blame", tmp_path, ("f",), True
+    )
+    assert fast.plan(["log", "-n", "20"]) == fast.Plan("log", None, (None, 20), False)
+    assert fast.plan(["log", "-n", "3", "f", "--json"]) == fast.Plan(
+        "log", None, ("f", 3), True
+    )
+
+
+def test_a_store_option_click_would_refuse_is_left_to_click(tmp_path: Path) -> None:
+    # click's Path(file_okay=False) refuses a file with its own message.
+    (tmp_path / "file").write_text("x")
+
+    assert fast.plan(["--store", str(tmp_path / "file"), "blame", "f"]) is None
+    assert fast.plan(["--store", str(tmp_path / "new"), "blame", "f"]) is not None
+
+
+def test_an_option_set_in_the_environment_is_left_to_click(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VPA_CONFIG_LOG_FORMAT", "json")
+
+    assert fast.plan(["blame", "f"]) is None
+    assert os.environ["VPA_CONFIG_LOG_FORMAT"] == "json"

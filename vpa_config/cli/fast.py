@@ -1,0 +1,150 @@
+"""The plainest command lines of the history reads, run without click.
+
+Importing click costs about as much as answering ``audit`` or ``blame`` from
+a current key index, so :func:`plan` recognises the forms scripts and people
+type most (``[--store DIR] audit [--json] FILE KEY``, ``blame [--json]
+FILE``, ``log [-n N] [--json] [FILE]``) and :func:`run` calls the same
+functions as the click commands. Anything else (another option, ``--help``,
+a wrong number of arguments, an environment that sets an option, a stream
+click would re-encode) returns None from :func:`plan`, and click parses the
+command line as it always did: usage errors and help come only from click.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+# Environment variables that set a global option: click reads and checks them.
+_OPTION_ENV = ("VPA_CONFIG_LOG_FORMAT", "VPA_CONFIG_LOG_LEVEL", "VPA_CONFIG_LOG_FILE")
+STORE_ENV = "VPA_CONFIG_STORE"
+
+
+class Plan(NamedTuple):
+    """A command line :func:`run` can answer without click."""
+
+    command: str
+    store: Path | None
+    args: tuple[Any, ...]
+    as_json: bool
+
+
+def plan(argv: list[str]) -> Plan | None:
+    """What to run for ``argv``, or None when click must parse it."""
+    if any(name in os.environ for name in _OPTION_ENV) or not _plain_streams():
+        return None
+    store, rest = _global_options(argv)
+    if rest is None or not rest:
+        return None
+    command, words = rest[0], rest[1:]
+    limit, words = _limit(words) if command == "log" else (None, words)
+    if words is None:
+        return None
+    positional = [word for word in words if word != "--json"]
+    if any(word.startswith("-") for word in positional):
+        return None
+    as_json = len(positional) != len(words)
+    args = _command_args(command, positional, limit)
+    if args is None or store is _REFUSED:
+        return None
+    return Plan(command, store, args, as_json)
+
+
+def run(found: Plan, state: dict[str, Any]) -> int:
+    """Run a planned command as the click group would: options, context, close."""
+    from vpa_config import logs
+    from vpa_config.cli import history_text
+    from vpa_config.cli.context import AppContext
+
+    logs.configure(format=None, level=logs.CLI_DEFAULT_LEVEL, file=None)
+    state["command"] = found.command
+    app = AppContext(store_path=found.store)
+    show: Callable[..., int] = getattr(history_text, _COMMANDS[found.command][1])
+    try:
+        return show(app, *found.args, as_json=found.as_json)
+    finally:
+        app.close()
+
+
+# command -> (how its words become arguments, the history_text function).
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "audit": ("file key", "show_audit"),
+    "blame": ("file", "show_blame"),
+    "log": ("[-n N] [file]", "show_log"),
+}
+_REFUSED: Any = object()
+
+
+def _command_args(
+    command: str, words: list[str], limit: int | None
+) -> tuple[Any, ...] | None:
+    if command == "audit" and len(words) == 2:
+        return (words[0], words[1])
+    if command == "blame" and len(words) == 1:
+        return (words[0],)
+    if command == "log" and len(words) <= 1:
+        return (words[0] if words else None, limit)
+    return None
+
+
+def _limit(words: list[str]) -> tuple[int | None, Any]:
+    """``-n N`` first among log's words: (N, the other words); words None if odd."""
+    if not words or words[0] != "-n":
+        return None, words
+    if len(words) < 2 or not _count(words[1]):
+        return None, None
+    return int(words[1]), words[2:]
+
+
+def _count(word: str) -> bool:
+    """A count click's IntRange(min=1) takes as the same number: plain digits."""
+    return bool(word) and all("0" <= c <= "9" for c in word) and int(word) >= 1
+
+
+def _global_options(argv: list[str]) -> tuple[Any, list[str] | None]:
+    """(store folder or None, the words after the global options); None if unusual."""
+    store: str | None = None
+    at = 0
+    while at < len(argv) and argv[at].startswith("-"):
+        word = argv[at]
+        if word == "--store" and at + 1 < len(argv) and not argv[at + 1].startswith("-"):
+            store, at = argv[at + 1], at + 2
+        elif word.startswith("--store="):
+            store, at = word[len("--store="):], at + 1
+        else:
+            return None, None
+    if store is None:
+        store = os.environ.get(STORE_ENV)
+        if store is None:
+            return None, argv[at:]
+    return _store_folder(store), argv[at:]
+
+
+def _store_folder(value: str) -> Any:
+    """The folder as click's ``Path(file_okay=False)`` gives it; refused if it would complain."""
+    if not value:
+        return _REFUSED
+    if os.path.exists(value) and not (
+        os.path.isdir(value) and os.access(value, os.R_OK)
+    ):
+        return _REFUSED
+    return Path(value)
+
+
+def _plain_streams() -> bool:
+    """stdout and stderr as click writes to them unchanged (not ASCII-only)."""
+    import codecs
+
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None)
+        if stream is None or not encoding:
+            return False
+        try:
+            if codecs.lookup(encoding).name == "ascii":
+                return False
+        except LookupError:
+            return False
+    return True

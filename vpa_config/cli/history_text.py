@@ -1,0 +1,122 @@
+"""What ``audit`` and ``blame`` print: shared by their click commands and fast.py.
+
+Plain functions over an :class:`AppContext`, writing through
+:func:`render.echo`, so that a command line run without click prints exactly
+what the click command prints.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from vpa_config.cli import render
+from vpa_config.cli.context import AppContext
+
+
+def history_store(app: AppContext) -> Any:
+    """The store, for a command that may first index the history (bar on a terminal)."""
+    from vpa_config import keyindex
+
+    keyindex.show_progress()
+    return app.store()
+
+
+def when(seconds: int) -> str:
+    """A commit time as ``YYYY-MM-DD HH:MM:SSZ`` (UTC)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + "Z"
+
+
+def _value(value: Any, secret: bool) -> str:
+    from vpa_config.keyindex import MISSING
+
+    if value is MISSING:
+        return "(absent)"
+    return render.REDACTED if secret else render.show_value(value)
+
+
+def show_audit(app: AppContext, file: str, key: str, as_json: bool) -> int:
+    """Print every revision that changed ``key`` of ``file``; the exit code."""
+    entries = history_store(app).audit(file, key)
+    if as_json:
+        for entry in entries:
+            render.echo_json_line(entry.to_dict())
+        return 0
+    if not entries:
+        render.echo(f"no revision changed {key} of {file}")
+        return 0
+    for entry in entries:
+        who = entry.who
+        render.echo(f"{who.revision[:12]}  {when(who.time)}  {who.by()}")
+        where = f" ({entry.file})" if entry.file != file else ""
+        render.echo(
+            f"    {entry.change}{where}: {_value(entry.old, entry.secret)} -> "
+            f"{_value(entry.new, entry.secret)}"
+        )
+        if who.reason:
+            render.echo(f"    reason: {who.reason}")
+    return 0
+
+
+def show_blame(app: AppContext, file: str, as_json: bool) -> int:
+    """Print the last change of each key of ``file``; the exit code."""
+    lines = history_store(app).blame(file)
+    if as_json:
+        render.echo_json([line.to_dict() for line in lines])
+        return 0
+    width = max((len(line.key) for line in lines), default=0)
+    for line in lines:
+        who = line.who
+        stamp = f"{who.revision[:12]}  {when(who.time)}  {who.by()}" if who else "?"
+        render.echo(f"{line.key:<{width}}  {stamp}  = {_value(line.value, line.secret)}")
+    return 0
+
+
+def show_log(
+    app: AppContext,
+    file: str | None,
+    limit: int | None,
+    author: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    kind: str | None = None,
+    key_spec: str | None = None,
+    as_json: bool = False,
+) -> int:
+    """Print revisions newest first, filtered; the exit code."""
+    from vpa_config.timeparse import parse_time
+
+    entries = history_store(app).log(
+        file,
+        limit=limit,
+        author=author,
+        since=parse_time(since) if since else None,
+        until=parse_time(until) if until else None,
+        kind=kind,
+        key=key_spec,
+    )
+    if as_json:
+        for entry in entries:
+            render.echo_json_line(entry.to_dict())
+        return 0
+    lines: list[str] = []
+    for number, entry in enumerate(entries, 1):
+        lines.extend(_log_lines(entry))
+        if number % 200 == 0:  # a few large writes rather than one per line
+            render.echo("\n".join(lines))
+            lines = []
+    if lines:
+        render.echo("\n".join(lines))
+    return 0
+
+
+def _log_lines(entry: Any) -> list[str]:
+    tool = f", tool {entry.tool}" if entry.tool else ""
+    lines = [
+        f"{entry.revision[:12]}  {when(entry.time)}  {entry.author}",
+        f"    {entry.subject}  [{entry.kind}, {entry.source}{tool}]",
+    ]
+    if entry.reason:
+        lines.append(f"    reason: {entry.reason}")
+    lines.append(f"    files: {', '.join(entry.files) or '(none)'}")
+    return lines
