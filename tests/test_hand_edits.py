@@ -219,3 +219,26 @@ def test_discarding_a_same_size_edit_restores_the_old_content(
     assert result.committed
     assert path.read_text() == git(store.root, "show", f"{old}:{FILE}")
     assert git(store.root, "status", "--porcelain") == ""
+
+
+def test_an_edit_made_while_a_change_finishes_is_seen(
+    store: ConfigStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The index records each file as the change renamed it into place, not
+    # as it is when the index is written a moment later.
+    _changed(store)
+    original = store.repo.update_index
+
+    def edit_first(*args: object) -> None:
+        _same_size_edit(store.root / FILE)
+        original(*args)
+
+    monkeypatch.setattr(store.repo, "update_index", edit_first)
+    store.set(FILE, "llm.temperature", 0.6, actor=ACTOR)
+    monkeypatch.undo()
+    _index_after_files(store)
+    tree = store.repo.files(store.repo.head())
+
+    assert store.hand_edited(tree, sorted(tree)) == {FILE}
+    with pytest.raises(HandEditsError, match=FILE):
+        store.set(FILE, "llm.temperature", 0.7, actor=ACTOR)

@@ -209,6 +209,8 @@ class StagedWrites:
         self._folders: dict[Path, set[Path]] = {}
         self._made: list[Path] = []  # folders created, deepest first
         self._dirs: set[Path] = set()
+        # Each placed file's stat, taken just after its rename (see place).
+        self.placed: dict[Path, os.stat_result] = {}
 
     def write(self, path: Path, content: bytes, mode: int) -> None:
         """Write ``content`` to a temporary file that :meth:`place` renames."""
@@ -280,9 +282,12 @@ class StagedWrites:
         """Rename the synced copies of ``paths`` into place; fsync their folders.
 
         Returns the folders; with ``sync_dirs`` false the caller fsyncs them.
+        Each placed file's stat just after its rename goes to :attr:`placed`:
+        git's index records that, not the stat of whatever is there later
+        (a hand edit made in between would otherwise pass as clean).
         """
         moves = [(self._temps.pop(path), path) for path in paths]
-        failed = replace_all(moves)
+        failed = replace_all(moves, self.placed)
         for tmp, path, _exc in failed:
             self._temps[path] = tmp  # not placed: discard() removes it
         if failed:
@@ -335,26 +340,38 @@ def _new_temp(folder: Path) -> tuple[int, str]:
             continue  # left by a killed process of the same id
 
 
-def replace_all(moves: list[tuple[Path, Path]]) -> list[tuple[Path, Path, OSError]]:
+def replace_all(
+    moves: list[tuple[Path, Path]], stats: dict[Path, os.stat_result] | None = None
+) -> list[tuple[Path, Path, OSError]]:
     """Rename each (source, target), several at once; the ones that failed.
 
     A rename over an existing file frees the old file's blocks, which waits
     on the disk; renames issued together overlap those waits (the folder's
     own lock is held only for the name's update), so 50 files cost about
     what a few do one by one. Every rename has ended when this returns.
+    ``stats`` receives each target's stat, taken right after its rename.
     """
+    found = stats if stats is not None else {}
     if len(moves) <= 1:
-        return [m for m in (_replace_one(*move) for move in moves) if m is not None]
-    pool = _fsync_pool()
-    results = [pool.submit(_replace_one, *move) for move in moves]
-    return [found for found in (r.result() for r in results) if found is not None]
+        outcomes = [_replace_one(source, target, found) for source, target in moves]
+    else:
+        pool = _fsync_pool()
+        futures = [pool.submit(_replace_one, *move, found) for move in moves]
+        outcomes = [future.result() for future in futures]
+    return [failed for failed in outcomes if failed is not None]
 
 
-def _replace_one(source: Path, target: Path) -> tuple[Path, Path, OSError] | None:
+def _replace_one(
+    source: Path, target: Path, stats: dict[Path, os.stat_result]
+) -> tuple[Path, Path, OSError] | None:
     try:
         os.replace(source, target)
     except OSError as exc:
         return source, target, exc
+    try:
+        stats[target] = os.lstat(target)
+    except OSError:
+        stats.pop(target, None)  # gone already: the index takes a fresh look
     return None
 
 

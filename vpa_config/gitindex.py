@@ -24,6 +24,7 @@ import hashlib
 import os
 import struct
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,8 +178,12 @@ def update(
     root: Path,
     tree: dict[str, tuple[int, str]],
     paths: list[str],
+    placed: Mapping[Path, os.stat_result] | None = None,
 ) -> bool:
     """Set the entries of ``paths`` from ``tree`` and the files on disk.
+
+    A file in ``placed`` gets the stat recorded there (taken when it was
+    renamed into place), so that an edit made since does not pass as clean.
 
     Returns False when the index is one this module leaves to dulwich (absent,
     version 4, a conflict, a required extension). Raises
@@ -195,7 +200,9 @@ def update(
             key = name.encode("utf-8", "surrogateescape")
             if name in tree:
                 mode, sha = tree[name]
-                entries[key] = _entry(key, os.lstat(root / name), mode, sha)
+                path_of = root / name
+                st = placed.get(path_of) if placed else None
+                entries[key] = _entry(key, st or os.lstat(path_of), mode, sha)
             else:
                 entries.pop(key, None)
         body = _HEADER.pack(b"DIRC", parsed.version, len(entries)) + b"".join(

@@ -808,19 +808,27 @@ class GitRepo:
         staged.add_descriptor(fd, lock)
         return move
 
-    def update_index(self, tree: FileTree, root: Path, paths: list[str]) -> None:
+    def update_index(
+        self,
+        tree: FileTree,
+        root: Path,
+        paths: list[str],
+        placed: Mapping[Path, os.stat_result] | None = None,
+    ) -> None:
         """Make git's index agree with the committed files, so git sees them clean.
 
         The index is git's cache of the working tree, not part of a change:
         it is not fsynced, and while a git command holds ``index.lock`` it is
         left alone (``git status`` then re-reads the files it does not know).
         The change is committed by then, so an index that cannot be written
-        (a full disk, a damaged file) is reported, not raised.
+        (a full disk, a damaged file) is reported, not raised. ``placed``
+        holds the stat of files as the change renamed them into place (see
+        ``StagedWrites.placed``); other files are looked at now.
         """
         from vpa_config import gitindex, logs
 
         try:
-            if not gitindex.update(self.controldir, root, tree, paths):
+            if not gitindex.update(self.controldir, root, tree, paths, placed):
                 self._update_index_dulwich(tree, root, paths)
         except gitindex.IndexBusyError as exc:
             logs.emit("git.index_busy", level="warning", lock=str(exc))

@@ -304,7 +304,7 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
         # Recorded now: the record's fsync and the branch folder's run while
         # the rest of the change (git's index, the journal) is done.
         tx.recorder.record_committed()
-    finish_files(store, changed, commit)
+    finish_files(store, changed, commit, staged.placed)
     logs.set_live_revision(commit)
     from vpa_config.keyindex import record_commit
 
@@ -509,10 +509,19 @@ def apply_files(
 
 
 def finish_files(
-    store: ConfigStore, changed: dict[str, tuple[bytes, int] | None], commit: str
+    store: ConfigStore,
+    changed: dict[str, tuple[bytes, int] | None],
+    commit: str,
+    placed: dict[Path, os.stat_result] | None = None,
 ) -> None:
-    """After the branch moved: git's index, then the journal is done with."""
-    store.repo.update_index(store.repo.files(commit), store.root, sorted(changed))
+    """After the branch moved: git's index, then the journal is done with.
+
+    ``placed`` holds each file's stat as it was renamed into place
+    (``StagedWrites.placed``): the index records that.
+    """
+    store.repo.update_index(
+        store.repo.files(commit), store.root, sorted(changed), placed
+    )
     store.maybe_crash("after-index")
     _journal_path(store).unlink(missing_ok=True)
     from vpa_config import settings_cache
