@@ -320,10 +320,22 @@ def _damaged(exc: Exception) -> bool:
 
 
 def _key(kind: bytes, *parts: str) -> bytes:
-    digest = hashlib.sha256(FORMAT + b"\0" + kind + b"\0" + engine())
+    # A change asks for the same few keys several times (the old and the new
+    # side of each file, its verdict, its secrets): each is hashed once.
+    code = engine()
+    known = _keys.get((code, kind, parts))
+    if known is not None:
+        return known
+    digest = hashlib.sha256(FORMAT + b"\0" + kind + b"\0" + code)
     for part in parts:
         digest.update(b"\0" + part.encode("utf-8", "surrogateescape"))
-    return digest.digest()
+    if len(_keys) >= MEMORY_ENTRIES:
+        _keys.clear()
+    found = _keys[(code, kind, parts)] = digest.digest()
+    return found
+
+
+_keys: dict[tuple[bytes, bytes, tuple[str, ...]], bytes] = {}
 
 
 def _checksum(key: bytes, payload: bytes) -> bytes:

@@ -503,9 +503,13 @@ class GitRepo:
         """The content of a blob (the last few small ones are remembered)."""
         found = self._blobs.get(blob_id)
         if found is None:
-            found = bytes(self._repo.object_store[blob_id.encode()].as_raw_string())
+            found = self._read_blob(blob_id.encode())
             self._remember_blob(blob_id, found)
         return found
+
+    def _read_blob(self, sha: bytes) -> bytes:
+        """An object's content from the store, raw (no dulwich object is built)."""
+        return bytes(self._repo.object_store.get_raw(sha)[1])
 
     def _remember_blob(self, blob_id: str, content: bytes) -> None:
         if len(content) <= BLOB_CACHE_MAX_SIZE:

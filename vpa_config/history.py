@@ -9,6 +9,7 @@ compares two parsed documents key by key.
 
 from __future__ import annotations
 
+import marshal
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -144,7 +145,23 @@ def diff_documents(old: Any, new: Any) -> list[KeyChange]:
     return list(_diff(old, new, ()))
 
 
+def _identical(old: Any, new: Any) -> bool:
+    """Whether two containers are equal with every value of the same type.
+
+    ``==`` alone takes 1, 1.0 and True for one another; their marshalled
+    forms differ. Values marshal cannot write (dates) are compared key by key.
+    """
+    if old != new:
+        return False
+    try:
+        return marshal.dumps(old) == marshal.dumps(new)
+    except ValueError:
+        return False
+
+
 def _diff(old: Any, new: Any, path: tuple[Part, ...]) -> Iterator[KeyChange]:
+    if isinstance(old, (dict, list)) and _identical(old, new):
+        return  # an unchanged section: nothing below it to walk
     if isinstance(old, dict) and isinstance(new, dict):
         for key, value in old.items():
             if key not in new:
