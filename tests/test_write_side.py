@@ -240,3 +240,46 @@ def test_a_change_is_made_durable_in_the_order_recovery_relies_on(
     last = json.loads((git_dir / "vpa-config-audit.jsonl").read_bytes().splitlines()[-1])
     assert last["outcome"] == "committed"
     assert last["revision_after"] == result.revision
+
+
+def test_a_replaced_file_is_held_until_its_close_in_the_background(
+    tmp_path: Path,
+) -> None:
+    target, new = tmp_path / "ref", tmp_path / "ref.lock"
+    target.write_bytes(b"old\n")
+    new.write_bytes(b"new\n")
+    assert fsutil.hold_replaced(tmp_path / "absent") is None
+
+    held = fsutil.hold_replaced(target)
+    assert held is not None
+    os.replace(new, target)
+    assert os.fstat(held).st_nlink == 0  # the old file: no name, blocks not freed
+    assert os.pread(held, 8, 0) == b"old\n"
+    fsutil.close_later(held)
+    fsutil.settle()
+
+    with pytest.raises(OSError):
+        os.fstat(held)
+    assert target.read_bytes() == b"new\n"
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_changes_leave_no_replaced_file_open(root: Path) -> None:
+    store = ConfigStore.open(root)
+    try:
+        for value in range(3):
+            store.set("a.yaml", "a", value, actor=ACTOR)
+        store.remove("a.yaml", actor=ACTOR)
+    finally:
+        store.close()
+    fsutil.settle()
+
+    still_open = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            link = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith(str(root.resolve())) and link.endswith("(deleted)"):
+            still_open.append(link)
+    assert still_open == []

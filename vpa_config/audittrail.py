@@ -266,6 +266,9 @@ class ChangeRecorder:
     def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> bool:
         if self._recorded:
             self._wait_for_record()
+            from vpa_config import fsutil
+
+            fsutil.settle()  # the replaced files' closes, begun meanwhile
             return False
         # The change's last renames (the branch) are synced with the record;
         # whatever happens to the record, they are synced before returning.

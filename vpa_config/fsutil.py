@@ -164,6 +164,42 @@ class BackgroundSync:
             raise failed
 
 
+def hold_replaced(path: Path) -> int | None:
+    """A descriptor of the file at ``path`` that is about to be replaced or removed.
+
+    While it is open, the rename over the file (or its unlink) only drops a
+    name: freeing the old file's blocks, which waits on the disk, happens at
+    its last close, which :func:`close_later` moves off the caller's path.
+    None when there is no such file (or it cannot be opened: nothing lost).
+    """
+    try:
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        return os.open(path, flags)
+    except OSError:
+        return None
+
+
+def close_later(fd: int | None) -> None:
+    """Close ``fd`` in a background thread (see :func:`hold_replaced`)."""
+    if fd is None:
+        return
+    try:
+        _closing.append(_fsync_pool().submit(os.close, fd))
+    except RuntimeError:  # the interpreter is shutting down: close here
+        with _ignored():
+            os.close(fd)
+
+
+def settle() -> None:
+    """Wait for the closes :func:`close_later` started."""
+    while _closing:
+        try:
+            _closing.pop().result()
+        except (IndexError, OSError):
+            pass
+
+
+_closing: list[Any] = []
 _pool: Any = None
 _pool_pid = 0
 _pool_lock = threading.Lock()
@@ -172,8 +208,8 @@ _pool_lock = threading.Lock()
 def _forget_pool_in_child() -> None:
     # A child has none of the parent's threads, and the lock may have been
     # held by one of them at the fork.
-    global _pool, _pool_lock
-    _pool, _pool_lock = None, threading.Lock()
+    global _pool, _pool_lock, _closing
+    _pool, _pool_lock, _closing = None, threading.Lock(), []
 
 
 os.register_at_fork(after_in_child=_forget_pool_in_child)
@@ -364,10 +400,13 @@ def replace_all(
 def _replace_one(
     source: Path, target: Path, stats: dict[Path, os.stat_result]
 ) -> tuple[Path, Path, OSError] | None:
+    old = hold_replaced(target)
     try:
         os.replace(source, target)
     except OSError as exc:
         return source, target, exc
+    finally:
+        close_later(old)
     try:
         stats[target] = os.lstat(target)
     except OSError:

@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from vpa_config import fsutil
+
 _HEADER = struct.Struct(">4sII")
 _STAT = struct.Struct(">IIIIIIIIII")
 _FLAG_EXTENDED = 0x4000
@@ -218,7 +220,11 @@ def update(
             with os.fdopen(fd, "wb") as handle:
                 handle.write(body + hashlib.sha1(body).digest())
                 inode = os.fstat(handle.fileno()).st_ino
-            os.replace(lock, path)
+            old = fsutil.hold_replaced(path)
+            try:
+                os.replace(lock, path)
+            finally:
+                fsutil.close_later(old)
         except BaseException:
             lock.unlink(missing_ok=True)
             raise

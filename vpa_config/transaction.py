@@ -523,7 +523,10 @@ def finish_files(
         store.repo.files(commit), store.root, sorted(changed), placed
     )
     store.maybe_crash("after-index")
-    _journal_path(store).unlink(missing_ok=True)
+    journal = _journal_path(store)
+    held = fsutil.hold_replaced(journal)
+    journal.unlink(missing_ok=True)
+    fsutil.close_later(held)
     from vpa_config import settings_cache
 
     settings_cache.flush()
