@@ -8,10 +8,12 @@ the two answers are compared byte for byte: stdout, stderr and exit code.
 from __future__ import annotations
 
 import os
+import re
+import shutil
 from pathlib import Path
 
 import pytest
-from conftest import RunCli
+from conftest import RunCli, git
 
 from vpa_config.cli import fast
 
@@ -92,7 +94,11 @@ def test_the_store_from_the_environment_answers_as_click_does(
         ["log", "-n"], ["log", "-n", "0"], ["log", "-n", "x"], ["log", "-n", "-1"],
         ["log", "-n", "+3"], ["log", "-n", " 3"], ["log", "-n5"], ["log", "--json", "-n", "2"],
         ["log", "-n", "2", "-n", "3"], ["log", "a", "b"], ["log", "--max-count", "3"],
-        ["log", "--author", "x"], ["get", "f"], ["set", "f", "k", "v"],
+        ["log", "--author", "x"], ["get", "f"], ["set", "f", "k"], ["set", "f", "k", "-1"],
+        ["set", "f", "k", "v", "-m"], ["set", "f", "k", "v", "-m", "-x"],
+        ["set", "f", "k", "v", "--reason="], ["set", "f", "k", "v", "-mx"],
+        ["set", "f", "k", "v", "--", "w"], ["set", "f", "k", "v", "--help"],
+        ["unset", "f", "k"],
     ],
     ids=repr,
 )
@@ -100,7 +106,8 @@ def test_anything_else_is_left_to_click(argv: list[str]) -> None:
     assert fast.plan(argv) is None
 
 
-def test_the_forms_it_runs(tmp_path: Path) -> None:
+def test_the_forms_it_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(fast.ACTOR_ENV, raising=False)
     folder = str(tmp_path)
 
     assert fast.plan(["--store", folder, "audit", "f", "k"]) == fast.Plan(
@@ -112,6 +119,9 @@ def test_the_forms_it_runs(tmp_path: Path) -> None:
     assert fast.plan(["log", "-n", "20"]) == fast.Plan("log", None, (None, 20), False)
     assert fast.plan(["log", "-n", "3", "f", "--json"]) == fast.Plan(
         "log", None, ("f", 3), True
+    )
+    assert fast.plan(["set", "f", "k", "v", "-m", "why", "--dry-run"]) == fast.Plan(
+        "set", None, ("f", "k", "v", False, "why", None, True), False
     )
 
 
@@ -130,3 +140,42 @@ def test_an_option_set_in_the_environment_is_left_to_click(
 
     assert fast.plan(["blame", "f"]) is None
     assert os.environ["VPA_CONFIG_LOG_FORMAT"] == "json"
+
+
+SET_CASES = [
+    ("set", "assistant.yaml", "llm.temperature", "0.4", "-m", "calmer"),
+    ("set", "assistant.yaml", "llm.temperature", "0.40", "--reason", "typed"),
+    ("set", "--json", "assistant.yaml", "llm.max_tokens", "0755", "--reason=octal?"),
+    ("set", "assistant.yaml", "llm.model", "4", "--string", "--actor", "Bob <b@x.org>"),
+    ("set", "assistant.yaml", "llm.temperature", "9", "-m", "too hot"),
+    ("set", "assistant.yaml", "llm.temperature", "0.2", "--dry-run"),
+    ("set", "assistant.yaml", "llm.api_key", "sk-fast-secret-5678", "--json"),
+    ("set", "assistant.yaml", "llm.temperature", "[1, 2"),
+    ("set", "gone.yaml", "a", "1"),
+]
+
+
+@pytest.mark.parametrize("args", SET_CASES, ids=" ".join)
+def test_a_plain_set_changes_and_answers_as_click_does(
+    run_cli: RunCli, example: Path, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    twin = tmp_path / "twin"
+    shutil.copytree(example, twin, symlinks=True)
+    assert fast.plan(["--store", str(example), *args]) is not None
+    clicked = run_cli(*args, store=twin, env=THROUGH_CLICK)
+
+    direct = run_cli(*args, store=example)
+
+    def masked(text: str) -> str:
+        return re.sub(r"[0-9a-f]{40}", "REV", text)
+
+    assert (direct.returncode, masked(direct.stdout), direct.stderr) == (
+        clicked.returncode, masked(clicked.stdout), clicked.stderr,
+    )
+    assert "sk-fast-secret-5678" not in direct.stdout + direct.stderr
+    assert (example / "assistant.yaml").read_bytes() == (twin / "assistant.yaml").read_bytes()
+    shown = "--format=%an <%ae>%n%B"
+    mine, theirs = git(example, "log", "-1", shown), git(twin, "log", "-1", shown)
+    assert re.sub(r"Vpa-Correlation-Id: \w+", "", mine) == re.sub(
+        r"Vpa-Correlation-Id: \w+", "", theirs
+    )

@@ -21,8 +21,9 @@ READ_FORBIDDEN = (
     "pydantic", "jsonschema", "referencing", "jsonschema_specifications",
     "structlog", "psutil", "ruamel",
 )
-# Never needed by a change whose settings are known and whose events are off.
-SET_FORBIDDEN = ("pydantic", "psutil", "structlog", "asyncio")
+# Never needed by a change whose settings are known and whose events are off
+# (a plain ``set`` command line is also run without click: cli/fast.py).
+SET_FORBIDDEN = ("pydantic", "psutil", "structlog", "asyncio", "click")
 IMPORTED = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|\s*([\w.]+)$", re.MULTILINE)
 
 READS = [

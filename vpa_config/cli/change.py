@@ -61,25 +61,9 @@ def set_cmd(
     (llm.temperature, plugins.0.name; escape a literal dot as \\.) or a JSON
     Pointer (/llm/temperature).
     """
-    from vpa_config.documents import parse_value
+    from vpa_config.cli.change_text import set_value
 
-    parsed = value if as_string else parse_value(value)
-    _note_changed_number(value, parsed)
-    result = app.store().set(
-        file, key, parsed, actor=actor, reason=reason, dry_run=dry_run
-    )
-    return render.change_result(result, as_json)
-
-
-def _note_changed_number(text: str, parsed: object) -> None:
-    """Say so when a number will not be written as typed (1.10, 0755, 1e3)."""
-    if isinstance(parsed, (int, float)) and not isinstance(parsed, bool):
-        if str(parsed) != text.strip():
-            click.echo(
-                f"note: {text.strip()} is read as the number {parsed}; "
-                "pass --string to keep it as text",
-                err=True,
-            )
+    return set_value(app, file, key, value, as_string, reason, actor, dry_run, as_json)
 
 
 @click.command("unset")

@@ -3,8 +3,9 @@
 Importing click costs about as much as answering ``audit`` or ``blame`` from
 a current key index, so :func:`plan` recognises the forms scripts and people
 type most (``[--store DIR] audit [--json] FILE KEY``, ``blame [--json]
-FILE``, ``log [-n N] [--json] [FILE]``) and :func:`run` calls the same
-functions as the click commands. Anything else (another option, ``--help``,
+FILE``, ``log [-n N] [--json] [FILE]``, ``set FILE KEY VALUE [-m REASON]
+[--actor A] [--string] [--dry-run] [--json]``) and :func:`run` calls the
+same functions as the click commands. Anything else (another option, ``--help``,
 a wrong number of arguments, an environment that sets an option, a stream
 click would re-encode) returns None from :func:`plan`, and click parses the
 command line as it always did: usage errors and help come only from click.
@@ -21,6 +22,7 @@ from typing import Any, NamedTuple
 # Environment variables that set a global option: click reads and checks them.
 _OPTION_ENV = ("VPA_CONFIG_LOG_FORMAT", "VPA_CONFIG_LOG_LEVEL", "VPA_CONFIG_LOG_FILE")
 STORE_ENV = "VPA_CONFIG_STORE"
+ACTOR_ENV = "VPA_CONFIG_ACTOR"
 
 
 class Plan(NamedTuple):
@@ -40,6 +42,11 @@ def plan(argv: list[str]) -> Plan | None:
     if rest is None or not rest:
         return None
     command, words = rest[0], rest[1:]
+    if command == "set":
+        found = _set_args(words)
+        if found is None or store is _REFUSED:
+            return None
+        return Plan(command, store, found[0], found[1])
     limit, words = _limit(words) if command == "log" else (None, words)
     if words is None:
         return None
@@ -55,25 +62,30 @@ def plan(argv: list[str]) -> Plan | None:
 
 def run(found: Plan, state: dict[str, Any]) -> int:
     """Run a planned command as the click group would: options, context, close."""
+    import importlib
+
     from vpa_config import logs
-    from vpa_config.cli import history_text
     from vpa_config.cli.context import AppContext
 
     logs.configure(format=None, level=logs.CLI_DEFAULT_LEVEL, file=None)
     state["command"] = found.command
+    module, function = _COMMANDS[found.command]
+    show: Callable[..., int] = getattr(
+        importlib.import_module(f"vpa_config.cli.{module}"), function
+    )
     app = AppContext(store_path=found.store)
-    show: Callable[..., int] = getattr(history_text, _COMMANDS[found.command][1])
     try:
         return show(app, *found.args, as_json=found.as_json)
     finally:
         app.close()
 
 
-# command -> (how its words become arguments, the history_text function).
+# command -> the module and function that run it (what its click command calls).
 _COMMANDS: dict[str, tuple[str, str]] = {
-    "audit": ("file key", "show_audit"),
-    "blame": ("file", "show_blame"),
-    "log": ("[-n N] [file]", "show_log"),
+    "audit": ("history_text", "show_audit"),
+    "blame": ("history_text", "show_blame"),
+    "log": ("history_text", "show_log"),
+    "set": ("change_text", "set_value"),
 }
 _REFUSED: Any = object()
 
@@ -88,6 +100,42 @@ def _command_args(
     if command == "log" and len(words) <= 1:
         return (words[0] if words else None, limit)
     return None
+
+
+_SET_FLAGS = {"--string": "as_string", "--dry-run": "dry_run", "--json": "as_json"}
+_SET_VALUED = {"-m": "reason", "--reason": "reason", "--actor": "actor"}
+
+
+def _set_args(words: list[str]) -> tuple[tuple[Any, ...], bool] | None:
+    """(file, key, value, as_string, reason, actor, dry_run) and as_json, or None."""
+    given: dict[str, Any] = {}
+    positional: list[str] = []
+    at = 0
+    while at < len(words):
+        word = words[at]
+        name, _, inline = word.partition("=")
+        if word in _SET_FLAGS:
+            given[_SET_FLAGS[word]] = True
+        elif word in _SET_VALUED:
+            if at + 1 >= len(words) or words[at + 1].startswith("-"):
+                return None
+            given[_SET_VALUED[word]] = words[at + 1]
+            at += 1
+        elif name in ("--reason", "--actor") and inline and not inline.startswith("-"):
+            given[name[2:]] = inline
+        elif word.startswith("-"):
+            return None
+        else:
+            positional.append(word)
+        at += 1
+    if len(positional) != 3:
+        return None
+    actor = given.get("actor") or os.environ.get(ACTOR_ENV) or None
+    args = (
+        *positional, given.get("as_string", False), given.get("reason", ""), actor,
+        given.get("dry_run", False),
+    )
+    return args, given.get("as_json", False)
 
 
 def _limit(words: list[str]) -> tuple[int | None, Any]:

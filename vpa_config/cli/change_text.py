@@ -1,0 +1,39 @@
+"""What ``set`` does and prints: shared by its click command and fast.py."""
+
+from __future__ import annotations
+
+from vpa_config.cli import render
+from vpa_config.cli.context import AppContext
+
+
+def set_value(
+    app: AppContext,
+    file: str,
+    key: str,
+    value: str,
+    as_string: bool = False,
+    reason: str = "",
+    actor: str | None = None,
+    dry_run: bool = False,
+    as_json: bool = False,
+) -> int:
+    """Set ``key`` of ``file`` to ``value`` (read as YAML unless ``as_string``)."""
+    from vpa_config.documents import parse_value
+
+    parsed = value if as_string else parse_value(value)
+    _note_changed_number(value, parsed)
+    result = app.store().set(
+        file, key, parsed, actor=actor, reason=reason, dry_run=dry_run
+    )
+    return render.change_result(result, as_json)
+
+
+def _note_changed_number(text: str, parsed: object) -> None:
+    """Say so when a number will not be written as typed (1.10, 0755, 1e3)."""
+    if isinstance(parsed, (int, float)) and not isinstance(parsed, bool):
+        if str(parsed) != text.strip():
+            render.echo(
+                f"note: {text.strip()} is read as the number {parsed}; "
+                "pass --string to keep it as text",
+                err=True,
+            )
