@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from vpa_config import documents, fsutil
 from vpa_config.errors import NotFoundError, ParseError
@@ -57,8 +57,7 @@ def _redacted() -> str:
 # --- who: the identity of a revision ------------------------------------------
 
 
-@dataclass(frozen=True)
-class Who:
+class Who(NamedTuple):
     """The revision, and who made it, when and why."""
 
     revision: str
@@ -390,8 +389,7 @@ def show(store: ConfigStore, rev: str) -> RevisionShow:
 # --- audit of one key -----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class AuditEntry:
+class AuditEntry(NamedTuple):
     """One revision that changed the key: who, and the value before and after."""
 
     who: Who
@@ -608,8 +606,7 @@ def _judgement_key(state: list[tuple[str, str | None]]) -> str:
 # --- blame ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class BlameLine:
+class BlameLine(NamedTuple):
     """The last change of one key of the current file."""
 
     key: str

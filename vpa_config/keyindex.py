@@ -26,8 +26,7 @@ import weakref
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from vpa_config import documents, logs
 from vpa_config.errors import ParseError
@@ -104,8 +103,7 @@ CREATE TABLE IF NOT EXISTS secrets (
 """ + _JUDGEMENTS
 
 
-@dataclass(frozen=True)
-class Revision:
+class Revision(NamedTuple):
     """One indexed revision: who, when, why, what kind."""
 
     seq: int
@@ -122,8 +120,7 @@ class Revision:
     trailers: tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True)
-class FileRow:
+class FileRow(NamedTuple):
     """One file one revision changed."""
 
     seq: int
@@ -133,8 +130,7 @@ class FileRow:
     blob: str | None
 
 
-@dataclass(frozen=True)
-class KeyRow:
+class KeyRow(NamedTuple):
     """One key change of one file in one revision (values as JSON text)."""
 
     seq: int
