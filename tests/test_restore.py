@@ -247,6 +247,67 @@ def test_restore_discarding_hand_edits(run_cli: RunCli, app_store: Path) -> None
     assert _port(run_cli, app_store) == "9000"
 
 
+def test_restore_of_head_discards_hand_edits_without_a_commit(
+    run_cli: RunCli, app_store: Path
+) -> None:
+    app = app_store / "app.yaml"
+    committed = app.read_text()
+    app.write_text(committed.replace("host: example.org", "host: mine.example"))
+    count = _count(app_store)
+
+    dry = run_cli("restore", "HEAD", "app.yaml", "--discard-edits", "--dry-run",
+                  store=app_store)
+    kept = app.read_text()
+    done = run_cli("restore", "HEAD", "app.yaml", "--discard-edits", "--json",
+                   store=app_store)
+    status = run_cli("status", store=app_store)
+    again = run_cli("restore", "HEAD", "app.yaml", "--discard-edits", store=app_store)
+
+    assert dry.returncode == 0, dry.stderr
+    assert "would discard the hand edits of app.yaml" in dry.stdout
+    assert "mine.example" in kept
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert (result["discarded"], result["committed"]) == (["app.yaml"], False)
+    assert app.read_text() == committed
+    assert _count(app_store) == count
+    assert "clean: the files are exactly the current revision" in status.stdout
+    assert again.returncode == 1
+    assert "nothing to restore" in again.stderr
+
+
+def test_restore_discards_edits_of_a_file_it_leaves_as_in_head(
+    run_cli: RunCli, app_store: Path
+) -> None:
+    settings = app_store / ".vpa-config" / "settings.yaml"
+    committed = settings.read_text()
+    settings.write_text(committed + "# mine\n")
+
+    done = run_cli("restore", "HEAD~1", "app.yaml", ".vpa-config/settings.yaml",
+                   "--discard-edits", store=app_store)
+
+    assert done.returncode == 0, done.stderr
+    assert "discarded the hand edits of .vpa-config/settings.yaml" in done.stdout
+    assert settings.read_text() == committed
+    assert _port(run_cli, app_store) == "9000"
+    assert git(app_store, "status", "--porcelain").strip() == ""
+
+
+def test_refused_restore_discards_no_edit(
+    run_cli: RunCli, app_store: Path, tmp_path: Path
+) -> None:
+    _tighten_schema(run_cli, app_store, tmp_path)
+    settings = app_store / ".vpa-config" / "settings.yaml"
+    settings.write_text(settings.read_text() + "# mine\n")
+    before = snapshot(app_store)
+
+    done = run_cli("restore", _rev_of_port(app_store, 9000), "app.yaml",
+                   ".vpa-config/settings.yaml", "--discard-edits", store=app_store)
+
+    assert done.returncode == 1
+    assert snapshot(app_store) == before
+
+
 def test_restore_committing_hand_edits_first(run_cli: RunCli, app_store: Path) -> None:
     app = app_store / "app.yaml"
     app.write_text(app.read_text().replace("host: example.org", "host: mine.example"))

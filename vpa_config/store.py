@@ -577,7 +577,7 @@ class ConfigStore:
             restored = self._restore_into(tx, target, names, hand_edits)
             tx.trailer("Restored-From", target)
         assert tx.result is not None
-        if not tx.result.changed:
+        if not tx.result.changed and not tx.result.discarded:
             raise NothingToDoError(
                 f"{label} at {short} {'is' if len(restored) == 1 else 'are'} already "
                 "as in the current revision; nothing to restore"
@@ -607,8 +607,10 @@ class ConfigStore:
                 "overwritten; commit them first, or pass --discard-edits or "
                 "--commit-edits. Nothing was written."
             )
+        tx.may_overwrite.update(edited)
+        if hand_edits == "discard":
+            tx.put_back.update(edited)
         for name in names:
-            tx.may_overwrite.update(edited)
             if name in old:
                 mode, blob = old[name]
                 tx.write(name, self.repo.blob(blob), 0o755 if mode & 0o111 else None)

@@ -51,6 +51,9 @@ class ChangeResult:
     problems: list[Problem] = field(default_factory=list)
     dry_run: bool = False
     forced: bool = False
+    # Hand-edited working files put back as the candidate has them, though the
+    # candidate leaves them as in HEAD (a restore with discarded edits).
+    discarded: list[str] = field(default_factory=list)
 
     @property
     def committed(self) -> bool:
@@ -77,6 +80,7 @@ class ChangeResult:
             "committed": self.committed,
             "dry_run": self.dry_run,
             "forced": self.forced,
+            "discarded": list(self.discarded),
             "valid": self.valid,
             "files": [change.to_dict() for change in self.files],
             "problems": [problem.to_dict() for problem in self.problems],
@@ -92,6 +96,9 @@ class Transaction:
         self.tree = tree
         self.writes: dict[str, tuple[bytes, int | None] | None] = {}
         self.may_overwrite: set[str] = set()
+        # Hand-edited files whose working copy goes back to the candidate when
+        # the change succeeds, even if the candidate equals HEAD (discard).
+        self.put_back: set[str] = set()
         self.trailers: list[tuple[str, str]] = []
         self.result: ChangeResult | None = None
         self.request: ChangeRequest | None = None
@@ -244,6 +251,7 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
         forced=False,  # set once validated: see below
     )
     if not changed:
+        _discard_edits(store, tx, request, result, changed)
         return result
 
     for name in changed:
@@ -273,6 +281,7 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
         )
         raise InvalidConfigError(result.problems)
     if request.dry_run:
+        _discard_edits(store, tx, request, result, changed)
         return result
 
     _rename_trailers(store, tx, changed)
@@ -309,6 +318,7 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
     from vpa_config.keyindex import record_commit
 
     record_commit(store.repo, commit, tx.tree, result.files, changed)
+    _discard_edits(store, tx, request, result, changed)
     logs.emit(
         "config.committed",
         revision=commit,
@@ -321,6 +331,39 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
     )
     _emit_sensitive_updates(request, result)
     return result
+
+
+def _discard_edits(
+    store: ConfigStore,
+    tx: Transaction,
+    request: ChangeRequest,
+    result: ChangeResult,
+    changed: dict[str, tuple[bytes, int] | None],
+) -> None:
+    """Put back the hand-edited files a change leaves as they are in HEAD.
+
+    The files the change writes already hold their new content; the others of
+    ``tx.put_back`` get the candidate's (HEAD's) content, or are removed when
+    it has none. Each is written atomically; nothing is committed for them.
+    """
+    names = sorted(name for name in tx.put_back if name not in changed)
+    names = [name for name in names if name in store.hand_edited(tx.tree, names)]
+    result.discarded = names
+    if not names or request.dry_run:
+        return
+    for name in names:
+        path = fsutil.check_inside(store.root, name)
+        content = tx.read(name)
+        if content is None:
+            fsutil.remove_file(path, store.root)
+        else:
+            fsutil.atomic_write(path, content, store.file_mode(name, tx.tree.get(name)))
+    head = result.revision or tx.head
+    store.repo.update_index(store.repo.files(head), store.root, names)
+    logs.emit(
+        "config.edits_discarded", level="warning", category="audit",
+        revision=head, actor=str(request.actor), kind=request.kind, files=names,
+    )
 
 
 def _close_secret_files(
@@ -424,8 +467,9 @@ def _refuse_over_hand_edits(
         names = ", ".join(sorted(edited))
         raise HandEditsError(
             f"{names} {'has' if len(edited) == 1 else 'have'} uncommitted hand edits; "
-            'run "vpa-config commit" to keep them, or "vpa-config diff" to see them. '
-            "Nothing was written."
+            'see them with "vpa-config diff", keep them with "vpa-config commit" (they '
+            'are validated), or drop them with "vpa-config restore HEAD FILE '
+            '--discard-edits". Nothing was written.'
         )
 
 

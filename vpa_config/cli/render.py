@@ -69,6 +69,9 @@ def change_result(result: Any, as_json: bool) -> int:
     if as_json:
         echo_json(result.to_dict())
         return 0 if result.valid or result.forced else 1
+    for name in result.discarded:
+        verb = "would discard" if result.dry_run else "discarded"
+        echo(f"{verb} the hand edits of {name}")
     if not result.changed:
         echo("no change; nothing committed")
         return 0
