@@ -27,6 +27,22 @@ _REFUSED_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 def clean_name(name: str) -> str:
     """A store-relative POSIX path, or UnsafePathError saying why not."""
+    try:
+        return _clean_names[name]
+    except (KeyError, TypeError):
+        pass
+    cleaned = _clean_name(name)
+    if len(_clean_names) >= 4096:
+        _clean_names.clear()
+    _clean_names[name] = cleaned
+    return cleaned
+
+
+# Names already found safe (a change asks for the same few many times).
+_clean_names: dict[str, str] = {}
+
+
+def _clean_name(name: str) -> str:
     if not name or _REFUSED_CHARS.search(name):
         raise UnsafePathError(f"file name {name!r} is empty or has control characters")
     try:
