@@ -283,3 +283,44 @@ def test_changes_leave_no_replaced_file_open(root: Path) -> None:
         if link.startswith(str(root.resolve())) and link.endswith("(deleted)"):
             still_open.append(link)
     assert still_open == []
+
+
+def test_trees_are_written_in_gits_order_as_dulwich_writes_them() -> None:
+    from dulwich.objects import Tree
+
+    from vpa_config.gitrepo import _serialize_tree
+
+    sha = b"0123456789abcdef0123456789abcdef01234567"
+    entries = {
+        b"a": (0o040000, sha),  # a folder sorts as "a/": after "a.b" and "a-b"
+        b"a.b": (0o100644, sha),
+        b"a-b": (0o100755, sha),
+        b"a0": (0o100644, sha),
+        b"B": (0o120000, sha),
+        b"\xc3\xa9t\xc3\xa9.yaml": (0o100644, sha),
+    }
+    tree = Tree()
+    for name, (mode, value) in entries.items():
+        tree.add(name, mode, value)
+
+    assert _serialize_tree(entries) == tree.as_raw_string()
+
+
+def test_changes_in_nested_folders_write_trees_git_accepts(root: Path) -> None:
+    store = ConfigStore.open(root)
+    try:
+        with store.transaction(subject="nested", actor=ACTOR) as tx:
+            tx.write("a/b.yaml", b"b: 1\n")
+            tx.write("a.yaml", b"a: 2\n")
+            tx.write("a-c/d/e.json", b'{"e": 3}\n')
+        store.remove("a/b.yaml", actor=ACTOR)
+        head = store.set("a-c/d/e.json", "e", 4, actor=ACTOR).revision
+    finally:
+        store.close()
+
+    git(root, "fsck", "--strict")
+    assert git(root, "rev-parse", "HEAD").strip() == head
+    names = git(root, "ls-tree", "-r", "--name-only", "HEAD").split()
+    assert "a-c/d/e.json" in names and "a.yaml" in names
+    assert "a/b.yaml" not in names
+    assert '"e": 4' in git(root, "show", "HEAD:a-c/d/e.json")

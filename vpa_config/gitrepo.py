@@ -215,7 +215,7 @@ class GitRepo:
         # The last commits and trees this process wrote, read back by the
         # next change (its base tree) and by the history index.
         self._written_commits: dict[str, CommitInfo] = {}
-        self._written_trees: dict[bytes, bytes] = {}
+        self._written_trees: dict[bytes, dict[bytes, tuple[int, bytes]]] = {}
         self.path = path
         self.controldir = controldir
 
@@ -496,11 +496,7 @@ class GitRepo:
 
     def write_blob(self, content: bytes, staged: StagedWrites | None = None) -> str:
         """Store ``content`` as a blob; return its id (see :meth:`add`)."""
-        from dulwich.objects import Blob
-
-        blob = Blob.from_string(content)
-        self.add(blob, staged)
-        return blob.id.decode()
+        return self.add_raw(b"blob", content, staged).decode()
 
     def blob(self, blob_id: str) -> bytes:
         """The content of a blob (the last few small ones are remembered)."""
@@ -546,17 +542,31 @@ class GitRepo:
         # objects: a pack would need 2 files in 1 folder, saving 5 fsyncs
         # and 2 new inodes. Small packs then need merging now and then, or
         # every read searches hundreds of them.
-        sha = obj.id
-        hexsha = sha.decode()
+        return self.add_raw(obj.type_name, obj.as_raw_string(), staged)
+
+    def add_raw(
+        self, kind: bytes, raw: bytes, staged: StagedWrites | None = None
+    ) -> bytes:
+        """:meth:`add` for an object given by its type and content; its hex id."""
+        import hashlib
+        import zlib
+
+        header = b"%s %d\x00" % (kind, len(raw))
+        digest = hashlib.sha1(header)
+        digest.update(raw)
+        hexsha = digest.hexdigest()
+        sha = hexsha.encode()
         path = self.controldir / "objects" / hexsha[:2] / hexsha[2:]
         # A restore brings back blobs and trees the store already holds,
         # usually packed: nothing to write then.
         if self._stored(sha, path):
             return sha
+        packer = zlib.compressobj()
+        data = packer.compress(header) + packer.compress(raw) + packer.flush()
         if staged is None:
-            fsutil.atomic_write(path, obj.as_legacy_object(), 0o444)
+            fsutil.atomic_write(path, data, 0o444)
         else:
-            staged.write(path, obj.as_legacy_object(), 0o444)
+            staged.write(path, data, 0o444)
         return sha
 
     def _stored(self, sha: bytes, path: Path) -> bool:
@@ -616,7 +626,7 @@ class GitRepo:
             finally:
                 batch.discard()
             return commit
-        from dulwich.objects import Blob, Commit
+        from dulwich.objects import Commit
 
         updates: dict[tuple[bytes, ...], tuple[int, bytes] | None] = {}
         with _storage_errors():
@@ -625,7 +635,7 @@ class GitRepo:
                 if change is None:
                     updates[key] = None
                     continue
-                blob_id = self.add(Blob.from_string(change[0]), staged)
+                blob_id = self.add_raw(b"blob", change[0], staged)
                 self._remember_blob(blob_id.decode(), change[0])
                 updates[key] = (change[1], blob_id)
             base = self._commit_tree(parent) if parent else None
@@ -684,9 +694,7 @@ class GitRepo:
         self._trees[tree] = flat
 
     def _empty_tree(self, staged: StagedWrites) -> bytes:
-        from dulwich.objects import Tree
-
-        return bytes(self.add(Tree(), staged))
+        return self.add_raw(b"tree", b"", staged)
 
     def _update_tree(
         self,
@@ -694,39 +702,46 @@ class GitRepo:
         updates: Mapping[tuple[bytes, ...], tuple[int, bytes] | None],
         staged: StagedWrites,
     ) -> bytes | None:
-        from dulwich.objects import Tree
+        """Write the tree ``tree_id`` with ``updates``; its hex id (None: empty).
 
-        store = self._repo.object_store
-        written = self._written_trees.get(tree_id) if tree_id else None
-        if written is not None:
-            tree = Tree.from_raw_string(Tree.type_num, written, sha=tree_id)
-        else:
-            tree = store[tree_id] if tree_id else Tree()
+        Entries are edited as (mode, hex id) pairs and written in git's
+        order, without building dulwich objects.
+        """
+        entries = self._raw_entries(tree_id)
         nested: dict[bytes, dict[tuple[bytes, ...], Any]] = {}
         for path, entry in updates.items():
             if len(path) == 1:
                 if entry is None:
-                    if path[0] in tree:
-                        del tree[path[0]]
+                    entries.pop(path[0], None)
                 else:
-                    tree[path[0]] = entry
+                    entries[path[0]] = entry
             else:
                 nested.setdefault(path[0], {})[path[1:]] = entry
         for name, sub_updates in nested.items():
-            current = tree[name][1] if name in tree and stat.S_ISDIR(tree[name][0]) else None
+            old = entries.get(name)
+            current = old[1] if old is not None and stat.S_ISDIR(old[0]) else None
             sub = self._update_tree(current, sub_updates, staged)
             if sub is None:
-                if name in tree:
-                    del tree[name]
+                entries.pop(name, None)
             else:
-                tree[name] = (stat.S_IFDIR, sub)
-        if not len(tree):
+                entries[name] = (stat.S_IFDIR, sub)
+        if not entries:
             return None
-        tree_id = bytes(self.add(tree, staged))
+        tree_id = self.add_raw(b"tree", _serialize_tree(entries), staged)
         if len(self._written_trees) >= WRITTEN_CACHE:
             self._written_trees.pop(next(iter(self._written_trees)), None)
-        self._written_trees[tree_id] = tree.as_raw_string()
+        self._written_trees[tree_id] = entries
         return tree_id
+
+    def _raw_entries(self, tree_id: bytes | None) -> dict[bytes, tuple[int, bytes]]:
+        """name -> (mode, hex id) of a tree (one this process wrote: no read)."""
+        if not tree_id:
+            return {}
+        written = self._written_trees.get(tree_id)
+        if written is not None:
+            return dict(written)
+        raw = self._repo.object_store[tree_id].as_raw_string()
+        return {name: (mode, sha) for name, mode, sha in _parse_tree(raw)}
 
     def advance(
         self,
@@ -928,6 +943,20 @@ def _parse_tree(raw: bytes) -> list[tuple[bytes, int, bytes]]:
         return list(parse_tree(raw, 20))
     except TypeError:  # dulwich before SHA-256 support: no length argument
         return list(parse_tree(raw))
+
+
+def _serialize_tree(entries: Mapping[bytes, tuple[int, bytes]]) -> bytes:
+    """A tree object's content: entries sorted as git sorts them (a folder's
+    name as if it ended in "/"), each "MODE NAME\\0" and the binary id."""
+    from binascii import unhexlify
+
+    def order(name: bytes) -> bytes:
+        return name + b"/" if stat.S_ISDIR(entries[name][0]) else name
+
+    return b"".join(
+        b"%04o %s\x00%s" % (entries[name][0], name, unhexlify(entries[name][1]))
+        for name in sorted(entries, key=order)
+    )
 
 
 def _entries(tree: Any) -> dict[bytes, tuple[int, bytes]]:
