@@ -98,6 +98,10 @@ def render(value: Any) -> str | None:
     return None
 
 
+# TODO(#9): the value's place is found by composing the whole text (libyaml's
+# events, then Python nodes), the one parse of a change that nothing else
+# reuses; a scan of the lines along the key path would do, since _same_but
+# checks the edited text in full anyway.
 def _compose(text: str) -> Any:
     from vpa_config.documents import _yaml_loader_class
 
