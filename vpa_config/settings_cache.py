@@ -100,11 +100,15 @@ class SettingsSnapshot:
         return self._model
 
     def schema_for(self, path: str) -> str | None:
-        """The schema of the first rule whose glob matches ``path``."""
-        from vpa_config.layout import first_matching_rule
+        """The schema of the first rule whose glob matches ``path`` (each
+        path's answer kept: a change asks it for each file several times)."""
+        known = self.__dict__.setdefault("_rule_of", {})
+        if path not in known:
+            from vpa_config.layout import first_matching_rule
 
-        rules = [(glob, schema) for glob, schema in self._fields["__rules__"]]
-        return first_matching_rule(rules, path)
+            rules = [(glob, schema) for glob, schema in self._fields["__rules__"]]
+            known[path] = first_matching_rule(rules, path)
+        return known[path]
 
 
 def _is_plain(value: Any) -> bool:
