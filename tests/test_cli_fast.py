@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from conftest import RunCli, git
+from conftest import RunCli, cli_env, git
 
 from vpa_config.cli import fast
 
@@ -133,13 +135,16 @@ def test_a_store_option_click_would_refuse_is_left_to_click(tmp_path: Path) -> N
     assert fast.plan(["--store", str(tmp_path / "new"), "blame", "f"]) is not None
 
 
+@pytest.mark.parametrize(
+    "name", ["VPA_CONFIG_LOG_FORMAT", "VPA_CONFIG_LOG_FILE", "_VPA_CONFIG_COMPLETE"]
+)
 def test_an_option_set_in_the_environment_is_left_to_click(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
-    monkeypatch.setenv("VPA_CONFIG_LOG_FORMAT", "json")
+    monkeypatch.setenv(name, "json")
 
     assert fast.plan(["blame", "f"]) is None
-    assert os.environ["VPA_CONFIG_LOG_FORMAT"] == "json"
+    assert os.environ[name] == "json"
 
 
 SET_CASES = [
@@ -179,3 +184,24 @@ def test_a_plain_set_changes_and_answers_as_click_does(
     assert re.sub(r"Vpa-Correlation-Id: \w+", "", mine) == re.sub(
         r"Vpa-Correlation-Id: \w+", "", theirs
     )
+
+
+def test_a_reader_that_goes_away_ends_it_as_click_does(
+    example: Path, tmp_path: Path
+) -> None:
+    # The pipe is closed before the process writes: click exits 1, quietly.
+    ends = []
+    for extra in ({}, THROUGH_CLICK):
+        child = subprocess.Popen(
+            [sys.executable, "-m", "vpa_config", "--store", str(example), "log"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=cli_env(tmp_path, **extra), cwd=tmp_path,
+        )
+        assert child.stdout is not None and child.stderr is not None
+        child.stdout.close()
+        with child.stderr:
+            err = child.stderr.read()
+        ends.append((child.wait(timeout=60), err))
+
+    assert ends[0] == ends[1]
+    assert ends[0][0] == 1

@@ -21,14 +21,19 @@ from __future__ import annotations
 # a current index, ``get`` could take HEAD's blob id from it and the parse
 # from the fact cache, as ``blame`` does).
 
+import errno
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-# Environment variables that set a global option: click reads and checks them.
-_OPTION_ENV = ("VPA_CONFIG_LOG_FORMAT", "VPA_CONFIG_LOG_LEVEL", "VPA_CONFIG_LOG_FILE")
+# Environment variables that set a global option, or ask for shell completion:
+# click reads and checks them.
+_OPTION_ENV = (
+    "VPA_CONFIG_LOG_FORMAT", "VPA_CONFIG_LOG_LEVEL", "VPA_CONFIG_LOG_FILE",
+    "_VPA_CONFIG_COMPLETE",
+)
 STORE_ENV = "VPA_CONFIG_STORE"
 ACTOR_ENV = "VPA_CONFIG_ACTOR"
 
@@ -83,9 +88,53 @@ def run(found: Plan, state: dict[str, Any]) -> int:
     )
     app = AppContext(store_path=found.store)
     try:
-        return show(app, *found.args, as_json=found.as_json)
-    finally:
-        app.close()
+        try:
+            return show(app, *found.args, as_json=found.as_json)
+        finally:
+            app.close()
+    except (EOFError, KeyboardInterrupt):
+        return _aborted()
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:
+            raise
+        _broken_pipe()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# What click's Command.main does (outside standalone mode) when a command is
+# interrupted or its reader goes away; the same here, so that the answer,
+# the exit code and the events stay those of the click command.
+
+
+def _aborted() -> int:
+    from vpa_config.cli.render import echo
+
+    echo(err=True)  # the blank line after the terminal's ^C
+    echo("Aborted.", err=True)  # what cli.main prints for click's Abort
+    return 130
+
+
+def _broken_pipe() -> None:
+    sys.stdout = _QuietFlush(sys.stdout)  # type: ignore[assignment]
+    sys.stderr = _QuietFlush(sys.stderr)  # type: ignore[assignment]
+    raise SystemExit(1)
+
+
+class _QuietFlush:
+    """A stream whose flush ignores a closed pipe (the interpreter flushes at exit)."""
+
+    def __init__(self, wrapped: Any) -> None:
+        self.wrapped = wrapped
+
+    def flush(self) -> None:
+        try:
+            self.wrapped.flush()
+        except OSError as exc:
+            if exc.errno != errno.EPIPE:
+                raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.wrapped, name)
 
 
 # command -> the module and function that run it (what its click command calls).
