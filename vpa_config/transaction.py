@@ -351,6 +351,7 @@ def _discard_edits(
     result.discarded = names
     if not names or request.dry_run:
         return
+    placed: dict[Path, os.stat_result] = {}
     for name in names:
         path = fsutil.check_inside(store.root, name)
         content = tx.read(name)
@@ -358,8 +359,10 @@ def _discard_edits(
             fsutil.remove_file(path, store.root)
         else:
             fsutil.atomic_write(path, content, store.file_mode(name, tx.tree.get(name)))
+            # The index records the file as it was put back, not as it is later.
+            placed[path] = os.lstat(path)
     head = result.revision or tx.head
-    store.repo.update_index(store.repo.files(head), store.root, names)
+    store.repo.update_index(store.repo.files(head), store.root, names, placed)
     logs.emit(
         "config.edits_discarded", level="warning", category="audit",
         revision=head, actor=str(request.actor), kind=request.kind, files=names,

@@ -27,11 +27,10 @@ from pathlib import Path
 
 from vpa_config import gitindex
 
-# TODO(#9): the index entries that recovery, discarded hand edits and the
-# dulwich fallback write take each file's stat when the index is written, not
-# when the file was renamed into place (as a change's own entries do): an
-# edit made in between, keeping the size, would pass as clean until the file
-# is next touched.
+# TODO(#9): the index entries that recovery and the dulwich fallback write
+# take each file's stat when the index is written, not when the file was
+# renamed into place (as a change's own entries do): an edit made in between,
+# keeping the size, would pass as clean until the file is next touched.
 FileTree = dict[str, tuple[int, str]]
 _REGULAR = 0o100644
 _EXECUTABLE = 0o100755
