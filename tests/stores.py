@@ -28,6 +28,15 @@ def run(work: Path, store: Path, *args: str, **env: str) -> subprocess.Completed
     return done
 
 
+def build_with(run_cli: Callable[..., subprocess.CompletedProcess[str]], store: Path,
+               *commands: tuple[str, ...]) -> Path:
+    """Run each command line against ``store`` through ``run_cli``; a failure fails."""
+    for args in commands:
+        done = run_cli(*args, store=store)
+        assert done.returncode == 0, (args, done.stderr)
+    return store
+
+
 def template(work: Path, build: Build) -> Path:
     """A store at ``work/store`` made by ``build(run, store, work)``."""
     store = work / "store"

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import stores
 from conftest import RunCli, cli_env, git
 
 from vpa_config.cli import fast
@@ -47,15 +48,13 @@ CASES = [
 @pytest.fixture(name="example")
 def _example(run_cli: RunCli, store_path: Path) -> Path:
     """The example store with a few changes, one holding a terminal escape."""
-    for args in (
+    return stores.build_with(
+        run_cli, store_path,
         ("init", "--example"),
         ("set", "assistant.yaml", "llm.temperature", "0.3", "-m", "calmer"),
         ("set", "assistant.yaml", "llm.api_key", "sk-new-secret-1234", "-m", "rotate"),
         ("set", "assistant.yaml", "assistant.persona", '"\\e[31mRed\\e[0m and brief"'),
-    ):
-        done = run_cli(*args, store=store_path)
-        assert done.returncode == 0, done.stderr
-    return store_path
+    )
 
 
 @pytest.mark.parametrize("args", CASES, ids=" ".join)

@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import stores
 from conftest import RunCli, git
 
 from vpa_config.gitrepo import GitRepo
@@ -25,13 +26,11 @@ SETTINGS = ".vpa-config/settings.yaml"
 @pytest.fixture(name="example")
 def _example(run_cli: RunCli, store_path: Path) -> Path:
     """The example store, with llm.model changed once (a key no rule calls secret)."""
-    for args in (
+    return stores.build_with(
+        run_cli, store_path,
         ("init", "--example"),
         ("set", "assistant.yaml", "llm.model", "gpt-4o", "-m", "bigger"),
-    ):
-        done = run_cli(*args, store=store_path)
-        assert done.returncode == 0, done.stderr
-    return store_path
+    )
 
 
 def _commit_settings(run_cli: RunCli, store: Path, text: str) -> None:

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import stores
 from conftest import RunCli, cli_env
 
 # Never needed to answer a read.
@@ -49,13 +50,11 @@ def imported(run_cli: RunCli, store: Path, *args: str) -> set[str]:
 @pytest.fixture(name="example")
 def _example(run_cli: RunCli, store_path: Path) -> Path:
     """An example store with a second revision of assistant.yaml."""
-    for args in (
+    return stores.build_with(
+        run_cli, store_path,
         ("init", "--example"),
         ("set", "assistant.yaml", "llm.temperature", "0.3", "-m", "calmer"),
-    ):
-        done = run_cli(*args, store=store_path)
-        assert done.returncode == 0, done.stderr
-    return store_path
+    )
 
 
 @pytest.mark.parametrize("args", READS, ids=" ".join)
