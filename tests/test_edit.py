@@ -116,6 +116,40 @@ def test_editor_failing_after_an_invalid_edit_keeps_the_draft(
     assert snapshot(cli_store) == before
 
 
+# An editor during which another change is committed to the same file.
+CONCURRENT_EDITOR = """\
+import subprocess, sys
+from pathlib import Path
+
+target = Path(sys.argv[-1])
+subprocess.run([sys.executable, "-m", "vpa_config", "--store", sys.argv[1], "set",
+                "assistant.yaml", "llm.temperature", "0.2", "-m", "meanwhile"],
+               check=True, capture_output=True)
+target.write_text(target.read_text().replace("voice: alto", "voice: soprano"))
+"""
+
+
+def test_edit_never_undoes_a_change_committed_while_the_editor_was_open(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    script = tmp_path / "meanwhile_editor.py"
+    script.write_text(CONCURRENT_EDITOR)
+    command = f"{sys.executable} {script} {cli_store}"
+
+    done = run_cli("edit", "assistant.yaml", store=cli_store,
+                   env={"EDITOR": command, "VISUAL": command})
+
+    assert done.returncode == 1
+    assert "assistant.yaml was changed by another change since it was read" in (
+        done.stderr
+    )
+    draft = Path(done.stderr.partition("draft kept in ")[2].split(";")[0].strip())
+    assert "voice: soprano" in draft.read_text()
+    assert git(cli_store, "log", "-1", "--format=%s").strip() != "edit assistant.yaml"
+    assert "temperature: 0.2" in (cli_store / "assistant.yaml").read_text()
+    assert "voice: alto" in (cli_store / "assistant.yaml").read_text()
+
+
 def test_edit_invalid_then_keep_draft_prints_an_existing_path(
     run_cli: RunCli, cli_store: Path, tmp_path: Path
 ) -> None:

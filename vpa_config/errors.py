@@ -162,6 +162,10 @@ class HandEditsError(RefusedError):
     """Uncommitted hand edits stand in the way of an operation."""
 
 
+class ConflictError(RefusedError):
+    """A file changed under a change that was built on what it held before."""
+
+
 class NothingToDoError(RefusedError):
     """There is nothing to restore or undo."""
 

@@ -63,6 +63,10 @@ def default_store_path() -> Path:
     return Path(base) / "vpa-config"
 
 
+# import_file's ``expect`` when any content at HEAD will do.
+ANY_CONTENT: Any = object()
+
+
 @dataclass(frozen=True)
 class HandEdit:
     """A working file that differs from HEAD, and whether it would validate."""
@@ -476,17 +480,31 @@ class ConfigStore:
         kind: str = "import",
         subject: str | None = None,
         renamed_from: str | None = None,
+        expect: bytes | None | object = ANY_CONTENT,
     ) -> ChangeResult:
         """Add or replace a whole file with ``content``.
 
         ``renamed_from`` names the store file the content comes from; its
         history then continues as this file's (``audit``, ``blame``).
+        ``expect`` is what the file must hold at HEAD for the change to go
+        ahead (None: it must not exist), so that an edit built on an older
+        text never undoes a change committed meanwhile.
+
+        Raises:
+            ConflictError: the file no longer holds ``expect``.
         """
         name = fsutil.clean_name(name)
         with self.transaction(
             subject=subject or f"{kind} {name}", kind=kind, actor=actor,
             reason=reason, dry_run=dry_run,
         ) as tx:
+            if expect is not ANY_CONTENT and tx.read(name) != expect:
+                from vpa_config.errors import ConflictError
+
+                raise ConflictError(
+                    f"{name} was changed by another change since it was read (HEAD is "
+                    f"now {(tx.head or '')[:12]}); nothing was written"
+                )
             tx.write(name, content)
             if renamed_from and fsutil.clean_name(renamed_from) != name:
                 tx.trailer("Renamed-From", f"{fsutil.clean_name(renamed_from)} -> {name}")

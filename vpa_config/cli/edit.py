@@ -37,9 +37,10 @@ def edit_cmd(
     store = app.store()
     name = clean_name(file)
     try:
-        text = store.read_bytes(name).decode("utf-8", "replace")
+        base: bytes | None = store.read_bytes(name)
     except NotFoundError:
-        text = ""
+        base = None
+    text = base.decode("utf-8", "replace") if base is not None else ""
     original = text
 
     while True:
@@ -50,7 +51,9 @@ def edit_cmd(
         text = edited
         problems = store.check(name, text.encode())
         if not problems:
-            committed = _commit(store, name, text, actor, reason, dry_run, as_json)
+            committed = _commit(
+                store, name, text, base, actor, reason, dry_run, as_json
+            )
             if isinstance(committed, int):
                 return committed
             problems = committed
@@ -76,6 +79,7 @@ def _commit(
     store: Any,
     name: str,
     text: str,
+    base: bytes | None,
     actor: str | None,
     reason: str,
     dry_run: bool,
@@ -83,17 +87,17 @@ def _commit(
 ) -> int | list[Any]:
     """Commit the edit: an exit code, or the problems of a refused edit.
 
-    Any other refusal (hand edits in the way, the store locked) keeps the text
-    as a draft before the error is shown: an edit is never lost.
+    ``base`` is what the file held when the editor opened (None: no file): a
+    change committed to it meanwhile refuses the edit rather than be undone.
+    Any other refusal (that conflict, hand edits in the way, the store locked)
+    keeps the text as a draft before the error is shown: an edit is never lost.
     """
     from vpa_config.errors import InvalidConfigError, VpaConfigError
 
-    exists = name in store.repo.files(store.repo.head())
-    change = store.replace if exists else store.import_file
-    extra = {} if exists else {"kind": "edit"}
     try:
-        result = change(
-            name, text.encode(), actor=actor, reason=reason, dry_run=dry_run, **extra
+        result = store.import_file(
+            name, text.encode(), actor=actor, reason=reason, dry_run=dry_run,
+            kind="edit", expect=base,
         )
     except InvalidConfigError as exc:
         return list(exc.problems)
