@@ -209,6 +209,28 @@ def test_forced_restore_is_recorded_in_the_commit(
     assert _port(run_cli, app_store) == "9000"
 
 
+def test_forced_dry_run_says_what_the_forced_restore_would_do(
+    run_cli: RunCli, app_store: Path, tmp_path: Path
+) -> None:
+    _tighten_schema(run_cli, app_store, tmp_path)
+    target = _rev_of_port(app_store, 9000)
+    before = snapshot(app_store)
+
+    dry = run_cli("restore", target, "app.yaml", "--force", "--dry-run", store=app_store)
+    dry_json = run_cli("restore", target, "app.yaml", "--force", "--dry-run", "--json",
+                       store=app_store)
+    plain = run_cli("restore", target, "app.yaml", "--dry-run", store=app_store)
+
+    assert dry.returncode == 0, dry.stderr
+    assert "dry run: INVALID, would be committed forced past 1 problem; nothing " \
+        "written" in dry.stdout
+    assert dry_json.returncode == 0
+    assert json.loads(dry_json.stdout)["forced"] is True
+    assert plain.returncode == 1
+    assert "dry run: INVALID, would be refused; nothing written" in plain.stdout
+    assert snapshot(app_store) == before
+
+
 def test_force_on_a_valid_restore_records_nothing_forced(
     run_cli: RunCli, app_store: Path
 ) -> None:
@@ -377,3 +399,21 @@ def test_undo_dry_run_and_hand_edits(run_cli: RunCli, app_store: Path) -> None:
     assert refused.returncode == 1
     assert "uncommitted hand edits" in refused.stderr
     assert snapshot(app_store) == edited
+
+
+def test_undo_commits_hand_edits_first_when_told(run_cli: RunCli, app_store: Path) -> None:
+    app = app_store / "app.yaml"
+    app.write_text(app.read_text() + "# mine\n")
+    count = _count(app_store)
+
+    both = run_cli("undo", "--commit-edits", "--discard-edits", store=app_store)
+    done = run_cli("undo", "--commit-edits", store=app_store)
+
+    assert both.returncode == 2
+    assert "exclude each other" in both.stderr
+    assert done.returncode == 0, done.stderr
+    assert _count(app_store) == count + 2
+    assert "# mine" in git(app_store, "show", "HEAD~1:app.yaml")
+    assert git(app_store, "log", "-1", "--skip=1", "--format=%(trailers:key=Vpa-Kind)"
+               ).strip() == "Vpa-Kind: hand-edit"
+    assert _port(run_cli, app_store) == "9000"

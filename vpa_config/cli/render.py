@@ -85,10 +85,17 @@ def change_result(result: Any, as_json: bool) -> int:
     for problem in result.problems:
         echo(f"  invalid: {problem}", err=True)
     if result.dry_run:
-        verdict = "valid" if result.valid else "INVALID, would be refused"
+        if result.valid:
+            verdict = "valid"
+        elif result.forced:
+            count = len(result.problems)
+            verdict = (f"INVALID, would be committed forced past {count} "
+                       f"problem{'' if count == 1 else 's'}")
+        else:
+            verdict = "INVALID, would be refused"
         echo(f"dry run: {verdict}; nothing written")
-        return 0 if result.valid else 1
-    forced = " (forced past validation)" if result.forced and result.problems else ""
+        return 0 if result.valid or result.forced else 1
+    forced = " (forced past validation)" if result.forced else ""
     echo(f"committed {result.revision}{forced}")
     return 0
 

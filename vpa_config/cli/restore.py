@@ -56,11 +56,13 @@ def restore_cmd(
 
 @click.command("undo")
 @click.option("--discard-edits", is_flag=True, help="Overwrite uncommitted hand edits of those files.")
+@click.option("--commit-edits", is_flag=True, help="Commit uncommitted hand edits first, as their own revision.")
 @change_options
 @pass_app
 def undo_cmd(
     app: AppContext,
     discard_edits: bool,
+    commit_edits: bool,
     reason: str,
     actor: str | None,
     dry_run: bool,
@@ -71,6 +73,6 @@ def undo_cmd(
         actor=actor,
         reason=reason,
         dry_run=dry_run,
-        hand_edits="discard" if discard_edits else "refuse",
+        hand_edits=_hand_edit_policy(discard_edits, commit_edits),
     )
     return render.change_result(result, as_json)
