@@ -195,6 +195,17 @@ def test_toml_keeps_comments_and_changes_one_line() -> None:
     ]
 
 
+@pytest.mark.parametrize("value", [None, [1, None], {"a": None}])
+def test_toml_null_is_refused_with_what_to_do(value: object) -> None:
+    with pytest.raises(ParseError) as caught:
+        documents.set_value("h.toml", TOML, ("cpu", "degraded_percent"), value)
+
+    assert str(caught.value) == (
+        'h.toml: cpu.degraded_percent: TOML has no null value; remove the key with '
+        '"vpa-config unset" instead'
+    )
+
+
 def test_toml_duplicate_keys_are_refused() -> None:
     with pytest.raises(ParseError):
         documents.parse("h.toml", "[cpu]\na = 1\na = 2\n")

@@ -439,6 +439,11 @@ def _edit(name: str, text: str, path: Sequence[Part], value: Any, remove: bool) 
         edited = replace_scalar(name, text, path, value)
         if edited is not None:
             return edited.replace("\n", newline) if newline != "\n" else edited
+    if kind == "toml" and not remove and _holds_null(value):
+        raise ParseError(
+            name, f"{format_dotted(path)}: TOML has no null value; remove the key "
+            'with "vpa-config unset" instead'
+        )
     if kind == "yaml":
         editor = _YamlEditor(name, text)
     elif kind == "json":
@@ -452,6 +457,17 @@ def _edit(name: str, text: str, path: Sequence[Part], value: Any, remove: bool) 
         # tomlkit refuses what TOML cannot hold (null, for one) on assignment.
         raise ParseError(name, f"cannot be written as {kind.upper()}: {exc}") from None
     return result.replace("\n", newline) if newline != "\n" else result
+
+
+def _holds_null(value: Any) -> bool:
+    """Whether ``value`` is, or contains, None."""
+    if value is None:
+        return True
+    if isinstance(value, dict):
+        return any(_holds_null(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_null(item) for item in value)
+    return False
 
 
 def _apply(
