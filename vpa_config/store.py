@@ -127,7 +127,9 @@ class LogEntry:
             "kind": self.kind,
             "source": self.source,
             "files": list(self.files),
-            "trailers": {key: value for key, value in self.trailers},
+            # [key, value] pairs, in order, as ``show --json`` has them: a
+            # key can repeat (one ``Vpa-Schema`` per shipped schema).
+            "trailers": [list(pair) for pair in self.trailers],
         }
 
 
