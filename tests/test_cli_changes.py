@@ -142,13 +142,15 @@ def test_set_changes_only_the_one_line(run_cli: RunCli, cli_store: Path) -> None
         (("assistant.yaml", "assistant.voice", "bass"), 1,
          "assistant.voice: expected one of"),
         (("assistant.yaml", "llm..model", "x"), 2, "has an empty part"),
+        (("assistant.yaml", "llm.nonexistent", "1"), 1,
+         "assistant.yaml:19:3: llm: unexpected key 'nonexistent'"),
         (("assistant.yaml", "llm.model.deep", "x"), 1, "cannot"),
         (("../outside.yaml", "a", "1"), 1, "leaves the store"),
         (("/etc/passwd.yaml", "a", "1"), 1, "file name"),
         (("notes.txt", "a", "1"), 1, "unknown file type"),
         (("assistant.yaml", "llm.temperature", "[1, "), 1, "VALUE"),
     ],
-    ids=["maximum", "type", "enum", "empty-part", "into-scalar", "dotdot",
+    ids=["maximum", "type", "enum", "empty-part", "unexpected-key", "into-scalar", "dotdot",
          "absolute", "unknown-type", "bad-value"],
 )
 def test_set_refuses_bad_input_and_writes_nothing(

@@ -67,7 +67,7 @@ def test_every_error_is_reported_at_once_with_line_column_and_paths(
 
     found = {(p.line, p.column, p.dotted, p.pointer, p.rule) for p in problems}
     assert found == {
-        (1, 1, "", "", "additionalProperties"),
+        (4, 1, "", "", "additionalProperties"),  # the unexpected key's own line
         (1, 1, "name", "/name", "minLength"),
         (2, 1, "port", "/port", "maximum"),
         (3, 1, "mode", "/mode", "enum"),

@@ -49,6 +49,9 @@ class Problem:
     line: int | None = None
     column: int | None = None
     source: str = "schema"
+    # Parts below ``path`` that place it better in the text (an unexpected
+    # key's own name): used to find the line, not shown.
+    at: tuple[str | int, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def dotted(self) -> str:

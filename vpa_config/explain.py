@@ -63,7 +63,8 @@ def _required(error: Any, value: str) -> str:
     return f"missing required {noun} {', '.join(map(repr, missing))}"
 
 
-def _extra_keys(error: Any, value: str) -> str:
+def extra_keys(error: Any) -> list[str]:
+    """The keys an ``additionalProperties``/``unevaluatedProperties`` error refuses."""
     instance = error.instance if isinstance(error.instance, dict) else {}
     schema = error.schema if isinstance(error.schema, dict) else {}
     known = schema.get("properties") or {}
@@ -75,6 +76,11 @@ def _extra_keys(error: Any, value: str) -> str:
     ]
     if error.validator == "unevaluatedProperties" or not extra:
         extra = re.findall(r"'([^']*)'", str(error.message).rpartition("(")[2])
+    return [key for key in extra if isinstance(key, str)]
+
+
+def _extra_keys(error: Any, value: str) -> str:
+    extra = extra_keys(error)
     keys = ", ".join(repr(key) for key in extra[:10]) or "a key"
     more = f" and {len(extra) - 10} more" if len(extra) > 10 else ""
     noun = "key" if len(extra) == 1 else "keys"

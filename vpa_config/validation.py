@@ -765,7 +765,12 @@ def _problem(file: str, error: Any, secrets: _Secrets) -> Problem:
     if error.validator in ("anyOf", "oneOf") and error.context:
         return _branch_problem(file, error, secrets)
     message = secrets.scrub(describe(error, secrets.covers(error)))
-    return Problem(file, path, message, str(error.validator))
+    at: tuple[str, ...] = ()
+    if error.validator in ("additionalProperties", "unevaluatedProperties"):
+        from vpa_config.explain import extra_keys
+
+        at = tuple(extra_keys(error)[:1])
+    return Problem(file, path, message, str(error.validator), at=at)
 
 
 def _branch_problem(file: str, error: Any, secrets: _Secrets) -> Problem:
@@ -809,7 +814,9 @@ def locate_all(file: str, text: str, problems: list[Problem]) -> list[Problem]:
     finder = _finder(file, text)
     located = []
     for problem in problems:
-        position = finder(problem.path)
+        position = (problem.at and finder(problem.path + problem.at)) or finder(
+            problem.path
+        )
         if position:
             problem = replace(problem, line=position[0], column=position[1])
         located.append(problem)
