@@ -150,8 +150,8 @@ def test_set_changes_only_the_one_line(run_cli: RunCli, cli_store: Path) -> None
         (("notes.txt", "a", "1"), 1, "unknown file type"),
         (("assistant.yaml", "llm.temperature", "[1, "), 1, "VALUE"),
     ],
-    ids=["maximum", "type", "enum", "empty-part", "unexpected-key", "into-scalar", "dotdot",
-         "absolute", "unknown-type", "bad-value"],
+    ids=["maximum", "type", "enum", "empty-part", "unexpected-key", "into-scalar",
+         "dotdot", "absolute", "unknown-type", "bad-value"],
 )
 def test_set_refuses_bad_input_and_writes_nothing(
     run_cli: RunCli, cli_store: Path, args: tuple[str, ...], code: int, message: str

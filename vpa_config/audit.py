@@ -230,7 +230,9 @@ def _diff_working(store: ConfigStore, base: str | None, name: str | None) -> Rev
     tree = repo.files(base)
     edits = _working_against(store, tree)
     if name is not None and name not in tree and name not in edits:
-        raise NotFoundError(f"{name}: no such file in the revision or the working files")
+        raise NotFoundError(
+            f"{name}: no such file in the revision or the working files"
+        )
     names = [n for n in sorted(edits) if name is None or n == name]
     read_old = _tree_reader(store, tree)
 

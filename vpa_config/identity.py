@@ -50,7 +50,9 @@ def parse_actor(text: str, origin: str = "explicit") -> Actor:
     return Actor(name=name, email=email.strip(), origin=origin)
 
 
-def resolve_actor(explicit: str | None = None, repo_config: Path | None = None) -> Actor:
+def resolve_actor(
+    explicit: str | None = None, repo_config: Path | None = None
+) -> Actor:
     """The actor by the documented order of precedence.
 
     ``repo_config`` is the store repository's own git config file: its

@@ -23,7 +23,9 @@ def parse_key_path(text: str) -> tuple[str, ...]:
     if text.startswith("/"):
         return _parse_pointer(text)
     if text == "":
-        raise KeyPathSyntaxError("empty key path; expected something like assistant.voice")
+        raise KeyPathSyntaxError(
+            "empty key path; expected something like assistant.voice"
+        )
     parts: list[str] = []
     current: list[str] = []
     chars = iter(text)

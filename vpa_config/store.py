@@ -830,8 +830,9 @@ class ConfigStore:
             file=name, kind=kind, author=author, since=since, until=until,
             seqs=seqs, limit=limit,
         ))
-        if not revisions and name is not None and not any(index.newest(file=name, limit=1)):
-            raise NotFoundError(f"{name}: no such file in the store's history")
+        if not revisions and name is not None:
+            if not any(index.newest(file=name, limit=1)):  # never held at all
+                raise NotFoundError(f"{name}: no such file in the store's history")
         files = index.files_of(rev.seq for rev in revisions)
         return [
             LogEntry(
@@ -934,7 +935,9 @@ def _seconds_from_env(variable: str, text: str) -> float:
     except ValueError:
         seconds = math.nan
     if not (math.isfinite(seconds) and seconds >= 0):
-        raise UsageError(f"{variable}={text!r}: expected a number of seconds, 0 or more")
+        raise UsageError(
+            f"{variable}={text!r}: expected a number of seconds, 0 or more"
+        )
     return seconds
 
 
