@@ -219,3 +219,23 @@ def test_git_sees_an_ordinary_repository(run_cli: RunCli, cli_store: Path) -> No
     assert git(cli_store, "status", "--porcelain") == ""
     assert git(cli_store, "branch", "--show-current").strip() == "main"
     git(cli_store, "fsck", "--strict")
+
+
+def test_status_reports_a_symbolic_link_and_commit_refuses_it(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    (cli_store / "link.yaml").symlink_to("/etc/passwd")
+    (cli_store / "assistant.yaml").write_text(
+        (cli_store / "assistant.yaml").read_text().replace("voice: alto", "voice: tenor")
+    )
+
+    status = run_cli("status", "--json", store=cli_store)
+    commit = run_cli("commit", "-m", "x", store=cli_store)
+
+    assert status.returncode == 0, status.stderr
+    edits = {e["file"]: e for e in json.loads(status.stdout)["hand_edits"]}
+    assert edits["link.yaml"]["state"] == "symlink"
+    assert "symbolic link" in edits["link.yaml"]["problems"][0]["message"]
+    assert edits["assistant.yaml"]["state"] == "modified"
+    assert commit.returncode == 1
+    assert "link.yaml: is a symbolic link" in commit.stderr

@@ -63,6 +63,7 @@ def default_store_path() -> Path:
     return Path(base) / "vpa-config"
 
 
+_SYMLINK = "is a symbolic link; the store keeps only regular files"
 # import_file's ``expect`` when any content at HEAD will do.
 ANY_CONTENT: Any = object()
 
@@ -72,7 +73,7 @@ class HandEdit:
     """A working file that differs from HEAD, and whether it would validate."""
 
     path: str
-    state: str  # "modified", "added" or "deleted"
+    state: str  # "modified", "added", "deleted" or "symlink" (never committed)
     problems: tuple[Problem, ...] = ()
 
     @property
@@ -729,9 +730,15 @@ class ConfigStore:
     def status(self) -> Status:
         """The revision, the hand edits and whether each would validate."""
         head = self.repo.head()
-        edits = self._working_changes()
-        if not edits:  # clean: nothing to judge, so no validation is loaded
-            return Status(self.root, head, (), self.lock.holder())
+        links: list[str] = []
+        edits = self._working_changes(links)
+        found = [
+            HandEdit(name, "symlink",
+                     (Problem(name, (), _SYMLINK, "file", source="store"),))
+            for name in links
+        ]
+        if not edits:  # nothing to judge, so no validation is loaded
+            return Status(self.root, head, tuple(found), self.lock.holder())
         tree = self.repo.files(head)
         base = self._tree_reader(tree)
 
@@ -742,11 +749,11 @@ class ConfigStore:
         from vpa_config.verdict import CandidateCheck
 
         check = CandidateCheck(read, names, base)
-        found = []
         for name, content in sorted(edits.items()):
             state = "deleted" if content is None else "modified" if name in tree else "added"
             problems = () if content is None else tuple(check.validate_file(name))
             found.append(HandEdit(name, state, problems))
+        found.sort(key=lambda edit: edit.path)
         return Status(self.root, head, tuple(found), self.lock.holder())
 
     def hand_edited(self, tree: FileTree, names: Sequence[str]) -> set[str]:
@@ -774,7 +781,14 @@ class ConfigStore:
             return True
         return committed is None or committed[1] != self.repo.blob_id(content)
 
-    def _working_changes(self) -> dict[str, bytes | None]:
+    def _working_changes(
+        self, links: list[str] | None = None
+    ) -> dict[str, bytes | None]:
+        """Working files that differ from HEAD: content, or None if deleted.
+
+        A symbolic link is refused, unless ``links`` collects the names of
+        such files instead (``status`` reports them).
+        """
         from vpa_config import worktree
 
         tree = self.repo.files(self.repo.head())
@@ -789,9 +803,10 @@ class ConfigStore:
                 continue
             path = self.root / name
             if path.is_symlink():
-                raise UnsafePathError(
-                    f"{name}: is a symbolic link; the store keeps only regular files"
-                )
+                if links is None:
+                    raise UnsafePathError(f"{name}: {_SYMLINK}")
+                links.append(name)
+                continue
             content = path.read_bytes()
             if name not in tree or tree[name][1] != self.repo.blob_id(content):
                 changes[name] = content
