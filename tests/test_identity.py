@@ -124,3 +124,44 @@ def test_resolve_actor_reports_where_it_came_from(monkeypatch: pytest.MonkeyPatc
     )
     assert from_env.origin == "VPA_CONFIG_ACTOR"
     assert str(from_env) == "Env Person <env@example.org>"
+
+
+def _origins(run_cli: RunCli, store: Path) -> list[tuple[str, str]]:
+    import json
+
+    done = run_cli("events", "--json", store=store)
+    assert done.returncode == 0, done.stderr
+    found = [json.loads(line) for line in done.stdout.splitlines()]
+    return [(record["actor"], record["actor_origin"]) for record in found]
+
+
+@pytest.mark.parametrize(
+    "lead", [(), ("--log-level", "critical")], ids=["fast path", "click path"]
+)
+def test_audit_trail_records_where_the_actor_came_from(
+    run_cli: RunCli, tmp_path: Path, lead: tuple[str, ...]
+) -> None:
+    store = tmp_path / "store"
+    env = {"VPA_CONFIG_ACTOR": "Env Person <env@example.org>"}
+    assert run_cli("init", "--example", store=store, env=env).returncode == 0
+    steps = [
+        (*lead, "set", "assistant.yaml", "llm.max_tokens", "100"),
+        (*lead, "set", "assistant.yaml", "llm.max_tokens", "200",
+         "--actor", "Cli Person <cli@example.org>"),
+    ]
+    for args in steps:
+        done = run_cli(*args, store=store, env=env)
+        assert done.returncode == 0, done.stderr
+
+    assert _origins(run_cli, store) == [
+        ("Env Person <env@example.org>", "VPA_CONFIG_ACTOR"),
+        ("Env Person <env@example.org>", "VPA_CONFIG_ACTOR"),
+        ("Cli Person <cli@example.org>", "explicit"),
+    ]
+
+
+def test_actor_help_still_names_the_environment_variable(run_cli: RunCli) -> None:
+    done = run_cli("set", "--help")
+
+    assert done.returncode == 0, done.stderr
+    assert "VPA_CONFIG_ACTOR" in done.stdout

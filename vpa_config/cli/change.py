@@ -14,7 +14,7 @@ from vpa_config.cli.options import change_options
 
 @click.command("init")
 @click.option("--example", is_flag=True, help="Seed the VPA assistant's example configuration.")
-@click.option("--actor", envvar="VPA_CONFIG_ACTOR", help="Who creates the store.")
+@click.option("--actor", help="Who creates the store.  [env: VPA_CONFIG_ACTOR]")
 @click.option("--reason", "-m", default="", help="Why: recorded in the first commit.")
 @pass_app
 def init_cmd(app: AppContext, example: bool, actor: str | None, reason: str) -> int:

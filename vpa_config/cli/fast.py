@@ -187,7 +187,8 @@ def _set_args(words: list[str]) -> tuple[tuple[Any, ...], bool] | None:
         at += 1
     if len(positional) != 3:
         return None
-    actor = given.get("actor") or os.environ.get(ACTOR_ENV) or None
+    # VPA_CONFIG_ACTOR is read by vpa_config.identity, which records its origin.
+    actor = given.get("actor") or None
     args = (
         *positional, given.get("as_string", False), given.get("reason", ""), actor,
         given.get("dry_run", False),

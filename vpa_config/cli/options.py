@@ -19,7 +19,8 @@ def change_options(func: F) -> F:
     )(func)
     func = click.option(
         "--actor",
-        envvar="VPA_CONFIG_ACTOR",
+        # Not envvar=: vpa_config.identity reads VPA_CONFIG_ACTOR itself, so the
+        # audit trail records where the actor came from.
         help="Who makes the change, 'Name <email>'.  [env: VPA_CONFIG_ACTOR]",
     )(func)
     func = click.option(
