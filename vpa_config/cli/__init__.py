@@ -7,7 +7,8 @@ the history reads run without click at all (``fast.py``). :func:`main` is the
 one place failures become exit codes:
 
 * :class:`VpaConfigError`: one line on stderr, its ``exit_code``;
-* click usage errors: click's message, exit 2;
+* click usage errors: click's message, exit 2 (with ``--json``, also the
+  same JSON document a refusal prints on stdout);
 * Ctrl-C: exit 130;
 * anything else is a bug: one line naming a crash log with the traceback,
   exit 3 (``VPA_CONFIG_TRACEBACK=1`` prints the traceback instead).
@@ -81,7 +82,7 @@ def _run(argv: list[str] | None, failure: list[BaseException]) -> int:
     args = sys.argv[1:] if argv is None else argv
     plan = fast.plan(args)
     try:
-        result = fast.run(plan, _RUN) if plan is not None else _run_click(argv)
+        result = fast.run(plan, _RUN) if plan is not None else _run_click(argv, args)
     except VpaConfigError as exc:
         failure.append(exc)
         echo(f"vpa-config: {exc}", err=True)
@@ -100,7 +101,7 @@ def _run(argv: list[str] | None, failure: list[BaseException]) -> int:
     return result if isinstance(result, int) else 0
 
 
-def _run_click(argv: list[str] | None) -> Any:
+def _run_click(argv: list[str] | None, args: list[str]) -> Any:
     """The command line parsed by click: usage errors and Ctrl-C at a prompt."""
     import click
 
@@ -113,7 +114,51 @@ def _run_click(argv: list[str] | None) -> Any:
         return 130
     except click.ClickException as exc:
         exc.show()
+        if isinstance(exc, click.exceptions.NoSuchOption):
+            _negative_value_hint(exc, args)
+        if _wants_json(args):
+            _echo_json_usage_error(exc)
         return exc.exit_code
+
+
+def _negative_value_hint(exc: Any, args: list[str]) -> None:
+    """A negative number click took for an option: say it goes after ``--``.
+
+    click reports ``-0.5`` as the unknown option ``-0``, so the word shown is
+    the one of the command line that starts with the option click names.
+    """
+    word = next(
+        (w for w in args if w.startswith(exc.option_name) and _is_negative_number(w)),
+        None,
+    )
+    if word is None:
+        return
+    import click
+
+    ctx = exc.ctx
+    names = []
+    if ctx is not None:
+        names = [
+            param.human_readable_name
+            for param in ctx.command.params
+            if isinstance(param, click.Argument)
+        ]
+    command = ctx.command_path if ctx is not None else "vpa-config"
+    example = " ".join([command, *names[:-1], "--", word])
+    hint = f"a VALUE that starts with '-' goes after '--': {example}"
+    echo(f"vpa-config: {hint}", err=True)
+
+
+def _is_negative_number(word: str) -> bool:
+    """``-3``, ``-0.5``, ``-.5``, ``-1e3``: what ``float`` reads, digits first."""
+    lead = word[1:2] if word[1:2] != "." else word[2:3]
+    if not word.startswith("-") or not lead.isdigit():
+        return False
+    try:
+        float(word)
+    except ValueError:
+        return False
+    return True
 
 
 def _wants_json(argv: list[str]) -> bool:
@@ -133,6 +178,19 @@ def _echo_json_error(exc: Any) -> None:
         "message": str(exc),
         "exit_code": exc.exit_code,
         "problems": [problem.to_dict() for problem in problems],
+    })
+
+
+def _echo_json_usage_error(exc: Any) -> None:
+    """A click usage error as the same JSON document a refusal gives."""
+    from vpa_config.cli.render import echo_json
+
+    echo_json({
+        "ok": False,
+        "error": type(exc).__name__,
+        "message": exc.format_message(),
+        "exit_code": exc.exit_code,
+        "problems": [],
     })
 
 

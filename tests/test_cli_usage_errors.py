@@ -1,0 +1,87 @@
+"""Command-line mistakes through the real CLI: ``--json``, hints, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import stores
+from conftest import RunCli, snapshot
+
+
+@pytest.fixture(name="example_template", scope="module")
+def _example_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return stores.template(
+        tmp_path_factory.mktemp("template"),
+        lambda run, store, work: run("init", "--example"),
+    )
+
+
+@pytest.fixture(name="cli_store")
+def _cli_store(example_template: Path, store_path: Path) -> Path:
+    return stores.copy(example_template, store_path)
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "message"),
+    [
+        (("set", "assistant.yaml", "llm.max_tokens", "--json"),
+         "MissingParameter", "Missing argument 'VALUE'."),
+        (("restore", "HEAD~1", "--commit-edits", "--discard-edits", "--json"),
+         "UsageError", "--commit-edits"),
+    ],
+    ids=["missing value", "conflicting options"],
+)
+def test_json_usage_error_prints_one_document(
+    run_cli: RunCli, cli_store: Path, args: tuple[str, ...], error: str, message: str
+) -> None:
+    done = run_cli(*args, store=cli_store)
+
+    assert done.returncode == 2, done.stdout + done.stderr
+    document = json.loads(done.stdout)
+    assert document["ok"] is False
+    assert document["error"] == error
+    assert message in document["message"]
+    assert (document["exit_code"], document["problems"]) == (2, [])
+    assert "Usage: vpa-config" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_usage_error_without_json_prints_nothing_on_stdout(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    done = run_cli("set", "assistant.yaml", "llm.max_tokens", store=cli_store)
+
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "Missing argument 'VALUE'." in done.stderr
+
+
+@pytest.mark.parametrize("value", ["-3", "-0.5", "-.5", "-1e3"])
+def test_negative_value_without_dashes_gets_a_hint(
+    run_cli: RunCli, cli_store: Path, value: str
+) -> None:
+    before = snapshot(cli_store)
+
+    done = run_cli("set", "assistant.yaml", "llm.max_tokens", value, store=cli_store)
+
+    assert done.returncode == 2
+    assert "No such option" in done.stderr
+    hint = f"vpa-config set FILE KEY -- {value}"
+    assert [line for line in done.stderr.splitlines() if hint in line] == [
+        f"vpa-config: a VALUE that starts with '-' goes after '--': {hint}"
+    ]
+    assert snapshot(cli_store) == before
+
+
+def test_an_unknown_option_that_is_no_number_gets_no_hint(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    done = run_cli("set", "assistant.yaml", "llm.max_tokens", "-x", store=cli_store)
+
+    assert done.returncode == 2
+    assert "No such option '-x'" in done.stderr
+    assert "goes after" not in done.stderr
+
