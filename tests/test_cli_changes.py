@@ -461,13 +461,13 @@ def test_import_refuses_bad_content(
     assert snapshot(cli_store) == before
 
 
-def test_import_of_a_missing_source_is_a_usage_error(
+def test_import_of_a_missing_source_is_not_found(
     run_cli: RunCli, cli_store: Path, tmp_path: Path
 ) -> None:
     done = run_cli("import", str(tmp_path / "nope.yaml"), store=cli_store)
 
-    assert done.returncode == 2
-    assert "Traceback" not in done.stderr
+    assert done.returncode == 5
+    assert done.stderr == f"vpa-config: {tmp_path / 'nope.yaml'}: no such file\n"
 
 
 def test_rm_removes_the_file_and_keeps_history(run_cli: RunCli, cli_store: Path) -> None:

@@ -85,3 +85,43 @@ def test_an_unknown_option_that_is_no_number_gets_no_hint(
     assert "No such option '-x'" in done.stderr
     assert "goes after" not in done.stderr
 
+
+@pytest.mark.parametrize(
+    "args",
+    [("import", "missing.yaml"), ("schema", "add", "missing.schema.json")],
+    ids=["import", "schema add"],
+)
+def test_a_missing_source_file_is_not_found_exit_5(
+    run_cli: RunCli, cli_store: Path, args: tuple[str, ...]
+) -> None:
+    before = snapshot(cli_store)
+
+    done = run_cli(*args, store=cli_store)
+
+    assert done.returncode == 5, done.stdout + done.stderr
+    assert done.stderr == f"vpa-config: {args[-1]}: no such file\n"
+    assert snapshot(cli_store) == before
+
+
+def test_a_source_that_is_a_folder_is_still_a_bad_parameter(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "folder.yaml").mkdir()
+
+    done = run_cli("import", "folder.yaml", store=cli_store)
+
+    assert done.returncode == 2
+    assert "Invalid value for 'SRC'" in done.stderr
+
+
+def test_import_from_stdin_still_works(run_cli: RunCli, cli_store: Path) -> None:
+    text = (cli_store / "assistant.yaml").read_text()
+    changed = text.replace("temperature: 0.7", "temperature: 0.2")
+    assert changed != text
+
+    done = run_cli(
+        "import", "-", "--as", "assistant.yaml", store=cli_store, input=changed
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert (cli_store / "assistant.yaml").read_text() == changed

@@ -9,7 +9,7 @@ import click
 
 from vpa_config.cli import render
 from vpa_config.cli.context import AppContext, pass_app
-from vpa_config.cli.options import change_options
+from vpa_config.cli.options import change_options, read_source
 
 
 @click.command("init")
@@ -105,10 +105,7 @@ def import_cmd(
             raise click.UsageError("reading stdin (-) needs --as NAME")
         content = sys.stdin.buffer.read()
     else:
-        try:
-            content = src.read_bytes()
-        except OSError as exc:
-            raise click.BadParameter(f"cannot read {src}: {exc.strerror}", param_hint="SRC") from None
+        content = read_source(src, "SRC")
     name = as_name or src.name
     subject = f"import {src.name} as {name}" if as_name and as_name != src.name else None
     store = app.store()

@@ -12,7 +12,7 @@ import click
 
 from vpa_config.cli import render
 from vpa_config.cli.context import AppContext, pass_app
-from vpa_config.cli.options import change_options, json_option
+from vpa_config.cli.options import change_options, json_option, read_source
 
 
 @click.command("validate")
@@ -139,12 +139,7 @@ def schema_add_cmd(
     """
     from vpa_config.schema_admin import add_schema
 
-    try:
-        content = schema_file.read_bytes()
-    except OSError as exc:
-        raise click.BadParameter(
-            f"cannot read {schema_file}: {exc.strerror}", param_hint="SCHEMA"
-        ) from None
+    content = read_source(schema_file, "SCHEMA")
     result = add_schema(
         app.store(), content, as_name or schema_file.name, patterns,
         actor=actor, reason=reason, dry_run=dry_run,
