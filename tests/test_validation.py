@@ -344,6 +344,20 @@ def test_cli_missing_schema_is_not_found_exit_5(run_cli: RunCli, tmp_path: Path)
     assert done.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    "schema", ["any/nosuch.json", "./nosuch.json", "~/nosuch.json", ".nosuch.json"]
+)
+def test_cli_missing_schema_file_is_named_as_a_file(
+    run_cli: RunCli, tmp_path: Path, schema: str
+) -> None:
+    write(tmp_path, "f.yaml", "a: 1\n")
+
+    done = run_cli("validate", "--schema", schema, "f.yaml")
+
+    assert done.returncode == 5, done.stderr
+    assert done.stderr == f"vpa-config: schema file {schema} not found\n"
+
+
 def test_store_validate_names_files_and_settings_rules(
     run_cli: RunCli, store_path: Path
 ) -> None:

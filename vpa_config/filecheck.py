@@ -6,13 +6,14 @@ imports neither the settings models (pydantic) nor the store.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vpa_config import documents
-from vpa_config.errors import ParseError, Problem
+from vpa_config.errors import ParseError, Problem, SchemaNotFoundError
 from vpa_config.validation import SchemaRegistry, SchemaSource, validate
 
 
@@ -52,9 +53,25 @@ def file_verdicts(paths: Sequence[Path], schema: str) -> list[FileVerdict]:
     if schema_path.is_file():
         source = registry.add_file(schema_path)
     else:
-        source = registry.get(schema)
+        source = _named_schema(registry, schema)
     registry.ensure_checked(source)
     return [_file_verdict(path, source, registry) for path in paths]
+
+
+def _named_schema(registry: SchemaRegistry, schema: str) -> SchemaSource:
+    """A known schema by name; a name that is a path names a file that is not there."""
+    try:
+        return registry.get(schema)
+    except SchemaNotFoundError:
+        if not _looks_like_path(schema):
+            raise
+        raise SchemaNotFoundError(f"schema file {schema} not found") from None
+
+
+def _looks_like_path(name: str) -> bool:
+    """``any/x.json``, ``./x.json``, ``~/x.json``: a file meant, not a schema name."""
+    separators = {"/", os.sep} | ({os.altsep} if os.altsep else set())
+    return any(sep in name for sep in separators) or name.startswith((".", "~"))
 
 
 def _file_verdict(path: Path, source: SchemaSource, registry: SchemaRegistry) -> FileVerdict:
