@@ -36,7 +36,6 @@ from run import (  # noqa: E402
     Job,
     Row,
     alternate,
-    child_env,
     compile_checkout,
     copy_store,
     header,

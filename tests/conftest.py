@@ -77,6 +77,25 @@ def _store_path(tmp_path: Path) -> Path:
     return tmp_path / "store"
 
 
+@pytest.fixture(name="example_template", scope="module")
+def _example_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store made once per test module by ``vpa-config init --example``."""
+    import stores  # stores imports this module
+
+    return stores.template(
+        tmp_path_factory.mktemp("template"),
+        lambda run, store, work: run("init", "--example"),
+    )
+
+
+@pytest.fixture(name="cli_store")
+def _cli_store(example_template: Path, store_path: Path) -> Path:
+    """This test's own copy of the example store (a module may define its own)."""
+    import stores
+
+    return stores.copy(example_template, store_path)
+
+
 @pytest.fixture(name="store")
 def _store(store_path: Path) -> ConfigStore:
     """A fresh store seeded with the VPA example configuration."""

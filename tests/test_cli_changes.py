@@ -13,23 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import stores
 from conftest import ACTOR, RunCli, git, snapshot
-
-
-@pytest.fixture(name="example_template", scope="module")
-def _example_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store made once by ``vpa-config init --example``."""
-    return stores.template(
-        tmp_path_factory.mktemp("template"),
-        lambda run, store, work: run("init", "--example"),
-    )
-
-
-@pytest.fixture(name="cli_store")
-def _cli_store(example_template: Path, store_path: Path) -> Path:
-    """This test's own copy of the example store."""
-    return stores.copy(example_template, store_path)
 
 
 def _head(store: Path) -> str:

@@ -7,21 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import stores
 from conftest import RunCli, snapshot
-
-
-@pytest.fixture(name="example_template", scope="module")
-def _example_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return stores.template(
-        tmp_path_factory.mktemp("template"),
-        lambda run, store, work: run("init", "--example"),
-    )
-
-
-@pytest.fixture(name="cli_store")
-def _cli_store(example_template: Path, store_path: Path) -> Path:
-    return stores.copy(example_template, store_path)
 
 
 @pytest.mark.parametrize(

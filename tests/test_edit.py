@@ -12,9 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
 
-import stores
 from conftest import RunCli, git, snapshot
 
 EDITOR = """\
@@ -33,19 +31,6 @@ if version == "<fail>":
 if version is not None:
     target.write_text(version)
 """
-
-
-@pytest.fixture(name="example_template", scope="module")
-def _example_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return stores.template(
-        tmp_path_factory.mktemp("template"),
-        lambda run, store, work: run("init", "--example"),
-    )
-
-
-@pytest.fixture(name="cli_store")
-def _cli_store(example_template: Path, store_path: Path) -> Path:
-    return stores.copy(example_template, store_path)
 
 
 def _editor(tmp_path: Path, versions: list[str]) -> tuple[dict[str, str], Path]:

@@ -37,7 +37,7 @@ from vpa_config.errors import (
     VpaConfigError,
 )
 from vpa_config.gitrepo import FileTree, GitRepo
-from vpa_config.keypath import format_dotted, lookup, parse_key_path, resolve
+from vpa_config.keypath import lookup, parse_key_path, resolve
 from vpa_config.lock import StoreLock
 
 if TYPE_CHECKING:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from vpa_config import fsutil, logs
 from vpa_config.errors import HandEditsError, InvalidConfigError, Problem
 from vpa_config.gitrepo import EXEC_MODE, FILE_MODE, FileTree
-from vpa_config.history import CommitMessage, FileChange, diff_documents, one_line
+from vpa_config.history import CommitMessage, FileChange, one_line
 from vpa_config.identity import COMMITTER, Actor
 from vpa_config.layout import JOURNAL  # named there, for opening a store without this
 
