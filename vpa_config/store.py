@@ -514,11 +514,6 @@ class ConfigStore:
         assert tx.result is not None
         return tx.result
 
-    def replace(self, file: str, content: bytes, **kwargs: Any) -> ChangeResult:
-        """Replace a file with edited content (what ``edit`` commits)."""
-        self.read_bytes(file)
-        return self.import_file(file, content, kind="edit", **kwargs)
-
     def remove(
         self,
         file: str,

@@ -342,12 +342,12 @@ def _discard_edits(
 ) -> None:
     """Put back the hand-edited files a change leaves as they are in HEAD.
 
-    The files the change writes already hold their new content; the others of
-    ``tx.put_back`` get the candidate's (HEAD's) content, or are removed when
-    it has none. Each is written atomically; nothing is committed for them.
+    ``tx.put_back`` holds files found hand edited when the change was built.
+    The files the change writes already hold their new content; the others
+    get the candidate's (HEAD's) content, or are removed when it has none.
+    Each is written atomically; nothing is committed for them.
     """
     names = sorted(name for name in tx.put_back if name not in changed)
-    names = [name for name in names if name in store.hand_edited(tx.tree, names)]
     result.discarded = names
     if not names or request.dry_run:
         return
