@@ -117,7 +117,7 @@ def _run_click(argv: list[str] | None, args: list[str]) -> Any:
         if isinstance(exc, click.exceptions.NoSuchOption):
             _negative_value_hint(exc, args)
         if _wants_json(args):
-            _echo_json_usage_error(exc)
+            _echo_json_error(exc, exc.format_message())
         return exc.exit_code
 
 
@@ -167,30 +167,21 @@ def _wants_json(argv: list[str]) -> bool:
     return "--json" in options
 
 
-def _echo_json_error(exc: Any) -> None:
-    """A refusal as JSON on stdout, so ``--json`` callers always get a document."""
+def _echo_json_error(exc: Any, message: str | None = None) -> None:
+    """A refusal, or a click usage error, as JSON on stdout.
+
+    So ``--json`` callers always get a document; ``message`` defaults to the
+    exception's text.
+    """
     from vpa_config.cli.render import echo_json
 
     problems = getattr(exc, "problems", None) or []
     echo_json({
         "ok": False,
         "error": type(exc).__name__,
-        "message": str(exc),
+        "message": str(exc) if message is None else message,
         "exit_code": exc.exit_code,
         "problems": [problem.to_dict() for problem in problems],
-    })
-
-
-def _echo_json_usage_error(exc: Any) -> None:
-    """A click usage error as the same JSON document a refusal gives."""
-    from vpa_config.cli.render import echo_json
-
-    echo_json({
-        "ok": False,
-        "error": type(exc).__name__,
-        "message": exc.format_message(),
-        "exit_code": exc.exit_code,
-        "problems": [],
     })
 
 
