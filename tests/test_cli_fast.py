@@ -108,7 +108,7 @@ def test_anything_else_is_left_to_click(argv: list[str]) -> None:
 
 
 def test_the_forms_it_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(fast.ACTOR_ENV, raising=False)
+    monkeypatch.delenv("VPA_CONFIG_ACTOR", raising=False)
     folder = str(tmp_path)
 
     assert fast.plan(["--store", folder, "audit", "f", "k"]) == fast.Plan(

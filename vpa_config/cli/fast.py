@@ -35,7 +35,6 @@ _OPTION_ENV = (
     "_VPA_CONFIG_COMPLETE",
 )
 STORE_ENV = "VPA_CONFIG_STORE"
-ACTOR_ENV = "VPA_CONFIG_ACTOR"
 
 
 class Plan(NamedTuple):
