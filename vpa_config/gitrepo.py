@@ -81,6 +81,16 @@ def _open_dulwich(path: Path) -> Any:
 _UNKNOWN: Any = object()
 
 
+def _object_id(kind: bytes, raw: bytes) -> tuple[bytes, str]:
+    """git's header of an object of this type and content, and its hex id."""
+    import hashlib
+
+    header = b"%s %d\x00" % (kind, len(raw))
+    digest = hashlib.sha1(header)
+    digest.update(raw)
+    return header, digest.hexdigest()
+
+
 def _is_id(value: bytes) -> bool:
     return len(value) == 40 and not value.translate(None, b"0123456789abcdef")
 
@@ -548,13 +558,9 @@ class GitRepo:
         self, kind: bytes, raw: bytes, staged: StagedWrites | None = None
     ) -> bytes:
         """:meth:`add` for an object given by its type and content; its hex id."""
-        import hashlib
         import zlib
 
-        header = b"%s %d\x00" % (kind, len(raw))
-        digest = hashlib.sha1(header)
-        digest.update(raw)
-        hexsha = digest.hexdigest()
+        header, hexsha = _object_id(kind, raw)
         sha = hexsha.encode()
         path = self.controldir / "objects" / hexsha[:2] / hexsha[2:]
         # A restore brings back blobs and trees the store already holds,
@@ -587,10 +593,7 @@ class GitRepo:
     @staticmethod
     def blob_id(content: bytes) -> str:
         """The id git gives a blob of this content, without storing it."""
-        import hashlib
-
-        header = b"blob %d\x00" % len(content)
-        return hashlib.sha1(header + content).hexdigest()
+        return _object_id(b"blob", content)[1]
 
     # --- writing ---------------------------------------------------------
 
