@@ -743,8 +743,7 @@ class GitRepo:
         written = self._written_trees.get(tree_id)
         if written is not None:
             return dict(written)
-        raw = self._repo.object_store[tree_id].as_raw_string()
-        return {name: (mode, sha) for name, mode, sha in _parse_tree(raw)}
+        return self._read_entries(tree_id)
 
     def advance(
         self,
