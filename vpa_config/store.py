@@ -514,6 +514,15 @@ class ConfigStore:
         assert tx.result is not None
         return tx.result
 
+    def replace(self, file: str, content: bytes, **kwargs: Any) -> ChangeResult:
+        """Replace an existing file with ``content``, as an ``edit`` change.
+
+        Raises:
+            NotFoundError: the store has no such file.
+        """
+        self.read_bytes(file)
+        return self.import_file(file, content, kind="edit", **kwargs)
+
     def remove(
         self,
         file: str,
