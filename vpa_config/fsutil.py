@@ -7,7 +7,6 @@ import itertools
 import os
 import re
 import stat
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -109,7 +108,7 @@ def atomic_write(path: Path, content: bytes, mode: int, sync_dir: bool = True) -
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
+        fd, tmp = _new_temp(path.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(content)
