@@ -205,6 +205,24 @@ def close_later(fd: int | None) -> None:
             os.close(fd)
 
 
+def replace_then_free(source: Path | str, target: Path | str) -> None:
+    """``os.replace``, the old target's blocks freed in the background."""
+    old = hold_replaced(Path(target))
+    try:
+        os.replace(source, target)
+    finally:
+        close_later(old)
+
+
+def unlink_then_free(path: Path) -> None:
+    """Remove ``path`` if it is there, its blocks freed in the background."""
+    held = hold_replaced(path)
+    try:
+        path.unlink(missing_ok=True)
+    finally:
+        close_later(held)
+
+
 def settle() -> None:
     """Wait for the closes :func:`close_later` started."""
     while _closing:
@@ -415,13 +433,10 @@ def replace_all(
 def _replace_one(
     source: Path, target: Path, stats: dict[Path, os.stat_result]
 ) -> tuple[Path, Path, OSError] | None:
-    old = hold_replaced(target)
     try:
-        os.replace(source, target)
+        replace_then_free(source, target)
     except OSError as exc:
         return source, target, exc
-    finally:
-        close_later(old)
     try:
         stats[target] = os.lstat(target)
     except OSError:

@@ -220,11 +220,7 @@ def update(
             with os.fdopen(fd, "wb") as handle:
                 handle.write(body + hashlib.sha1(body).digest())
                 inode = os.fstat(handle.fileno()).st_ino
-            old = fsutil.hold_replaced(path)
-            try:
-                os.replace(lock, path)
-            finally:
-                fsutil.close_later(old)
+            fsutil.replace_then_free(lock, path)
         except BaseException:
             lock.unlink(missing_ok=True)
             raise

@@ -171,13 +171,10 @@ class BranchMove:
         """
         from dulwich.reflog import format_reflog_line
 
-        old = fsutil.hold_replaced(self.path)
         try:
-            os.replace(self.lock, self.path)
+            fsutil.replace_then_free(self.lock, self.path)
         except OSError as exc:
             raise storage_error(exc, self.path) from None
-        finally:
-            fsutil.close_later(old)
         self.done = True
         # The branch has moved: what is left cannot undo the change, so a
         # refusal here is reported, not raised (the files stay as committed).

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vpa_config.errors import StoreLockedError
-from vpa_config.fsutil import close_later, hold_replaced, storage_error
+from vpa_config.fsutil import storage_error, unlink_then_free
 
 POLL_S = 0.01
 
@@ -75,10 +75,7 @@ class StoreLock:
         self._depth -= 1
         if self._depth == 0 and self._fd is not None:
             try:
-                # Its blocks are freed by a background close (fsutil.hold_replaced).
-                held = hold_replaced(self.info_path)
-                self.info_path.unlink(missing_ok=True)
-                close_later(held)
+                unlink_then_free(self.info_path)
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
                 os.close(self._fd)

@@ -570,10 +570,7 @@ def finish_files(
         store.repo.files(commit), store.root, sorted(changed), placed
     )
     store.maybe_crash("after-index")
-    journal = _journal_path(store)
-    held = fsutil.hold_replaced(journal)
-    journal.unlink(missing_ok=True)
-    fsutil.close_later(held)
+    fsutil.unlink_then_free(_journal_path(store))
     from vpa_config import settings_cache
 
     settings_cache.flush()
