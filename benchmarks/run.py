@@ -632,13 +632,34 @@ def render(job: Job) -> str:
     return "\n".join(lines)
 
 
+def interpreter() -> str:
+    """The measuring interpreter, and the .pth files its start-up runs.
+
+    Every Python process measured pays for those files (a .pth line can import
+    anything), so the header names them.
+    """
+    import site
+
+    kind = "virtual environment" if sys.prefix != sys.base_prefix else "system"
+    folders = site.getsitepackages()
+    if site.ENABLE_USER_SITE:
+        folders.append(site.getusersitepackages())
+    found = sorted(
+        path.name for folder in folders if os.path.isdir(folder)
+        for path in Path(folder).glob("*.pth")
+    )
+    runs = ", ".join(found) if found else "no .pth files"
+    return f"{sys.executable} ({kind}; its start-up runs {runs})"
+
+
 def header(reps: int, fixture: str) -> str:
     found = versions()
     listed = ", ".join(f"{name} {version}" for name, version in found.items())
     stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     return (
         f"## vpa-config benchmarks, {stamp} UTC\n\n"
-        f"Machine: {machine()}.  \nVersions: {listed}.  \n"
+        f"Machine: {machine()}.  \nInterpreter: {interpreter()}.  \n"
+        f"Versions: {listed}.  \n"
         f"Fixture: {fixture}; {reps} repetitions per engine, alternating, after one "
         "warm-up; medians.  \nvpa-config fsyncs objects, files and refs; git and "
         "libgit2 do not by default.\n"
