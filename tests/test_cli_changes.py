@@ -59,6 +59,42 @@ def test_init_refuses_a_folder_that_is_not_empty(run_cli: RunCli, tmp_path: Path
     assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
 
 
+def _plain_git_repository(folder: Path) -> Path:
+    folder.mkdir()
+    git(folder, "init", "-q")
+    (folder / "app.yaml").write_text("port: 80\n")
+    git(folder, "add", "app.yaml")
+    git(folder, "commit", "-q", "-m", "not a store")
+    return folder
+
+
+def test_a_plain_git_repository_is_not_taken_for_a_store(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    folder = _plain_git_repository(tmp_path / "plain")
+    before = snapshot(folder)
+
+    for argv in (["status"], ["set", "app.yaml", "port", "81"], ["log"],
+                 ["audit", "app.yaml", "port"]):
+        done = run_cli(*argv, store=folder)
+        _assert_refused(done, 5, "is a git repository but not a vpa-config store")
+    done = run_cli("init", store=folder)
+
+    _assert_refused(done, 1, "is a git repository but not a vpa-config store")
+    assert snapshot(folder) == before
+
+
+def test_a_store_whose_audit_trail_is_gone_is_still_a_store(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    (cli_store / ".git" / "vpa-config-audit.jsonl").unlink()
+
+    done = run_cli("status", store=cli_store)
+
+    assert done.returncode == 0, done.stderr
+    _assert_refused(run_cli("init", store=cli_store), 1, "is already a store")
+
+
 def test_default_store_is_under_xdg_config_home(run_cli: RunCli, tmp_path: Path) -> None:
     done = run_cli("init", "--example")
 

@@ -170,6 +170,14 @@ class ConfigStore:
                 f'"vpa-config --store {root} init"'
             )
         repo = GitRepo.open(root)
+        if not kwargs.pop("_created", False) and not _is_store(repo):
+            repo.close()
+            raise StoreNotFoundError(
+                f"{root} is a git repository but not a vpa-config store (no "
+                "audit trail, no .vpa-config/settings.yaml at HEAD); create a "
+                "store in a new folder with \"vpa-config init\" and import the "
+                "files with \"vpa-config import\""
+            )
         from vpa_config import settings_cache
 
         settings_cache.use_dir(repo.controldir)
@@ -194,16 +202,29 @@ class ConfigStore:
     ) -> tuple[ConfigStore, ChangeResult]:
         """Create a store, and commit its settings (and the example) as revision 1."""
         root = Path(path).expanduser() if path else default_store_path()
+        if (root / ".git").is_dir():
+            existing = GitRepo.open(root)
+            try:
+                if _is_store(existing):
+                    raise RefusedError(
+                        f"{root} is already a store; nothing was changed"
+                    )
+            finally:
+                existing.close()
         if (root / ".git").exists():
-            raise RefusedError(f"{root} is already a store; nothing was changed")
+            raise RefusedError(
+                f"{root} is a git repository but not a vpa-config store; init "
+                "needs an empty or new folder (import its files into the new "
+                "store with \"vpa-config import\")"
+            )
         if root.exists() and any(root.iterdir()):
             raise RefusedError(
                 f"{root} is not empty; init needs an empty or new folder "
                 "(import existing files afterwards with \"vpa-config import\")"
             )
         root.mkdir(parents=True, exist_ok=True)
-        GitRepo.init(root)
-        store = cls.open(root, source=source)
+        GitRepo.init(root).close()
+        store = cls.open(root, source=source, _created=True)
         store._install_hooks()
         with store.transaction(
             subject="init store" + (" with the example configuration" if example else ""),
@@ -1033,6 +1054,20 @@ def _flush_fact_cache() -> None:
     cache = sys.modules.get("vpa_config.blobcache")
     if cache is not None:
         cache.flush_all()
+
+
+def _is_store(repo: GitRepo) -> bool:
+    """Whether a repository is a vpa-config store, not just any git repository.
+
+    Every store has an audit trail from its first transaction (``init``); one
+    whose trail was deleted is still known by its settings at HEAD.
+    """
+    if (repo.controldir / audittrail.AUDIT_FILE).exists():
+        return True
+    from vpa_config.layout import SETTINGS_FILE
+
+    head = repo.head()
+    return head is not None and SETTINGS_FILE in repo.files(head)
 
 
 def _blob_lookup(tree: FileTree) -> Callable[[str], str | None]:
