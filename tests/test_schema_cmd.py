@@ -49,6 +49,31 @@ def test_schema_add_commits_schema_and_rule(
     assert git(cli_store, "status", "--porcelain") == ""
 
 
+def test_schema_add_of_a_taken_name_needs_replace(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    run_cli("schema", "add", str(write_schema(tmp_path, NOTES_SCHEMA)),
+            "--for", "notes.yaml", store=cli_store)
+    other = {**NOTES_SCHEMA, "title": "other notes"}
+    before = snapshot(cli_store)
+
+    refused = run_cli("schema", "add", str(write_schema(tmp_path, other)),
+                      store=cli_store)
+
+    assert refused.returncode == 1, refused.stderr
+    assert "already has a different schema of this name" in refused.stderr
+    assert "--replace" in refused.stderr and "Traceback" not in refused.stderr
+    assert snapshot(cli_store) == before
+    again = run_cli("schema", "add", str(write_schema(tmp_path, NOTES_SCHEMA)),
+                    "--for", "more-notes.yaml", store=cli_store)
+    assert again.returncode == 0, again.stderr
+    replaced = run_cli("schema", "add", str(write_schema(tmp_path, other)),
+                       "--replace", store=cli_store)
+    assert replaced.returncode == 0, replaced.stderr
+    stored = cli_store / ".vpa-config/schemas/notes.schema.json"
+    assert json.loads(stored.read_text())["title"] == "other notes"
+
+
 def test_added_rule_applies_to_new_files(
     run_cli: RunCli, cli_store: Path, tmp_path: Path
 ) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vpa_config import documents, fsutil
-from vpa_config.errors import SchemaError
+from vpa_config.errors import RefusedError, SchemaError
 from vpa_config.layout import SCHEMA_DIR, SETTINGS_FILE, default_settings_text
 from vpa_config.validation import (
     SchemaRegistry,
@@ -60,14 +60,25 @@ def add_schema(
     actor: str | None = None,
     reason: str = "",
     dry_run: bool = False,
+    replace: bool = False,
 ) -> ChangeResult:
-    """Commit ``content`` as ``.vpa-config/schemas/NAME`` and a rule per pattern."""
+    """Commit ``content`` as ``.vpa-config/schemas/NAME`` and a rule per pattern.
+
+    A different schema of the same name is replaced only with ``replace``.
+    """
     name = _schema_name(name)
     rules = ", ".join(patterns)
     subject = f"schema add {name}" + (f" for {rules}" if rules else "")
     with store.transaction(
         subject=subject, kind="schema", actor=actor, reason=reason, dry_run=dry_run
     ) as tx:
+        present = tx.read(SCHEMA_DIR + name)
+        if present is not None and present != content and not replace:
+            raise RefusedError(
+                f"{SCHEMA_DIR}{name}: the store already has a different schema "
+                "of this name; pass --replace to replace it, or --as NAME to add "
+                "this one beside it"
+            )
         _check_with_neighbours(tx, name, content)
         tx.write(SCHEMA_DIR + name, content)
         if patterns:

@@ -119,6 +119,10 @@ def schema_group() -> None:
     help="A glob of store files this schema applies to (repeatable).",
 )
 @click.option("--as", "as_name", help="Its name in the store (default: SCHEMA's file name).")
+@click.option(
+    "--replace", is_flag=True,
+    help="Replace a different schema the store has under this name.",
+)
 @change_options
 @pass_app
 def schema_add_cmd(
@@ -126,6 +130,7 @@ def schema_add_cmd(
     schema_file: Path,
     patterns: tuple[str, ...],
     as_name: str | None,
+    replace: bool,
     reason: str,
     actor: str | None,
     dry_run: bool,
@@ -135,14 +140,15 @@ def schema_add_cmd(
 
     The schema is checked against its metaschema and every $ref resolved
     first; the files the rule reaches must then validate, or nothing is
-    written.
+    written. A different schema already stored under the same name is
+    refused unless --replace is given.
     """
     from vpa_config.schema_admin import add_schema
 
     content = read_source(schema_file, "SCHEMA")
     result = add_schema(
         app.store(), content, as_name or schema_file.name, patterns,
-        actor=actor, reason=reason, dry_run=dry_run,
+        actor=actor, reason=reason, dry_run=dry_run, replace=replace,
     )
     return render.change_result(result, as_json)
 
