@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,8 @@ def test_verify_json_lists_the_failing_revision(run_cli: RunCli, cli_store: Path
     assert finding["subject"] == "sneaky"
     assert finding["direct_git_commit"] is True
     assert finding["problems"][0]["pointer"] == "/llm/temperature"
+    seconds = int(git(cli_store, "log", "-1", "--format=%at"))
+    assert finding["time"] == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 def test_verify_logs_a_security_event(

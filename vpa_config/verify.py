@@ -21,6 +21,7 @@ by the vpa-config, jsonschema and shipped-schema versions), so a second
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -59,7 +60,7 @@ class RevisionFinding:
         """JSON-ready form."""
         return {
             "revision": self.revision,
-            "time": self.time,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.time)),
             "author": self.author,
             "subject": self.subject,
             "kind": self.kind,
