@@ -18,8 +18,8 @@ from vpa_config.cli.options import json_option
 @click.option("--rev", help="Read at this revision (hash, HEAD~N, branch, tag).")
 @click.option(
     "--at", "at_time",
-    help="Read as it was at this time (ISO 8601, '2h ago', 'yesterday'); "
-    "also names the revision it came from.",
+    help="Read as it was at this time (ISO 8601, '2h ago', 'yesterday' = 00:00 "
+    "UTC); also names the revision it came from.",
 )
 @json_option
 @pass_app
