@@ -88,6 +88,16 @@ def test_events_filters(run_cli: RunCli, busy_store: Path, args: tuple, expected
     assert [(r["kind"], r["outcome"]) for r in records(done.stdout)] == expected
 
 
+def test_events_names_a_kind_no_record_has(run_cli: RunCli, busy_store: Path):
+    done = run_cli("events", "--kind", "bogus", "--kind", "init", store=busy_store)
+
+    assert done.returncode == 0, done.stderr
+    assert "init" in done.stdout and "bogus" not in done.stdout
+    [note] = done.stderr.splitlines()
+    assert "no record has the kind or outcome 'bogus'" in note
+    assert "committed" in note and "refused" in note and "set" in note
+
+
 def test_events_rejects_an_unreadable_time(run_cli: RunCli, busy_store: Path):
     done = run_cli("events", "--since", "last blue moon", store=busy_store)
 

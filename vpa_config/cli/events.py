@@ -49,11 +49,11 @@ def events_cmd(
 
     low = parse_time(since) if since else None
     high = parse_time(until) if until else None
+    records = list(audittrail.records(app.store()))
     wanted = [
-        record
-        for record in audittrail.records(app.store())
-        if _matches(record, low, high, kinds, actor)
+        record for record in records if _matches(record, low, high, kinds, actor)
     ]
+    _note_unknown_kinds(kinds, records)
     if limit is not None:
         wanted = wanted[-limit:]
     for record in wanted:
@@ -62,6 +62,20 @@ def events_cmd(
         else:
             click.echo(_line(record))
     return 0
+
+
+def _note_unknown_kinds(kinds: tuple[str, ...], records: list[dict[str, Any]]) -> None:
+    """Say on stderr which --kind names no record of the trail has, and what does."""
+    seen = {str(record.get(field)) for record in records
+            for field in ("kind", "outcome") if record.get(field)}
+    unknown = [kind for kind in kinds if kind not in seen]
+    if unknown:
+        names = ", ".join(repr(kind) for kind in unknown)
+        click.echo(
+            f"vpa-config: no record has the kind or outcome {names}; the trail "
+            f"has: {', '.join(sorted(seen)) or 'no records'}",
+            err=True,
+        )
 
 
 def _epoch(stamp: Any) -> float | None:
