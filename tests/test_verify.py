@@ -12,7 +12,13 @@ from conftest import RunCli, git
 
 from vpa_config import logs
 from vpa_config.store import ConfigStore
-from vpa_config.verify import CHECKS, CheckResult, register_check, verify_store
+from vpa_config.verify import (
+    CHECKS,
+    CheckResult,
+    accept_rewrite,
+    register_check,
+    verify_store,
+)
 from test_hooks import git_commit
 
 
@@ -118,7 +124,8 @@ def test_verify_uses_the_store_schema_of_each_revision(
     assert run_cli("import", str(tmp_path / "notes.yaml"), store=cli_store).returncode == 0
     schema.write_text(json.dumps({"properties": {"n": {"maximum": 5}}}))
 
-    added = run_cli("schema", "add", str(schema), "--for", "notes.yaml", store=cli_store)
+    added = run_cli("schema", "add", str(schema), "--for", "notes.yaml", "--replace",
+                    store=cli_store)
     assert added.returncode == 1
     assert "notes.yaml:1:1: n: expected at most 5; got 8" in added.stderr
     forced_dir = cli_store / ".vpa-config" / "schemas"
@@ -202,3 +209,52 @@ def test_a_bypass_after_a_cached_verify_is_found_with_its_line(
     assert [f["subject"] for f in check["findings"]] == ["sneaky after"]
     problem = check["findings"][0]["problems"][0]
     assert (problem["file"], problem["line"]) == ("assistant.yaml", 15)
+
+
+def test_an_intended_rewrite_is_accepted_once_with_who_and_why(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    dropped = git(cli_store, "rev-parse", "HEAD").strip()
+    git(cli_store, "reset", "-q", "--hard", "HEAD~1")
+
+    failing = run_cli("verify", store=cli_store)
+    assert failing.returncode == 1
+    assert "no longer in history" in failing.stdout
+    assert "--accept-rewrite -m REASON" in failing.stdout
+
+    no_reason = run_cli("verify", "--accept-rewrite", store=cli_store)
+    assert no_reason.returncode == 2 and "needs a reason" in no_reason.stderr
+    dry = run_cli("verify", "--accept-rewrite", "--dry-run", "-m", "x", store=cli_store)
+    assert dry.returncode == 1, dry.stderr
+    assert f"would accept 1 revision dropped from history: {dropped[:12]}" in dry.stderr
+
+    done = run_cli(
+        "verify", "--accept-rewrite", "-m", "purged a leaked key",
+        "--actor", "Ada <ada@example.org>", store=cli_store,
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "audit_chain: " in done.stdout and "chain whole" in done.stdout
+    trail = (cli_store / ".git" / "vpa-config-audit.jsonl").read_text().splitlines()
+    record = json.loads(trail[-1])
+    assert record["kind"] == "rewrite_accepted"
+    assert record["revisions_dropped"] == [dropped]
+    assert record["actor"] == "Ada <ada@example.org>"
+    assert record["reason"] == "purged a leaked key"
+    again = run_cli("verify", "--accept-rewrite", "-m", "again", store=cli_store)
+    assert again.returncode == 1 and "nothing to accept" in again.stderr
+    assert run_cli("verify", store=cli_store).returncode == 0
+
+
+def test_accepting_a_rewrite_is_a_security_event(cli_store: Path) -> None:
+    git(cli_store, "reset", "-q", "--hard", "HEAD~1")
+    store = ConfigStore.open(cli_store)
+
+    with logs.capture() as events:
+        dropped = accept_rewrite(store, "Ada <ada@example.org>", "purged")
+
+    store.close()
+    [event] = [e for e in events if e["event"] == "security.rewrite_accepted"]
+    assert event["security_event"] == "history_rewrite_accepted"
+    assert event["category"] == "security"
+    assert event["revisions"] == len(dropped) == 1

@@ -563,6 +563,7 @@ class ChainProblem:
     line: int
     message: str
     kind: str  # "unreadable", "edited", "removed", "revision_missing"
+    revision: str = ""  # the missing revision, for "revision_missing"
 
     def __str__(self) -> str:
         return f"audit trail line {self.line}: {self.message}"
@@ -604,13 +605,14 @@ def verify_chain(store: ConfigStore) -> ChainReport:
     """
     report = ChainReport(audit_path(store))
     lines = list(read_lines(store))
-    history = set(reachable(store, store.repo.head()))
+    # Revisions a "rewrite_accepted" record says were dropped on purpose.
+    known = set(reachable(store, store.repo.head())) | dropped_revisions(lines)
     previous: TrailLine | None = None
     for line in lines:
         report.records += 1
         report.problems += _link_problems(previous, line)
         if line.record is not None:
-            report.problems += _revision_problems(line, history)
+            report.problems += _revision_problems(line, known)
         previous = line
     for problem in report.problems:
         logs.emit(
@@ -622,6 +624,27 @@ def verify_chain(store: ConfigStore) -> ChainReport:
             detail=problem.message,
         )
     return report
+
+
+def dropped_revisions(lines: list[TrailLine]) -> set[str]:
+    """The revisions that ``rewrite_accepted`` records accept as gone."""
+    return {
+        revision
+        for line in lines
+        if line.record is not None and line.record.get("kind") == "rewrite_accepted"
+        for revision in line.record.get("revisions_dropped") or ()
+    }
+
+
+def missing_revisions(store: ConfigStore) -> list[str]:
+    """Revisions the trail names that are neither in history nor accepted as gone."""
+    lines = list(read_lines(store))
+    known = set(reachable(store, store.repo.head())) | dropped_revisions(lines)
+    missing: dict[str, None] = {}
+    for line in lines:
+        for problem in _revision_problems(line, known) if line.record else ():
+            missing[problem.revision] = None
+    return list(missing)
 
 
 def _link_problems(previous: TrailLine | None, line: TrailLine) -> list[ChainProblem]:
@@ -677,6 +700,7 @@ def _revision_problems(line: TrailLine, history: set[str]) -> list[ChainProblem]
                     f"revision {revision[:12]} ({name} of seq {record.get('seq')}, "
                     f"{record.get('kind')}) is no longer in history",
                     "revision_missing",
+                    revision,
                 )
             )
     return problems

@@ -56,6 +56,7 @@ SECURITY_EVENTS: dict[str, str] = {
     "restore.forced": "validation_overridden",
     "security.validation_bypassed": "validation_bypassed",
     "security.history_rewritten": "history_rewritten",
+    "security.rewrite_accepted": "history_rewrite_accepted",
     "lock.stale_recovered": "stale_lock_broken",
     "plugin.quarantined": "plugin_quarantined",
     "health.monitoring_disabled": "sys_monitor_disabled",

@@ -131,7 +131,64 @@ def check_audit_trail(store: ConfigStore, progress: Progress | None) -> CheckRes
         if report.ok
         else f"{len(report.problems)} problems in {report.records} records"
     )
-    return CheckResult("audit_chain", report.ok, summary, findings=report.problems)
+    notes = []
+    if any(problem.kind == "revision_missing" for problem in report.problems):
+        notes.append(
+            "if history was rewritten on purpose, record who accepts it and why "
+            'with "vpa-config verify --accept-rewrite -m REASON"'
+        )
+    return CheckResult(
+        "audit_chain", report.ok, summary, findings=report.problems, notes=notes
+    )
+
+
+def accept_rewrite(
+    store: ConfigStore, actor: str | None, reason: str, *, dry_run: bool = False
+) -> list[str]:
+    """Record that the revisions the trail names but history lost are gone on purpose.
+
+    Appends a ``rewrite_accepted`` record naming them (``revisions_dropped``),
+    its actor and reason, under the store lock; the audit-chain check then no
+    longer reports them. Returns them; nothing is recorded when there are none
+    or with ``dry_run``.
+    """
+    from vpa_config import audittrail
+    from vpa_config.errors import NothingToDoError, UsageError
+    from vpa_config.identity import resolve_actor
+
+    if not reason.strip():
+        raise UsageError("--accept-rewrite needs a reason (-m REASON): it is recorded")
+    who = resolve_actor(actor, store.repo.controldir / "config")
+    store.lock.acquire(store.lock_timeout())
+    try:
+        dropped = audittrail.missing_revisions(store)
+        if not dropped:
+            raise NothingToDoError(
+                "every revision the audit trail names is in history; "
+                "nothing to accept"
+            )
+        if not dry_run:
+            head = store.repo.head()
+            audittrail.append(store, {
+                "kind": "rewrite_accepted",
+                "outcome": "committed",
+                "actor": str(who),
+                "source": store.source,
+                "subject": f"accept revisions dropped from history ({len(dropped)})",
+                "reason": reason,
+                "files": [],
+                "keys": {},
+                "revisions_dropped": dropped,
+                "revision_before": head,
+                "revision_after": head,
+            })
+            logs.emit(
+                "security.rewrite_accepted", level="warning", category="security",
+                actor=str(who), reason=reason, revisions=len(dropped), head=head,
+            )
+        return dropped
+    finally:
+        store.lock.release()
 
 
 CHECKS: dict[str, Check] = {

@@ -192,19 +192,49 @@ def schema_show_cmd(app: AppContext, name: str, as_json: bool) -> int:
 
 @click.command("verify")
 @click.option("--full", is_flag=True, help="Re-check revisions that passed before, too.")
+@click.option(
+    "--accept-rewrite", is_flag=True,
+    help="Record (with -m) that the revisions the audit trail names but history "
+    "lost were dropped on purpose, then verify.",
+)
+@click.option("-m", "--reason", default="", help="Why (with --accept-rewrite).")
+@click.option("--actor", help='Who accepts, "Name <email>" (default: as for changes).')
+@click.option(
+    "--dry-run", is_flag=True, help="With --accept-rewrite: list, record nothing."
+)
 @json_option
 @pass_app
-def verify_cmd(app: AppContext, full: bool, as_json: bool) -> int:
+def verify_cmd(
+    app: AppContext,
+    full: bool,
+    accept_rewrite: bool,
+    reason: str,
+    actor: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> int:
     """Re-validate every revision against the schemas of its day.
 
     Lists the revisions that would not pass, for example one committed with
     "git commit --no-verify", and logs each as a security event. Revisions
-    that passed before are remembered; --full checks them again. Exit 0 when
-    every check passes, 1 otherwise.
+    that passed before are remembered; --full checks them again. After an
+    intended history rewrite, --accept-rewrite -m REASON records who accepts
+    the dropped revisions and why. Exit 0 when every check passes, 1 otherwise.
     """
     from vpa_config.verify import verify_store
 
     store = app.store()
+    if accept_rewrite:
+        from vpa_config.verify import accept_rewrite as accept
+
+        dropped = accept(store, actor, reason, dry_run=dry_run)
+        verb = "would accept" if dry_run else "accepted"
+        count = f"{len(dropped)} revision{'' if len(dropped) == 1 else 's'}"
+        click.echo(
+            f"{verb} {count} dropped from history: "
+            + ", ".join(revision[:12] for revision in dropped),
+            err=True,
+        )
     with click.progressbar(
         length=1, label="verifying revisions", file=sys.stderr, show_pos=True
     ) as bar:
