@@ -84,3 +84,35 @@ def test_an_anchored_value_is_not_edited_in_place() -> None:
         documents.parse("s.yaml", documents.set_value("s.yaml", text, ("a",), 6))["a"]
         == 6
     )
+
+
+def test_the_next_edit_of_the_same_key_finds_its_place_without_composing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = ("service", "replicas")
+    first = yamledit.replace_scalar("s.yaml", TEXT, path, 5)
+    assert first is not None
+
+    def compose(text: str) -> None:
+        raise AssertionError("composed again")
+
+    monkeypatch.setattr(yamledit, "_compose", compose)
+    second = yamledit.replace_scalar("s.yaml", first, path, 123456)
+    third = yamledit.replace_scalar("s.yaml", second or "", path, 7)
+
+    assert second == TEXT.replace("replicas: 49   #", "replicas: 123456 #")
+    assert third == TEXT.replace("replicas: 49   #", "replicas: 7      #")
+    assert documents.parse("s.yaml", third)["service"]["replicas"] == 7
+
+
+def test_a_remembered_place_is_checked_like_a_composed_one() -> None:
+    path = ("service", "replicas")
+    first = yamledit.replace_scalar("s.yaml", TEXT, path, 5)
+    assert first is not None
+    # The same text under another name, or another key, has no remembered place.
+    assert yamledit.replace_scalar("other.yaml", first, path, 6) is not None
+    level = yamledit.replace_scalar("s.yaml", first, ("service", "level"), "debug")
+    assert level is not None and "  replicas: 5    #" in level
+    # A text that differs by a line before the key has its place found anew.
+    shifted = yamledit.replace_scalar("s.yaml", "# more\n" + first, path, 8)
+    assert shifted == "# more\n" + first.replace("replicas: 5 ", "replicas: 8 ")

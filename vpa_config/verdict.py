@@ -382,10 +382,7 @@ class CandidateCheck:
             if source is not None and _marks_secrets(source.content, schema):
                 found.update(secret_paths(schema, data))
             if patterns:
-                matcher = SecretMatcher(patterns)
-                found.update(
-                    path for path in all_paths(data) if matcher.matches(name, path)
-                )
+                found.update(_pattern_hits(name, patterns, data))
             if len(_SECRETS) >= _SECRETS_MAX:
                 _SECRETS.clear()
             _SECRETS[key] = (data, frozenset(found))
@@ -412,6 +409,33 @@ class CandidateCheck:
 # holds the document, so its id cannot be reused while the entry lives.
 _SECRETS: dict[tuple[Any, ...], tuple[Any, frozenset[tuple[Any, ...]]]] = {}
 _SECRETS_MAX = 64
+# Whether a settings pattern matches a dotted key path, by file and patterns:
+# the documents of a file keep their keys from change to change.
+_PATTERN_HITS: dict[tuple[str, tuple[str, ...]], dict[str, bool]] = {}
+_PATTERN_HITS_MAX = 64
+
+
+def _pattern_hits(
+    name: str, patterns: tuple[str, ...], data: Any
+) -> Iterable[tuple[Any, ...]]:
+    """Paths of ``data`` that a settings pattern marks secret."""
+    from vpa_config.keypath import format_dotted
+
+    hits = _PATTERN_HITS.get((name, patterns))
+    if hits is None or len(hits) > 4096:
+        if len(_PATTERN_HITS) >= _PATTERN_HITS_MAX:
+            _PATTERN_HITS.clear()
+        hits = _PATTERN_HITS[(name, patterns)] = {}
+    matcher = SecretMatcher(patterns)
+    for path in all_paths(data):
+        dotted = format_dotted(path)
+        hit = hits.get(dotted)
+        if hit is None:
+            hit = hits[dotted] = matcher.matches(name, path)
+        if hit:
+            yield path
+
+
 # Whether a schema text marks anything secret at all.
 _MARKED: dict[bytes, bool] = {}
 

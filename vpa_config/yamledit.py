@@ -51,6 +51,42 @@ def replace_scalar(
     rendered = render(value)
     if rendered is None or not path:
         return None
+    key = (name, text, tuple(path))
+    place = _places.get(key) or _place(text, path)
+    if place is None:
+        return None
+    start, end = place
+    edited = (
+        text[:start]
+        + rendered
+        + _keep_comment_column(text, end, len(rendered) - (end - start))
+    )
+    if not _same_but(name, text, edited, path, value):
+        return None
+    _remember_place((name, edited, key[2]), (start, start + len(rendered)))
+    return edited
+
+
+# Where the last edits left their value: (file, edited text, path) -> (start,
+# end). The next change's text is usually this one's result, and a run of
+# sets of one key then finds its place without composing the text again; the
+# result is checked by _same_but all the same.
+_PlaceKey = tuple[str, str, tuple[Part, ...]]
+_places: dict[_PlaceKey, tuple[int, int]] = {}
+_PLACES_MAX = 16
+
+
+def _remember_place(key: _PlaceKey, place: tuple[int, int]) -> None:
+    while len(_places) >= _PLACES_MAX:
+        try:
+            del _places[next(iter(_places))]
+        except (KeyError, StopIteration, RuntimeError):
+            break  # another thread evicted first
+    _places[key] = place
+
+
+def _place(text: str, path: Sequence[Part]) -> tuple[int, int] | None:
+    """(start, end) of the one-line plain scalar at ``path``, found by composing."""
     node = _compose(text)
     if node is None:
         return None
@@ -60,12 +96,7 @@ def replace_scalar(
     start, end = target.start_mark.index, target.end_mark.index
     if text[start:end] != target.value:
         return None
-    edited = (
-        text[:start]
-        + rendered
-        + _keep_comment_column(text, end, len(rendered) - (end - start))
-    )
-    return edited if _same_but(name, text, edited, path, value) else None
+    return start, end
 
 
 def _keep_comment_column(text: str, end: int, grown: int) -> str:
@@ -98,10 +129,10 @@ def render(value: Any) -> str | None:
     return None
 
 
-# TODO(#9): the value's place is found by composing the whole text (libyaml's
-# events, then Python nodes), the one parse of a change that nothing else
-# reuses; a scan of the lines along the key path would do, since _same_but
-# checks the edited text in full anyway.
+# TODO(#9): a key set for the first time in a text has its place found by
+# composing the whole text (libyaml's events, then Python nodes), a parse
+# nothing else reuses; a scan of the lines along the key path would do, since
+# _same_but checks the edited text in full anyway.
 def _compose(text: str) -> Any:
     from vpa_config.documents import _yaml_loader_class
 
