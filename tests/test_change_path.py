@@ -227,7 +227,7 @@ def test_staged_writes_place_synced_files_and_discard_the_rest(tmp_path: Path) -
     assert kept.read_bytes() == b"k: 1\n"
     assert kept.stat().st_mode & 0o777 == 0o600
     # the new folders' own entries are synced too, in their parents
-    assert folders == {kept.parent, tmp_path / "new", tmp_path}
+    assert folders == {str(kept.parent), str(tmp_path / "new"), str(tmp_path)}
     assert not dropped.exists()
     assert list(fsutil.stray_temp_files(tmp_path)) == []
     assert kept.is_file()  # its folders hold it: discard leaves them

@@ -28,7 +28,7 @@ def test_every_file_is_placed_with_its_stat_taken_after_the_rename(
 
     folders = staged.place(paths, sync_dirs=True)
 
-    assert folders == {tmp_path}
+    assert folders == {str(tmp_path)}
     for number, path in enumerate(paths):
         assert path.read_bytes() == f"new {number}\n".encode()
         assert os.lstat(path).st_mode & 0o777 == 0o640

@@ -179,7 +179,7 @@ class BackgroundSync:
             raise failed
 
 
-def hold_replaced(path: Path) -> int | None:
+def hold_replaced(path: Path | str) -> int | None:
     """A descriptor of the file at ``path`` that is about to be replaced or removed.
 
     While it is open, the rename over the file (or its unlink) only drops a
@@ -207,7 +207,7 @@ def close_later(fd: int | None) -> None:
 
 def replace_then_free(source: Path | str, target: Path | str) -> None:
     """``os.replace``, the old target's blocks freed in the background."""
-    old = hold_replaced(Path(target))
+    old = hold_replaced(target)
     try:
         os.replace(source, target)
     finally:
@@ -269,31 +269,36 @@ class StagedWrites:
     rename, and its rename durable before ``place`` returns, as with
     :func:`atomic_write`, but a change's files share their fsyncs.
     :meth:`discard` removes the copies not placed (on any failure).
+
+    Paths may be given as ``Path`` or ``str`` (the objects of a change come
+    as ``str``: no ``Path`` is built on that path); folders are returned as
+    ``str``.
     """
 
     def __init__(self) -> None:
-        self._open: list[tuple[int, Path]] = []
-        self._temps: dict[Path, Path] = {}
+        self._open: list[tuple[int, Path | str]] = []
+        self._temps: dict[Path | str, str] = {}
         # Folders a write created: their parents' entries must be synced too.
-        self._folders: dict[Path, set[Path]] = {}
-        self._made: list[Path] = []  # folders created, deepest first
-        self._dirs: set[Path] = set()
+        self._folders: dict[Path | str, set[str]] = {}
+        self._made: list[str] = []  # folders created, deepest first
+        self._dirs: set[str] = set()
         # Each placed file's stat, taken just after its rename (see place).
-        self.placed: dict[Path, os.stat_result] = {}
+        self.placed: dict[Path | str, os.stat_result] = {}
 
-    def write(self, path: Path, content: bytes, mode: int) -> None:
+    def write(self, path: Path | str, content: bytes, mode: int) -> None:
         """Write ``content`` to a temporary file that :meth:`place` renames."""
         if path in self._temps:
             return
+        folder = os.path.dirname(path)
         try:
-            made = _make_folders(path.parent)
-            fd, tmp = _new_temp(path.parent)
+            made = [] if os.path.isdir(folder) else _make_folders(folder)
+            fd, tmp = _new_temp(folder)
         except OSError as exc:
-            raise storage_error(exc, path) from None
+            raise storage_error(exc, Path(path)) from None
         if made:
-            self._folders[path] = {folder.parent for folder in made}
+            self._folders[path] = {os.path.dirname(made_) for made_ in made}
             self._made.extend(made)
-        self._temps[path] = Path(tmp)
+        self._temps[path] = tmp
         self._open.append((fd, path))
         try:
             view = memoryview(content)
@@ -301,7 +306,7 @@ class StagedWrites:
                 view = view[os.write(fd, view):]
             os.fchmod(fd, mode)
         except OSError as exc:
-            raise storage_error(exc, path) from None
+            raise storage_error(exc, Path(path)) from None
 
     def write_in_place(self, path: Path, content: bytes, mode: int) -> None:
         """Write ``path`` itself (no temporary copy); :meth:`sync` makes it durable.
@@ -315,7 +320,7 @@ class StagedWrites:
         except OSError as exc:
             raise storage_error(exc, path) from None
         self._open.append((fd, path))
-        self._dirs.add(path.parent)
+        self._dirs.add(os.path.dirname(path))
         try:
             view = memoryview(content)
             while view:
@@ -327,7 +332,7 @@ class StagedWrites:
         """Have :meth:`sync` fsync (and close) a file written elsewhere."""
         self._open.append((fd, path))
 
-    def staged(self, path: Path) -> bool:
+    def staged(self, path: Path | str) -> bool:
         """Whether ``path`` waits in this batch, not yet placed."""
         return path in self._temps
 
@@ -341,35 +346,42 @@ class StagedWrites:
                 batch.append((os.open(folder, os.O_RDONLY | os.O_DIRECTORY), folder))
             fsync_all([fd for fd, _path in batch])
         except OSError as exc:
-            raise storage_error(exc, batch[0][1] if batch else None) from None
+            where = Path(batch[0][1]) if batch else None
+            raise storage_error(exc, where) from None
         finally:
             for fd, _path in batch:
                 with _ignored():
                     os.close(fd)
 
-    def place(self, paths: list[Path], sync_dirs: bool = True) -> set[Path]:
+    def place(
+        self, paths: list[Path | str], sync_dirs: bool = True, *, new: bool = False
+    ) -> set[str]:
         """Rename the synced copies of ``paths`` into place; fsync their folders.
 
         Returns the folders; with ``sync_dirs`` false the caller fsyncs them.
         Each placed file's stat just after its rename goes to :attr:`placed`:
         git's index records that, not the stat of whatever is there later
         (a hand edit made in between would otherwise pass as clean).
+
+        ``new`` says no file is at any of the paths (a change's new objects):
+        nothing is freed by their renames, so they are made one after
+        another in this thread, and no stat is taken.
         """
         moves = [(self._temps.pop(path), path) for path in paths]
-        failed = replace_all(moves, self.placed)
+        failed = _rename_new(moves) if new else replace_all(moves, self.placed)
         for tmp, path, _exc in failed:
             self._temps[path] = tmp  # not placed: discard() removes it
         if failed:
-            raise storage_error(failed[0][2], failed[0][1]) from None
+            raise storage_error(failed[0][2], Path(failed[0][1])) from None
         folders = set()
         for _tmp, path in moves:
-            folders.add(path.parent)
+            folders.add(os.path.dirname(path))
             folders.update(self._folders.pop(path, ()))
         if sync_dirs:
             sync_folders(folders)
         return folders
 
-    def pending(self) -> list[Path]:
+    def pending(self) -> list[Path | str]:
         """Paths written but not placed yet, in the order written."""
         return list(self._temps)
 
@@ -385,16 +397,27 @@ class StagedWrites:
         self._temps = {}
         # Folders made for files that were never placed go too (rmdir
         # refuses a folder that holds anything, placed files included).
-        for folder in sorted(self._made, key=lambda f: len(f.parts), reverse=True):
+        for folder in sorted(self._made, key=lambda f: f.count(os.sep), reverse=True):
             with _ignored():
-                folder.rmdir()
+                os.rmdir(folder)
         self._made = []
+
+
+def _rename_new(moves: list[tuple[str, Path | str]]) -> list[tuple[Any, Any, OSError]]:
+    """Rename each (source, target) where no target exists; the ones that failed."""
+    failed = []
+    for source, target in moves:
+        try:
+            os.replace(source, target)
+        except OSError as exc:
+            failed.append((source, target, exc))
+    return failed
 
 
 _temp_count = itertools.count()
 
 
-def _new_temp(folder: Path) -> tuple[int, str]:
+def _new_temp(folder: Path | str) -> tuple[int, str]:
     """A new temporary file in ``folder``, created exclusively: (fd, path).
 
     As ``tempfile.mkstemp`` makes them (mode 0600, never following a link),
@@ -410,8 +433,8 @@ def _new_temp(folder: Path) -> tuple[int, str]:
 
 
 def replace_all(
-    moves: list[tuple[Path, Path]], stats: dict[Path, os.stat_result] | None = None
-) -> list[tuple[Path, Path, OSError]]:
+    moves: list[tuple[Any, Any]], stats: dict[Any, os.stat_result] | None = None
+) -> list[tuple[Any, Any, OSError]]:
     """Rename each (source, target), several at once; the ones that failed.
 
     A rename over an existing file frees the old file's blocks, which waits
@@ -431,8 +454,8 @@ def replace_all(
 
 
 def _replace_one(
-    source: Path, target: Path, stats: dict[Path, os.stat_result]
-) -> tuple[Path, Path, OSError] | None:
+    source: Any, target: Any, stats: dict[Any, os.stat_result]
+) -> tuple[Any, Any, OSError] | None:
     try:
         replace_then_free(source, target)
     except OSError as exc:
@@ -444,36 +467,38 @@ def _replace_one(
     return None
 
 
-def _make_folders(folder: Path) -> list[Path]:
+def _make_folders(folder: str) -> list[str]:
     """Create ``folder`` and its missing parents; return those it created."""
     missing = []
-    while not folder.is_dir():
+    while not os.path.isdir(folder):
         missing.append(folder)
-        if folder.parent == folder:
+        parent = os.path.dirname(folder)
+        if parent == folder:
             break
-        folder = folder.parent
+        folder = parent
     for made in reversed(missing):
         try:
-            made.mkdir()
+            os.mkdir(made)
         except FileExistsError:
-            if not made.is_dir():
+            if not os.path.isdir(made):
                 raise
     return missing
 
 
-def sync_folders(folders: set[Path] | list[Path]) -> None:
+def sync_folders(folders: set[Path | str] | list[Path | str]) -> None:
     """fsync several folders together (see :func:`fsync_all`)."""
     fds = []
+    names = sorted({os.fspath(folder) for folder in folders})
     try:
-        for folder in sorted(folders):
+        for folder in names:
             try:
                 fds.append(os.open(folder, os.O_RDONLY | os.O_DIRECTORY))
             except OSError as exc:
-                raise storage_error(exc, folder) from None
+                raise storage_error(exc, Path(folder)) from None
         try:
             fsync_all(fds)
         except OSError as exc:
-            raise storage_error(exc, sorted(folders)[0]) from None
+            raise storage_error(exc, Path(names[0])) from None
     finally:
         for fd in fds:
             os.close(fd)

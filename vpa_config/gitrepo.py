@@ -102,8 +102,9 @@ def _head_from_files(controldir: Path) -> Any:
     (or holding an id), the branch a loose file or a ``packed-refs`` line.
     Anything else returns :data:`_UNKNOWN`, and dulwich answers.
     """
+    folder = os.fspath(controldir)
     try:
-        head = (controldir / "HEAD").read_bytes().strip()
+        head = _read_small(os.path.join(folder, "HEAD")).strip()
     except OSError:
         return _UNKNOWN
     if _is_id(head):
@@ -112,12 +113,38 @@ def _head_from_files(controldir: Path) -> Any:
         return _UNKNOWN
     name = head[5:].strip()
     try:
-        value = (controldir / os.fsdecode(name)).read_bytes().strip()
+        value = _read_small(os.path.join(folder, os.fsdecode(name))).strip()
     except FileNotFoundError:
         return _packed_ref(controldir, name)
     except OSError:
         return _UNKNOWN
     return value.decode() if _is_id(value) else _UNKNOWN
+
+
+def _read_small(path: str) -> bytes:
+    """A small file's bytes without a buffered file object (HEAD is read often)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 4096):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _append_line(path: str, line: bytes) -> None:
+    """Append one line to a log file, making its folders when missing."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o666)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, flags, 0o666)
+    try:
+        os.write(fd, line + b"\n")
+    finally:
+        os.close(fd)
 
 
 def _packed_ref(controldir: Path, name: bytes) -> Any:
@@ -185,10 +212,7 @@ class BranchMove:
                 self.old.encode(), self.new.encode(), self.committer,
                 int(time.time()), 0, self.message.encode()[:200],
             )
-            log = self.controldir / "logs" / os.fsdecode(BRANCH)
-            log.parent.mkdir(parents=True, exist_ok=True)
-            with open(log, "ab") as handle:
-                handle.write(line + b"\n")
+            _append_line(f"{self.controldir}/logs/{os.fsdecode(BRANCH)}", line)
         except OSError as exc:
             from vpa_config import logs
 
@@ -559,7 +583,8 @@ class GitRepo:
 
         header, hexsha = _object_id(kind, raw)
         sha = hexsha.encode()
-        path = self.controldir / "objects" / hexsha[:2] / hexsha[2:]
+        # A str, not a Path: a change writes four objects, each on this path.
+        path = f"{self.controldir}/objects/{hexsha[:2]}/{hexsha[2:]}"
         # A restore brings back blobs and trees the store already holds,
         # usually packed: nothing to write then.
         if self._stored(sha, path):
@@ -567,12 +592,12 @@ class GitRepo:
         packer = zlib.compressobj()
         data = packer.compress(header) + packer.compress(raw) + packer.flush()
         if staged is None:
-            fsutil.atomic_write(path, data, 0o444)
+            fsutil.atomic_write(Path(path), data, 0o444)
         else:
             staged.write(path, data, 0o444)
         return sha
 
-    def _stored(self, sha: bytes, path: Path) -> bool:
+    def _stored(self, sha: bytes, path: str) -> bool:
         """Whether the object is loose at ``path`` or in a pack already open.
 
         The pack folder is not listed again for each object (dulwich does on
@@ -802,7 +827,7 @@ class GitRepo:
         """
         path = self.controldir / os.fsdecode(BRANCH)
         try:
-            current = path.read_bytes()
+            current = _read_small(str(path))
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -822,7 +847,7 @@ class GitRepo:
             raise storage_error(exc, lock) from None
         move = BranchMove(self.controldir, path, lock, old, new, committer, message)
         try:
-            if path.read_bytes().strip() != old.encode():  # again, under the lock
+            if _read_small(str(path)).strip() != old.encode():  # again, under the lock
                 raise _conflict()
             os.write(fd, new.encode() + b"\n")
         except BaseException as exc:

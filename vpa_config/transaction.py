@@ -522,7 +522,7 @@ def apply_files(
         staged.write_in_place(journal_path, json.dumps(record).encode(), 0o644)
         staged.sync()
         store.maybe_crash("after-journal")
-        folders = staged.place(objects, sync_dirs=False)
+        folders = staged.place(objects, sync_dirs=False, new=True)
         # The first file alone, then the others together (their renames
         # overlap, see fsutil.replace_all): a kill between leaves some done.
         names = list(changed)
