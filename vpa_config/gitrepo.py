@@ -15,6 +15,7 @@ import os
 import re
 import stat
 import time
+from binascii import hexlify
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from vpa_config.errors import (
     StoreNotFoundError,
 )
 from vpa_config.fsutil import StagedWrites, storage_error
+from vpa_config.packread import ObjectReader
 
 BRANCH = b"refs/heads/main"
 FILE_MODE = 0o100644
@@ -161,6 +163,20 @@ def _packed_ref(controldir: Path, name: bytes) -> Any:
     return None
 
 
+def _branch_value(path: Path, controldir: Path) -> bytes | None:
+    """The branch's id from its loose file, else from ``packed-refs`` (as git
+    leaves it after ``gc``; the move then writes the loose file, which git
+    reads first); None when it is neither."""
+    try:
+        current = _read_small(str(path))
+    except FileNotFoundError:
+        packed = _packed_ref(controldir, BRANCH)
+        return packed.encode() if isinstance(packed, str) else None
+    if not re.fullmatch(rb"[0-9a-f]{40}\n?", current):
+        return None
+    return current.strip()
+
+
 class HistoryConflictError(RefusedError):
     """HEAD moved while a change was being made; nothing was committed."""
 
@@ -238,6 +254,11 @@ class GitRepo:
 
     def __init__(self, path: Path, controldir: Path, repo: Any = None) -> None:
         self._dulwich = repo
+        # Objects are read from the folder itself where the layout is the
+        # plain one ``open`` checks for; dulwich answers what this misses.
+        self._reader: ObjectReader | None = (
+            ObjectReader(controldir / "objects") if repo is None else None
+        )
         # Flattened trees by tree id and tree ids by commit id: both are
         # content-addressed, so an entry can never go stale.
         self._trees: dict[bytes, FileTree] = {}
@@ -290,6 +311,8 @@ class GitRepo:
 
     def close(self) -> None:
         """Release the repository's open files."""
+        if self._reader is not None:
+            self._reader.close()
         if self._dulwich is not None:
             self._dulwich.close()
 
@@ -381,17 +404,21 @@ class GitRepo:
     def iter_commit_ids(self, start: str | None = None) -> Iterator[bytes]:
         """Commit ids from ``start`` (HEAD) back along first parents."""
         sha = start or self.head()
-        store = self._repo.object_store
         while sha:
             yield sha.encode()
-            parents = store[sha.encode()].parents
-            sha = parents[0].decode() if parents else None
+            parents = self.commit(sha).parents
+            sha = parents[0] if parents else None
 
     def commit(self, sha: str) -> CommitInfo:
         """One commit by its full hex id."""
         written = self._written_commits.get(sha)
         if written is not None:
             return written
+        found = self._read_object(sha)
+        if found is not None and found[0] == b"commit":
+            info = _parse_commit(sha, found[1])
+            if info is not None:
+                return info
         try:
             obj = self._repo.object_store[sha.encode()]
         except KeyError:
@@ -435,13 +462,12 @@ class GitRepo:
         return tree
 
     def _flatten(self, tree_id: bytes, prefix: str, out: FileTree) -> None:
-        tree = self._repo.object_store[tree_id]
-        for entry in tree.iteritems():
-            name = prefix + entry.path.decode("utf-8", "surrogateescape")
-            if stat.S_ISDIR(entry.mode):
-                self._flatten(entry.sha, name + "/", out)
-            elif stat.S_ISREG(entry.mode):
-                out[name] = (entry.mode, entry.sha.decode())
+        for path, (mode, sha) in self._read_entries(tree_id).items():
+            name = prefix + path.decode("utf-8", "surrogateescape")
+            if stat.S_ISDIR(mode):
+                self._flatten(sha, name + "/", out)
+            elif stat.S_ISREG(mode):
+                out[name] = (mode, sha.decode())
 
     def changed_paths(self, old: str | None, new: str) -> list[str]:
         """Files that differ between two revisions' trees (old None: all of new)."""
@@ -484,6 +510,11 @@ class GitRepo:
 
     def _read_entries(self, tree_id: bytes) -> dict[bytes, tuple[int, bytes]]:
         """A tree's entries from its raw text (half the cost of a Tree object)."""
+        found = self._read_object(tree_id.decode())
+        if found is not None and found[0] == b"tree":
+            entries = _tree_entries(found[1])
+            if entries is not None:
+                return entries
         store = self._repo.object_store
         try:
             type_num, raw = store.get_raw(tree_id)
@@ -539,7 +570,16 @@ class GitRepo:
 
     def _read_blob(self, sha: bytes) -> bytes:
         """An object's content from the store, raw (no dulwich object is built)."""
+        found = self._read_object(sha.decode())
+        if found is not None:
+            return found[1]
         return bytes(self._repo.object_store.get_raw(sha)[1])
+
+    def _read_object(self, sha: str) -> tuple[bytes, bytes] | None:
+        """(type name, content) read without dulwich, or None: ask dulwich."""
+        if self._reader is None or not _is_id(sha.encode()):
+            return None
+        return self._reader.read(sha)
 
     def _remember_blob(self, blob_id: str, content: bytes) -> None:
         if len(content) <= BLOB_CACHE_MAX_SIZE:
@@ -552,6 +592,9 @@ class GitRepo:
 
     def has_object(self, sha: str) -> bool:
         """Whether the object store holds ``sha``."""
+        if self._reader is not None and _is_id(sha.encode()):
+            if self._reader.contains(sha):
+                return True
         return sha.encode() in self._repo.object_store
 
     def add(self, obj: Any, staged: StagedWrites | None = None) -> bytes:
@@ -606,6 +649,8 @@ class GitRepo:
         """
         if os.path.exists(path):
             return True
+        if self._reader is not None:
+            return self._reader.in_listed_packs(sha.decode())
         store = self._repo.object_store
         try:
             return any(sha in pack for pack in store._iter_cached_packs())
@@ -818,8 +863,9 @@ class GitRepo:
         As git does it: ``main.lock`` is created exclusively (a git command
         holding it makes this refuse), the branch is read under it and the
         new id written to it; ``staged.sync()`` fsyncs it with the change's
-        other files and :meth:`BranchMove.finish` renames it into place. None
-        when the branch is not a plain loose ref (packed, or symbolic):
+        other files and :meth:`BranchMove.finish` renames it into place (a
+        branch only in ``packed-refs`` gets its loose file so). None when the
+        branch is neither a plain loose ref nor a packed one (symbolic, say):
         :meth:`advance` moves those through dulwich.
 
         Raises:
@@ -827,12 +873,10 @@ class GitRepo:
         """
         path = self.controldir / os.fsdecode(BRANCH)
         try:
-            current = _read_small(str(path))
-        except FileNotFoundError:
-            return None
+            current = _branch_value(path, self.controldir)
         except OSError as exc:
             raise storage_error(exc, path) from None
-        if not re.fullmatch(rb"[0-9a-f]{40}\n?", current):
+        if current is None or not path.parent.is_dir():
             return None
         lock = path.with_name(path.name + ".lock")
         try:
@@ -847,7 +891,7 @@ class GitRepo:
             raise storage_error(exc, lock) from None
         move = BranchMove(self.controldir, path, lock, old, new, committer, message)
         try:
-            if _read_small(str(path)).strip() != old.encode():  # again, under the lock
+            if _branch_value(path, self.controldir) != old.encode():  # again, locked
                 raise _conflict()
             os.write(fd, new.encode() + b"\n")
         except BaseException as exc:
@@ -930,7 +974,10 @@ class GitRepo:
 
     def pack(self) -> int:
         """Pack loose objects into one pack file; return how many were packed."""
-        return int(self._repo.object_store.pack_loose_objects())
+        count = int(self._repo.object_store.pack_loose_objects())
+        if self._reader is not None:
+            self._reader.close()  # the next read lists the new pack
+        return count
 
     def install_hook(self, name: str, script: bytes) -> Path:
         """Write an executable hook script into the repository's hooks folder."""
@@ -981,6 +1028,94 @@ def _serialize_tree(entries: Mapping[bytes, tuple[int, bytes]]) -> bytes:
         b"%04o %s\x00%s" % (entries[name][0], name, unhexlify(entries[name][1]))
         for name in sorted(entries, key=order)
     )
+
+
+def _tree_entries(raw: bytes) -> dict[bytes, tuple[int, bytes]] | None:
+    """name -> (mode, hex id) of a raw tree; None if it is not well formed."""
+    entries: dict[bytes, tuple[int, bytes]] = {}
+    at, end = 0, len(raw)
+    while at < end:
+        space = raw.find(b" ", at)
+        nul = raw.find(b"\x00", space + 1)
+        if space < 0 or nul < 0 or nul + 21 > end:
+            return None
+        try:
+            mode = int(raw[at:space], 8)
+        except ValueError:
+            return None
+        entries[raw[space + 1:nul]] = (mode, hexlify(raw[nul + 1:nul + 21]))
+        at = nul + 21
+    return entries
+
+
+def _parse_commit(sha: str, raw: bytes) -> CommitInfo | None:
+    """The facts of a raw commit, as dulwich reads them; None if unusual.
+
+    Headers other than the tree, parents, author, committer and encoding
+    (a signature, a merge tag) are skipped; a repeated or continued header
+    among those, or a commit without a message, is left to dulwich.
+    """
+    head, sep, message = raw.partition(b"\n\n")
+    if not sep:
+        return None
+    fields: dict[bytes, bytes] = {}
+    parents: list[str] = []
+    previous = b""
+    for line in head.split(b"\n"):
+        if line.startswith(b" "):
+            if previous in _COMMIT_FIELDS:
+                return None
+            continue
+        name, _, value = line.partition(b" ")
+        if name == b"parent":
+            if previous not in (b"tree", b"parent") or not _is_id(value):
+                return None
+            parents.append(value.decode())
+        elif name in fields or (not fields and name != b"tree"):
+            return None
+        elif name in _COMMIT_FIELDS:
+            fields[name] = value
+        previous = name
+    author = _ident(fields.get(b"author"))
+    committer = _ident(fields.get(b"committer"))
+    tree = fields.get(b"tree", b"")
+    if author is None or committer is None or not _is_id(tree):
+        return None
+    return CommitInfo(
+        sha=sha,
+        parents=tuple(parents),
+        tree=tree.decode(),
+        author=author[0].decode(errors="replace"),
+        author_time=author[1],
+        author_tz=author[2],
+        committer=committer[0].decode(errors="replace"),
+        message=message.decode(errors="replace"),
+        commit_time=committer[1],
+    )
+
+
+_COMMIT_FIELDS = (b"tree", b"parent", b"author", b"committer", b"encoding")
+
+
+def _ident(value: bytes | None) -> tuple[bytes, int, int] | None:
+    """(person, time, zone offset in seconds) of an author or committer line."""
+    if value is None:
+        return None
+    sep = value.rfind(b"> ")
+    if sep < 0:
+        return None
+    when, _, zone = value[sep + 2:].rpartition(b" ")
+    if zone[:1] not in (b"+", b"-") or not when.isdigit():
+        return None
+    try:
+        offset = int(zone[1:])
+    except ValueError:
+        return None
+    # As git reads it: the sign, then the rest as a number (itself signed).
+    offset = -offset if zone[:1] == b"-" else offset
+    sign = -1 if offset < 0 else 1
+    offset = abs(offset)
+    return value[:sep + 1], int(when), sign * (offset // 100 * 3600 + offset % 100 * 60)
 
 
 def _entries(tree: Any) -> dict[bytes, tuple[int, bytes]]:
