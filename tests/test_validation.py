@@ -375,3 +375,20 @@ def test_store_validate_names_files_and_settings_rules(
     assert "5 files: 1 invalid, 1 problem" in every.stdout
     assert one.returncode == 0, one.stdout
     assert missing.returncode == 5
+
+
+def test_remembered_pattern_hits_answer_as_the_matcher_does() -> None:
+    from vpa_config import verdict
+    from vpa_config.explain import SecretMatcher, all_paths
+
+    patterns = ("*:a.1", "*:*.password", "x.yaml:b.true")
+    matcher = SecretMatcher(patterns)
+    documents = [
+        {"a": ["x", "y"], "db": {"password": "p"}, "b": {"true": 1}},
+        {"a": {True: "t", 1: "one"}, "b": {True: 2}},  # bool and int keys
+        {"a": ["x", "y"], "db": {"password": "p"}, "b": {"true": 1}},
+        {"a": {1: "one"}, "b": {"true": 1, "x": {"password": None}}},
+    ]
+    for data in documents:
+        expected = {p for p in all_paths(data) if matcher.matches("x.yaml", p)}
+        assert set(verdict._pattern_hits("x.yaml", patterns, data)) == expected

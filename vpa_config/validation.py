@@ -77,11 +77,20 @@ _DECIDERS: dict[tuple[str, str, str], Any] = {}
 
 def shipped_schema_dir() -> Path:
     """The ``schemas/`` folder: inside the wheel, or beside a source checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "schemas", here.parent / "schemas"):
-        if candidate.is_dir():
-            return candidate
-    return here / "schemas"
+    global _shipped_dir
+    if _shipped_dir is None:
+        here = Path(__file__).resolve().parent
+        _shipped_dir = here / "schemas"
+        for candidate in (here / "schemas", here.parent / "schemas"):
+            if candidate.is_dir():
+                _shipped_dir = candidate
+                break
+    return _shipped_dir
+
+
+# Found once per process: every change builds a registry, and resolving the
+# package's own path costs a stat of each folder on the way.
+_shipped_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +131,25 @@ class SchemaSource:
         if not isinstance(data, (dict, bool)):
             raise SchemaError(f"schema {self.name} must be a JSON object")
         return data
+
+
+def _source(name: str, origin: str, uri: str, content: bytes) -> SchemaSource:
+    """The SchemaSource of these facts: one object for them in a process, so its
+    sha256 is computed once (every change asks for its files' schemas)."""
+    if len(content) > _SOURCE_MAX_BYTES:
+        return SchemaSource(name, origin, uri, content)
+    key = (name, origin, uri, content)
+    found = _SOURCES.get(key)
+    if found is None:
+        if len(_SOURCES) >= _SOURCES_MAX:
+            _SOURCES.clear()
+        found = _SOURCES[key] = SchemaSource(name, origin, uri, content)
+    return found
+
+
+_SOURCES: dict[tuple[str, str, str, bytes], SchemaSource] = {}
+_SOURCES_MAX = 64
+_SOURCE_MAX_BYTES = 512 * 1024
 
 
 # Parsed schemas by content digest; never mutated (a base $id is added to a copy).
@@ -180,8 +208,19 @@ def user_cache_dir() -> Path:
 
 
 def default_checked() -> CheckedSchemas:
-    """The per-user record of checked schemas, shared by stores and ``--schema``."""
-    return CheckedSchemas(user_cache_dir() / "checked-schemas")
+    """The per-user record of checked schemas, shared by stores and ``--schema``.
+
+    One object per record file in a process: its digests are read once, not
+    once per change.
+    """
+    path = user_cache_dir() / "checked-schemas"
+    found = _DEFAULT_CHECKED.get(path)
+    if found is None:
+        found = _DEFAULT_CHECKED[path] = CheckedSchemas(path)
+    return found
+
+
+_DEFAULT_CHECKED: dict[Path, CheckedSchemas] = {}
 
 
 class SchemaRegistry:
@@ -236,10 +275,10 @@ class SchemaRegistry:
     def get(self, name: str) -> SchemaSource:
         """The schema called ``name``: the store's if it has one, else shipped."""
         if name in self._store:
-            return SchemaSource(name, "store", STORE_BASE + name, self._store[name])
+            return _source(name, "store", STORE_BASE + name, self._store[name])
         shipped = self._shipped_schemas()
         if name in shipped:
-            return SchemaSource(name, "shipped", SHIPPED_BASE + name, shipped[name])
+            return _source(name, "shipped", SHIPPED_BASE + name, shipped[name])
         raise SchemaNotFoundError(
             f"schema {name!r} not found in the store's .vpa-config/schemas/ "
             "or in vpa-config's shipped schemas"

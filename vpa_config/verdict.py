@@ -7,7 +7,7 @@ change to the settings or a schema is judged by what it makes of every file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -409,9 +409,10 @@ class CandidateCheck:
 # holds the document, so its id cannot be reused while the entry lives.
 _SECRETS: dict[tuple[Any, ...], tuple[Any, frozenset[tuple[Any, ...]]]] = {}
 _SECRETS_MAX = 64
-# Whether a settings pattern matches a dotted key path, by file and patterns:
-# the documents of a file keep their keys from change to change.
-_PATTERN_HITS: dict[tuple[str, tuple[str, ...]], dict[str, bool]] = {}
+# Whether a settings pattern matches a key path, by file and patterns: the
+# documents of a file keep their keys from change to change. Only paths of
+# str keys and list indexes are remembered (True == 1 would mix other keys).
+_PATTERN_HITS: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], bool]] = {}
 _PATTERN_HITS_MAX = 64
 
 
@@ -419,21 +420,35 @@ def _pattern_hits(
     name: str, patterns: tuple[str, ...], data: Any
 ) -> Iterable[tuple[Any, ...]]:
     """Paths of ``data`` that a settings pattern marks secret."""
-    from vpa_config.keypath import format_dotted
-
     hits = _PATTERN_HITS.get((name, patterns))
     if hits is None or len(hits) > 4096:
         if len(_PATTERN_HITS) >= _PATTERN_HITS_MAX:
             _PATTERN_HITS.clear()
         hits = _PATTERN_HITS[(name, patterns)] = {}
     matcher = SecretMatcher(patterns)
-    for path in all_paths(data):
-        dotted = format_dotted(path)
-        hit = hits.get(dotted)
+    for path, plain in _key_paths(data, (), True):
+        hit = hits.get(path) if plain else None
         if hit is None:
-            hit = hits[dotted] = matcher.matches(name, path)
+            hit = matcher.matches(name, path)
+            if plain:
+                hits[path] = hit
         if hit:
             yield path
+
+
+def _key_paths(
+    data: Any, path: tuple[Any, ...], plain: bool
+) -> Iterator[tuple[tuple[Any, ...], bool]]:
+    """Every key path (as ``explain.all_paths``), and whether all its keys are str."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            here = (*path, key)
+            keeps = plain and type(key) is str
+            yield here, keeps
+            yield from _key_paths(value, here, keeps)
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _key_paths(value, (*path, index), plain)
 
 
 # Whether a schema text marks anything secret at all.
