@@ -550,17 +550,20 @@ class KeyIndex:
         info: CommitInfo,
         files: Sequence[FileChange],
         blobs: Sequence[tuple[str, str | None, str | None]],
+        message: Any = None,
     ) -> bool:
-        """Index a commit just made on top of the indexed tip; False if not possible."""
-        tip = self.tip()
+        """Index a commit just made on top of the indexed tip; False if not possible.
+
+        The tip is read once, inside the write transaction (another process
+        may have moved it).
+        """
         parent = info.parents[0] if info.parents else None
-        if (tip[1] if tip else None) != parent:
-            return False
-        message = parse_message(info.message)
+        message = parse_message(info.message) if message is None else message
         renames = _renames(message.trailer_values("Renamed-From"), blobs)
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            if self.tip() != tip:
+            tip = self.tip()
+            if (tip[1] if tip else None) != parent:
                 self.db.execute("ROLLBACK")
                 return False
             seq = tip[0] + 1 if tip else 0
@@ -913,13 +916,12 @@ def record_commit(
             )
             for name, entry in sorted(changed.items())
         ]
-        renames = _renames(
-            parse_message(info.message).trailer_values("Renamed-From"), blobs
-        )
+        message = parse_message(info.message)
+        renames = _renames(message.trailer_values("Renamed-From"), blobs)
         normalised = [
             _normalise(index, change, renames, parent_tree, changed) for change in files
         ]
-        if not index.record(info, normalised, blobs):
+        if not index.record(info, normalised, blobs, message):
             logs.emit("history.index_stale", level="debug", revision=commit)
     except Exception as exc:  # noqa: BLE001 (the index is rebuilt on the next read)
         logs.emit(

@@ -115,7 +115,12 @@ class StoreLock:
             "thread": threading.current_thread().name,
         }
         try:
-            self.info_path.write_text(json.dumps(info))
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+            fd = os.open(self.info_path, flags, 0o666)
+            try:
+                os.write(fd, json.dumps(info).encode())
+            finally:
+                os.close(fd)
         except OSError:
             pass  # the record only names the holder; the flock is the lock
 
