@@ -285,3 +285,52 @@ def test_a_change_after_gc_moves_the_packed_branch(repo: Path) -> None:
     assert git_bytes(repo, "fsck", "--no-dangling") == b""
     log = (repo / ".git" / "logs" / "refs" / "heads" / "main").read_text()
     assert log.splitlines()[-1].startswith(f"{before} {result.revision} ")
+
+
+@pytest.mark.parametrize(
+    ("tz", "message", "parents"),
+    [
+        (0, "set a.yaml x\n\nwhy\n", 1),
+        (-19800, "", 0),
+        (3600 * 13 + 45 * 60, "m", 2),
+        (-60, "é\n", 1),
+    ],
+)
+def test_a_written_commit_is_byte_for_byte_what_dulwich_writes(
+    tz: int, message: str, parents: int
+) -> None:
+    from dulwich.objects import Commit
+
+    from vpa_config.gitrepo import _serialize_commit
+
+    tree = b"4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+    ids = tuple(f"{n:040x}" for n in range(1, parents + 1))
+    commit = Commit()
+    commit.tree = tree
+    commit.parents = [sha.encode() for sha in ids]
+    commit.author = b"Ada <ada@example.org>"
+    commit.committer = b"vpa-config <v@example.org>"
+    commit.author_time = commit.commit_time = 1700000000
+    commit.author_timezone = commit.commit_timezone = tz
+    commit.encoding = b"UTF-8"
+    commit.message = message.encode()
+
+    raw = _serialize_commit(
+        tree, ids, commit.author, commit.committer, 1700000000, tz, message.encode()
+    )
+
+    assert raw == commit.as_raw_string()
+    parsed = _parse_commit("0" * 40, raw)
+    if message:
+        assert parsed == _commit_info("0" * 40, commit)
+
+
+def test_a_ref_log_line_is_what_dulwich_writes() -> None:
+    from dulwich.reflog import format_reflog_line
+
+    from vpa_config.gitrepo import _reflog_line
+
+    args = (b"1" * 40, b"2" * 40, b"Ada <a@b> ", 1700000000)
+    message = b"set a.yaml\n\nx\ty  z"
+
+    assert _reflog_line(*args, message) == format_reflog_line(*args, 0, message)

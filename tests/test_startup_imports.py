@@ -201,12 +201,13 @@ def test_pyyaml_imported_lazily_still_refuses_control_characters(
     "packing", [None, ("repack", "-adf", "-q"), ("gc", "--aggressive", "-q")],
     ids=["loose", "repacked", "gc-aggressive"],
 )
-def test_a_set_reads_head_without_opening_the_repository(
+def test_a_set_reads_and_commits_without_dulwich(
     run_cli: RunCli, example: Path, packing: tuple[str, ...] | None
 ) -> None:
     # HEAD's commit, trees and blobs come from the object folder itself,
-    # loose or packed (whole objects and deltas); dulwich's repository is
-    # never opened, and its other modules are not imported.
+    # loose or packed (whole objects and deltas), and the new objects, the
+    # branch and its log are written as git writes them: dulwich is not
+    # imported at all (the actor is given, so git's config is not read).
     if packing is not None:
         git(example, *packing)
         assert not list((example / ".git" / "objects").glob("??/*"))
@@ -215,6 +216,5 @@ def test_a_set_reads_head_without_opening_the_repository(
         run_cli, example, "set", "assistant.yaml", "llm.temperature", "0.8", "-m", "x"
     )
 
-    assert "dulwich.repo" not in found
-    assert "dulwich.object_store" not in found
+    assert not {name for name in found if name.split(".")[0] == "dulwich"}
     assert git(example, "show", "HEAD:assistant.yaml").count("temperature: 0.8") == 1

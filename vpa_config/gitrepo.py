@@ -1,4 +1,4 @@
-"""Everything vpa-config asks of git, on dulwich's object layer.
+"""Everything vpa-config asks of git, on dulwich's object layer or beside it.
 
 This is the only module that imports dulwich. It never uses dulwich's
 porcelain: a commit writes the changed blobs, the trees on the changed paths
@@ -7,6 +7,11 @@ which is several times faster than porcelain's add and commit and never runs
 automatic garbage collection on the commit path (``gc.auto`` is 0 in every
 store; ``pack()`` packs loose objects when asked). Objects and refs are
 fsynced: an acknowledged change survives a power cut.
+
+A plain change imports no dulwich at all: HEAD comes from the ref files,
+objects from :mod:`vpa_config.packread` (loose and packed), and the new
+objects, the branch and its log line are written here in git's formats.
+dulwich answers whatever those do not read, and everything else.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import sys
 import time
 from binascii import hexlify
 from collections.abc import Iterator, Mapping
@@ -212,8 +218,6 @@ class BranchMove:
         With ``sync_folder`` false the caller fsyncs :attr:`folder` before
         the change is acknowledged (with the audit record, in one round).
         """
-        from dulwich.reflog import format_reflog_line
-
         try:
             fsutil.replace_then_free(self.lock, self.path)
         except OSError as exc:
@@ -224,9 +228,9 @@ class BranchMove:
         try:
             if sync_folder:
                 fsutil.fsync_dir(self.path.parent)
-            line = format_reflog_line(
+            line = _reflog_line(
                 self.old.encode(), self.new.encode(), self.committer,
-                int(time.time()), 0, self.message.encode()[:200],
+                int(time.time()), self.message.encode()[:200],
             )
             _append_line(f"{self.controldir}/logs/{os.fsdecode(BRANCH)}", line)
         except OSError as exc:
@@ -696,8 +700,6 @@ class GitRepo:
             finally:
                 batch.discard()
             return commit
-        from dulwich.objects import Commit
-
         updates: dict[tuple[bytes, ...], tuple[int, bytes] | None] = {}
         with _storage_errors():
             for path, change in changes.items():
@@ -711,17 +713,17 @@ class GitRepo:
             base = self._commit_tree(parent) if parent else None
             tree = self._update_tree(base, updates, staged) or self._empty_tree(staged)
 
-            commit = Commit()
-            commit.tree = tree
-            commit.parents = [parent.encode()] if parent else []
-            commit.author = author
-            commit.committer = committer
-            commit.author_time = commit.commit_time = when
-            commit.author_timezone = commit.commit_timezone = tz
-            commit.encoding = b"UTF-8"
-            commit.message = message.encode()
-            commit_id = self.add(commit, staged).decode()
-        self._remember_commit(commit_id, commit)
+            parents = (parent,) if parent else ()
+            raw = _serialize_commit(
+                tree, parents, author, committer, when, tz, message.encode()
+            )
+            commit_id = self.add_raw(b"commit", raw, staged).decode()
+        self._remember_commit(CommitInfo(
+            sha=commit_id, parents=parents, tree=tree.decode(),
+            author=author.decode(errors="replace"), author_time=when, author_tz=tz,
+            committer=committer.decode(errors="replace"), message=message,
+            commit_time=when,
+        ))
         self._remember(commit_id, tree, base, updates)
         return commit_id
 
@@ -729,10 +731,10 @@ class GitRepo:
         """Drop a written commit that never reached the branch from the caches."""
         self._written_commits.pop(commit, None)
 
-    def _remember_commit(self, sha: str, commit: Any) -> None:
+    def _remember_commit(self, info: CommitInfo) -> None:
         if len(self._written_commits) >= WRITTEN_CACHE:
             self._written_commits.pop(next(iter(self._written_commits)), None)
-        self._written_commits[sha] = _commit_info(sha, commit)
+        self._written_commits[info.sha] = info
 
     def _remember(
         self,
@@ -993,13 +995,16 @@ class GitRepo:
 @contextmanager
 def _storage_errors() -> Iterator[None]:
     """Turn the disk's refusals, and lock files left behind, into StorageError."""
-    from dulwich.file import FileLocked
-
     try:
         yield
     except OSError as exc:
         raise storage_error(exc) from None
-    except FileLocked as exc:
+    except Exception as exc:
+        # Only dulwich raises FileLocked: if it was never imported, this is
+        # something else (and the change path need not import it).
+        file = sys.modules.get("dulwich.file")
+        if file is None or not isinstance(exc, file.FileLocked):
+            raise
         raise StorageError(
             f"cannot write {os.fsdecode(exc.filename)}: its lock file exists "
             "(a git program is writing, or one was killed); nothing was changed"
@@ -1028,6 +1033,46 @@ def _serialize_tree(entries: Mapping[bytes, tuple[int, bytes]]) -> bytes:
         b"%04o %s\x00%s" % (entries[name][0], name, unhexlify(entries[name][1]))
         for name in sorted(entries, key=order)
     )
+
+
+def _serialize_commit(
+    tree: bytes,
+    parents: tuple[str, ...],
+    author: bytes,
+    committer: bytes,
+    when: int,
+    tz: int,
+    message: bytes,
+) -> bytes:
+    """A commit object's content, as git (and dulwich) write it, in UTF-8."""
+    zone = _format_zone(tz)
+    headers = [
+        (b"tree", tree),
+        *((b"parent", parent.encode()) for parent in parents),
+        (b"author", b"%s %d %s" % (author, when, zone)),
+        (b"committer", b"%s %d %s" % (committer, when, zone)),
+        (b"encoding", b"UTF-8"),
+    ]
+    lines = []
+    for name, value in headers:
+        first, *more = value.split(b"\n")
+        lines.append(b"%s %s\n" % (name, first))
+        lines.extend(b" %s\n" % line for line in more)  # a continued header
+    return b"".join(lines) + b"\n" + message
+
+
+def _format_zone(offset: int) -> bytes:
+    """``+HHMM`` or ``-HHMM`` of an offset from UTC in seconds (whole minutes)."""
+    if offset % 60:
+        raise ValueError("a time zone offset is a whole number of minutes")
+    sign = b"-" if offset < 0 else b"+"
+    offset = abs(offset)
+    return b"%s%02d%02d" % (sign, offset // 3600, offset // 60 % 60)
+
+
+def _reflog_line(old: bytes, new: bytes, who: bytes, when: int, message: bytes) -> bytes:
+    """One line of a ref's log, as git writes it (UTC; the message on one line)."""
+    return b"%s %s %s %d +0000\t%s" % (old, new, who, when, b" ".join(message.split()))
 
 
 def _tree_entries(raw: bytes) -> dict[bytes, tuple[int, bytes]] | None:
