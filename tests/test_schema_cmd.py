@@ -74,6 +74,42 @@ def test_schema_add_of_a_taken_name_needs_replace(
     assert json.loads(stored.read_text())["title"] == "other notes"
 
 
+@pytest.mark.parametrize(
+    ("name", "replace", "message"),
+    [
+        ("vpa/assistant.schema.json", False, "is a schema shipped with vpa-config"),
+        ("vpa-config/settings.schema.json", False, "are vpa-config's own schemas"),
+        ("vpa-config/settings.schema.json", True, "are vpa-config's own schemas"),
+    ],
+    ids=["shipped", "own", "own-replace"],
+)
+def test_schema_add_does_not_silently_stand_in_for_a_shipped_schema(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path, name: str, replace: bool,
+    message: str,
+) -> None:
+    loose = write_schema(tmp_path, {"type": "object"}, "loose.schema.json")
+    before = snapshot(cli_store)
+
+    done = run_cli("schema", "add", str(loose), "--as", name,
+                   *(["--replace"] if replace else []), store=cli_store)
+
+    assert done.returncode == 1, done.stderr
+    assert message in done.stderr and done.stderr.count("\n") == 1
+    assert snapshot(cli_store) == before
+
+
+def test_schema_add_replace_may_stand_in_for_a_shipped_schema(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    loose = write_schema(tmp_path, {"type": "object"}, "loose.schema.json")
+
+    done = run_cli("schema", "add", str(loose), "--as", "vpa/assistant.schema.json",
+                   "--replace", store=cli_store)
+
+    assert done.returncode == 0, done.stderr
+    assert (cli_store / ".vpa-config/schemas/vpa/assistant.schema.json").is_file()
+
+
 def test_added_rule_applies_to_new_files(
     run_cli: RunCli, cli_store: Path, tmp_path: Path
 ) -> None:

@@ -72,13 +72,7 @@ def add_schema(
     with store.transaction(
         subject=subject, kind="schema", actor=actor, reason=reason, dry_run=dry_run
     ) as tx:
-        present = tx.read(SCHEMA_DIR + name)
-        if present is not None and present != content and not replace:
-            raise RefusedError(
-                f"{SCHEMA_DIR}{name}: the store already has a different schema "
-                "of this name; pass --replace to replace it, or --as NAME to add "
-                "this one beside it"
-            )
+        _refuse_replacing(name, content, tx.read(SCHEMA_DIR + name), replace)
         _check_with_neighbours(tx, name, content)
         tx.write(SCHEMA_DIR + name, content)
         if patterns:
@@ -87,6 +81,37 @@ def add_schema(
             tx.write(SETTINGS_FILE, with_rules(text, name, patterns).encode())
     assert tx.result is not None
     return tx.result
+
+
+def _refuse_replacing(
+    name: str, content: bytes, present: bytes | None, replace: bool
+) -> None:
+    """Refuse a schema that would silently stand in for another of its name.
+
+    The store's own schema of that name, or a shipped one (a store schema
+    wins over it), is replaced only with ``replace``; vpa-config's own
+    schemas (``vpa-config/``) never are.
+    """
+    if name.startswith("vpa-config/"):
+        raise RefusedError(
+            f"{name}: names under vpa-config/ are vpa-config's own schemas (its "
+            "settings'); add the schema under another name with --as NAME"
+        )
+    if replace:
+        return
+    if present is not None and present != content:
+        raise RefusedError(
+            f"{SCHEMA_DIR}{name}: the store already has a different schema "
+            "of this name; pass --replace to replace it, or --as NAME to add "
+            "this one beside it"
+        )
+    shipped = SchemaRegistry().names()
+    if present is None and (name, "shipped") in shipped:
+        raise RefusedError(
+            f"{name} is a schema shipped with vpa-config; a store schema of this "
+            "name would stand in for it wherever it is used. Pass --replace to do "
+            "that, or --as NAME to add this one beside it"
+        )
 
 
 def _schema_name(name: str) -> str:
