@@ -168,6 +168,24 @@ def test_edit_invalid_and_no_answer_keeps_the_draft(
     assert snapshot(cli_store) == before
 
 
+def test_edit_invalid_with_json_prints_the_error_document(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    original = (cli_store / "assistant.yaml").read_text()
+    env, _state = _editor(tmp_path, [original.replace("max_tokens: 1024", "max_tokens: x")])
+
+    done = run_cli("edit", "assistant.yaml", "--json", store=cli_store, env=env,
+                   input="")
+
+    assert done.returncode == 1
+    report = json.loads(done.stdout)
+    assert report["ok"] is False and report["exit_code"] == 1
+    assert report["error"] == "InvalidConfigError"
+    assert "draft kept in" in report["message"]
+    [problem] = report["problems"]
+    assert problem["file"] == "assistant.yaml"
+
+
 def test_edit_invalid_then_discard_writes_nothing(
     run_cli: RunCli, cli_store: Path, tmp_path: Path
 ) -> None:

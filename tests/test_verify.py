@@ -222,6 +222,8 @@ def test_an_intended_rewrite_is_accepted_once_with_who_and_why(
     assert "no longer in history" in failing.stdout
     assert "--accept-rewrite -m REASON" in failing.stdout
 
+    alone = run_cli("verify", "--dry-run", store=cli_store)
+    assert alone.returncode == 2 and "go with --accept-rewrite" in alone.stderr
     no_reason = run_cli("verify", "--accept-rewrite", store=cli_store)
     assert no_reason.returncode == 2 and "needs a reason" in no_reason.stderr
     dry = run_cli("verify", "--accept-rewrite", "--dry-run", "-m", "x", store=cli_store)

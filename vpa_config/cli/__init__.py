@@ -87,7 +87,7 @@ def _run(argv: list[str] | None, failure: list[BaseException]) -> int:
         failure.append(exc)
         echo(f"vpa-config: {exc}", err=True)
         if _wants_json(args):
-            _echo_json_error(exc)
+            echo_json_error(exc)
         return exc.exit_code
     except KeyboardInterrupt:
         echo("Interrupted.", err=True)
@@ -117,7 +117,7 @@ def _run_click(argv: list[str] | None, args: list[str]) -> Any:
         if isinstance(exc, click.exceptions.NoSuchOption):
             _negative_value_hint(exc, args)
         if _wants_json(args):
-            _echo_json_error(exc, exc.format_message())
+            echo_json_error(exc, exc.format_message())
         return exc.exit_code
 
 
@@ -167,7 +167,7 @@ def _wants_json(argv: list[str]) -> bool:
     return "--json" in options
 
 
-def _echo_json_error(exc: Any, message: str | None = None) -> None:
+def echo_json_error(exc: Any, message: str | None = None) -> None:
     """A refusal, or a click usage error, as JSON on stdout.
 
     So ``--json`` callers always get a document; ``message`` defaults to the

@@ -68,11 +68,21 @@ def edit_cmd(
         if choice == "e":
             continue
         if choice == "d":
-            click.echo("edit discarded; nothing written", err=True)
-            return 1
+            return _refused(problems, "edit discarded; nothing written", as_json)
         draft = _keep_draft(store.repo.controldir, name, text)
-        click.echo(f"draft kept in {draft}; nothing committed", err=True)
-        return 1
+        return _refused(problems, f"draft kept in {draft}; nothing committed", as_json)
+
+
+def _refused(problems: list[Any], outcome: str, as_json: bool) -> int:
+    """End an invalid edit: what became of it, and with --json the error document."""
+    from vpa_config.cli import echo_json_error
+    from vpa_config.errors import InvalidConfigError
+
+    click.echo(outcome, err=True)
+    refusal = InvalidConfigError(problems)
+    if as_json:
+        echo_json_error(refusal, f"the edit is invalid; {outcome}")
+    return refusal.exit_code
 
 
 def _commit(

@@ -223,6 +223,10 @@ def verify_cmd(
     """
     from vpa_config.verify import verify_store
 
+    if not accept_rewrite and (reason or actor or dry_run):
+        from vpa_config.errors import UsageError
+
+        raise UsageError("-m/--reason, --actor and --dry-run go with --accept-rewrite")
     store = app.store()
     if accept_rewrite:
         from vpa_config.verify import accept_rewrite as accept
