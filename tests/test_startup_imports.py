@@ -95,6 +95,34 @@ def test_a_read_from_a_current_index_opens_no_repository_and_parses_nothing(
     assert not {n for n in second if n.split(".")[0] in INDEXED_FORBIDDEN}
 
 
+# Not needed by those reads either: dataclasses (which imports inspect, ast,
+# dis and tokenize, and builds every class from source text), OpenSSL
+# through hashlib, datetime's Python module, the validation module.
+INDEXED_STDLIB_FORBIDDEN = (
+    "dataclasses", "inspect", "ast", "dis", "tokenize", "hashlib", "_hashlib",
+    "vpa_config.validation",
+)
+FAST_READS = [
+    *INDEXED_READS,
+    ("audit", "--json", "assistant.yaml", "llm.temperature"),
+    ("blame", "--json", "assistant.yaml"),
+    ("log", "-n", "5", "assistant.yaml"),
+]
+
+
+@pytest.mark.parametrize("args", FAST_READS, ids=" ".join)
+def test_a_read_from_a_current_index_imports_no_dataclasses_or_openssl(
+    run_cli: RunCli, example: Path, args: tuple[str, ...]
+) -> None:
+    _modules_of(run_cli, example, *args)  # brings the index up to HEAD
+    found = _modules_of(run_cli, example, *args)
+
+    assert "vpa_config.store" in found  # the check sees the command's imports
+    assert not found & set(INDEXED_STDLIB_FORBIDDEN), sorted(
+        found & set(INDEXED_STDLIB_FORBIDDEN)
+    )
+
+
 def _modules_of(run_cli: RunCli, store: Path, *args: str) -> set[str]:
     done = run_cli(*args, store=store, env={"PYTHONPROFILEIMPORTTIME": "1"})
     assert done.returncode == 0, done.stderr[-2000:]

@@ -19,9 +19,8 @@ today.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from vpa_config import documents, fsutil
@@ -34,6 +33,7 @@ from vpa_config.history import (
 )
 from vpa_config.keyindex import MISSING, KeyIndex, KeyRow, Revision, synced
 from vpa_config.keypath import Part, format_dotted, format_pointer, parse_key_path, resolve
+from vpa_config.records import FrozenRecord, Record
 
 if TYPE_CHECKING:
     from vpa_config.store import ConfigStore
@@ -42,14 +42,23 @@ Reader = Callable[[str], "bytes | None"]
 
 
 def iso_time(seconds: int) -> str:
-    """UTC ISO 8601 with a Z."""
+    """UTC ISO 8601 with a Z (what ``datetime.isoformat`` writes)."""
+    if type(seconds) is int:  # a commit's time: no datetime to import
+        t = time.gmtime(seconds)
+        if 1 <= t.tm_year <= 9999:
+            return (
+                f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
+                f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}Z"
+            )
+    from datetime import datetime, timezone
+
     return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat().replace(
         "+00:00", "Z"
     )
 
 
 def _redacted() -> str:
-    from vpa_config.validation import REDACTED
+    from vpa_config.explain import REDACTED
 
     return REDACTED
 
@@ -98,15 +107,24 @@ class Who(NamedTuple):
 # --- diff and show ------------------------------------------------------------
 
 
-@dataclass
-class RevisionDiff:
+class RevisionDiff(Record):
     """Key-level changes between two states of the store."""
 
-    old: str | None
-    new: str  # a revision id, or "working" for the files on disk
-    files: list[FileChange]
-    renames: dict[str, str] = field(default_factory=dict)
-    texts: dict[str, tuple[str, str]] = field(default_factory=dict)
+    _fields = ("old", "new", "files", "renames", "texts")
+
+    def __init__(
+        self,
+        old: str | None,
+        new: str,
+        files: list[FileChange],
+        renames: dict[str, str] | None = None,
+        texts: dict[str, tuple[str, str]] | None = None,
+    ) -> None:
+        self.old = old
+        self.new = new  # a revision id, or "working" for the files on disk
+        self.files = files
+        self.renames: dict[str, str] = {} if renames is None else renames
+        self.texts: dict[str, tuple[str, str]] = {} if texts is None else texts
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, secret values redacted."""
@@ -355,14 +373,22 @@ def _text(raw: bytes | None) -> str:
     return "" if raw is None else raw.decode("utf-8", "replace")
 
 
-@dataclass
-class RevisionShow:
+class RevisionShow(Record):
     """One revision: who, when, why, and its key-level changes."""
 
-    who: Who
-    parent: str | None
-    trailers: tuple[tuple[str, str], ...]
-    diff: RevisionDiff
+    _fields = ("who", "parent", "trailers", "diff")
+
+    def __init__(
+        self,
+        who: Who,
+        parent: str | None,
+        trailers: tuple[tuple[str, str], ...],
+        diff: RevisionDiff,
+    ) -> None:
+        self.who = who
+        self.parent = parent
+        self.trailers = trailers
+        self.diff = diff
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, secret values redacted."""
@@ -586,21 +612,13 @@ def _head_judgement(
 
 
 def _judgement_key(state: list[tuple[str, str | None]]) -> str:
-    import hashlib
     import json
 
-    from vpa_config.blobcache import engine
-    from vpa_config.validation import shipped_schema_dir
+    from vpa_config.blobcache import blake2b, engine, stamp
+    from vpa_config.layout import shipped_schema_dir
 
-    digest = hashlib.sha256(b"head-judgement-1\0" + engine())
-    shipped = shipped_schema_dir()
-    for path in sorted(shipped.rglob("*.json")):
-        try:
-            st = path.stat()
-        except OSError:
-            continue
-        where = path.relative_to(shipped).as_posix()
-        digest.update(f"{where}:{st.st_size}:{st.st_mtime_ns}\0".encode())
+    digest = blake2b(b"head-judgement-2\0" + engine(), digest_size=32)
+    digest.update(stamp(shipped_schema_dir(), ".json"))
     digest.update(json.dumps(state).encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 
@@ -690,9 +708,11 @@ def _leaves(node: Any, path: tuple[Part, ...]) -> Iterable[tuple[tuple[Part, ...
 # --- time travel -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ValueAt:
+class ValueAt(FrozenRecord):
     """A key's value at a moment, and the revision it came from."""
+
+    _fields = ("value", "file", "key", "at", "who", "set_by")
+    __slots__ = _fields
 
     value: Any
     file: str
@@ -700,6 +720,17 @@ class ValueAt:
     at: int
     who: Who  # the revision that was current at that moment
     set_by: Who | None  # the revision that last changed the key before then
+
+    def __init__(
+        self, value: Any, file: str, key: str, at: int, who: Who, set_by: Who | None
+    ) -> None:
+        init = object.__setattr__
+        init(self, "value", value)
+        init(self, "file", file)
+        init(self, "key", key)
+        init(self, "at", at)
+        init(self, "who", who)
+        init(self, "set_by", set_by)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (values as ``get`` prints them)."""

@@ -22,18 +22,17 @@ event (and recorded, so it is reported once).
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import sys
 import threading
 import time
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vpa_config import logs
+from vpa_config.records import FrozenRecord, Record
 
 if TYPE_CHECKING:
     from vpa_config.store import ConfigStore
@@ -56,6 +55,8 @@ def audit_path(store: ConfigStore) -> Path:
 
 def line_hash(line: bytes) -> str:
     """The hash the next record carries as ``prev``."""
+    import hashlib  # OpenSSL: loaded by a change, not by a read
+
     return hashlib.sha256(line).hexdigest()
 
 
@@ -526,13 +527,21 @@ def reachable(store: ConfigStore, start: str | None) -> Iterator[str]:
 # --- reading and verifying ------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TrailLine:
+class TrailLine(FrozenRecord):
     """One line of the trail: its number, its bytes, and the record if it parses."""
+
+    _fields = ("number", "raw", "record")
+    __slots__ = _fields
 
     number: int
     raw: bytes
     record: dict[str, Any] | None
+
+    def __init__(self, number: int, raw: bytes, record: dict[str, Any] | None) -> None:
+        init = object.__setattr__
+        init(self, "number", number)
+        init(self, "raw", raw)
+        init(self, "record", record)
 
 
 def read_lines(store: ConfigStore) -> Iterator[TrailLine]:
@@ -556,14 +565,23 @@ def records(store: ConfigStore) -> Iterator[dict[str, Any]]:
             yield line.record
 
 
-@dataclass(frozen=True)
-class ChainProblem:
+class ChainProblem(FrozenRecord):
     """One thing wrong with the trail."""
+
+    _fields = ("line", "message", "kind", "revision")
+    __slots__ = _fields
 
     line: int
     message: str
     kind: str  # "unreadable", "edited", "removed", "revision_missing"
-    revision: str = ""  # the missing revision, for "revision_missing"
+    revision: str  # the missing revision, for "revision_missing"
+
+    def __init__(self, line: int, message: str, kind: str, revision: str = "") -> None:
+        init = object.__setattr__
+        init(self, "line", line)
+        init(self, "message", message)
+        init(self, "kind", kind)
+        init(self, "revision", revision)
 
     def __str__(self) -> str:
         return f"audit trail line {self.line}: {self.message}"
@@ -573,13 +591,17 @@ class ChainProblem:
         return {"line": self.line, "kind": self.kind, "message": self.message}
 
 
-@dataclass
-class ChainReport:
+class ChainReport(Record):
     """What :func:`verify_chain` found."""
 
-    path: Path
-    records: int = 0
-    problems: list[ChainProblem] = field(default_factory=list)
+    _fields = ("path", "records", "problems")
+
+    def __init__(
+        self, path: Path, records: int = 0, problems: list[ChainProblem] | None = None
+    ) -> None:
+        self.path = path
+        self.records = records
+        self.problems: list[ChainProblem] = [] if problems is None else problems
 
     @property
     def ok(self) -> bool:

@@ -25,7 +25,6 @@ in a crash costs only the work of recomputing.
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 import sys
@@ -34,6 +33,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vpa_config.errors import Problem
+
+try:
+    # hashlib's own BLAKE2, without hashlib: importing hashlib loads OpenSSL
+    # (a few milliseconds of a history read's start) for nothing used here.
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover (an interpreter built without it)
+    from hashlib import blake2b
 
 if TYPE_CHECKING:
     import sqlite3
@@ -326,7 +332,7 @@ def _key(kind: bytes, *parts: str) -> bytes:
     known = _keys.get((code, kind, parts))
     if known is not None:
         return known
-    digest = hashlib.sha256(FORMAT + b"\0" + kind + b"\0" + code)
+    digest = blake2b(FORMAT + b"\0" + kind + b"\0" + code, digest_size=32)
     for part in parts:
         digest.update(b"\0" + part.encode("utf-8", "surrogateescape"))
     if len(_keys) >= MEMORY_ENTRIES:
@@ -339,7 +345,7 @@ _keys: dict[tuple[bytes, bytes, tuple[str, ...]], bytes] = {}
 
 
 def _checksum(key: bytes, payload: bytes) -> bytes:
-    return hashlib.blake2b(key + payload, digest_size=_SUM).digest()
+    return blake2b(key + payload, digest_size=_SUM).digest()
 
 
 def _decode(key: bytes, raw: bytes) -> Any:
@@ -356,14 +362,8 @@ def engine() -> bytes:
     """What, besides the content, a fact depends on: this code and its packages."""
     global _engine
     if _engine is None:
-        digest = hashlib.sha256(sys.version.encode())
-        package = os.path.dirname(os.path.realpath(__file__))
-        for relative, entry in sorted(_modules(package, ""), key=_path_order):
-            try:
-                st = entry.stat()
-            except OSError:
-                continue
-            digest.update(f"{relative}:{st.st_size}:{st.st_mtime_ns}\0".encode())
+        digest = blake2b(sys.version.encode(), digest_size=32)
+        digest.update(stamp(os.path.dirname(os.path.realpath(__file__)), ".py"))
         for folder in _package_folders():
             try:
                 names = sorted(n for n in os.listdir(folder) if n.endswith(".dist-info"))
@@ -374,15 +374,32 @@ def engine() -> bytes:
     return _engine
 
 
-def _modules(folder: str, prefix: str) -> list[tuple[str, os.DirEntry[str]]]:
-    """Every ``*.py`` under ``folder`` as (relative path, entry): one scandir a folder."""
+def stamp(folder: str | os.PathLike[str], suffix: str) -> bytes:
+    """``relative/path:size:mtime_ns`` of every file named ``*suffix`` under ``folder``.
+
+    In the order of ``sorted(Path(folder).rglob("*" + suffix))``; a file that
+    cannot be stat'ed is left out.
+    """
+    lines = []
+    found = _files(os.fspath(folder), "", suffix)
+    for relative, entry in sorted(found, key=_path_order):
+        try:
+            st = entry.stat()
+        except OSError:
+            continue
+        lines.append(f"{relative}:{st.st_size}:{st.st_mtime_ns}\0")
+    return "".join(lines).encode("utf-8", "surrogateescape")
+
+
+def _files(folder: str, prefix: str, suffix: str) -> list[tuple[str, os.DirEntry[str]]]:
+    """Every ``*suffix`` under ``folder`` as (relative path, entry)."""
     found: list[tuple[str, os.DirEntry[str]]] = []
     try:
         with os.scandir(folder) as entries:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
-                    found += _modules(entry.path, f"{prefix}{entry.name}/")
-                elif entry.name.endswith(".py"):
+                    found += _files(entry.path, f"{prefix}{entry.name}/", suffix)
+                elif entry.name.endswith(suffix):
                     found.append((prefix + entry.name, entry))
     except OSError:
         pass

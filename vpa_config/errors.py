@@ -19,7 +19,7 @@ Exit codes (also in the README):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from vpa_config.records import FrozenRecord
 
 
 class VpaConfigError(Exception):
@@ -34,24 +34,48 @@ class RefusedError(VpaConfigError):
     exit_code = 1
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(FrozenRecord):
     """One validation problem, located in the source text.
 
     ``line`` and ``column`` are 1-based and ``None`` when the location is not
     known (for example a key that is missing altogether).
     """
 
+    _fields = ("file", "path", "message", "rule", "line", "column", "source", "at")
+    __slots__ = _fields
+    # ``at``: parts below ``path`` that place it better in the text (an
+    # unexpected key's own name): used to find the line, not shown or compared.
+    _compared = _shown = _fields[:-1]
+
     file: str
     path: tuple[str | int, ...]
     message: str
-    rule: str = ""
-    line: int | None = None
-    column: int | None = None
-    source: str = "schema"
-    # Parts below ``path`` that place it better in the text (an unexpected
-    # key's own name): used to find the line, not shown.
-    at: tuple[str | int, ...] = field(default=(), compare=False, repr=False)
+    rule: str
+    line: int | None
+    column: int | None
+    source: str
+    at: tuple[str | int, ...]
+
+    def __init__(
+        self,
+        file: str,
+        path: tuple[str | int, ...],
+        message: str,
+        rule: str = "",
+        line: int | None = None,
+        column: int | None = None,
+        source: str = "schema",
+        at: tuple[str | int, ...] = (),
+    ) -> None:
+        init = object.__setattr__
+        init(self, "file", file)
+        init(self, "path", path)
+        init(self, "message", message)
+        init(self, "rule", rule)
+        init(self, "line", line)
+        init(self, "column", column)
+        init(self, "source", source)
+        init(self, "at", at)
 
     @property
     def dotted(self) -> str:
@@ -90,15 +114,27 @@ class Problem:
         }
 
 
-@dataclass
 class InvalidConfigError(RefusedError):
     """One or more candidate files do not validate; nothing was written."""
 
-    problems: list[Problem] = field(default_factory=list)
-    note: str = "Nothing was written."
-
-    def __post_init__(self) -> None:
+    def __init__(
+        self, problems: list[Problem] | None = None, note: str = "Nothing was written."
+    ) -> None:
+        self.problems: list[Problem] = [] if problems is None else problems
+        self.note = note
         super().__init__(str(self))
+
+    def __repr__(self) -> str:
+        name = type(self).__qualname__
+        return f"{name}(problems={self.problems!r}, note={self.note!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        theirs: InvalidConfigError = other  # type: ignore[assignment]
+        return (self.problems, self.note) == (theirs.problems, theirs.note)
+
+    __hash__ = None  # type: ignore[assignment]
 
     def __str__(self) -> str:
         count = len(self.problems)

@@ -24,7 +24,6 @@ import time
 from binascii import hexlify
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from vpa_config.errors import (
 )
 from vpa_config.fsutil import StagedWrites, storage_error
 from vpa_config.packread import ObjectReader
+from vpa_config.records import FrozenRecord, Record
 
 BRANCH = b"refs/heads/main"
 FILE_MODE = 0o100644
@@ -53,9 +53,14 @@ WRITTEN_CACHE = 16
 FileTree = dict[str, tuple[int, str]]
 
 
-@dataclass(frozen=True)
-class CommitInfo:
+class CommitInfo(FrozenRecord):
     """One commit as vpa-config reads it."""
+
+    _fields = (
+        "sha", "parents", "tree", "author", "author_time", "author_tz", "committer",
+        "message", "commit_time",
+    )
+    __slots__ = _fields
 
     sha: str
     parents: tuple[str, ...]
@@ -65,7 +70,30 @@ class CommitInfo:
     author_tz: int
     committer: str
     message: str
-    commit_time: int = 0
+    commit_time: int
+
+    def __init__(
+        self,
+        sha: str,
+        parents: tuple[str, ...],
+        tree: str,
+        author: str,
+        author_time: int,
+        author_tz: int,
+        committer: str,
+        message: str,
+        commit_time: int = 0,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "sha", sha)
+        init(self, "parents", parents)
+        init(self, "tree", tree)
+        init(self, "author", author)
+        init(self, "author_time", author_time)
+        init(self, "author_tz", author_tz)
+        init(self, "committer", committer)
+        init(self, "message", message)
+        init(self, "commit_time", commit_time)
 
 
 def _open_dulwich(path: Path) -> Any:
@@ -194,18 +222,32 @@ def _conflict() -> HistoryConflictError:
     )
 
 
-@dataclass
-class BranchMove:
+class BranchMove(Record):
     """A locked branch with its new id written and synced: renamed by ``finish``."""
 
-    controldir: Path
-    path: Path
-    lock: Path
-    old: str
-    new: str
-    committer: bytes
-    message: str
-    done: bool = False
+    _fields = (
+        "controldir", "path", "lock", "old", "new", "committer", "message", "done",
+    )
+
+    def __init__(
+        self,
+        controldir: Path,
+        path: Path,
+        lock: Path,
+        old: str,
+        new: str,
+        committer: bytes,
+        message: str,
+        done: bool = False,
+    ) -> None:
+        self.controldir = controldir
+        self.path = path
+        self.lock = lock
+        self.old = old
+        self.new = new
+        self.committer = committer
+        self.message = message
+        self.done = done
 
     @property
     def folder(self) -> Path:

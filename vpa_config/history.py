@@ -12,23 +12,49 @@ from __future__ import annotations
 import marshal
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from vpa_config.keypath import Part, format_dotted
+from vpa_config.records import FrozenRecord, Record
 
 TRAILER_PREFIX = "Vpa-"
-_TRAILER = re.compile(r"^([A-Za-z][A-Za-z0-9-]*): (.*)$")
 _MISSING: Any = object()
+# Compiled on first use: a read answered from the history index parses no
+# commit message.
+_PATTERNS: dict[str, re.Pattern[str]] = {}
 
 
-@dataclass(frozen=True)
-class CommitMessage:
+def _pattern(name: str) -> re.Pattern[str]:
+    found = _PATTERNS.get(name)
+    if found is None:
+        found = _PATTERNS[name] = re.compile(_PATTERN_TEXT[name])
+    return found
+
+
+_PATTERN_TEXT = {
+    "trailer": r"^([A-Za-z][A-Za-z0-9-]*): (.*)$",
+    "control": r"[\x00-\x08\x0b-\x1f\x7f]",
+    "paragraphs": r"\n\s*\n",
+}
+
+
+class CommitMessage(FrozenRecord):
     """The parts of a commit message."""
+
+    _fields = ("subject", "reason", "trailers")
+    __slots__ = _fields
 
     subject: str
     reason: str
-    trailers: tuple[tuple[str, str], ...] = ()
+    trailers: tuple[tuple[str, str], ...]
+
+    def __init__(
+        self, subject: str, reason: str, trailers: tuple[tuple[str, str], ...] = ()
+    ) -> None:
+        init = object.__setattr__
+        init(self, "subject", subject)
+        init(self, "reason", reason)
+        init(self, "trailers", trailers)
 
     def trailer(self, name: str, default: str = "") -> str:
         """The first value of a trailer, by name without the ``Vpa-`` prefix."""
@@ -53,10 +79,7 @@ class CommitMessage:
             parts.append(self.reason.strip())
         if self.trailers:
             parts.append("\n".join(f"{key}: {value}" for key, value in self.trailers))
-        return _CONTROL.sub(_escape_control, "\n\n".join(parts) + "\n")
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+        return _pattern("control").sub(_escape_control, "\n\n".join(parts) + "\n")
 
 
 def _escape_control(match: re.Match[str]) -> str:
@@ -65,15 +88,16 @@ def _escape_control(match: re.Match[str]) -> str:
 
 def parse_message(text: str) -> CommitMessage:
     """Split a message into subject, reason and trailers."""
-    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    paragraphs = [p for p in _pattern("paragraphs").split(text.strip()) if p.strip()]
     if not paragraphs:
         return CommitMessage("", "")
     subject = paragraphs[0].strip()
     trailers: tuple[tuple[str, str], ...] = ()
     last = paragraphs[-1].splitlines() if len(paragraphs) > 1 else []
-    if last and all(_TRAILER.match(line) for line in last):
+    trailer = _pattern("trailer")
+    if last and all(trailer.match(line) for line in last):
         trailers = tuple(
-            _TRAILER.match(line).groups() for line in last  # type: ignore[union-attr]
+            trailer.match(line).groups() for line in last  # type: ignore[union-attr]
         )
         paragraphs = paragraphs[:-1]
     reason = "\n\n".join(p.strip() for p in paragraphs[1:])
@@ -89,14 +113,25 @@ def one_line(text: str, limit: int = 200) -> str:
 # --- key-level diff -----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class KeyChange:
+class KeyChange(FrozenRecord):
     """One key that was added, removed or changed between two documents."""
+
+    _fields = ("path", "kind", "old", "new")
+    __slots__ = _fields
 
     path: tuple[Part, ...]
     kind: str  # "added", "removed" or "changed"
-    old: Any = None
-    new: Any = None
+    old: Any
+    new: Any
+
+    def __init__(
+        self, path: tuple[Part, ...], kind: str, old: Any = None, new: Any = None
+    ) -> None:
+        init = object.__setattr__
+        init(self, "path", path)
+        init(self, "kind", kind)
+        init(self, "old", old)
+        init(self, "new", new)
 
     @property
     def dotted(self) -> str:
@@ -105,7 +140,7 @@ class KeyChange:
 
     def to_dict(self, redact: bool = False) -> dict[str, Any]:
         """JSON-ready form; values replaced when ``redact``."""
-        from vpa_config.validation import REDACTED
+        from vpa_config.explain import REDACTED
 
         data: dict[str, Any] = {"path": self.dotted, "change": self.kind}
         if self.kind != "added":
@@ -115,15 +150,28 @@ class KeyChange:
         return data
 
 
-@dataclass
-class FileChange:
+class FileChange(Record):
     """One file's change: added, removed, modified, with its key changes."""
 
-    path: str
-    action: str
-    keys: list[KeyChange] = field(default_factory=list)
-    secret_paths: set[tuple[Part, ...]] = field(default_factory=set)
-    documents: list[Any] = field(default_factory=list, repr=False, compare=False)
+    _fields = ("path", "action", "keys", "secret_paths", "documents")
+    _compared = _shown = _fields[:-1]
+
+    def __init__(
+        self,
+        path: str,
+        action: str,
+        keys: list[KeyChange] | None = None,
+        secret_paths: set[tuple[Part, ...]] | None = None,
+        documents: list[Any] | None = None,
+    ) -> None:
+        self.path = path
+        self.action = action
+        self.keys: list[KeyChange] = [] if keys is None else keys
+        self.secret_paths: set[tuple[Part, ...]] = (
+            set() if secret_paths is None else secret_paths
+        )
+        # The documents compared (to mask secrets in a text diff): not compared.
+        self.documents: list[Any] = [] if documents is None else documents
 
     def is_secret(self, change: KeyChange) -> bool:
         """Whether a key change touches a secret value (at or below a secret key)."""

@@ -13,19 +13,28 @@ from __future__ import annotations
 import getpass
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
+
+from vpa_config.records import FrozenRecord
 
 COMMITTER = b"vpa-config <vpa-config@localhost>"
 
 
-@dataclass(frozen=True)
-class Actor:
+class Actor(FrozenRecord):
     """A person or program: name, email, and how it was chosen."""
+
+    _fields = ("name", "email", "origin")
+    __slots__ = _fields
 
     name: str
     email: str
     origin: str
+
+    def __init__(self, name: str, email: str, origin: str) -> None:
+        init = object.__setattr__
+        init(self, "name", name)
+        init(self, "email", email)
+        init(self, "origin", origin)
 
     @property
     def ident(self) -> bytes:

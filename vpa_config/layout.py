@@ -7,12 +7,31 @@ pulling in the settings model.
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
+from pathlib import Path
 
 SETTINGS_FILE = ".vpa-config/settings.yaml"
 SCHEMA_DIR = ".vpa-config/schemas/"
 SETTINGS_SCHEMA = "vpa-config/settings.schema.json"
 # In the git dir: the record of a change in progress (see transaction.py).
 JOURNAL = "vpa-config.journal"
+
+
+def shipped_schema_dir() -> Path:
+    """The ``schemas/`` folder: inside the wheel, or beside a source checkout."""
+    global _shipped_dir
+    if _shipped_dir is None:
+        here = Path(__file__).resolve().parent
+        _shipped_dir = here / "schemas"
+        for candidate in (here / "schemas", here.parent / "schemas"):
+            if candidate.is_dir():
+                _shipped_dir = candidate
+                break
+    return _shipped_dir
+
+
+# Found once per process: every change builds a registry, and resolving the
+# package's own path costs a stat of each folder on the way.
+_shipped_dir: Path | None = None
 
 
 def first_matching_rule(rules: list[tuple[str, str]], path: str) -> str | None:

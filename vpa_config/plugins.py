@@ -1161,8 +1161,6 @@ def options_problems(
     text: str, name: str, schema: dict[str, Any], options: dict[str, Any]
 ) -> list[Problem]:
     """Problems of a plugin's options against the schema it declares."""
-    from dataclasses import replace
-
     from vpa_config import documents
     from vpa_config.errors import SchemaError
     from vpa_config.validation import SchemaRegistry, SchemaSource, validate
@@ -1182,7 +1180,7 @@ def options_problems(
     for problem in found:
         path = prefix + tuple(problem.path)
         spot = documents.locate(SETTINGS_FILE, text, path) or (None, None)
-        problems.append(replace(problem, path=path, line=spot[0], column=spot[1]))
+        problems.append(problem.copy_with(path=path, line=spot[0], column=spot[1]))
     return problems
 
 

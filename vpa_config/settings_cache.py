@@ -17,7 +17,6 @@ The same folder holds content-named flags (:func:`flag_known`,
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -122,6 +121,8 @@ def _key(data: Any) -> str | None:
         text = json.dumps(data, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError):
         return None
+    import hashlib  # OpenSSL: not loaded by a read that never needs settings
+
     digest = hashlib.sha256(_code_digest().encode() + b"\0" + text.encode())
     return digest.hexdigest()[:32]
 
@@ -135,6 +136,8 @@ def _code_digest() -> str:
     if _code is None:
         # Every settings module of the package: the model and its parts
         # (settings.py, health/settings.py, ...) and this file.
+        import hashlib
+
         here = Path(__file__).resolve().parent
         digest = hashlib.sha256()
         for path in sorted(here.rglob("settings*.py")):

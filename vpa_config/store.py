@@ -18,7 +18,6 @@ import re
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +38,7 @@ from vpa_config.errors import (
 from vpa_config.gitrepo import FileTree, GitRepo
 from vpa_config.keypath import lookup, parse_key_path, resolve
 from vpa_config.lock import StoreLock
+from vpa_config.records import FrozenRecord, Record
 
 if TYPE_CHECKING:
     # Validation pulls in jsonschema and pydantic, and the change path its own
@@ -68,13 +68,23 @@ _SYMLINK = "is a symbolic link; the store keeps only regular files"
 ANY_CONTENT: Any = object()
 
 
-@dataclass(frozen=True)
-class HandEdit:
+class HandEdit(FrozenRecord):
     """A working file that differs from HEAD, and whether it would validate."""
+
+    _fields = ("path", "state", "problems")
+    __slots__ = _fields
 
     path: str
     state: str  # "modified", "added", "deleted" or "symlink" (never committed)
-    problems: tuple[Problem, ...] = ()
+    problems: tuple[Problem, ...]
+
+    def __init__(
+        self, path: str, state: str, problems: tuple[Problem, ...] = ()
+    ) -> None:
+        init = object.__setattr__
+        init(self, "path", path)
+        init(self, "state", state)
+        init(self, "problems", problems)
 
     @property
     def valid(self) -> bool:
@@ -82,14 +92,29 @@ class HandEdit:
         return not self.problems
 
 
-@dataclass(frozen=True)
-class Status:
+class Status(FrozenRecord):
     """Where the store stands."""
+
+    _fields = ("root", "revision", "hand_edits", "lock_holder")
+    __slots__ = _fields
 
     root: Path
     revision: str | None
     hand_edits: tuple[HandEdit, ...]
-    lock_holder: dict[str, Any] | None = None
+    lock_holder: dict[str, Any] | None
+
+    def __init__(
+        self,
+        root: Path,
+        revision: str | None,
+        hand_edits: tuple[HandEdit, ...],
+        lock_holder: dict[str, Any] | None = None,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "root", root)
+        init(self, "revision", revision)
+        init(self, "hand_edits", hand_edits)
+        init(self, "lock_holder", lock_holder)
 
     @property
     def clean(self) -> bool:
@@ -97,9 +122,14 @@ class Status:
         return not self.hand_edits
 
 
-@dataclass(frozen=True)
-class LogEntry:
+class LogEntry(FrozenRecord):
     """One revision as ``log`` shows it."""
+
+    _fields = (
+        "revision", "time", "tz", "author", "subject", "reason", "kind", "source",
+        "files", "trailers", "tool",
+    )
+    __slots__ = _fields
 
     revision: str
     time: int
@@ -110,8 +140,35 @@ class LogEntry:
     kind: str
     source: str
     files: tuple[str, ...]
-    trailers: tuple[tuple[str, str], ...] = ()
-    tool: str = ""
+    trailers: tuple[tuple[str, str], ...]
+    tool: str
+
+    def __init__(
+        self,
+        revision: str,
+        time: int,
+        tz: int,
+        author: str,
+        subject: str,
+        reason: str,
+        kind: str,
+        source: str,
+        files: tuple[str, ...],
+        trailers: tuple[tuple[str, str], ...] = (),
+        tool: str = "",
+    ) -> None:
+        init = object.__setattr__
+        init(self, "revision", revision)
+        init(self, "time", time)
+        init(self, "tz", tz)
+        init(self, "author", author)
+        init(self, "subject", subject)
+        init(self, "reason", reason)
+        init(self, "kind", kind)
+        init(self, "source", source)
+        init(self, "files", files)
+        init(self, "trailers", trailers)
+        init(self, "tool", tool)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -134,19 +191,40 @@ class LogEntry:
         }
 
 
-@dataclass
-class ConfigStore:
+class ConfigStore(Record):
     """A folder of config files that is also a git repository."""
 
-    root: Path
-    repo: GitRepo
-    lock: StoreLock
-    source: str = "api"
-    validators: list[PluginValidator] = field(default_factory=list)
-    listeners: list[Listener] = field(default_factory=list)
-    crash_points: frozenset[str] = frozenset()
-    plugin_host: Any = field(default=None, repr=False)
-    _lock_timeouts: dict[str, float] = field(default_factory=dict, repr=False)
+    _fields = (
+        "root", "repo", "lock", "source", "validators", "listeners", "crash_points",
+        "plugin_host", "_lock_timeouts",
+    )
+    _shown = _fields[:-2]
+
+    def __init__(
+        self,
+        root: Path,
+        repo: GitRepo,
+        lock: StoreLock,
+        source: str = "api",
+        validators: list[PluginValidator] | None = None,
+        listeners: list[Listener] | None = None,
+        crash_points: frozenset[str] = frozenset(),
+        plugin_host: Any = None,
+        _lock_timeouts: dict[str, float] | None = None,
+    ) -> None:
+        self.root = root
+        self.repo = repo
+        self.lock = lock
+        self.source = source
+        self.validators: list[PluginValidator] = (
+            [] if validators is None else validators
+        )
+        self.listeners: list[Listener] = [] if listeners is None else listeners
+        self.crash_points = crash_points
+        self.plugin_host = plugin_host
+        self._lock_timeouts: dict[str, float] = (
+            {} if _lock_timeouts is None else _lock_timeouts
+        )
 
     # --- opening ---------------------------------------------------------
 

@@ -25,7 +25,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from vpa_config.explain import (
     secret_paths,
 )
 from vpa_config.keypath import Part, format_dotted
+from vpa_config.layout import shipped_schema_dir
 
 __all__ = [
     "REDACTED",
@@ -73,24 +74,6 @@ _VALIDATORS_MAX = 256
 _COMPILED = _VALIDATORS  # the name other modules and tests know it by
 # Process-wide: schemacheck's compiled forms, by the same key.
 _DECIDERS: dict[tuple[str, str, str], Any] = {}
-
-
-def shipped_schema_dir() -> Path:
-    """The ``schemas/`` folder: inside the wheel, or beside a source checkout."""
-    global _shipped_dir
-    if _shipped_dir is None:
-        here = Path(__file__).resolve().parent
-        _shipped_dir = here / "schemas"
-        for candidate in (here / "schemas", here.parent / "schemas"):
-            if candidate.is_dir():
-                _shipped_dir = candidate
-                break
-    return _shipped_dir
-
-
-# Found once per process: every change builds a registry, and resolving the
-# package's own path costs a stat of each folder on the way.
-_shipped_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -857,7 +840,7 @@ def locate_all(file: str, text: str, problems: list[Problem]) -> list[Problem]:
             problem.path
         )
         if position:
-            problem = replace(problem, line=position[0], column=position[1])
+            problem = problem.copy_with(line=position[0], column=position[1])
         located.append(problem)
     return located
 
