@@ -223,7 +223,8 @@ def test_an_intended_rewrite_is_accepted_once_with_who_and_why(
     assert "--accept-rewrite -m REASON" in failing.stdout
 
     alone = run_cli("verify", "--dry-run", store=cli_store)
-    assert alone.returncode == 2 and "go with --accept-rewrite" in alone.stderr
+    assert alone.returncode == 2
+    assert "go with --accept or --accept-rewrite" in alone.stderr
     no_reason = run_cli("verify", "--accept-rewrite", store=cli_store)
     assert no_reason.returncode == 2 and "needs a reason" in no_reason.stderr
     dry = run_cli("verify", "--accept-rewrite", "--dry-run", "-m", "x", store=cli_store)
@@ -260,3 +261,48 @@ def test_accepting_a_rewrite_is_a_security_event(cli_store: Path) -> None:
     assert event["security_event"] == "history_rewrite_accepted"
     assert event["category"] == "security"
     assert event["revisions"] == len(dropped) == 1
+
+
+def test_forced_and_accepted_findings_pass_with_who_and_why(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    bypass(cli_store, "temperature: 0.7", "temperature: 7", "sneaky")
+    sneaky = git(cli_store, "rev-parse", "HEAD").strip()
+    assert run_cli("restore", "HEAD~1", store=cli_store).returncode == 0
+    forced = run_cli("restore", sneaky, "--force", "-m", "forced on purpose",
+                     "--actor", "Ada <ada@example.org>", store=cli_store)
+    assert forced.returncode == 0, forced.stderr
+
+    first = json.loads(run_cli("verify", "--json", store=cli_store).stdout)
+    accepted = run_cli("verify", "--accept", sneaky[:10], "-m", "known test commit",
+                       "--actor", "Bob <bob@example.org>", store=cli_store)
+    second = json.loads(run_cli("verify", "--json", store=cli_store).stdout)
+
+    assert first["ok"] is False
+    findings = _named(first["checks"], "schemas")["findings"]
+    by_subject = {finding["subject"]: finding for finding in findings}
+    assert by_subject["sneaky"]["accepted"] is None
+    [forced_finding] = [f for f in by_subject.values() if f["forced"]]
+    assert forced_finding["accepted"] == (
+        "forced by Ada <ada@example.org>: forced on purpose"
+    )
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert "accepted the findings of " + sneaky[:12] in accepted.stderr
+    assert "accepted: accepted by Bob <bob@example.org>: known test commit" in (
+        accepted.stdout
+    )
+    assert second["ok"] is True
+    assert "(2 more accepted)" in _named(second["checks"], "schemas")["summary"]
+
+
+def test_a_forged_forced_trailer_is_not_an_acceptance(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    bypass(cli_store, "temperature: 0.7", "temperature: 7",
+           "set it\n\nVpa-Kind: set\nVpa-Forced: true")
+
+    done = run_cli("verify", "--json", store=cli_store)
+
+    assert done.returncode == 1
+    [finding] = _named(json.loads(done.stdout)["checks"], "schemas")["findings"]
+    assert finding["forced"] is True and finding["accepted"] is None

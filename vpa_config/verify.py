@@ -55,10 +55,14 @@ class RevisionFinding:
     direct: bool
     forced: bool
     problems: tuple[Problem, ...]
+    # Who accepted it and why: a change forced past validation, or an
+    # acceptance recorded with "verify --accept REV" ("": not accepted).
+    accepted: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
+            "accepted": self.accepted or None,
             "revision": self.revision,
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.time)),
             "author": self.author,
@@ -142,6 +146,76 @@ def check_audit_trail(store: ConfigStore, progress: Progress | None) -> CheckRes
     )
 
 
+def accepted_revisions(store: ConfigStore) -> dict[str, str]:
+    """Revisions whose findings are accepted, each with who accepted it and why.
+
+    A change forced past validation was accepted by its actor when it was
+    made; any other revision by a ``finding_accepted`` record. Both come from
+    the audit trail, not from commit trailers, which a direct commit can forge.
+    """
+    from vpa_config import audittrail
+
+    accepted: dict[str, str] = {}
+    for record in audittrail.records(store):
+        why = f": {record['reason']}" if record.get("reason") else ""
+        if record.get("forced") and record.get("outcome") == "committed":
+            revision = record.get("revision_after")
+            if revision:
+                accepted[revision] = f"forced by {record.get('actor')}{why}"
+        elif record.get("kind") == "finding_accepted":
+            for revision in record.get("revisions") or ():
+                accepted[revision] = f"accepted by {record.get('actor')}{why}"
+    return accepted
+
+
+def accept_findings(
+    store: ConfigStore,
+    revisions: list[str],
+    actor: str | None,
+    reason: str,
+    *,
+    dry_run: bool = False,
+) -> list[str]:
+    """Record that the findings of ``revisions`` are known and accepted, and why.
+
+    Appends a ``finding_accepted`` record (who, why, the full ids) to the audit
+    trail; ``verify`` then lists those revisions as accepted and passes.
+    Returns the full ids; nothing is recorded with ``dry_run``.
+    """
+    who = _accepting_actor(store, actor, reason, "--accept")
+    ids = list(dict.fromkeys(store.repo.resolve(spec) for spec in revisions))
+    if not dry_run:
+        _append_acceptance(store, {
+            "kind": "finding_accepted",
+            "actor": str(who),
+            "subject": f"accept the findings of {len(ids)} revisions",
+            "reason": reason,
+            "revisions": ids,
+        })
+    return ids
+
+
+def _accepting_actor(
+    store: ConfigStore, actor: str | None, reason: str, option: str
+) -> Any:
+    from vpa_config.errors import UsageError
+    from vpa_config.identity import resolve_actor
+
+    if not reason.strip():
+        raise UsageError(f"{option} needs a reason (-m REASON): it is recorded")
+    return resolve_actor(actor, store.repo.controldir / "config")
+
+
+def _append_acceptance(store: ConfigStore, fields: dict[str, Any]) -> None:
+    from vpa_config import audittrail
+
+    head = store.repo.head()
+    audittrail.append(store, {
+        "outcome": "committed", "source": store.source, "files": [], "keys": {},
+        **fields, "revision_before": head, "revision_after": head,
+    })
+
+
 def accept_rewrite(
     store: ConfigStore, actor: str | None, reason: str, *, dry_run: bool = False
 ) -> list[str]:
@@ -153,12 +227,9 @@ def accept_rewrite(
     or with ``dry_run``.
     """
     from vpa_config import audittrail
-    from vpa_config.errors import NothingToDoError, UsageError
-    from vpa_config.identity import resolve_actor
+    from vpa_config.errors import NothingToDoError
 
-    if not reason.strip():
-        raise UsageError("--accept-rewrite needs a reason (-m REASON): it is recorded")
-    who = resolve_actor(actor, store.repo.controldir / "config")
+    who = _accepting_actor(store, actor, reason, "--accept-rewrite")
     store.lock.acquire(store.lock_timeout())
     try:
         dropped = audittrail.missing_revisions(store)
@@ -168,23 +239,17 @@ def accept_rewrite(
                 "nothing to accept"
             )
         if not dry_run:
-            head = store.repo.head()
-            audittrail.append(store, {
+            _append_acceptance(store, {
                 "kind": "rewrite_accepted",
-                "outcome": "committed",
                 "actor": str(who),
-                "source": store.source,
                 "subject": f"accept revisions dropped from history ({len(dropped)})",
                 "reason": reason,
-                "files": [],
-                "keys": {},
                 "revisions_dropped": dropped,
-                "revision_before": head,
-                "revision_after": head,
             })
             logs.emit(
                 "security.rewrite_accepted", level="warning", category="security",
-                actor=str(who), reason=reason, revisions=len(dropped), head=head,
+                actor=str(who), reason=reason, revisions=len(dropped),
+                head=store.repo.head(),
             )
         return dropped
     finally:
@@ -228,6 +293,7 @@ class _HistoryCheck:
         self.results: dict[tuple[str, ...], list[Problem]] = {}
         self.notes: set[str] = set()
         self.registries: dict[tuple[Any, ...], Any] = {}
+        self.accepted = accepted_revisions(store)
 
     def run(self, progress: Progress | None) -> CheckResult:
         self.archive.remember_current()
@@ -271,13 +337,16 @@ class _HistoryCheck:
         self, ids: list[str], findings: list[RevisionFinding], skipped: int
     ) -> CheckResult:
         count = len(ids)
-        if findings:
-            summary = f"{len(findings)} of {count} revisions would not pass validation"
+        failing = [finding for finding in findings if not finding.accepted]
+        if failing:
+            summary = f"{len(failing)} of {count} revisions would not pass validation"
         else:
             summary = f"all {count} revisions pass validation"
+        if len(failing) < len(findings):
+            summary += f" ({len(findings) - len(failing)} more accepted)"
         return CheckResult(
             name="schemas",
-            ok=not findings,
+            ok=not failing,
             summary=summary,
             findings=findings[::-1],
             notes=sorted(self.notes),
@@ -317,6 +386,7 @@ class _HistoryCheck:
             direct=not message.trailer("Kind"),
             forced=message.trailer("Forced") == "true",
             problems=tuple(problems),
+            accepted=self.accepted.get(info.sha, ""),
         )
         _log_finding(finding)
         return finding
@@ -402,13 +472,14 @@ def _log_finding(finding: RevisionFinding) -> None:
     files = sorted({problem.file for problem in finding.problems})
     logs.emit(
         "security.validation_bypassed",
-        level="warning" if finding.forced else "error",
+        level="warning" if finding.forced or finding.accepted else "error",
         category="security",
         revision=finding.revision,
         author=finding.author,
         kind=finding.kind,
         direct_git_commit=finding.direct,
         forced=finding.forced,
+        accepted=finding.accepted or None,
         files=files,
         problems=len(finding.problems),
     )

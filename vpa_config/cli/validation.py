@@ -197,7 +197,13 @@ def schema_show_cmd(app: AppContext, name: str, as_json: bool) -> int:
     help="Record (with -m) that the revisions the audit trail names but history "
     "lost were dropped on purpose, then verify.",
 )
-@click.option("-m", "--reason", default="", help="Why (with --accept-rewrite).")
+@click.option(
+    "--accept", "accept_revs", multiple=True, metavar="REV",
+    help="Record (with -m) that REV's findings are known and accepted (repeatable).",
+)
+@click.option(
+    "-m", "--reason", default="", help="Why (with --accept or --accept-rewrite)."
+)
 @click.option("--actor", help='Who accepts, "Name <email>" (default: as for changes).')
 @click.option(
     "--dry-run", is_flag=True, help="With --accept-rewrite: list, record nothing."
@@ -208,6 +214,7 @@ def verify_cmd(
     app: AppContext,
     full: bool,
     accept_rewrite: bool,
+    accept_revs: tuple[str, ...],
     reason: str,
     actor: str | None,
     dry_run: bool,
@@ -217,17 +224,30 @@ def verify_cmd(
 
     Lists the revisions that would not pass, for example one committed with
     "git commit --no-verify", and logs each as a security event. Revisions
-    that passed before are remembered; --full checks them again. After an
-    intended history rewrite, --accept-rewrite -m REASON records who accepts
-    the dropped revisions and why. Exit 0 when every check passes, 1 otherwise.
+    that passed before are remembered; --full checks them again. A change
+    forced past validation is listed as accepted by whoever forced it;
+    --accept REV -m REASON records the acceptance of any other finding, and
+    --accept-rewrite -m REASON that of the revisions an intended history
+    rewrite dropped. Exit 0 when every check passes (accepted findings pass),
+    1 otherwise.
     """
     from vpa_config.verify import verify_store
 
-    if not accept_rewrite and (reason or actor or dry_run):
+    if not (accept_rewrite or accept_revs) and (reason or actor or dry_run):
         from vpa_config.errors import UsageError
 
-        raise UsageError("-m/--reason, --actor and --dry-run go with --accept-rewrite")
+        raise UsageError(
+            "-m/--reason, --actor and --dry-run go with --accept or --accept-rewrite"
+        )
     store = app.store()
+    if accept_revs:
+        from vpa_config.verify import accept_findings
+
+        ids = accept_findings(store, list(accept_revs), actor, reason, dry_run=dry_run)
+        verb = "would accept" if dry_run else "accepted"
+        click.echo(
+            f"{verb} the findings of " + ", ".join(sha[:12] for sha in ids), err=True
+        )
     if accept_rewrite:
         from vpa_config.verify import accept_rewrite as accept
 
@@ -268,5 +288,7 @@ def _echo_finding(finding: Any) -> None:
     forced = ", forced" if finding.forced else ""
     click.echo(f"  {finding.revision[:12]}  {finding.author}  ({how}{forced})")
     click.echo(f"      {finding.subject}")
+    if finding.accepted:
+        click.echo(f"      accepted: {finding.accepted}")
     for problem in finding.problems:
         click.echo(f"      {problem_line(problem)}")
