@@ -243,6 +243,11 @@ class ChangeRecorder:
 
     def __enter__(self) -> ChangeRecorder:
         """Check history first (the store lock is held): a rewrite is reported."""
+        from vpa_config import fsutil
+
+        # The files the last change replaced are freed by now, or soon: at
+        # most one change's worth is ever left to free in the background.
+        fsutil.settle()
         self.external = max(check_history(self.store, limit=None), 0)
         return self
 
@@ -266,10 +271,9 @@ class ChangeRecorder:
 
     def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> bool:
         if self._recorded:
+            # The replaced files' closes go on in the background (freeing
+            # their blocks is no part of the change's durability).
             self._wait_for_record()
-            from vpa_config import fsutil
-
-            fsutil.settle()  # the replaced files' closes, begun meanwhile
             return False
         # The change's last renames (the branch) are synced with the record;
         # whatever happens to the record, they are synced before returning.

@@ -199,8 +199,24 @@ def close_later(fd: int | None) -> None:
     if fd is None:
         return
     try:
-        _closing.append(_fsync_pool().submit(os.close, fd))
+        _closing.append(_closer().submit(os.close, fd))
     except RuntimeError:  # the interpreter is shutting down: close here
+        with _ignored():
+            os.close(fd)
+
+
+def close_all_later(fds: list[int]) -> None:
+    """:func:`close_later` for many descriptors, a few to each background job."""
+    for start in range(0, len(fds), _CLOSE_BATCH):
+        batch = fds[start : start + _CLOSE_BATCH]
+        try:
+            _closing.append(_closer().submit(_close_all, batch))
+        except RuntimeError:  # the interpreter is shutting down: close here
+            _close_all(batch)
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
         with _ignored():
             os.close(fd)
 
@@ -233,16 +249,19 @@ def settle() -> None:
 
 
 _closing: list[Any] = []
+_CLOSE_BATCH = 8  # closes per background job: 50 files' frees in 7 jobs
 _pool: Any = None
 _pool_pid = 0
 _pool_lock = threading.Lock()
+_closer_pool: Any = None
+_closer_pid = 0
 
 
 def _forget_pool_in_child() -> None:
     # A child has none of the parent's threads, and the lock may have been
     # held by one of them at the fork.
-    global _pool, _pool_lock, _closing
-    _pool, _pool_lock, _closing = None, threading.Lock(), []
+    global _pool, _pool_lock, _closing, _closer_pool
+    _pool, _pool_lock, _closing, _closer_pool = None, threading.Lock(), [], None
 
 
 os.register_at_fork(after_in_child=_forget_pool_in_child)
@@ -260,11 +279,28 @@ def _fsync_pool() -> Any:
         return _pool
 
 
+def _closer() -> Any:
+    """Threads for :func:`close_later`, apart from the fsyncs' threads.
+
+    A change's 50 replaced files take a while to free; queued before the
+    fsyncs that follow their renames, they held those up.
+    """
+    global _closer_pool, _closer_pid
+    with _pool_lock:
+        if _closer_pool is None or _closer_pid != os.getpid():
+            from concurrent.futures import ThreadPoolExecutor
+
+            _closer_pool = ThreadPoolExecutor(8, thread_name_prefix="vpa-close")
+            _closer_pid = os.getpid()
+        return _closer_pool
+
+
 class StagedWrites:
     """Files written under temporary names first, made durable together.
 
-    :meth:`write` writes a file's temporary copy beside it; :meth:`sync`
-    fsyncs every temporary copy at once; :meth:`place` renames some of them
+    :meth:`write` writes a file's temporary copy beside it and starts its
+    fsync (overlapping the writing of the next); :meth:`sync` fsyncs the rest
+    together and waits for every one; :meth:`place` renames some of them
     into place and fsyncs their folders. Each file is thus durable before its
     rename, and its rename durable before ``place`` returns, as with
     :func:`atomic_write`, but a change's files share their fsyncs.
@@ -277,11 +313,14 @@ class StagedWrites:
 
     def __init__(self) -> None:
         self._open: list[tuple[int, Path | str]] = []
+        # Temporary copies whose fsync began as soon as they were written.
+        self._syncing: list[tuple[Any, int, Path | str]] = []
         self._temps: dict[Path | str, str] = {}
         # Folders a write created: their parents' entries must be synced too.
         self._folders: dict[Path | str, set[str]] = {}
         self._made: list[str] = []  # folders created, deepest first
         self._dirs: set[str] = set()
+        self._present: set[str] = set()  # folders known to exist
         # Each placed file's stat, taken just after its rename (see place).
         self.placed: dict[Path | str, os.stat_result] = {}
 
@@ -291,7 +330,9 @@ class StagedWrites:
             return
         folder = os.path.dirname(path)
         try:
-            made = [] if os.path.isdir(folder) else _make_folders(folder)
+            known = folder in self._present or os.path.isdir(folder)
+            made = [] if known else _make_folders(folder)
+            self._present.add(folder)
             fd, tmp = _new_temp(folder)
         except OSError as exc:
             raise storage_error(exc, Path(path)) from None
@@ -299,14 +340,17 @@ class StagedWrites:
             self._folders[path] = {os.path.dirname(made_) for made_ in made}
             self._made.extend(made)
         self._temps[path] = tmp
-        self._open.append((fd, path))
         try:
             view = memoryview(content)
             while view:
                 view = view[os.write(fd, view):]
             os.fchmod(fd, mode)
         except OSError as exc:
+            self._open.append((fd, path))  # closed by discard()
             raise storage_error(exc, Path(path)) from None
+        # Its fsync starts now, while the next files are written: :meth:`sync`
+        # then waits for the last of them rather than starting them all.
+        self._syncing.append((_fsync_pool().submit(os.fsync, fd), fd, path))
 
     def write_in_place(self, path: Path, content: bytes, mode: int) -> None:
         """Write ``path`` itself (no temporary copy); :meth:`sync` makes it durable.
@@ -341,17 +385,37 @@ class StagedWrites:
         in place), together, and close them."""
         batch, self._open = self._open, []
         folders, self._dirs = sorted(self._dirs), set()
+        failed: tuple[OSError, Path | str | None] | None = None
         try:
             for folder in folders:
                 batch.append((os.open(folder, os.O_RDONLY | os.O_DIRECTORY), folder))
             fsync_all([fd for fd, _path in batch])
         except OSError as exc:
-            where = Path(batch[0][1]) if batch else None
-            raise storage_error(exc, where) from None
+            failed = (exc, batch[0][1] if batch else None)
         finally:
+            failed = self._wait_syncing() or failed
             for fd, _path in batch:
                 with _ignored():
                     os.close(fd)
+        if failed is not None:
+            where = Path(failed[1]) if failed[1] is not None else None
+            raise storage_error(failed[0], where) from None
+
+    def _wait_syncing(self) -> tuple[OSError, Path | str] | None:
+        """Wait for the fsyncs :meth:`write` began; close those files.
+
+        Returns the first failure, if any.
+        """
+        syncing, self._syncing = self._syncing, []
+        failed = None
+        for future, fd, path in syncing:
+            try:
+                future.result()
+            except OSError as exc:
+                failed = failed or (exc, path)
+            with _ignored():
+                os.close(fd)
+        return failed
 
     def place(
         self, paths: list[Path | str], sync_dirs: bool = True, *, new: bool = False
@@ -387,6 +451,7 @@ class StagedWrites:
 
     def discard(self) -> None:
         """Remove every temporary copy not placed; close what is still open."""
+        self._wait_syncing()
         for fd, _path in self._open:
             with _ignored():
                 os.close(fd)
@@ -435,36 +500,34 @@ def _new_temp(folder: Path | str) -> tuple[int, str]:
 def replace_all(
     moves: list[tuple[Any, Any]], stats: dict[Any, os.stat_result] | None = None
 ) -> list[tuple[Any, Any, OSError]]:
-    """Rename each (source, target), several at once; the ones that failed.
+    """Rename each (source, target) in turn; the ones that failed.
 
-    A rename over an existing file frees the old file's blocks, which waits
-    on the disk; renames issued together overlap those waits (the folder's
-    own lock is held only for the name's update), so 50 files cost about
-    what a few do one by one. Every rename has ended when this returns.
-    ``stats`` receives each target's stat, taken right after its rename.
+    One after another, in this thread: the old file a rename replaces is
+    held open and freed in the background (as :func:`replace_then_free`
+    does), so a rename only updates names, and handing 50 of them to threads
+    cost more in hand-offs than it overlapped. ``stats`` receives each
+    target's stat, taken right after its rename.
     """
     found = stats if stats is not None else {}
-    if len(moves) <= 1:
-        outcomes = [_replace_one(source, target, found) for source, target in moves]
-    else:
-        pool = _fsync_pool()
-        futures = [pool.submit(_replace_one, *move, found) for move in moves]
-        outcomes = [future.result() for future in futures]
-    return [failed for failed in outcomes if failed is not None]
-
-
-def _replace_one(
-    source: Any, target: Any, stats: dict[Any, os.stat_result]
-) -> tuple[Any, Any, OSError] | None:
+    failed: list[tuple[Any, Any, OSError]] = []
+    held: list[int] = []
     try:
-        replace_then_free(source, target)
-    except OSError as exc:
-        return source, target, exc
-    try:
-        stats[target] = os.lstat(target)
-    except OSError:
-        stats.pop(target, None)  # gone already: the index takes a fresh look
-    return None
+        for source, target in moves:
+            old = hold_replaced(target)
+            if old is not None:
+                held.append(old)
+            try:
+                os.replace(source, target)
+            except OSError as exc:
+                failed.append((source, target, exc))
+                continue
+            try:
+                found[target] = os.lstat(target)
+            except OSError:
+                found.pop(target, None)  # gone already: the index looks afresh
+    finally:
+        close_all_later(held)
+    return failed
 
 
 def _make_folders(folder: str) -> list[str]:

@@ -721,10 +721,17 @@ class GitRepo:
         when: int,
         tz: int = 0,
         staged: StagedWrites | None = None,
+        stored: Mapping[str, str] | None = None,
+        tree: str | None = None,
     ) -> str:
         """Write blobs, trees and a commit on ``parent``; return the commit id.
 
         ``changes`` maps file paths to (content, mode), or None to delete.
+        ``stored`` gives the blob id of contents the store already holds
+        (a restore's): those are neither hashed nor looked for again.
+        ``tree`` is the id of the stored tree that ``changes`` make of the
+        parent's, when the caller knows it (a restore of a whole revision
+        brings its tree back): no tree is built.
         The branch is not moved: :meth:`advance` does that. With ``staged``
         the objects wait in that batch (see :meth:`add`); without it they are
         made durable here, their fsyncs together.
@@ -735,7 +742,7 @@ class GitRepo:
                 commit = self.write_commit(
                     changes=changes, parent=parent, author=author,
                     committer=committer, message=message, when=when, tz=tz,
-                    staged=batch,
+                    staged=batch, stored=stored, tree=tree,
                 )
                 batch.sync()
                 batch.place(batch.pending())
@@ -749,25 +756,34 @@ class GitRepo:
                 if change is None:
                     updates[key] = None
                     continue
-                blob_id = self.add_raw(b"blob", change[0], staged)
+                known = stored.get(path) if stored else None
+                blob_id = known.encode() if known else self.add_raw(
+                    b"blob", change[0], staged
+                )
                 self._remember_blob(blob_id.decode(), change[0])
                 updates[key] = (change[1], blob_id)
             base = self._commit_tree(parent) if parent else None
-            tree = self._update_tree(base, updates, staged) or self._empty_tree(staged)
+            root = tree.encode() if tree else (
+                self._update_tree(base, updates, staged) or self._empty_tree(staged)
+            )
 
             parents = (parent,) if parent else ()
             raw = _serialize_commit(
-                tree, parents, author, committer, when, tz, message.encode()
+                root, parents, author, committer, when, tz, message.encode()
             )
             commit_id = self.add_raw(b"commit", raw, staged).decode()
         self._remember_commit(CommitInfo(
-            sha=commit_id, parents=parents, tree=tree.decode(),
+            sha=commit_id, parents=parents, tree=root.decode(),
             author=author.decode(errors="replace"), author_time=when, author_tz=tz,
             committer=committer.decode(errors="replace"), message=message,
             commit_time=when,
         ))
-        self._remember(commit_id, tree, base, updates)
+        self._remember(commit_id, root, base, updates)
         return commit_id
+
+    def tree_of(self, rev: str) -> str:
+        """The id of the revision's root tree."""
+        return self._commit_tree(rev).decode()
 
     def forget(self, commit: str) -> None:
         """Drop a written commit that never reached the branch from the caches."""

@@ -729,22 +729,34 @@ class ConfigStore(Record):
                 raise NotFoundError(f"{', '.join(missing)} not found at {target[:12]} or now")
         else:
             names = sorted(n for n in set(old) | set(tx.tree) if not n.startswith(STORE_DIR))
-        edited = self.hand_edited(tx.tree, names)
+        from vpa_config import worktree
+
+        clean = worktree.unchanged(self.repo.controldir, self.root, tx.tree, names)
+        edited = {
+            name for name in names
+            if name not in clean and self._differs_on_disk(name, tx.tree.get(name))
+        }
         if edited and hand_edits == "refuse":
             raise HandEditsError(
                 f"{', '.join(sorted(edited))}: uncommitted hand edits would be "
                 "overwritten; commit them first, or pass --discard-edits or "
                 "--commit-edits. Nothing was written."
             )
-        tx.may_overwrite.update(edited)
+        tx.may_overwrite.update(names)  # each was looked at just now
         if hand_edits == "discard":
             tx.put_back.update(edited)
         for name in names:
-            if name in old:
-                mode, blob = old[name]
-                tx.write(name, self.repo.blob(blob), 0o755 if mode & 0o111 else None)
-            else:
+            if name not in old:
                 tx.remove(name)
+                continue
+            mode, blob = old[name]
+            if name in clean and tx.tree.get(name) == old[name]:
+                continue  # the file holds that blob already, with its mode
+            # A clean file's own bits, as file_mode would find them.
+            bits = 0o755 if mode & 0o111 else clean.get(name)
+            tx.write(name, self.repo.blob(blob), bits, stored_blob=blob)
+        # Restoring every file of ``target`` makes its tree again.
+        tx.known_tree = (self.repo.tree_of(target), old)
         return names
 
     def undo(

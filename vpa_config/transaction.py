@@ -109,6 +109,13 @@ class Transaction:
         # records it as soon as the branch has moved.
         self.recorder: Any = None
         self._blob_ids: dict[str, tuple[bytes, str]] = {}
+        # Written files whose blob the object store already holds, by name.
+        self.stored_blobs: dict[str, str] = {}
+        # Store paths of the changed files, checked once (fsutil.check_inside).
+        self.paths: dict[str, Path] = {}
+        # (id, files) of a stored tree the change may turn out to make (the
+        # revision a restore brings back): then no tree is built.
+        self.known_tree: tuple[str, FileTree] | None = None
 
     def read(self, name: str) -> bytes | None:
         """The candidate content of a file (the change so far, else HEAD)."""
@@ -133,9 +140,26 @@ class Transaction:
             known = self._blob_ids[name] = (written[0], self.store.repo.blob_id(written[0]))
         return known[1]
 
-    def write(self, name: str, content: bytes, mode: int | None = None) -> None:
-        """Make ``name`` hold ``content`` (mode kept from the file when None)."""
-        self.writes[fsutil.clean_name(name)] = (content, mode)
+    def write(
+        self,
+        name: str,
+        content: bytes,
+        mode: int | None = None,
+        *,
+        stored_blob: str | None = None,
+    ) -> None:
+        """Make ``name`` hold ``content`` (mode kept from the file when None).
+
+        ``stored_blob`` is the id of ``content`` when the object store already
+        holds it (a restore's blobs): it is then neither hashed nor written.
+        """
+        name = fsutil.clean_name(name)
+        self.writes[name] = (content, mode)
+        if stored_blob is None:
+            self.stored_blobs.pop(name, None)
+        else:
+            self._blob_ids[name] = (content, stored_blob)
+            self.stored_blobs[name] = stored_blob
 
     def remove(self, name: str) -> None:
         """Delete ``name``."""
@@ -218,7 +242,7 @@ class Transaction:
             content, mode = entry
             mode = mode if mode is not None else self.store.file_mode(name, committed)
             git_mode = EXEC_MODE if mode & 0o111 else FILE_MODE
-            same_blob = committed and committed[1] == self.store.repo.blob_id(content)
+            same_blob = committed and committed[1] == self.blob_of(name)
             if not (same_blob and committed and committed[0] == git_mode):
                 out[name] = (content, mode)
         return out
@@ -254,10 +278,9 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
         _discard_edits(store, tx, request, result, changed)
         return result
 
-    for name in changed:
-        # Symlinks on the way, a file where a folder must be, a name the file
-        # system refuses: refused here, before anything is read or written.
-        fsutil.check_inside(store.root, name)
+    # Symlinks on the way, a file where a folder must be, a name the file
+    # system refuses: refused here, before anything is read or written.
+    tx.paths = {name: fsutil.check_inside(store.root, name) for name in changed}
     _refuse_over_hand_edits(store, tx, changed)
     verdict = store.validator_for(tx)
     _close_secret_files(store, verdict, changed)
@@ -293,6 +316,8 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
         commit = store.repo.write_commit(
             changes={name: (entry[0], _git_mode(entry[1])) if entry else None
                      for name, entry in changed.items()},
+            stored=_stored_blobs(tx, changed),
+            tree=_known_tree(tx, changed),
             parent=tx.head,
             author=request.actor.ident,
             committer=COMMITTER,
@@ -331,6 +356,32 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
     )
     _emit_sensitive_updates(request, result)
     return result
+
+
+def _stored_blobs(
+    tx: Transaction, changed: dict[str, tuple[bytes, int] | None]
+) -> dict[str, str]:
+    """The changed files' blobs the object store holds already, by name."""
+    return {
+        name: blob for name, blob in tx.stored_blobs.items()
+        if changed.get(name) is not None and tx.blob_of(name) == blob
+    }
+
+
+def _known_tree(
+    tx: Transaction, changed: dict[str, tuple[bytes, int] | None]
+) -> str | None:
+    """The id of ``tx.known_tree`` when the change makes exactly that tree."""
+    if tx.known_tree is None:
+        return None
+    tree_id, files = tx.known_tree
+    after = dict(tx.tree)
+    for name, entry in changed.items():
+        if entry is None:
+            after.pop(name, None)
+        else:
+            after[name] = (_git_mode(entry[1]), tx.blob_of(name) or "")
+    return tree_id if after == files else None
 
 
 def _discard_edits(
@@ -512,9 +563,12 @@ def apply_files(
                 tx.head, commit, message, COMMITTER, staged
             )
         objects = staged.pending()
-        record = _journal_record(store, changed, commit, tx.head, tx.tree)
+        record = _journal_record(store, changed, commit, tx.head, tx.tree, tx.blob_of)
         journal_path = _journal_path(store)
-        paths = {name: fsutil.check_inside(store.root, name) for name in changed}
+        paths = {
+            name: tx.paths.get(name) or fsutil.check_inside(store.root, name)
+            for name in changed
+        }
         for name, entry in changed.items():
             if entry is not None:
                 staged.write(paths[name], entry[0], entry[1])
@@ -523,8 +577,8 @@ def apply_files(
         staged.sync()
         store.maybe_crash("after-journal")
         folders = staged.place(objects, sync_dirs=False, new=True)
-        # The first file alone, then the others together (their renames
-        # overlap, see fsutil.replace_all): a kill between leaves some done.
+        # The first file alone, then the others: a kill between leaves some
+        # done (the crash tests stop there).
         names = list(changed)
         for index, group in enumerate((names[:1], names[1:])):
             if index and group:
@@ -586,13 +640,27 @@ def _journal_record(
     commit: str,
     parent: str | None,
     tree: FileTree | None = None,
+    blob_of: Callable[[str], str | None] | None = None,
 ) -> dict[str, Any]:
     files: dict[str, Any] = {}
+    clean: dict[str, int] = {}
+    if tree is not None:
+        from vpa_config import worktree
+
+        # One look at git's index for every file: those it vouches for by
+        # their stat hold their blob in ``tree`` and are not read.
+        clean = worktree.unchanged(store.repo.controldir, store.root, tree, changed)
     for name, entry in changed.items():
-        before = store.snapshot_working_file(name, tree)
+        if name in clean:
+            before = [tree[name][1], clean[name]] if tree is not None else None
+        else:
+            before = store.snapshot_working_file(name)
+        blob = (blob_of(name) if blob_of else None) if entry is not None else None
         files[name] = {
             "before": before,
-            "after": None if entry is None else [store.repo.blob_id(entry[0]), entry[1]],
+            "after": None if entry is None else [
+                blob or store.repo.blob_id(entry[0]), entry[1]
+            ],
         }
     return {"commit": commit, "parent": parent, "pid": os.getpid(), "files": files}
 

@@ -69,6 +69,7 @@ class CandidateCheck:
         # blob ids of the candidate (blob_of) and of HEAD (old_blob_of) are known.
         self._cache = cache if blob_of is not None else None
         self._old_blob_of = old_blob_of
+        self._secrets_by_blob: dict[tuple[str, str], frozenset[Any]] = {}
 
     # --- what applies ----------------------------------------------------
 
@@ -346,6 +347,24 @@ class CandidateCheck:
         self, name: str, data: Any, blob: str | None = None
     ) -> set[tuple[Any, ...]]:
         """Paths in ``data`` that are secret by schema or settings pattern.
+
+        Asked again for the same file and blob (a change asks of each new
+        document before it is written and again for its diff), the answer
+        given before: settings and schemas are those of this one candidate.
+        """
+        if not blob or data is None:
+            return self._secrets_of(name, data, blob)
+        known = self._secrets_by_blob.get((name, blob))
+        if known is None:
+            known = self._secrets_by_blob[(name, blob)] = frozenset(
+                self._secrets_of(name, data, blob)
+            )
+        return set(known)
+
+    def _secrets_of(
+        self, name: str, data: Any, blob: str | None = None
+    ) -> set[tuple[Any, ...]]:
+        """:meth:`secrets_of`, worked out (or found in the cache across runs).
 
         With ``blob`` (the id of the content ``data`` was parsed from) the
         answer is kept across runs by blob, schema and secret patterns
