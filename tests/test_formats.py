@@ -295,3 +295,55 @@ def test_cli_duplicate_key_in_hand_edit_is_refused(run_cli: RunCli, loose_store:
     assert done.returncode == 1
     assert "k8s.json:1" in done.stderr and "duplicate key 'labels'" in done.stderr
     assert snapshot(loose_store) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "where"),
+    [
+        ("a.yaml", "k: 1\nx: .nan\n", "a.yaml:2:4"),
+        ("a.yaml", "x: [1, -.Inf]\n", "a.yaml:1:8"),
+        ("a.json", '{"k": 1,\n "x": NaN}', "a.json:2"),
+        ("a.json", '{"x": -Infinity}', "a.json:1"),
+        ("a.toml", "x = nan\n", "a.toml"),
+        ("a.toml", "x = +inf\n", "a.toml"),
+    ],
+)
+def test_not_a_number_and_infinity_are_refused_where_they_are(
+    name: str, text: str, where: str
+) -> None:
+    with pytest.raises(ParseError) as caught:
+        documents.parse(name, text)
+
+    assert str(caught.value).startswith(where + ":")
+    assert "is not a finite number; JSON Schema has no NaN or infinity" in str(
+        caught.value
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (float("nan"), "nan is not a finite number"),
+        ({"a": [1, float("-inf")]}, "-inf is not a finite number"),
+        (object(), "a value of type object cannot be stored"),
+        ({1: "one"}, "mapping keys must be strings"),
+    ],
+    ids=["nan", "nested-inf", "object", "int-key"],
+)
+def test_a_value_no_format_can_hold_is_refused(value: object, message: str) -> None:
+    for name in ("a.yaml", "a.json", "a.toml"):
+        with pytest.raises(ParseError, match=message):
+            documents.set_value(name, "", ("x",), value)
+
+
+def test_cli_nan_value_is_refused_and_nothing_written(
+    run_cli: RunCli, loose_store: Path
+) -> None:
+    before = snapshot(loose_store)
+
+    done = run_cli("set", "k8s.json", "labels.ratio", ".nan", store=loose_store)
+
+    assert done.returncode == 1
+    assert "is not a finite number" in done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert snapshot(loose_store) == before

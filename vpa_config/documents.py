@@ -202,13 +202,17 @@ def _construct_int(loader: Any, node: Any) -> int:
         ) from None
 
 
+# JSON Schema judges JSON numbers: NaN and the infinities are not among them
+# (no "maximum" refuses NaN), and a JSON file cannot hold them.
+NOT_FINITE = "is not a finite number; JSON Schema has no NaN or infinity"
+
+
 def _construct_float(loader: Any, node: Any) -> float:
     value = loader.construct_scalar(node)
     lower = value.lower()
-    if lower.endswith(".inf"):
-        return -math.inf if lower.startswith("-") else math.inf
-    if lower == ".nan":
-        return math.nan
+    if lower.endswith((".inf", ".nan")):
+        mark = node.start_mark
+        raise _YamlLimit(f"{value} {NOT_FINITE}", mark.line, mark.column)
     number = float(value)
     if math.isinf(number):
         mark = node.start_mark
@@ -346,15 +350,23 @@ class _DuplicateJsonKey(Exception):
 
 def _json_float(text: str) -> float:
     number = float(text)
+    if math.isnan(number) or text.lstrip("+-").lower().startswith("inf"):
+        raise ValueError(f"number {text} {NOT_FINITE}")
     if math.isinf(number):
         raise ValueError(f"number {text} is beyond the range of a float")
     return number
 
 
+def _json_constant(text: str) -> float:
+    """NaN and Infinity, which Python's reader takes and JSON does not have."""
+    raise ValueError(f"number {text} {NOT_FINITE}")
+
+
 def _parse_json(name: str, text: str) -> Any:
     try:
         return json.loads(
-            text, object_pairs_hook=_json_pairs, parse_float=_json_float
+            text, object_pairs_hook=_json_pairs, parse_float=_json_float,
+            parse_constant=_json_constant,
         )
     except json.JSONDecodeError as exc:
         raise ParseError(name, f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from None
@@ -370,7 +382,7 @@ def _parse_json(name: str, text: str) -> Any:
 
 
 def _line_of_number(text: str, exc: ValueError) -> int | None:
-    match = re.match(r"number (\S+) is beyond", str(exc))
+    match = re.match(r"number (\S+) is (?:beyond|not a finite)", str(exc))
     offset = text.find(match.group(1)) if match else -1
     return text.count("\n", 0, offset) + 1 if offset >= 0 else None
 
@@ -418,7 +430,39 @@ def set_value(name: str, text: str, path: Sequence[Part], value: Any) -> str:
     """The text with ``path`` set to ``value``; containers made as needed."""
     if not path:
         raise KeyPathError("a key path is required to set a value")
+    _check_storable(name, path, value)
     return _edit(name, text, path, value, remove=False)
+
+
+_STORABLE = (str, bool, int, float, type(None))
+
+
+def _check_storable(name: str, path: Sequence[Part], value: Any) -> None:
+    """Refuse a value no config format and no JSON Schema can hold.
+
+    What can: strings, numbers (finite), booleans, null, lists of those and
+    mappings with string keys.
+    """
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            raise ParseError(name, f"{format_dotted(path)}: {node} {NOT_FINITE}")
+        if isinstance(node, dict):
+            if not all(isinstance(key, str) for key in node):
+                raise ParseError(
+                    name, f"{format_dotted(path)}: mapping keys must be strings"
+                )
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
+        elif not isinstance(node, _STORABLE):
+            raise ParseError(
+                name,
+                f"{format_dotted(path)}: a value of type {type(node).__name__} "
+                "cannot be stored; expected a string, number, boolean, null, list "
+                "or mapping",
+            )
 
 
 def unset_value(name: str, text: str, path: Sequence[Part]) -> str:
