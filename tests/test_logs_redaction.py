@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import ACTOR
+from tests.conftest import ACTOR, RunCli
 from vpa_config import logs
 from vpa_config.errors import InvalidConfigError
 from vpa_config.redaction import (
@@ -180,3 +181,27 @@ def test_a_refused_secret_value_never_reaches_an_event(store: ConfigStore):
     (refused,) = [event for event in events if event["event"] == "config.refused"]
     assert refused["problems"][0]["path"] == "llm.api_key"
     assert "short" not in json.dumps(refused["problems"])
+
+
+def test_a_refused_secret_value_never_reaches_the_audit_trail(
+    run_cli: RunCli, store_path: Path
+):
+    assert run_cli("init", "--example", store=store_path).returncode == 0
+
+    for key in ("llm.api_key", "/llm/api_key"):
+        done = run_cli("set", "assistant.yaml", key, "12345", store=store_path)
+        assert done.returncode == 1, done.stderr
+    trail = (store_path / ".git" / "vpa-config-audit.jsonl").read_text()
+
+    records = [json.loads(line) for line in trail.splitlines()]
+    assert [record["outcome"] for record in records[-2:]] == ["refused", "refused"]
+    assert "12345" not in trail
+    assert records[-1]["argv"][-1] == REDACTED
+    assert "llm.api_key: expected" in records[-1]["error"]
+
+
+def test_message_words_after_a_secret_key_are_kept():
+    text = "assistant.yaml:3:3: llm.api_key: expected string; got integer"
+
+    assert Redactor().scrub_text(text) == text
+    assert Redactor().scrub_text("api_key: hunter22") == f"api_key: {REDACTED}"

@@ -125,10 +125,11 @@ def _write_record(fd: int, record: dict[str, Any]) -> dict[str, Any]:
         **record,
         "host": os.uname().nodename,  # gethostname(2), no socket import
         "pid": os.getpid(),
-        "argv": list(sys.argv),
         "correlation_id": logs.current_correlation_id(),
     }
-    full = Redactor().scrub(full)
+    redactor = Redactor()
+    full = redactor.scrub(full)
+    full["argv"] = redactor.scrub_argv(sys.argv)
     full["prev"] = line_hash(last) if last is not None else GENESIS
     line = json.dumps(full, ensure_ascii=False, separators=(",", ":"))
     lead = b"\n" if last is not None and not _ends_with_newline(fd) else b""

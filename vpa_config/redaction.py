@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import pairwise
 from typing import Any
 
@@ -92,6 +92,12 @@ _PAIR = re.compile(
     r"(?P<value>[^\s'\",;&]+)"
 )
 _MAX_DEPTH = 32
+# Words after "KEY: " that are the text of a message, not a value: a
+# problem reads "llm.api_key: expected string; got integer".
+_NOT_A_VALUE = frozenset({
+    "bearer", "basic", "token", "expected", "unexpected", "must", "not", "no",
+    "missing", "required", "cannot", "is", "a", "an", "the", "should", "value",
+})
 
 
 def key_words(name: str) -> list[str]:
@@ -244,13 +250,35 @@ class Redactor:
         last = key.rsplit(".", 1)[-1]
         if not (is_sensitive_key(last) or last.lower() in self.extra_keys):
             return match.group(0)
-        if match.group("value") == self.marker or match.group("value").lower() in (
-            "bearer",
-            "basic",
-            "token",
-        ):
+        value = match.group("value")
+        if value == self.marker or value.lower() in _NOT_A_VALUE:
             return match.group(0)
         return key + match.group("sep") + match.group("quote") + self.marker
+
+    def scrub_argv(self, argv: Sequence[str]) -> list[str]:
+        """A command line with the VALUE after a secret key path replaced too.
+
+        ``set FILE llm.api_key VALUE`` names the key in one word and gives
+        the value in the next, which no pattern of one word can tell; the value
+        need not be a secret the store has seen (a refused change's is not).
+        """
+        out = []
+        for index, word in enumerate(argv):
+            before = argv[index - 1] if index else ""
+            if index > 1 and not word.startswith("-") and self._names_secret(before):
+                out.append(self.marker)
+            else:
+                out.append(self.scrub_text(word))
+        return out
+
+    def _names_secret(self, word: str) -> bool:
+        """Whether a command-line word is a key path (dotted or pointer) of a secret."""
+        if word.startswith("-") or "=" in word:
+            return False
+        parts = tuple(part for part in re.split(r"(?<!\\)[./]", word) if part)
+        if not parts:
+            return False
+        return self._key_is_secret(parts[-1], parts)
 
 
 def _as_text(value: Any) -> str:
