@@ -205,3 +205,22 @@ def test_message_words_after_a_secret_key_are_kept():
 
     assert Redactor().scrub_text(text) == text
     assert Redactor().scrub_text("api_key: hunter22") == f"api_key: {REDACTED}"
+
+
+def test_the_crash_log_redacts_a_secret_value_of_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    from vpa_config import cli
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    monkeypatch.delenv("VPA_CONFIG_TRACEBACK", raising=False)
+    monkeypatch.setattr(
+        "sys.argv", ["vpa-config", "set", "app.yaml", "db.password", "s3cr3t-pw"]
+    )
+
+    assert cli._report_bug(RuntimeError("boom")) == 3
+
+    report = (tmp_path / "vpa-config" / "crash.log").read_text()
+    assert "RuntimeError: boom" in report and "db.password" in report
+    assert "s3cr3t-pw" not in report
+    assert "internal error (RuntimeError)" in capsys.readouterr().err

@@ -229,6 +229,12 @@ def _quiet_broken_pipe() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
+def _redacted_argv() -> list[str]:
+    from vpa_config.redaction import Redactor
+
+    return Redactor().scrub_argv(sys.argv)
+
+
 def _report_bug(exc: BaseException) -> int:
     import traceback
 
@@ -240,7 +246,7 @@ def _report_bug(exc: BaseException) -> int:
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("a") as handle:
             handle.write(f"vpa-config {__version__}, Python {sys.version.split()[0]}\n")
-            handle.write(f"argv: {sys.argv!r}\n")
+            handle.write(f"argv: {_redacted_argv()!r}\n")
             traceback.print_exception(exc, file=handle)
             handle.write("\n")
         where = f"details in {log}"
