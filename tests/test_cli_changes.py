@@ -616,6 +616,34 @@ def test_executable_bit_is_committed_and_kept(run_cli: RunCli, cli_store: Path) 
     assert git(cli_store, "ls-files", "-s", "plugins.yaml").startswith("100755")
 
 
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("set", "plugins.yaml", "plugins.9.enabled", "false"), 5,
+         "plugins.yaml: plugins.9: no such list position (the list has"),
+        (("set", "plugins.yaml", "plugins.9", "{name: x}"), 5,
+         "to append"),
+        (("unset", "plugins.yaml", "plugins.9"), 5,
+         "plugins.yaml: plugins.9: no such list position (the list has"),
+        (("unset", "plugins.yaml", "plugins.9.enabled"), 5,
+         "plugins.yaml: plugins.9: no such list position (the list has"),
+        (("set", "plugins.yaml", "plugins.x.enabled", "false"), 1,
+         "plugins.yaml: plugins is a list; expected a position number, got 'x'"),
+    ],
+    ids=["set-inside", "set-past-end", "unset", "unset-inside", "not-a-number"],
+)
+def test_list_positions_fail_alike_in_set_and_unset(
+    run_cli: RunCli, cli_store: Path, args: tuple[str, ...], code: int, message: str
+) -> None:
+    before = snapshot(cli_store)
+
+    done = run_cli(*args, store=cli_store)
+
+    _assert_refused(done, code, message)
+    assert done.stderr.count("\n") == 1
+    assert snapshot(cli_store) == before
+
+
 # --- usage errors -------------------------------------------------------------------------
 
 

@@ -526,8 +526,10 @@ def _apply(
     for depth, part in enumerate(path[:-1]):
         where = format_dotted(path[: depth + 1])
         if isinstance(node, list):
-            if not isinstance(part, int) or part >= len(node):
-                raise KeyPathError(f"{name}: {where}: no such list position")
+            if not isinstance(part, int):
+                raise KeyPathError(f"{name}: {where}: expected a list position")
+            if part >= len(node):
+                raise _no_position(name, where, len(node))
             node = node[part]
         elif isinstance(node, dict):
             if part not in node:
@@ -546,17 +548,14 @@ def _apply(
             raise KeyPathError(f"{name}: {where}: expected a list position")
         if remove:
             if last >= len(node):
-                raise NotFoundError(f"{name}: {where}: no such list position")
+                raise _no_position(name, where, len(node))
             del node[last]
         elif last < len(node):
             node[last] = _yaml11_safe(value)
         elif last == len(node):
             node.append(_yaml11_safe(value))
         else:
-            raise KeyPathError(
-                f"{name}: {where}: list has {len(node)} items; "
-                f"use position {len(node)} to append"
-            )
+            raise _no_position(name, where, len(node), append=True)
     elif isinstance(node, dict):
         if remove:
             if last not in node:
@@ -568,6 +567,15 @@ def _apply(
         raise KeyPathError(
             f"{name}: {where}: cannot set a key inside a {_kind_of(node)} value"
         )
+
+
+def _no_position(name: str, where: str, size: int, append: bool = False) -> NotFoundError:
+    """A list position past the end: not found (exit 5), whatever the command."""
+    hint = f"; set position {size} to append" if append else ""
+    return NotFoundError(
+        f"{name}: {where}: no such list position (the list has {size} "
+        f"item{'' if size == 1 else 's'}){hint}"
+    )
 
 
 # Words a YAML 1.1 reader (PyYAML, many applications) takes for booleans.

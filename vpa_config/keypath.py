@@ -69,11 +69,12 @@ def format_pointer(path: Sequence[Part]) -> str:
     )
 
 
-def resolve(document: object, parts: Sequence[str]) -> Path:
+def resolve(document: object, parts: Sequence[str], file: str = "") -> Path:
     """Type each part against the document: list positions become ints.
 
     Parts below the deepest existing container are kept as strings (mapping
-    keys), which is what ``set`` creates for them.
+    keys), which is what ``set`` creates for them. ``file`` names the document
+    in the error.
     """
     typed: list[Part] = []
     node: object = document
@@ -81,6 +82,7 @@ def resolve(document: object, parts: Sequence[str]) -> Path:
         if isinstance(node, list):
             if not part.isdigit():
                 raise KeyPathError(
+                    f"{file + ': ' if file else ''}"
                     f"{format_dotted(typed) or '(document)'} is a list; "
                     f"expected a position number, got {part!r}"
                 )

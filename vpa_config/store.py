@@ -808,7 +808,7 @@ class ConfigStore(Record):
         data = documents.parse(name, raw)
         if key is None:
             return data
-        path = resolve(data, parse_key_path(key))
+        path = resolve(data, parse_key_path(key), name)
         try:
             return lookup(data, path)
         except KeyError as exc:

@@ -180,7 +180,7 @@ class Transaction:
         current = self.read(name)
         text = documents.decode(name, current) if current is not None else ""
         data = documents.parse_shared(name, text) if text.strip() else {}
-        path = resolve(data, parts)
+        path = resolve(data, parts, name)
         edited = documents.set_value(name, text, path, value)
         try:
             content = edited.encode()
@@ -207,7 +207,7 @@ class Transaction:
         if current is None:
             raise NotFoundError(f"{name}: no such file in the store")
         text = documents.decode(name, current)
-        path = resolve(documents.parse_shared(name, text), parts)
+        path = resolve(documents.parse_shared(name, text), parts, name)
         self.write(name, documents.unset_value(name, text, path).encode())
 
     def trailer(self, key: str, value: str) -> None:
