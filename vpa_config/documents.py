@@ -569,7 +569,9 @@ def _apply(
         )
 
 
-def _no_position(name: str, where: str, size: int, append: bool = False) -> NotFoundError:
+def _no_position(
+    name: str, where: str, size: int, append: bool = False
+) -> NotFoundError:
     """A list position past the end: not found (exit 5), whatever the command."""
     hint = f"; set position {size} to append" if append else ""
     return NotFoundError(
