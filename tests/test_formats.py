@@ -11,7 +11,7 @@ import pytest
 import stores
 from conftest import RunCli, snapshot
 from vpa_config import documents
-from vpa_config.errors import ParseError
+from vpa_config.errors import KeyPathSyntaxError, ParseError
 from vpa_config.keypath import format_dotted, parse_key_path
 
 YAML = """\
@@ -228,6 +228,22 @@ def test_toml_duplicate_keys_are_refused() -> None:
 )
 def test_key_paths(text: str, parts: tuple[str, ...]) -> None:
     assert parse_key_path(text) == parts
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("/a/b~2", "JSON Pointer '/a/b~2': '~' at position 5 must be followed by 0"),
+        ("/a~", "JSON Pointer '/a~': '~' at position 3"),
+        ("a\\q", "key path 'a\\q': a backslash must be followed"),
+    ],
+    ids=["pointer-tilde-2", "pointer-tilde-end", "backslash-shown-once"],
+)
+def test_bad_key_paths_are_named_as_typed(text: str, message: str) -> None:
+    with pytest.raises(KeyPathSyntaxError) as caught:
+        parse_key_path(text)
+
+    assert str(caught.value).startswith(message)
 
 
 def test_dotted_form_round_trips() -> None:

@@ -10,6 +10,8 @@ document they are applied to.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Sequence
 
 from vpa_config.errors import KeyPathError, KeyPathSyntaxError
@@ -34,7 +36,7 @@ def parse_key_path(text: str) -> tuple[str, ...]:
             escaped = next(chars, None)
             if escaped not in (".", "\\"):
                 raise KeyPathSyntaxError(
-                    f"key path {text!r}: a backslash must be followed by '.' or '\\'"
+                    f"key path '{text}': a backslash must be followed by '.' or '\\'"
                 )
             current.append(escaped)
         elif char == ".":
@@ -44,7 +46,7 @@ def parse_key_path(text: str) -> tuple[str, ...]:
             current.append(char)
     parts.append("".join(current))
     if any(part == "" for part in parts):
-        raise KeyPathSyntaxError(f"key path {text!r} has an empty part")
+        raise KeyPathSyntaxError(f"key path '{text}' has an empty part")
     return tuple(parts)
 
 
@@ -52,6 +54,12 @@ def _parse_pointer(text: str) -> tuple[str, ...]:
     parts = text[1:].split("/")
     if text == "/":
         return ("",)
+    bad = re.search(r"~(?![01])", text)
+    if bad:
+        raise KeyPathSyntaxError(
+            f"JSON Pointer '{text}': '~' at position {bad.start() + 1} must be "
+            "followed by 0 (for ~) or 1 (for /)"
+        )
     return tuple(part.replace("~1", "/").replace("~0", "~") for part in parts)
 
 
