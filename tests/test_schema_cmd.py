@@ -43,6 +43,7 @@ def test_schema_add_commits_schema_and_rule(
     settings = (cli_store / ".vpa-config/settings.yaml").read_text()
     assert "files: notes/*.yaml" in settings and "schema: notes.schema.json" in settings
     assert "# Which schema applies" in settings  # comments kept
+    assert "# Files with no matching schema" in settings
     assert git(cli_store, "log", "-1", "--format=%s").strip() == (
         "schema add notes.schema.json for notes/*.yaml"
     )

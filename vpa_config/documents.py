@@ -434,6 +434,40 @@ def set_value(name: str, text: str, path: Sequence[Part], value: Any) -> str:
     return _edit(name, text, path, value, remove=False)
 
 
+def insert_item(
+    name: str, text: str, path: Sequence[Part], index: int, value: Any
+) -> str:
+    """The text with ``value`` inserted at ``index`` of the list at ``path``.
+
+    The items after it move down with their comments, which replacing the
+    whole list (``set_value``) would lose.
+    """
+    _check_storable(name, path, value)
+    kind = format_of(name)
+    newline = "\r\n" if "\r\n" in text else "\n"
+    text = text.replace("\r\n", "\n")
+    editor: Any
+    if kind == "yaml":
+        editor = _YamlEditor(name, text)
+    elif kind == "json":
+        editor = _JsonEditor(name, text)
+    else:
+        editor = _TomlEditor(name, text)
+    node = editor.root()
+    for depth, part in enumerate(path):
+        if not isinstance(node, (dict, list)) or part not in (
+            node if isinstance(node, dict) else range(len(node))
+        ):
+            where = format_dotted(path[: depth + 1])
+            raise NotFoundError(f"{name}: {where}: not found")
+        node = node[part]
+    if not isinstance(node, list):
+        raise KeyPathError(f"{name}: {format_dotted(path)}: not a list")
+    node.insert(index, value)
+    result = editor.dump()
+    return result.replace("\n", newline) if newline != "\n" else result
+
+
 _STORABLE = (str, bool, int, float, type(None))
 
 

@@ -146,8 +146,11 @@ def with_rules(text: str, schema: str, patterns: Sequence[str]) -> str:
             path: tuple[Any, ...] = ("schemas", same[0], "schema")
             text = documents.set_value(SETTINGS_FILE, text, path, schema)
             continue
-        new = [{"files": pattern, "schema": schema}, *rules]
-        text = documents.set_value(SETTINGS_FILE, text, ("schemas",), new)
+        rule = {"files": pattern, "schema": schema}
+        if isinstance(data.get("schemas"), list):
+            text = documents.insert_item(SETTINGS_FILE, text, ("schemas",), 0, rule)
+        else:
+            text = documents.set_value(SETTINGS_FILE, text, ("schemas",), [rule])
     return text
 
 
