@@ -246,3 +246,48 @@ def test_a_set_reads_and_commits_without_dulwich(
 
     assert not {name for name in found if name.split(".")[0] == "dulwich"}
     assert git(example, "show", "HEAD:assistant.yaml").count("temperature: 0.8") == 1
+
+
+YAML_TYPES = (
+    "a: 2001-12-14\nb: yes\nc: 1.5e+3\nd: ~\ne: 0x1f\nf: {<<: {x: 1}, y: 2}\n"
+    "g: 2001-12-14t21:59:43.10-05:00\nh: 190:20:30\ni: .NaN\nk: off\n"
+)
+
+
+def _yaml_answers(tmp_path: Path, lazily: bool) -> str:
+    importer = (
+        "from vpa_config.yamlimport import import_yaml\nyaml = import_yaml()\n"
+        if lazily else "import yaml\n"
+    )
+    code = importer + (
+        "import yaml.resolver, yaml.constructor\n"
+        f"text = {YAML_TYPES!r}\n"
+        "print(repr(yaml.safe_load(text)))\n"
+        "print(repr(yaml.load(text, Loader=yaml.CSafeLoader)))\n"
+        "print(repr(yaml.load(text, Loader=yaml.FullLoader)))\n"
+        "print(yaml.safe_dump({'s': ['2001-12-14', 'yes', '1.5', '~', '<<', '0x1f']}))\n"
+        "print(yaml.dump({'n': [1.5, True, None]}, Dumper=yaml.CSafeDumper))\n"
+        "lazy = [type(r).__name__ for rs in\n"
+        "        yaml.resolver.Resolver.yaml_implicit_resolvers.values() for _, r in rs]\n"
+        "print(sorted(set(lazy)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True, text=True, env=cli_env(tmp_path), timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_pyyaml_with_lazy_patterns_reads_and_writes_yaml_1_1_types_as_before(
+    tmp_path: Path,
+) -> None:
+    # Every pattern PyYAML compiles at import is compiled on first use
+    # instead; its loaders and dumpers (pure and libyaml) answer the same.
+    lazy = _yaml_answers(tmp_path, lazily=True).splitlines()
+    plain = _yaml_answers(tmp_path, lazily=False).splitlines()
+
+    assert lazy[:-1] == plain[:-1]
+    assert "datetime.date(2001, 12, 14)" in lazy[0]
+    assert lazy[-1] == "['LazyPattern']"
+    assert plain[-1] == "['Pattern']"

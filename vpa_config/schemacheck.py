@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from numbers import Number
 from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
@@ -259,8 +258,24 @@ def _false(_instance: Any) -> bool:
 # --- jsonschema's notion of types and equality ---------------------------------
 
 
+class _Numbers:
+    """The kind of the checks that apply to numbers (jsonschema's "number")."""
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, Number) and not isinstance(value, bool)
+    """What jsonschema's "number" is: a :class:`numbers.Number`, not a bool.
+
+    Parsed documents hold only int and float (and bool): the numbers module
+    (about half a millisecond to import) is loaded for anything else only.
+    """
+    kind = type(value)
+    if kind is int or kind is float:
+        return True
+    if kind in (bool, str, dict, list, type(None)):
+        return False
+    from numbers import Number as AnyNumber
+
+    return isinstance(value, AnyNumber) and not isinstance(value, bool)
 
 
 def _is_int4(value: Any) -> bool:
@@ -741,7 +756,7 @@ def _pointer(doc: Any, fragment: str, draft: str) -> Any:
 
 def _node_check(general: list[Check], typed: dict[type, list[Check]]) -> Check:
     obj, arr, text = typed.get(dict, []), typed.get(list, []), typed.get(str, [])
-    num = typed.get(Number, [])
+    num = typed.get(_Numbers, [])
     if not (obj or arr or text or num):
         if not general:
             return _true
@@ -866,26 +881,26 @@ def _pattern(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Buil
 
 def _minimum(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
     if draft == "draft4" and node.get("exclusiveMinimum", False):
-        return Number, lambda v: not v <= value
-    return Number, lambda v: not v < value
+        return _Numbers, lambda v: not v <= value
+    return _Numbers, lambda v: not v < value
 
 
 def _maximum(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
     if draft == "draft4" and node.get("exclusiveMaximum", False):
-        return Number, lambda v: not v >= value
-    return Number, lambda v: not v > value
+        return _Numbers, lambda v: not v >= value
+    return _Numbers, lambda v: not v > value
 
 
 def _exclusive_minimum(
     c: _Compiler, value: Any, node: Any, base: str, draft: str
 ) -> Built:
-    return Number, lambda v: not v <= value
+    return _Numbers, lambda v: not v <= value
 
 
 def _exclusive_maximum(
     c: _Compiler, value: Any, node: Any, base: str, draft: str
 ) -> Built:
-    return Number, lambda v: not v >= value
+    return _Numbers, lambda v: not v >= value
 
 
 def _multiple_of(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> Built:
@@ -900,8 +915,8 @@ def _multiple_of(c: _Compiler, value: Any, node: Any, base: str, draft: str) -> 
 
                 return (Fraction(v) / Fraction(value)).denominator == 1
 
-        return Number, check
-    return Number, lambda v: not v % value
+        return _Numbers, check
+    return _Numbers, lambda v: not v % value
 
 
 # arrays

@@ -138,16 +138,34 @@ def _code_digest() -> str:
         # (settings.py, health/settings.py, ...) and this file.
         import hashlib
 
-        here = Path(__file__).resolve().parent
+        here = os.path.dirname(os.path.realpath(__file__))
         digest = hashlib.sha256()
-        for path in sorted(here.rglob("settings*.py")):
-            digest.update(path.relative_to(here).as_posix().encode() + b"\0")
+        for relative in sorted(_settings_modules(here)):
+            digest.update(relative.encode() + b"\0")
             try:
-                digest.update(path.read_bytes())
+                with open(os.path.join(here, relative), "rb") as handle:
+                    digest.update(handle.read())
             except OSError:
                 pass
         _code = digest.hexdigest()
     return _code
+
+
+def _settings_modules(folder: str, prefix: str = "") -> list[str]:
+    """``settings*.py`` below ``folder`` as POSIX paths relative to the package
+    (os.scandir: a pathlib glob of the package costs about half a millisecond)."""
+    found = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return found
+    for entry in entries:
+        name = entry.name
+        if name.startswith("settings") and name.endswith(".py") and entry.is_file():
+            found.append(prefix + name)
+        elif name != "__pycache__" and not name.startswith(".") and entry.is_dir():
+            found.extend(_settings_modules(entry.path, f"{prefix}{name}/"))
+    return found
 
 
 def flag_known(name: str) -> bool:

@@ -1,13 +1,14 @@
-"""PyYAML, imported without the one piece of import-time work vpa-config never uses.
+"""PyYAML, imported without the import-time work vpa-config never uses.
 
-``yaml/reader.py`` compiles a large Unicode character class when it is
-imported (about 5 ms, a third of PyYAML's import): the pure-Python reader's
-check for non-printable characters. vpa-config parses with libyaml
-(``CSafeLoader``), which never runs that reader, so :func:`import_yaml`
-imports PyYAML with that one pattern compiled on first use instead. Every
-other pattern, and PyYAML itself, is untouched; the pure-Python loaders
-(used where libyaml is missing) behave as before, compiling it when they
-first read a document.
+PyYAML compiles about a dozen regular expressions when it is imported (a
+third of its import time): the pure-Python reader's check for non-printable
+characters, YAML 1.1's implicit types in ``yaml.resolver`` and the timestamp
+parser in ``yaml.constructor``. vpa-config parses with libyaml
+(``CSafeLoader``) and its own YAML 1.2 resolvers (documents.py), so most of
+them never run. :func:`import_yaml` imports PyYAML with each pattern that
+PyYAML's own modules compile made a :class:`LazyPattern`, compiled on first
+use; PyYAML itself is untouched, and its loaders and dumpers behave as
+before, compiling a pattern the first time they use it.
 """
 
 from __future__ import annotations
@@ -18,26 +19,25 @@ import threading
 from types import ModuleType
 from typing import Any
 
-# Exactly the pattern yaml.reader.Reader.NON_PRINTABLE is compiled from.
-_NON_PRINTABLE = (
-    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
-)
 _import_lock = threading.Lock()
 
 
 class LazyPattern:
-    """A compiled pattern, compiled when first used."""
+    """A compiled pattern, compiled when first used.
+
+    Each attribute asked for (``match``, ``search``...) is then kept on the
+    instance, so later uses cost what the compiled pattern's do.
+    """
 
     def __init__(self, pattern: str, flags: int) -> None:
         self._args = (pattern, flags)
-        self._compiled: re.Pattern[str] | None = None
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
+        if name.startswith("__") or name == "_args":
             raise AttributeError(name)
-        if self._compiled is None:
-            self._compiled = re.compile(*self._args)
-        return getattr(self._compiled, name)
+        found = getattr(re.compile(*self._args), name)
+        setattr(self, name, found)
+        return found
 
 
 def import_yaml() -> ModuleType:
@@ -49,7 +49,10 @@ def import_yaml() -> ModuleType:
         real = re.compile
 
         def compile_lazily(pattern: Any, flags: int = 0) -> Any:
-            if pattern == _NON_PRINTABLE and flags == 0:
+            # Only PyYAML's own modules: anything they import (datetime,
+            # base64...) compiles as always.
+            caller = sys._getframe(1).f_globals.get("__name__", "")
+            if isinstance(pattern, str) and caller.partition(".")[0] == "yaml":
                 return LazyPattern(pattern, flags)
             return real(pattern, flags)
 
