@@ -336,6 +336,7 @@ class ConfigStore(Record):
         if facts is not None:
             facts.close_dir(self.repo.controldir)
         self.repo.close()
+        fsutil.settle()  # the replaced files the changes left to close
 
     # --- the transaction -------------------------------------------------
 
