@@ -249,6 +249,12 @@ def settle() -> None:
 
 
 _closing: list[Any] = []
+# A batch's first files are fsynced together by StagedWrites.sync (one journal
+# commit: a set writes 5, its objects and the file); the fsync of each file
+# after them starts as soon as it is written (a restore of 50 files overlaps
+# their writing with their fsyncs). Starting a set's few early made the file
+# system commit more than once, and the next files' creation wait on that.
+_SYNC_TOGETHER = 8
 _CLOSE_BATCH = 8  # closes per background job: 50 files' frees in 7 jobs
 _pool: Any = None
 _pool_pid = 0
@@ -298,9 +304,9 @@ def _closer() -> Any:
 class StagedWrites:
     """Files written under temporary names first, made durable together.
 
-    :meth:`write` writes a file's temporary copy beside it and starts its
-    fsync (overlapping the writing of the next); :meth:`sync` fsyncs the rest
-    together and waits for every one; :meth:`place` renames some of them
+    :meth:`write` writes a file's temporary copy beside it (past the first
+    few of a batch it also starts its fsync, overlapping the writing of the
+    next); :meth:`sync` fsyncs the rest together and waits for every one; :meth:`place` renames some of them
     into place and fsyncs their folders. Each file is thus durable before its
     rename, and its rename durable before ``place`` returns, as with
     :func:`atomic_write`, but a change's files share their fsyncs.
@@ -348,6 +354,9 @@ class StagedWrites:
         except OSError as exc:
             self._open.append((fd, path))  # closed by discard()
             raise storage_error(exc, Path(path)) from None
+        if len(self._temps) <= _SYNC_TOGETHER:
+            self._open.append((fd, path))  # fsynced by sync(), with the others
+            return
         # Its fsync starts now, while the next files are written: :meth:`sync`
         # then waits for the last of them rather than starting them all.
         self._syncing.append((_fsync_pool().submit(os.fsync, fd), fd, path))
