@@ -1097,12 +1097,14 @@ class _PluginHook:
         from vpa_config.layout import SETTINGS_FILE
 
         candidate = tx.read(SETTINGS_FILE) if SETTINGS_FILE in changed else None
-        host = self._host(candidate)
+        # HEAD's settings are those of the transaction's base: no ref is read.
+        host = self._host(candidate, self._settings_of(tx.tree))
         return host.validate(tx, changed) if host is not None else []
 
     def on_commit(self, result: ChangeResult) -> None:
         """Tell the plugins of a commit, if any is configured."""
-        host = self._host(None)
+        tree = self.store.repo.files(result.revision) if result.revision else None
+        host = self._host(None, self._settings_of(tree) if tree is not None else None)
         if host is not None:
             host.on_commit(result)
 
@@ -1111,9 +1113,10 @@ class _PluginHook:
         if self.host is not None:
             self.host.close()
 
-    def _host(self, candidate: bytes | None) -> Any:
+    def _host(self, candidate: bytes | None, head: bytes | None = None) -> Any:
         if self.host is None and (
-            _mentions_plugins(candidate) or _mentions_plugins(self._head_settings())
+            _mentions_plugins(candidate)
+            or _mentions_plugins(head if head is not None else self._head_settings())
         ):
             from vpa_config.plugins import PluginHost
 
@@ -1121,11 +1124,14 @@ class _PluginHook:
         return self.host
 
     def _head_settings(self) -> bytes | None:
+        repo = self.store.repo
+        return self._settings_of(repo.files(repo.head()))
+
+    def _settings_of(self, tree: FileTree) -> bytes | None:
         from vpa_config.layout import SETTINGS_FILE
 
-        repo = self.store.repo
-        entry = repo.files(repo.head()).get(SETTINGS_FILE)
-        return repo.blob(entry[1]) if entry else None
+        entry = tree.get(SETTINGS_FILE)
+        return self.store.repo.blob(entry[1]) if entry else None
 
 
 # "plugins" as a key anywhere (top level, flow style, quoted, even in a comment):
