@@ -306,6 +306,19 @@ def test_cli_validate_schema_text_and_exit_codes(run_cli: RunCli, tmp_path: Path
     assert "Traceback" not in bad.stderr + usage.stderr
 
 
+def test_cli_validate_a_missing_file_is_exit_5_and_the_others_are_checked(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    write(tmp_path, "schema.json", json.dumps(SCHEMA))
+    write(tmp_path, "bad.yaml", "name: ok\nport: 0\n")
+
+    done = run_cli("validate", "--schema", "schema.json", "bad.yaml", "gone.yaml")
+
+    assert done.returncode == 5, done.stdout + done.stderr
+    assert "gone.yaml: (document): no such file  [missing at /]" in done.stdout
+    assert "bad.yaml:2:1: port: expected at least 1" in done.stdout
+
+
 def test_cli_validate_json_output(run_cli: RunCli, tmp_path: Path) -> None:
     write(tmp_path, "schema.json", json.dumps(SCHEMA))
     write(tmp_path, "bad.yaml", "name: ok\nport: 0\n")

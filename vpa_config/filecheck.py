@@ -68,6 +68,10 @@ def _named_schema(registry: SchemaRegistry, schema: str) -> SchemaSource:
         raise SchemaNotFoundError(f"schema file {schema} not found") from None
 
 
+# The rule of the problem of a FILE that does not exist (``validate`` exits 5).
+MISSING_RULE = "missing"
+
+
 def _looks_like_path(name: str) -> bool:
     """``any/x.json``, ``./x.json``, ``~/x.json``: a file meant, not a schema name."""
     separators = {"/", os.sep} | ({os.altsep} if os.altsep else set())
@@ -86,6 +90,9 @@ def _file_verdict(path: Path, source: SchemaSource, registry: SchemaRegistry) ->
         data = documents.parse(name, text)
     except ParseError as exc:
         return FileVerdict(name, source.label, (exc.as_problem(),))
+    except FileNotFoundError:
+        problem = Problem(name, (), "no such file", MISSING_RULE)
+        return FileVerdict(name, source.label, (problem,))
     except OSError as exc:
         problem = Problem(name, (), f"cannot read the file: {exc.strerror}", "read")
         return FileVerdict(name, source.label, (problem,))

@@ -41,7 +41,8 @@ def validate_cmd(
 
     Every problem is shown at once, each with its file, line and column, key
     path (dotted and JSON Pointer), the failing rule and what was expected.
-    Secret values never appear. Exit 0 valid, 1 invalid, 2 usage error.
+    Secret values never appear. Exit 0 valid, 1 invalid, 2 usage error, 5 a
+    FILE does not exist (the others are still validated).
     """
     if staged and (files or schema):
         raise click.UsageError("--staged takes no FILES and no --schema")
@@ -68,13 +69,21 @@ def _git_index(app: AppContext) -> Path | None:
 
 
 def _report(verdicts: Sequence[Any], as_json: bool) -> int:
+    from vpa_config.filecheck import MISSING_RULE
+
     invalid = [verdict for verdict in verdicts if not verdict.valid]
+    missing = any(
+        problem.rule == MISSING_RULE
+        for verdict in invalid
+        for problem in verdict.problems
+    )
+    code = 5 if missing else 1
     if as_json:
         render.echo_json({
             "valid": not invalid,
             "files": [verdict.to_dict() for verdict in verdicts],
         })
-        return 1 if invalid else 0
+        return code if invalid else 0
     for verdict in invalid:
         for problem in verdict.problems:
             click.echo(problem_line(problem))
@@ -83,7 +92,7 @@ def _report(verdicts: Sequence[Any], as_json: bool) -> int:
     if invalid:
         noun = "problem" if count == 1 else "problems"
         click.echo(f"{files}: {len(invalid)} invalid, {count} {noun}")
-        return 1
+        return code
     click.echo(f"{files}: all valid")
     return 0
 
