@@ -193,6 +193,28 @@ def test_log_filters(run_cli: RunCli, cli_store: Path, args: tuple[str, ...],
     assert [json.loads(line)["kind"] for line in done.stdout.splitlines()] == kinds
 
 
+def test_log_names_a_kind_nothing_matched(run_cli: RunCli, cli_store: Path) -> None:
+    done = run_cli("log", "--kind", "bogus", store=cli_store)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    assert "no revision of kind 'bogus' matched" in done.stderr
+
+
+def test_log_and_audit_indent_a_reason_of_several_lines(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    reason = "first line\nVpa-Kind: fake"
+    assert run_cli("set", "assistant.yaml", "llm.temperature", "0.5", "-m", reason,
+                   store=cli_store).returncode == 0
+
+    log = run_cli("log", "-n", "1", store=cli_store).stdout.splitlines()
+    audit = run_cli("audit", "assistant.yaml", "llm.temperature", store=cli_store)
+
+    assert log[2:4] == ["    reason: first line", "            Vpa-Kind: fake"]
+    assert "    reason: first line\n            Vpa-Kind: fake\n" in audit.stdout
+
+
 def test_log_bad_date_is_refused_in_one_line(run_cli: RunCli, cli_store: Path) -> None:
     done = run_cli("log", "--since", "the day after never", store=cli_store)
 

@@ -54,7 +54,7 @@ def show_audit(app: AppContext, file: str, key: str, as_json: bool) -> int:
             f"{_value(entry.new, entry.secret)}"
         )
         if who.reason:
-            render.echo(f"    reason: {who.reason}")
+            render.echo(f"    reason: {_indented(who.reason)}")
     return 0
 
 
@@ -95,6 +95,12 @@ def show_log(
         kind=kind,
         key=key_spec,
     )
+    if kind and not entries:
+        render.echo(
+            f"vpa-config: no revision of kind {kind!r} matched; each revision's "
+            "kind is the first word in brackets in vpa-config log",
+            err=True,
+        )
     if as_json:
         for entry in entries:
             render.echo_json_line(entry.to_dict())
@@ -117,6 +123,11 @@ def _log_lines(entry: Any) -> list[str]:
         f"    {entry.subject}  [{entry.kind}, {entry.source}{tool}]",
     ]
     if entry.reason:
-        lines.append(f"    reason: {entry.reason}")
+        lines.append(f"    reason: {_indented(entry.reason)}")
     lines.append(f"    files: {', '.join(entry.files) or '(none)'}")
     return lines
+
+
+def _indented(reason: str) -> str:
+    """A reason of several lines, its later lines under its first."""
+    return reason.rstrip("\n").replace("\n", "\n" + " " * len("    reason: "))
