@@ -168,10 +168,13 @@ def test_set_changes_only_the_one_line(run_cli: RunCli, cli_store: Path) -> None
         (("../outside.yaml", "a", "1"), 1, "leaves the store"),
         (("/etc/passwd.yaml", "a", "1"), 1, "file name"),
         (("notes.txt", "a", "1"), 1, "unknown file type"),
-        (("assistant.yaml", "llm.temperature", "[1, "), 1, "VALUE"),
+        (("assistant.yaml", "llm.temperature", "[1, "), 1,
+         "assistant.yaml: llm.temperature: the VALUE is not valid YAML (line "),
+        (("assistant.yaml", "llm.model", "a\x01b"), 1,
+         "the VALUE is not valid YAML (line 1, column 2: character #x0001 is not"),
     ],
     ids=["maximum", "type", "enum", "empty-part", "unexpected-key", "into-scalar",
-         "dotdot", "absolute", "unknown-type", "bad-value"],
+         "dotdot", "absolute", "unknown-type", "bad-value", "control-character"],
 )
 def test_set_refuses_bad_input_and_writes_nothing(
     run_cli: RunCli, cli_store: Path, args: tuple[str, ...], code: int, message: str

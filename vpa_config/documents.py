@@ -324,6 +324,11 @@ def _parse_yaml(name: str, text: str) -> Any:
             message = f"nested deeper than {MAX_DEPTH} levels"
             raise ParseError(name, message, line, column) from None
         raise ParseError(name, f"invalid YAML: {problem}", line, column) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        message = f"invalid YAML: character #x{exc.character:04x} is not allowed"
+        raise ParseError(name, message, line, column) from None
     except yaml.YAMLError as exc:
         raise ParseError(name, f"invalid YAML: {exc}") from None
     except RecursionError:

@@ -18,14 +18,29 @@ def set_value(
     as_json: bool = False,
 ) -> int:
     """Set ``key`` of ``file`` to ``value`` (read as YAML unless ``as_string``)."""
-    from vpa_config.documents import parse_value
-
-    parsed = value if as_string else parse_value(value)
+    parsed = value if as_string else _parsed(file, key, value)
     _note_changed_number(value, parsed)
     result = app.store().set(
         file, key, parsed, actor=actor, reason=reason, dry_run=dry_run
     )
     return render.change_result(result, as_json)
+
+
+def _parsed(file: str, key: str, value: str) -> object:
+    """VALUE read as YAML; a bad one is refused naming the file and the key."""
+    from vpa_config.documents import parse_value
+    from vpa_config.errors import ParseError
+
+    try:
+        return parse_value(value)
+    except ParseError as exc:
+        where = f"line {exc.line}, column {exc.column}: " if exc.line else ""
+        raise ParseError(
+            file,
+            f"{key}: the VALUE is not valid YAML ({where}"
+            f"{exc.detail.removeprefix('invalid YAML: ')}); quote it "
+            "for the shell, or pass --string to store it as text",
+        ) from None
 
 
 def _note_changed_number(text: str, parsed: object) -> None:
