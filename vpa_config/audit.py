@@ -20,8 +20,9 @@ today.
 from __future__ import annotations
 
 import time
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from vpa_config import documents, fsutil
 from vpa_config.errors import NotFoundError, ParseError
@@ -66,17 +67,13 @@ def _redacted() -> str:
 # --- who: the identity of a revision ------------------------------------------
 
 
-class Who(NamedTuple):
-    """The revision, and who made it, when and why."""
+# The answers are collections.namedtuple classes (see keyindex.Revision).
 
-    revision: str
-    time: int
-    author: str
-    tool: str
-    kind: str
-    source: str
-    reason: str
-    subject: str
+
+class Who(namedtuple("Who", "revision time author tool kind source reason subject")):
+    """The revision, and who made it, when (seconds, UTC) and why."""
+
+    __slots__ = ()
 
     @classmethod
     def of(cls, rev: Revision) -> Who:
@@ -417,18 +414,21 @@ def show(store: ConfigStore, rev: str) -> RevisionShow:
 # --- audit of one key -----------------------------------------------------------
 
 
-class AuditEntry(NamedTuple):
-    """One revision that changed the key: who, and the value before and after."""
+class AuditEntry(
+    namedtuple(
+        "AuditEntry",
+        "who file key change old new secret renamed_from changes",
+        defaults=(None, ()),
+    )
+):
+    """One revision that changed the key: who, and the value before and after.
 
-    who: Who
-    file: str
-    key: str
-    change: str  # "added", "removed" or "changed"
-    old: Any
-    new: Any
-    secret: bool
-    renamed_from: str | None = None
-    changes: tuple[KeyChange, ...] = ()
+    ``change`` is "added", "removed" or "changed"; ``old`` or ``new`` is
+    :data:`MISSING` for a key that was not there; ``changes`` are the
+    :class:`KeyChange` below the key when it changed as a whole document.
+    """
+
+    __slots__ = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, a secret's values redacted."""
@@ -626,14 +626,10 @@ def _judgement_key(state: list[tuple[str, str | None]]) -> str:
 # --- blame ------------------------------------------------------------------------
 
 
-class BlameLine(NamedTuple):
-    """The last change of one key of the current file."""
+class BlameLine(namedtuple("BlameLine", "key value who file secret")):
+    """The last change of one key of the current file (``who`` None if unknown)."""
 
-    key: str
-    value: Any
-    who: Who | None
-    file: str
-    secret: bool
+    __slots__ = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

@@ -24,9 +24,9 @@ from __future__ import annotations
 import json
 import weakref
 import sqlite3
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from vpa_config import documents, logs
 from vpa_config.errors import ParseError
@@ -103,42 +103,44 @@ CREATE TABLE IF NOT EXISTS secrets (
 """ + _JUDGEMENTS
 
 
-class Revision(NamedTuple):
-    """One indexed revision: who, when, why, what kind."""
-
-    seq: int
-    sha: str
-    parent: str | None
-    time: int
-    tz: int
-    author: str
-    kind: str
-    source: str
-    tool: str
-    subject: str
-    reason: str
-    trailers: tuple[tuple[str, str], ...]
+# The rows are collections.namedtuple classes: typing.NamedTuple's class form
+# turns each (postponed) annotation into a ForwardRef, and the first of those
+# compiles costs a history read about a millisecond.
 
 
-class FileRow(NamedTuple):
-    """One file one revision changed."""
+class Revision(
+    namedtuple(
+        "Revision",
+        "seq sha parent time tz author kind source tool subject reason trailers",
+    )
+):
+    """One indexed revision: who, when, why, what kind.
 
-    seq: int
-    file: str
-    action: str  # "added", "removed" or "modified"
-    renamed_from: str | None
-    blob: str | None
+    ``seq``, ``time`` and ``tz`` are ints, ``parent`` None for the first
+    revision, ``trailers`` (key, value) pairs; the rest are text.
+    """
+
+    __slots__ = ()
 
 
-class KeyRow(NamedTuple):
-    """One key change of one file in one revision (values as JSON text)."""
+class FileRow(namedtuple("FileRow", "seq file action renamed_from blob")):
+    """One file one revision changed.
 
-    seq: int
-    file: str
-    path: str
-    change: str
-    old: str | None
-    new: str | None
+    ``action`` is "added", "removed" or "modified"; ``renamed_from`` and
+    ``blob`` (the id after the change) may be None.
+    """
+
+    __slots__ = ()
+
+
+class KeyRow(namedtuple("KeyRow", "seq file path change old new")):
+    """One key change of one file in one revision (values as JSON text).
+
+    ``path`` is a JSON Pointer; ``old`` is None for an added key, ``new`` for
+    a removed one.
+    """
+
+    __slots__ = ()
 
     def old_value(self) -> Any:
         """The value before, or MISSING when the key was added."""

@@ -1137,11 +1137,12 @@ class _PluginHook:
 # "plugins" as a key anywhere (top level, flow style, quoted, even in a comment):
 # deliberately loose, since a false match only costs the host's import and a
 # missed one would skip a plugin. A rule for "plugins.yaml" does not match.
-_PLUGINS_KEY = re.compile(rb"""plugins["']?\s*:""")
+_PLUGINS_KEY = rb"""plugins["']?\s*:"""
 
 
 def _mentions_plugins(settings: bytes | None) -> bool:
-    return settings is not None and _PLUGINS_KEY.search(settings) is not None
+    # re.search keeps the compiled pattern: a read, which never asks, compiles nothing.
+    return settings is not None and re.search(_PLUGINS_KEY, settings) is not None
 
 
 def _flush_fact_cache() -> None:

@@ -14,19 +14,19 @@ command line as it always did: usage errors and help come only from click.
 from __future__ import annotations
 
 # TODO(#9): what a history read from a current index still spends beyond the
-# interpreter is mostly imports: about 18 dataclasses are built at import on
-# this path (errors, history, store, audittrail, gitrepo, validation), which
-# also imports inspect; plain classes there would save about 10 ms. ``get``,
-# ``status``, ``show`` and ``diff`` still import click and open dulwich (with
-# a current index, ``get`` could take HEAD's blob id from it and the parse
-# from the fact cache, as ``blame`` does).
+# interpreter is mostly imports: typing (every module's annotations' names),
+# json, sqlite3 (which imports datetime) and the code of the store's modules.
+# ``get``, ``status``, ``show`` and ``diff`` still import click and open
+# dulwich (with a current index, ``get`` could take HEAD's blob id from it and
+# the parse from the fact cache, as ``blame`` does).
 
 import errno
 import os
 import sys
+from collections import namedtuple
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 # Environment variables that set a global option, or ask for shell completion:
 # click reads and checks them.
@@ -37,13 +37,15 @@ _OPTION_ENV = (
 STORE_ENV = "VPA_CONFIG_STORE"
 
 
-class Plan(NamedTuple):
-    """A command line :func:`run` can answer without click."""
+class Plan(namedtuple("Plan", "command store args as_json")):
+    """A command line :func:`run` can answer without click.
 
-    command: str
-    store: Path | None
-    args: tuple[Any, ...]
-    as_json: bool
+    A collections.namedtuple: typing.NamedTuple's class form compiles each
+    (postponed) annotation, and the first compile of a process costs about
+    a millisecond of its start.
+    """
+
+    __slots__ = ()
 
 
 def plan(argv: list[str]) -> Plan | None:

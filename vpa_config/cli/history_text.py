@@ -45,17 +45,25 @@ def show_audit(app: AppContext, file: str, key: str, as_json: bool) -> int:
     if not entries:
         render.echo(f"no revision changed {key} of {file}")
         return 0
+    lines: list[str] = []
     for entry in entries:
         who = entry.who
-        render.echo(f"{who.revision[:12]}  {when(who.time)}  {who.by()}")
+        lines.append(f"{who.revision[:12]}  {when(who.time)}  {who.by()}")
         where = f" ({entry.file})" if entry.file != file else ""
-        render.echo(
+        lines.append(
             f"    {entry.change}{where}: {_value(entry.old, entry.secret)} -> "
             f"{_value(entry.new, entry.secret)}"
         )
         if who.reason:
-            render.echo(f"    reason: {_indented(who.reason)}")
+            lines.append(f"    reason: {_indented(who.reason)}")
+    _echo_lines(lines)
     return 0
+
+
+def _echo_lines(lines: list[str]) -> None:
+    """Lines on stdout in a few large writes rather than one (and a flush) each."""
+    for start in range(0, len(lines), 500):
+        render.echo("\n".join(lines[start : start + 500]))
 
 
 def show_blame(app: AppContext, file: str, as_json: bool) -> int:
@@ -65,10 +73,12 @@ def show_blame(app: AppContext, file: str, as_json: bool) -> int:
         render.echo_json([line.to_dict() for line in lines])
         return 0
     width = max((len(line.key) for line in lines), default=0)
+    out: list[str] = []
     for line in lines:
         who = line.who
         stamp = f"{who.revision[:12]}  {when(who.time)}  {who.by()}" if who else "?"
-        render.echo(f"{line.key:<{width}}  {stamp}  = {_value(line.value, line.secret)}")
+        out.append(f"{line.key:<{width}}  {stamp}  = {_value(line.value, line.secret)}")
+    _echo_lines(out)
     return 0
 
 
