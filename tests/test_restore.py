@@ -139,7 +139,7 @@ def test_restore_of_the_current_state_is_nothing_to_do(
     [
         (("nosuch",), 5, "revision 'nosuch' not found"),
         (("HEAD~40",), 5, "past the first revision"),
-        (("HEAD~1", "other.yaml"), 5, "other.yaml not found"),
+        (("HEAD~1", "other.yaml"), 5, "other.yaml: in neither revision "),
         (("HEAD~1", "../x.yaml"), 1, "leaves the store"),
         (("HEAD~1", "--discard-edits", "--commit-edits"), 2, "exclude each other"),
     ],

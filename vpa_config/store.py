@@ -727,7 +727,10 @@ class ConfigStore(Record):
         if names:
             missing = [n for n in names if n not in old and n not in tx.tree]
             if missing:
-                raise NotFoundError(f"{', '.join(missing)} not found at {target[:12]} or now")
+                raise NotFoundError(
+                    f"{', '.join(missing)}: in neither revision {target[:12]} nor "
+                    "HEAD; restore takes files the store has or had"
+                )
         else:
             names = sorted(n for n in set(old) | set(tx.tree) if not n.startswith(STORE_DIR))
         from vpa_config import worktree
