@@ -10,7 +10,6 @@ gets an empty one.
 
 from __future__ import annotations
 
-import getpass
 import os
 import re
 from pathlib import Path
@@ -100,6 +99,8 @@ def _git_identity(repo_config: Path | None = None) -> Actor | None:
 
 
 def _os_user() -> str:
+    import getpass  # with termios: only when no actor is given
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):
