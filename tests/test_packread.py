@@ -150,10 +150,12 @@ def test_a_version_one_index_is_left_to_dulwich(repo: Path) -> None:
     files = git_repo.files(head)
     listed = git_bytes(repo, "ls-tree", "-r", "--format=%(objectname) %(path)", head)
     assert git_repo.commit(head).sha == head
+    pairs = (line.split(" ", 1) for line in listed.decode().splitlines())
     assert {path: sha for path, (_mode, sha) in files.items()} == {
-        path: sha for sha, path in (line.split(" ", 1) for line in listed.decode().splitlines())
+        path: sha for sha, path in pairs
     }
-    assert git_repo.blob(files["assistant.yaml"][1]) == (repo / "assistant.yaml").read_bytes()
+    blob = git_repo.blob(files["assistant.yaml"][1])
+    assert blob == (repo / "assistant.yaml").read_bytes()
     git_repo.close()
 
 

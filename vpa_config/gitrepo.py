@@ -1128,9 +1128,12 @@ def _format_zone(offset: int) -> bytes:
     return b"%s%02d%02d" % (sign, offset // 3600, offset // 60 % 60)
 
 
-def _reflog_line(old: bytes, new: bytes, who: bytes, when: int, message: bytes) -> bytes:
+def _reflog_line(
+    old: bytes, new: bytes, who: bytes, when: int, message: bytes
+) -> bytes:
     """One line of a ref's log, as git writes it (UTC; the message on one line)."""
-    return b"%s %s %s %d +0000\t%s" % (old, new, who, when, b" ".join(message.split()))
+    one_line = b" ".join(message.split())
+    return b"%s %s %s %d +0000\t%s" % (old, new, who, when, one_line)
 
 
 def _tree_entries(raw: bytes) -> dict[bytes, tuple[int, bytes]] | None:

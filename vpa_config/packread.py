@@ -19,6 +19,10 @@ import os
 import zlib
 from binascii import unhexlify
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mmap import mmap
 
 # Pack entry types (git's numbering).
 _COMMIT, _TREE, _BLOB, _TAG, _OFS_DELTA, _REF_DELTA = 1, 2, 3, 4, 6, 7
@@ -75,7 +79,8 @@ class ObjectReader:
             return True
         binsha = unhexlify(hexsha)
         try:
-            return any(pack.find(binsha) is not None for pack in self._all_packs(binsha))
+            packs = self._all_packs(binsha)
+            return any(pack.find(binsha) is not None for pack in packs)
         except _UNREADABLE:
             return False
 
@@ -172,13 +177,13 @@ class ObjectReader:
             if len(chain) > MAX_CHAIN:
                 raise ObjectFormatError("delta chain too long")
             kind, data, base = pack.entry(offset)
-            if kind == _OFS_DELTA:
+            if isinstance(base, int):  # OFS_DELTA
                 chain.append((offset, data))
-                offset = base  # type: ignore[assignment]
+                offset = base
                 continue
-            if kind == _REF_DELTA:
+            if isinstance(base, bytes):  # REF_DELTA
                 chain.append((offset, data))
-                kind, data = self._ref_base(pack, base)  # type: ignore[arg-type]
+                kind, data = self._ref_base(pack, base)
             else:
                 pack.remember(offset, kind, data)
             break
@@ -216,7 +221,7 @@ def parse_loose(data: bytes) -> tuple[bytes, bytes] | None:
 class _Pack:
     """One ``.pack`` with its version 2 ``.idx``, both memory-mapped."""
 
-    def __init__(self, idx: object, pack: object, count: int, large: int) -> None:
+    def __init__(self, idx: mmap, pack: mmap, count: int, large: int) -> None:
         self._idx = idx
         self._pack = pack
         self._count = count
@@ -263,8 +268,8 @@ class _Pack:
 
     def close(self) -> None:
         """Unmap both files."""
-        self._idx.close()  # type: ignore[attr-defined]
-        self._pack.close()  # type: ignore[attr-defined]
+        self._idx.close()
+        self._pack.close()
 
     def find(self, binsha: bytes) -> int | None:
         """The pack offset of ``binsha``, or None (binary search of the index)."""
@@ -276,7 +281,7 @@ class _Pack:
         while low < high:
             mid = (low + high) // 2
             at = ids + mid * _ID
-            found = idx[at:at + _ID]  # type: ignore[index]
+            found = idx[at:at + _ID]
             if found < binsha:
                 low = mid + 1
             elif found > binsha:
@@ -293,41 +298,41 @@ class _Pack:
         if slot >= self._large_count:
             raise ObjectFormatError("large offset out of range")
         at = self._large + slot * 8
-        return int.from_bytes(self._idx[at:at + 8], "big")  # type: ignore[index]
+        return int.from_bytes(self._idx[at:at + 8], "big")
 
-    def entry(self, offset: int) -> tuple[int, bytes, object]:
+    def entry(self, offset: int) -> tuple[int, bytes, int | bytes | None]:
         """(type, inflated data, delta base) of the entry at ``offset``.
 
         The base is an offset for OFS_DELTA, a binary id for REF_DELTA, and
         None for a whole object.
         """
         pack = self._pack
-        if offset < 12 or offset >= len(pack):  # type: ignore[arg-type]
+        if offset < 12 or offset >= len(pack):
             raise ObjectFormatError("offset out of range")
-        byte = pack[offset]  # type: ignore[index]
+        byte = pack[offset]
         kind = (byte >> 4) & 7
         size = byte & 0x0F
         shift = 4
         at = offset + 1
         while byte & 0x80:
-            byte = pack[at]  # type: ignore[index]
+            byte = pack[at]
             size |= (byte & 0x7F) << shift
             shift += 7
             at += 1
-        base: object = None
+        base: int | bytes | None = None
         if kind == _OFS_DELTA:
-            byte = pack[at]  # type: ignore[index]
+            byte = pack[at]
             distance = byte & 0x7F
             at += 1
             while byte & 0x80:
-                byte = pack[at]  # type: ignore[index]
+                byte = pack[at]
                 distance = ((distance + 1) << 7) | (byte & 0x7F)
                 at += 1
-            base = offset - distance
-            if distance <= 0 or base < 12:  # type: ignore[operator]
+            if distance <= 0 or offset - distance < 12:
                 raise ObjectFormatError("delta base offset out of range")
+            base = offset - distance
         elif kind == _REF_DELTA:
-            base = pack[at:at + _ID]  # type: ignore[index]
+            base = pack[at:at + _ID]
             at += _ID
         elif kind not in TYPE_NAMES:
             raise ObjectFormatError(f"pack entry type {kind}")
@@ -336,10 +341,10 @@ class _Pack:
     def _inflate(self, at: int, size: int) -> bytes:
         inflater = zlib.decompressobj()
         chunk = max(size + 64, 4096)
-        out = inflater.decompress(self._pack[at:at + chunk])  # type: ignore[index]
+        out = inflater.decompress(self._pack[at:at + chunk])
         while not inflater.eof:
             at += chunk
-            more = self._pack[at:at + chunk]  # type: ignore[index]
+            more = self._pack[at:at + chunk]
             if not more:
                 raise ObjectFormatError("pack entry truncated")
             out += inflater.decompress(more)
@@ -348,14 +353,14 @@ class _Pack:
         return out
 
 
-def _u32(data: object, at: int) -> int:
-    return int.from_bytes(data[at:at + 4], "big")  # type: ignore[index]
+def _u32(data: mmap, at: int) -> int:
+    return int.from_bytes(data[at:at + 4], "big")
 
 
-def _index_count(idx: object) -> int | None:
+def _index_count(idx: mmap) -> int | None:
     """Objects in a version 2 SHA-1 index, or None if it is not one."""
-    size = len(idx)  # type: ignore[arg-type]
-    if size < 8 + 1024 + 2 * _ID or idx[:4] != _IDX_MAGIC or _u32(idx, 4) != 2:  # type: ignore[index]
+    size = len(idx)
+    if size < 8 + 1024 + 2 * _ID or idx[:4] != _IDX_MAGIC or _u32(idx, 4) != 2:
         return None
     count = _u32(idx, 8 + 255 * 4)
     extra = size - (8 + 1024 + count * (_ID + 8) + 2 * _ID)
