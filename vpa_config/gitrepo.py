@@ -390,6 +390,12 @@ class GitRepo:
         return sha
 
     def _resolve_base(self, name: str, spec: str) -> str:
+        if len(name) == 40 and re.fullmatch(r"[0-9a-fA-F]{40}", name):
+            # A full id names its commit, as in git: no ref is looked up
+            # (so dulwich is not opened for a restore given the full hash).
+            found = self._read_object(name.lower())
+            if found is not None and found[0] == b"commit":
+                return name.lower()
         refs = self._repo.refs
         for candidate in (
             name.encode(),

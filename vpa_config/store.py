@@ -715,11 +715,12 @@ class ConfigStore(Record):
             )
         return tx.result
 
-    # TODO(#9): a restore of 50 files is still 2-3x the git CLI (which fsyncs
-    # nothing). What remains is mostly the disk: a temporary file per file,
-    # their fsync round, the renames over the old files and the folders'
-    # fsyncs; then each restored blob is hashed again at each step (changed(),
-    # write_commit, the journal) although its id is known from the old tree.
+    # TODO(#9): a restore of 50 files is still about 2x the git CLI (which
+    # fsyncs nothing). Its blobs and tree are not hashed or written again (their
+    # ids come from the old tree); what remains is mostly the disk (a new
+    # temporary file per file, their fsyncs, the renames, the folders' fsyncs),
+    # the key-level diff of every file and its rows in the history index (about
+    # 200 pages of SQLite's log per restore, and its checkpoint every fifth).
     def _restore_into(
         self, tx: Transaction, target: str, names: list[str], hand_edits: str
     ) -> list[str]:

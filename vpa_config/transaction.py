@@ -280,7 +280,10 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
 
     # Symlinks on the way, a file where a folder must be, a name the file
     # system refuses: refused here, before anything is read or written.
-    tx.paths = {name: fsutil.check_inside(store.root, name) for name in changed}
+    folders: set[str] = set()
+    tx.paths = {
+        name: fsutil.check_inside(store.root, name, folders) for name in changed
+    }
     _refuse_over_hand_edits(store, tx, changed)
     verdict = store.validator_for(tx)
     _close_secret_files(store, verdict, changed)
