@@ -12,6 +12,7 @@ import pytest
 from conftest import ACTOR
 
 from vpa_config import packread
+from vpa_config.errors import RevisionNotFoundError
 from vpa_config.gitrepo import GitRepo, _commit_info, _parse_commit
 from vpa_config.packread import ObjectReader
 from vpa_config.store import ConfigStore
@@ -336,3 +337,29 @@ def test_a_ref_log_line_is_what_dulwich_writes() -> None:
     message = b"set a.yaml\n\nx\ty  z"
 
     assert _reflog_line(*args, message) == format_reflog_line(*args, 0, message)
+
+
+def test_revisions_resolve_as_dulwich_resolves_them(repo: Path) -> None:
+    git_bytes(repo, "tag", "light", "HEAD~3")
+    git_bytes(repo, "tag", "-a", "-m", "note", "annotated", "HEAD~5")
+    git_bytes(repo, "tag", "-a", "-m", "again", "nested", "annotated")
+    git_bytes(repo, "pack-refs", "--all")
+    git_bytes(repo, "tag", "loose", "HEAD~1")
+    head = git_bytes(repo, "rev-parse", "HEAD").decode().strip()
+    specs = [
+        "HEAD", "HEAD~2", "HEAD^", "HEAD^1~1", "main", "main~4", "light", "annotated",
+        "nested~1", "loose", head, head[:10], f"{head}~3", "refs/heads/main",
+    ]
+    ours = GitRepo.open(repo)
+    theirs = GitRepo.open(repo)
+    theirs._reader = None  # every question to dulwich
+
+    for spec in specs:
+        expected = git_bytes(repo, "rev-parse", f"{spec}^{{commit}}").decode().strip()
+        assert ours.resolve(spec) == theirs.resolve(spec) == expected, spec
+    for spec in ("nope", "nope~2", "HEAD~999", "../config", "0" * 40):
+        with pytest.raises(RevisionNotFoundError) as raised:
+            ours.resolve(spec)
+        assert spec in str(raised.value)
+    ours.close()
+    theirs.close()

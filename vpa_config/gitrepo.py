@@ -197,6 +197,33 @@ def _packed_ref(controldir: Path, name: bytes) -> Any:
     return None
 
 
+_REF_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/-]*")
+
+
+def _ref_from_files(controldir: Path, name: str) -> Any:
+    """The id ``name`` names as git looks it up (the name itself, then under
+    refs/heads/ and refs/tags/): a str, None if no ref has it, or
+    :data:`_UNKNOWN` for anything outside the plain layout."""
+    unsafe = ".." in name or name.endswith((".lock", "/"))
+    if unsafe or not _REF_NAME.fullmatch(name):
+        return _UNKNOWN
+    if name == "HEAD":
+        return _head_from_files(controldir)
+    for candidate in (name, f"refs/heads/{name}", f"refs/tags/{name}"):
+        try:
+            value = _read_small(os.path.join(controldir, candidate)).strip()
+        except FileNotFoundError:
+            if candidate.startswith("refs/"):
+                found = _packed_ref(controldir, candidate.encode())
+                if found is not None:
+                    return found
+            continue
+        except OSError:
+            return _UNKNOWN
+        return value.decode() if _is_id(value) else _UNKNOWN
+    return None
+
+
 def _branch_value(path: Path, controldir: Path) -> bytes | None:
     """The branch's id from its loose file, else from ``packed-refs`` (as git
     leaves it after ``gc``; the move then writes the loose file, which git
@@ -396,6 +423,9 @@ class GitRepo:
             found = self._read_object(name.lower())
             if found is not None and found[0] == b"commit":
                 return name.lower()
+        resolved = self._resolve_from_files(name, spec)
+        if resolved is not None:
+            return resolved
         refs = self._repo.refs
         for candidate in (
             name.encode(),
@@ -410,6 +440,42 @@ class GitRepo:
         if re.fullmatch(r"[0-9a-fA-F]{4,40}", name):
             return self._expand_short(name.lower(), spec)
         raise RevisionNotFoundError(f"revision {spec!r} not found in the store's history")
+
+    def _resolve_from_files(self, name: str, spec: str) -> str | None:
+        """``_resolve_base`` from the ref files and objects; None: ask dulwich.
+
+        A branch, a tag (peeled) or HEAD in the plain layout, or a full id
+        of an object found here. A name no ref file has raises at once, as
+        dulwich would; short ids and anything unusual go to dulwich.
+        """
+        if self._reader is None:
+            return None
+        found = _ref_from_files(self.controldir, name)
+        if isinstance(found, str):
+            return self._peel_read(found)
+        if found is _UNKNOWN:
+            return None
+        if _is_id(name.encode()) and self._reader.contains(name):
+            return name
+        if re.fullmatch(r"[0-9a-fA-F]{4,40}", name):
+            return None  # a short id: dulwich searches its indexes
+        raise RevisionNotFoundError(
+            f"revision {spec!r} not found in the store's history"
+        )
+
+    def _peel_read(self, sha: str) -> str | None:
+        """The commit a ref names, through annotated tags; None: ask dulwich."""
+        for _ in range(16):
+            found = self._read_object(sha)
+            if found is None:
+                return None
+            if found[0] != b"tag":
+                return sha
+            target = found[1].partition(b"\n")[0]
+            if not target.startswith(b"object ") or not _is_id(target[7:]):
+                return None
+            sha = target[7:].decode()
+        return None
 
     def _peel(self, sha: bytes) -> bytes:
         obj = self._repo.object_store[sha]
