@@ -459,15 +459,20 @@ def _key_paths(
     data: Any, path: tuple[Any, ...], plain: bool
 ) -> Iterator[tuple[tuple[Any, ...], bool]]:
     """Every key path (as ``explain.all_paths``), and whether all its keys are str."""
-    if isinstance(data, dict):
-        for key, value in data.items():
-            here = (*path, key)
-            keeps = plain and type(key) is str
-            yield here, keeps
-            yield from _key_paths(value, here, keeps)
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            yield from _key_paths(value, (*path, index), plain)
+    stack = [(data, path, plain)]
+    while stack:
+        node, here, keeps = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                below = (*here, key)
+                ok = keeps and type(key) is str
+                yield below, ok
+                if isinstance(value, (dict, list)):
+                    stack.append((value, below, ok))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                if isinstance(value, (dict, list)):
+                    stack.append((value, (*here, index), keeps))
 
 
 # Whether a schema text marks anything secret at all.
