@@ -363,3 +363,28 @@ def test_cli_nan_value_is_refused_and_nothing_written(
     assert "is not a finite number" in done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert snapshot(loose_store) == before
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "value", "expected"),
+    [
+        (
+            "rules:\n  - files: a.yaml\n    schema: a.json\n"
+            "# about what follows\nallow: false\n",
+            ("rules", 1), {"files": "b.yaml", "schema": "b.json"},
+            "rules:\n  - files: a.yaml\n    schema: a.json\n"
+            "  - files: b.yaml\n    schema: b.json\n"
+            "# about what follows\nallow: false\n",
+        ),
+        (
+            "tags:\n  - a  # first\n# about what follows\nother: 1\n",
+            ("tags", 1), "b",
+            "tags:\n  - a  # first\n  - b\n# about what follows\nother: 1\n",
+        ),
+    ],
+    ids=["mapping-item", "scalar-item"],
+)
+def test_yaml_append_keeps_the_comment_after_the_list_after_it(
+    text: str, path: tuple, value: object, expected: str
+) -> None:
+    assert documents.set_value("a.yaml", text, path, value) == expected

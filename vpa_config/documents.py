@@ -591,6 +591,8 @@ def _apply(
             del node[last]
         elif last < len(node):
             node[last] = _yaml11_safe(value)
+        elif last == len(node) and hasattr(node, "ca"):
+            _append_after_comments(node, _yaml11_safe(value))
         elif last == len(node):
             node.append(_yaml11_safe(value))
         else:
@@ -663,6 +665,59 @@ def _guess_yaml_indent(text: str) -> tuple[int, int]:
         if mapping is not None and offset is not None:
             break
     return mapping or 2, max(offset or 0, 0)
+
+
+def _append_after_comments(seq: Any, value: Any) -> None:
+    """Append to a round-trip YAML list, keeping the comment lines after it there.
+
+    ruamel keeps lines of comment that follow a block list on the list's last
+    item, so a plain append would put the new item after them, under a
+    comment about what follows the list. They move to the new last item; a
+    comment on the old last item's own line stays with it.
+    """
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.tokens import CommentToken
+
+    slot = _last_comment_slot(seq)
+    seq.append(value)
+    if slot is None:
+        return
+    entry, index = slot
+    token = entry[index]
+    inline, _newline, lines = token.value.partition("\n")
+    if not lines.strip():
+        return
+    entry[index] = (
+        CommentToken(inline + "\n", token.start_mark, token.end_mark)
+        if inline.strip() else None
+    )
+    moved = CommentToken("\n" + lines, token.start_mark, token.end_mark)
+    if isinstance(value, dict) and value and not any(
+        isinstance(item, (dict, list)) for item in value.values()
+    ):
+        item = seq[-1] = CommentedMap(value)
+        item.ca.items[list(item)[-1]] = [None, None, moved, None]
+    elif not isinstance(value, (dict, list)):
+        seq.ca.items[len(seq) - 1] = [moved, None, None, None]
+    else:
+        entry[index] = token  # a nested new item: the comment stays where it was
+
+
+def _last_comment_slot(node: Any) -> tuple[list[Any], int] | None:
+    """Where ruamel keeps the comment after the last line of ``node``, if any."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if not isinstance(node, (CommentedMap, CommentedSeq)) or not len(node):
+        return None
+    key: Any = list(node)[-1] if isinstance(node, CommentedMap) else len(node) - 1
+    deeper = _last_comment_slot(node[key])
+    if deeper is not None:
+        return deeper
+    entry = node.ca.items.get(key)
+    index = 2 if isinstance(node, CommentedMap) else 0
+    if entry and entry[index] is not None:
+        return entry, index
+    return None
 
 
 class _YamlEditor:
