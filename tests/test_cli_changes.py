@@ -556,6 +556,29 @@ def test_commit_refuses_invalid_hand_edits_and_leaves_them(
     assert path.stat().st_mtime_ns == mtime
 
 
+def test_commit_of_named_files_leaves_the_other_edits(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    path = cli_store / "assistant.yaml"
+    path.write_text(path.read_text().replace("max_tokens: 1024", "max_tokens: 2048"))
+    (cli_store / "notes.txt").write_text("a stray file\n")
+    (cli_store / "health.toml").unlink()
+
+    everything = run_cli("commit", store=cli_store)
+    named = run_cli("commit", "assistant.yaml", "-m", "only this", store=cli_store)
+    unedited = run_cli("commit", "plugins.yaml", store=cli_store)
+
+    _assert_refused(everything, 1, "notes.txt")
+    assert named.returncode == 0, named.stderr
+    assert git(cli_store, "log", "-1", "--format=%s").strip() == (
+        "commit hand edits to assistant.yaml"
+    )
+    assert git(cli_store, "status", "--porcelain").split() == [
+        "D", "health.toml", "??", "notes.txt"
+    ]
+    _assert_refused(unedited, 1, "plugins.yaml: no hand edit to commit")
+
+
 def test_commit_without_hand_edits_says_so(run_cli: RunCli, cli_store: Path) -> None:
     head = _head(cli_store)
 

@@ -643,6 +643,7 @@ class ConfigStore(Record):
 
     def adopt(
         self,
+        files: Sequence[str] = (),
         *,
         actor: str | Actor | None = None,
         reason: str = "",
@@ -650,8 +651,20 @@ class ConfigStore(Record):
         tool: str = "",
         source_kind: str = "hand-edit",
     ) -> ChangeResult:
-        """Validate and commit the edits made to the working files directly."""
+        """Validate and commit the edits made to the working files directly.
+
+        With ``files``, only the edits of those files; each must have one.
+        """
         edits = self._working_changes()
+        if files:
+            wanted = [fsutil.clean_name(name) for name in files]
+            unedited = [name for name in wanted if name not in edits]
+            if unedited:
+                raise NothingToDoError(
+                    f"{', '.join(unedited)}: no hand edit to commit (the file is as "
+                    "in HEAD, or is not a file of the store)"
+                )
+            edits = {name: edits[name] for name in wanted}
         names = ", ".join(sorted(edits)) or "nothing"
         try:
             with self.transaction(

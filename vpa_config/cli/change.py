@@ -141,16 +141,24 @@ def rm_cmd(
 
 
 @click.command("commit")
+@click.argument("files", nargs=-1)
 @change_options
 @pass_app
 def commit_cmd(
-    app: AppContext, reason: str, actor: str | None, dry_run: bool, as_json: bool
+    app: AppContext,
+    files: tuple[str, ...],
+    reason: str,
+    actor: str | None,
+    dry_run: bool,
+    as_json: bool,
 ) -> int:
     """Validate the edits made to the store's files directly, and commit them.
 
-    Invalid edits are refused with every error and left in place, untouched.
+    With FILES, only the edits of those files (each must have one); the
+    others stay uncommitted. Invalid edits are refused with every error and
+    left in place, untouched.
     """
-    result = app.store().adopt(actor=actor, reason=reason, dry_run=dry_run)
+    result = app.store().adopt(files, actor=actor, reason=reason, dry_run=dry_run)
     if not result.changed and not as_json:
         click.echo("no hand edits; nothing committed")
         return 0
