@@ -224,13 +224,20 @@ def alternate(
     reps: int,
     warmup: int = 1,
 ) -> dict[str, Row]:
-    """Run each case once per repetition, in turn; warm-up rounds not kept."""
+    """Run each case once per repetition, in turn; warm-up rounds not kept.
+
+    Dirty pages are written out (``sync``, untimed) before each case, so no
+    engine's fsyncs pay for what the one before it left unwritten: git and
+    libgit2 do not fsync, and on ext4 an fsync can commit the journal with
+    the other files' data.
+    """
     out = {name: Row("", name) for name in rows}
     for rep in range(warmup + reps):
         order = list(rows.items())
         if rep % 2:
             order.reverse()
         for name, case in order:
+            os.sync()
             result = case(rep)
             seconds, rss = result if isinstance(result, tuple) else (result, 0)
             if rep >= warmup:
@@ -661,8 +668,9 @@ def header(reps: int, fixture: str) -> str:
         f"Machine: {machine()}.  \nInterpreter: {interpreter()}.  \n"
         f"Versions: {listed}.  \n"
         f"Fixture: {fixture}; {reps} repetitions per engine, alternating, after one "
-        "warm-up; medians.  \nvpa-config fsyncs objects, files and refs; git and "
-        "libgit2 do not by default.\n"
+        "warm-up; medians; dirty pages written out (sync, untimed) before each "
+        "case.  \nvpa-config fsyncs objects, files and refs; git and libgit2 do "
+        "not by default.\n"
     )
 
 
