@@ -6,7 +6,10 @@ re-exported here lazily, so ``import vpa_config`` stays cheap.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 __version__ = "0.1.0"
 __all__ = ["ConfigStore", "__version__"]

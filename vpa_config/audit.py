@@ -22,7 +22,6 @@ from __future__ import annotations
 import time
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
 
 from vpa_config import documents, fsutil
 from vpa_config.errors import NotFoundError, ParseError
@@ -36,7 +35,10 @@ from vpa_config.keyindex import MISSING, KeyIndex, KeyRow, Revision, synced
 from vpa_config.keypath import Part, format_dotted, format_pointer, parse_key_path, resolve
 from vpa_config.records import FrozenRecord, Record
 
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
 if TYPE_CHECKING:
+    from typing import Any
+
     from vpa_config.store import ConfigStore
 
 Reader = Callable[[str], "bytes | None"]

@@ -29,12 +29,14 @@ import threading
 import time
 from collections.abc import Collection, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from vpa_config import logs
 from vpa_config.records import FrozenRecord, Record
 
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
 if TYPE_CHECKING:
+    from typing import Any
+
     from vpa_config.store import ConfigStore
     from vpa_config.transaction import ChangeRequest, Transaction
 

@@ -30,7 +30,6 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from vpa_config.errors import Problem
 
@@ -41,8 +40,10 @@ try:
 except ImportError:  # pragma: no cover (an interpreter built without it)
     from hashlib import blake2b
 
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
 if TYPE_CHECKING:
     import sqlite3
+    from typing import Any
 
 CACHE_DIR = "vpa-config-cache"
 CACHE_FILE = "facts.sqlite"
@@ -193,7 +194,7 @@ class BlobCache:
         self._memory[key] = value
 
     def _read(self, key: bytes) -> bytes | None:
-        import sqlite3
+        from vpa_config.sqlite import sqlite3
 
         db = self._connect()
         if db is None:
@@ -214,7 +215,7 @@ class BlobCache:
         """
         if not self._pending:
             return 0
-        import sqlite3
+        from vpa_config.sqlite import sqlite3
 
         rows, self._pending = list(self._pending.items()), {}
         db = self._connect()
@@ -253,7 +254,7 @@ class BlobCache:
             return self._connect_once()
 
     def _connect_once(self) -> sqlite3.Connection | None:
-        import sqlite3
+        from vpa_config.sqlite import sqlite3
 
         if self._db is not None or self._broken:
             return self._db
@@ -303,7 +304,7 @@ class BlobCache:
 
 
 def _insert(db: sqlite3.Connection, rows: list[tuple[bytes, bytes]]) -> None:
-    import sqlite3
+    from vpa_config.sqlite import sqlite3
 
     db.execute("BEGIN IMMEDIATE")
     try:
@@ -320,7 +321,7 @@ def _insert(db: sqlite3.Connection, rows: list[tuple[bytes, bytes]]) -> None:
 
 def _damaged(exc: Exception) -> bool:
     """Whether SQLite says the file itself is broken (not locked, not misused)."""
-    import sqlite3
+    from vpa_config.sqlite import sqlite3
 
     return type(exc) is sqlite3.DatabaseError
 

@@ -22,11 +22,14 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from typing import Any
 
 from vpa_config.errors import KeyPathError, NotFoundError, ParseError
 from vpa_config.keypath import Part, format_dotted
 from vpa_config.yamlimport import import_yaml
+
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 64

@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
 
 from vpa_config.keypath import Part, format_dotted
+
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
+if TYPE_CHECKING:
+    from typing import Any
 
 SECRET_KEYWORDS = ("writeOnly", "x-secret")
 REDACTED = "<redacted>"

@@ -10,9 +10,12 @@ import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from vpa_config.errors import StorageError, UnsafePathError
+
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
+if TYPE_CHECKING:
+    from typing import Any
 
 TMP_PREFIX = ".vpa-tmp-"
 CONTROL_DIR = ".git"

@@ -25,7 +25,6 @@ from binascii import hexlify
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from vpa_config import fsutil
 from vpa_config.errors import (
@@ -37,6 +36,10 @@ from vpa_config.errors import (
 from vpa_config.fsutil import StagedWrites, storage_error
 from vpa_config.packread import ObjectReader
 from vpa_config.records import FrozenRecord, Record
+
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
+if TYPE_CHECKING:
+    from typing import Any
 
 BRANCH = b"refs/heads/main"
 FILE_MODE = 0o100644

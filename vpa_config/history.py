@@ -12,10 +12,13 @@ from __future__ import annotations
 import marshal
 import re
 from collections.abc import Iterator
-from typing import Any
 
 from vpa_config.keypath import Part, format_dotted
 from vpa_config.records import FrozenRecord, Record
+
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
+if TYPE_CHECKING:
+    from typing import Any
 
 TRAILER_PREFIX = "Vpa-"
 _MISSING: Any = object()

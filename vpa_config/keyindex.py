@@ -22,12 +22,10 @@ for validation, so the index stays current at about a millisecond a change.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import weakref
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
 
 from vpa_config import documents, logs
 from vpa_config.errors import ParseError
@@ -39,9 +37,12 @@ from vpa_config.history import (
     renames_of,
 )
 from vpa_config.keypath import Part, format_pointer
+from vpa_config.sqlite import sqlite3
 
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
     from vpa_config.gitrepo import CommitInfo, GitRepo
 

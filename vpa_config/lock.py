@@ -19,10 +19,13 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from vpa_config.errors import StoreLockedError
 from vpa_config.fsutil import storage_error, unlink_then_free
+
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
+if TYPE_CHECKING:
+    from typing import Any
 
 POLL_S = 0.01
 

@@ -29,7 +29,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import IO, Any
+
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 FORMATS = ("json", "console")

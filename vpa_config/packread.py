@@ -19,8 +19,8 @@ import os
 import zlib
 from binascii import unhexlify
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
 if TYPE_CHECKING:
     from mmap import mmap
 

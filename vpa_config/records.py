@@ -9,11 +9,20 @@ its fields in ``_fields`` (in ``__init__``'s order); ``_compared`` and
 ``_shown`` default to all of them and say which take part in ``==`` (and,
 when frozen, ``hash``) and which ``repr`` shows, as a dataclass's
 ``field(compare=False, repr=False)`` would.
+
+The modules a history read loads also leave :mod:`typing` unimported at run
+time (about 3 ms): their annotations are postponed (``from __future__ import
+annotations``), so the names they take from typing are imported only under
+``TYPE_CHECKING``, which they set to False themselves, and type checkers
+treat as true.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
+
 
 
 class Record:

@@ -20,7 +20,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
+if TYPE_CHECKING:
+    from typing import Any
 
 _PLAIN = (str, int, float, bool, type(None))
 _memory: dict[str, dict[str, Any]] = {}

@@ -19,7 +19,6 @@ import stat
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from vpa_config import audittrail, documents, fsutil, logs
 from vpa_config.errors import (
@@ -40,7 +39,10 @@ from vpa_config.keypath import lookup, parse_key_path, resolve
 from vpa_config.lock import StoreLock
 from vpa_config.records import FrozenRecord, Record
 
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
 if TYPE_CHECKING:
+    from typing import Any
+
     # Validation pulls in jsonschema and pydantic, and the change path its own
     # modules: imported where a change or a check needs them, so that reads
     # (get, log, audit) start without them.
@@ -50,7 +52,7 @@ if TYPE_CHECKING:
     from vpa_config.verdict import CandidateCheck, FileVerdict
 
 STORE_DIR = ".vpa-config/"
-PluginValidator = Callable[["Transaction", dict[str, Any]], list[Problem]]
+PluginValidator = Callable[["Transaction", "dict[str, Any]"], list[Problem]]
 Listener = Callable[["ChangeResult"], None]
 
 

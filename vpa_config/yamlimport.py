@@ -17,7 +17,10 @@ import re
 import sys
 import threading
 from types import ModuleType
-from typing import Any
+
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
+if TYPE_CHECKING:
+    from typing import Any
 
 _import_lock = threading.Lock()
 

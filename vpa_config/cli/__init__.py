@@ -20,11 +20,14 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from vpa_config import __version__
 from vpa_config.cli import fast
 from vpa_config.cli.render import echo
+
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
+if TYPE_CHECKING:
+    from typing import Any
 
 # name -> (module, function, one-line help): loaded on first use.
 COMMANDS: dict[str, tuple[str, str, str]] = {

@@ -14,8 +14,9 @@ command line as it always did: usage errors and help come only from click.
 from __future__ import annotations
 
 # TODO(#9): what a history read from a current index still spends beyond the
-# interpreter is mostly imports: typing (every module's annotations' names),
-# json, sqlite3 (which imports datetime) and the code of the store's modules.
+# interpreter is mostly imports: json, threading, sqlite3's C module and the
+# code of the store's modules (store, keyindex, audit, gitrepo, fsutil are
+# loaded whole although a read runs a small part of each).
 # ``get``, ``status``, ``show`` and ``diff`` still import click and open
 # dulwich (with a current index, ``get`` could take HEAD's blob id from it and
 # the parse from the fact cache, as ``blame`` does).
@@ -33,7 +34,10 @@ import sys
 from collections import namedtuple
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
+if TYPE_CHECKING:
+    from typing import Any
 
 # Environment variables that set a global option, or ask for shell completion:
 # click reads and checks them.

@@ -8,10 +8,13 @@ what the click command prints.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from vpa_config.cli import render
 from vpa_config.cli.context import AppContext
+
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def history_store(app: AppContext) -> Any:
@@ -94,14 +97,12 @@ def show_log(
     as_json: bool = False,
 ) -> int:
     """Print revisions newest first, filtered; the exit code."""
-    from vpa_config.timeparse import parse_time
-
     entries = history_store(app).log(
         file,
         limit=limit,
         author=author,
-        since=parse_time(since) if since else None,
-        until=parse_time(until) if until else None,
+        since=_moment(since),
+        until=_moment(until),
         kind=kind,
         key=key_spec,
     )
@@ -124,6 +125,15 @@ def show_log(
     if lines:
         render.echo("\n".join(lines))
     return 0
+
+
+def _moment(text: str | None) -> int | None:
+    """``--since`` or ``--until`` in seconds (timeparse is imported only if given)."""
+    if not text:
+        return None
+    from vpa_config.timeparse import parse_time
+
+    return parse_time(text)
 
 
 def _log_lines(entry: Any) -> list[str]:

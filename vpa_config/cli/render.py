@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
 
 # explain.py is plain Python; validation.py (which re-exports the name) is not
 # needed by the read commands that print through here.
 from vpa_config.explain import REDACTED
+
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def echo(message: str = "", *, nl: bool = True, err: bool = False) -> None:
