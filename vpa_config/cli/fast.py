@@ -17,9 +17,10 @@ from __future__ import annotations
 # interpreter is mostly imports: json, threading, sqlite3's C module and the
 # code of the store's modules (store, keyindex, audit, gitrepo, fsutil are
 # loaded whole although a read runs a small part of each).
-# ``get``, ``status``, ``show`` and ``diff`` still import click and open
-# dulwich (with a current index, ``get`` could take HEAD's blob id from it and
-# the parse from the fact cache, as ``blame`` does).
+# ``get``, ``status``, ``show`` and ``diff`` still import click (they read
+# objects and refs without dulwich now; with a current index, ``get`` could
+# take HEAD's blob id from it and the parse from the fact cache, as
+# ``blame`` does).
 # TODO(#9): a plain ``set`` imports no dulwich (gitrepo.py, packread.py); of
 # its remaining imports (about 45 ms of CPU on a quiet machine) the largest
 # are dataclasses with inspect (ChangeResult and ChangeRequest, FileVerdict,
