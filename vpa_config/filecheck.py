@@ -8,22 +8,32 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vpa_config import documents
 from vpa_config.errors import ParseError, Problem, SchemaNotFoundError
+from vpa_config.records import FrozenRecord
 from vpa_config.validation import SchemaRegistry, SchemaSource, validate
 
 
-@dataclass(frozen=True)
-class FileVerdict:
+class FileVerdict(FrozenRecord):
     """One file's verdict: the schema that applied and every problem."""
+
+    _fields = ("file", "schema", "problems")
+    __slots__ = _fields
 
     file: str
     schema: str | None
-    problems: tuple[Problem, ...] = ()
+    problems: tuple[Problem, ...]
+
+    def __init__(
+        self, file: str, schema: str | None, problems: tuple[Problem, ...] = ()
+    ) -> None:
+        init = object.__setattr__
+        init(self, "file", file)
+        init(self, "schema", schema)
+        init(self, "problems", problems)
 
     @property
     def valid(self) -> bool:

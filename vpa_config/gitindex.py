@@ -25,7 +25,6 @@ import os
 import struct
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from vpa_config import fsutil
@@ -44,11 +43,17 @@ class IndexBusyError(Exception):
     """Another program holds ``index.lock``; the index was left alone."""
 
 
-@dataclass
 class _Parsed:
-    key: tuple[int, ...]
-    version: int
-    entries: dict[bytes, bytes]
+    """An index file as last read: its identity, version and entries by path."""
+
+    __slots__ = ("key", "version", "entries")
+
+    def __init__(
+        self, key: tuple[int, ...], version: int, entries: dict[bytes, bytes]
+    ) -> None:
+        self.key = key
+        self.version = version
+        self.entries = entries
 
 
 _cache: dict[str, _Parsed] = {}
@@ -143,7 +148,6 @@ def _load(path: Path) -> _Parsed | None:
     return found
 
 
-@dataclass(frozen=True)
 class StatView:
     """What the index recorded of each file, to tell an unchanged file by its stat.
 
@@ -151,8 +155,11 @@ class StatView:
     file's modification time, the reference of git's racy-clean rule.
     """
 
-    written_ns: int
-    entries: dict[bytes, bytes]
+    __slots__ = ("written_ns", "entries")
+
+    def __init__(self, written_ns: int, entries: dict[bytes, bytes]) -> None:
+        self.written_ns = written_ns
+        self.entries = entries
 
 
 def stat_view(controldir: Path) -> StatView | None:

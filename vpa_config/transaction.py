@@ -24,7 +24,6 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,26 +33,44 @@ from vpa_config.gitrepo import EXEC_MODE, FILE_MODE, FileTree
 from vpa_config.history import CommitMessage, FileChange, one_line
 from vpa_config.identity import COMMITTER, Actor
 from vpa_config.layout import JOURNAL  # named there, for opening a store without this
+from vpa_config.records import Record
 
 if TYPE_CHECKING:
     from vpa_config.store import ConfigStore
 
 
-@dataclass
-class ChangeResult:
+class ChangeResult(Record):
     """What a change did, or would do (dry run), or why it was refused."""
 
-    subject: str
-    kind: str
-    parent: str | None
-    revision: str | None = None
-    files: list[FileChange] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    dry_run: bool = False
-    forced: bool = False
-    # Hand-edited working files put back as the candidate has them, though the
-    # candidate leaves them as in HEAD (a restore with discarded edits).
-    discarded: list[str] = field(default_factory=list)
+    _fields = (
+        "subject", "kind", "parent", "revision", "files", "problems", "dry_run",
+        "forced", "discarded",
+    )
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        subject: str,
+        kind: str,
+        parent: str | None,
+        revision: str | None = None,
+        files: list[FileChange] | None = None,
+        problems: list[Problem] | None = None,
+        dry_run: bool = False,
+        forced: bool = False,
+        discarded: list[str] | None = None,
+    ) -> None:
+        self.subject = subject
+        self.kind = kind
+        self.parent = parent
+        self.revision = revision
+        self.files: list[FileChange] = [] if files is None else files
+        self.problems: list[Problem] = [] if problems is None else problems
+        self.dry_run = dry_run
+        self.forced = forced
+        # Hand-edited working files put back as the candidate has them, though
+        # the candidate leaves them as in HEAD (a restore with discarded edits).
+        self.discarded: list[str] = [] if discarded is None else discarded
 
     @property
     def committed(self) -> bool:
@@ -248,18 +265,33 @@ class Transaction:
         return out
 
 
-@dataclass
-class ChangeRequest:
+class ChangeRequest(Record):
     """Who, why and what kind: the commit's facts besides the files."""
 
-    subject: str
-    kind: str
-    actor: Actor
-    reason: str = ""
-    source: str = "api"
-    dry_run: bool = False
-    force: bool = False
-    tool: str = ""
+    _fields = (
+        "subject", "kind", "actor", "reason", "source", "dry_run", "force", "tool",
+    )
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        subject: str,
+        kind: str,
+        actor: Actor,
+        reason: str = "",
+        source: str = "api",
+        dry_run: bool = False,
+        force: bool = False,
+        tool: str = "",
+    ) -> None:
+        self.subject = subject
+        self.kind = kind
+        self.actor = actor
+        self.reason = reason
+        self.source = source
+        self.dry_run = dry_run
+        self.force = force
+        self.tool = tool
 
 
 def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> ChangeResult:

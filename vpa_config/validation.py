@@ -25,8 +25,6 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
@@ -44,6 +42,7 @@ from vpa_config.explain import (
 )
 from vpa_config.keypath import Part, format_dotted
 from vpa_config.layout import shipped_schema_dir
+from vpa_config.records import FrozenRecord
 
 __all__ = [
     "REDACTED",
@@ -76,19 +75,33 @@ _COMPILED = _VALIDATORS  # the name other modules and tests know it by
 _DECIDERS: dict[tuple[str, str, str], Any] = {}
 
 
-@dataclass(frozen=True)
-class SchemaSource:
+class SchemaSource(FrozenRecord):
     """One schema document and where it came from."""
+
+    _fields = ("name", "origin", "uri", "content")
+    __slots__ = (*_fields, "_sha256")
 
     name: str
     origin: str
     uri: str
     content: bytes
 
-    @cached_property
+    def __init__(self, name: str, origin: str, uri: str, content: bytes) -> None:
+        init = object.__setattr__
+        init(self, "name", name)
+        init(self, "origin", origin)
+        init(self, "uri", uri)
+        init(self, "content", content)
+        init(self, "_sha256", None)
+
+    @property
     def sha256(self) -> str:
         """Full sha256 of the schema text (hashed once per source)."""
-        return hashlib.sha256(self.content).hexdigest()
+        if self._sha256 is None:
+            object.__setattr__(
+                self, "_sha256", hashlib.sha256(self.content).hexdigest()
+            )
+        return self._sha256
 
     @property
     def digest(self) -> str:
