@@ -261,6 +261,8 @@ def test_a_set_reads_and_commits_without_dulwich(
     )
 
     assert not {name for name in found if name.split(".")[0] == "dulwich"}
+    # Nor what the change path's classes and threads used to pull in.
+    assert not found & {"dataclasses", "inspect", "concurrent.futures", "logging"}
     assert git(example, "show", "HEAD:assistant.yaml").count("temperature: 0.8") == 1
 
 

@@ -294,9 +294,9 @@ def _fsync_pool() -> Any:
     global _pool, _pool_pid
     with _pool_lock:
         if _pool is None or _pool_pid != os.getpid():
-            from concurrent.futures import ThreadPoolExecutor
+            from vpa_config.workers import Workers
 
-            _pool = ThreadPoolExecutor(8, thread_name_prefix="vpa-fsync")
+            _pool = Workers(8, "vpa-fsync")
             _pool_pid = os.getpid()
         return _pool
 
@@ -310,9 +310,9 @@ def _closer() -> Any:
     global _closer_pool, _closer_pid
     with _pool_lock:
         if _closer_pool is None or _closer_pid != os.getpid():
-            from concurrent.futures import ThreadPoolExecutor
+            from vpa_config.workers import Workers
 
-            _closer_pool = ThreadPoolExecutor(8, thread_name_prefix="vpa-close")
+            _closer_pool = Workers(8, "vpa-close")
             _closer_pid = os.getpid()
         return _closer_pool
 
