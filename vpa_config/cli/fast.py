@@ -21,13 +21,11 @@ from __future__ import annotations
 # objects and refs without dulwich now; with a current index, ``get`` could
 # take HEAD's blob id from it and the parse from the fact cache, as
 # ``blame`` does).
-# TODO(#9): a plain ``set`` imports no dulwich (gitrepo.py, packread.py); of
-# its remaining imports (about 45 ms of CPU on a quiet machine) the largest
-# are dataclasses with inspect (ChangeResult and ChangeRequest, FileVerdict,
-# SchemaSource, gitindex's two: about 7 ms), PyYAML (about 6 ms, needed),
-# concurrent.futures with logging (fsutil's fsync pool: about 4 ms) and
-# OpenSSL's hashlib (validation and gitindex import it at the top: about 2.5
-# ms; gitrepo's SHA-1 could then come from the built-in _sha1).
+# TODO(#9): a plain ``set`` imports no dulwich (gitrepo.py, packread.py), no
+# dataclasses (records.py) and no concurrent.futures (workers.py); of what it
+# still imports, PyYAML (about 6 ms) is needed, and OpenSSL's hashlib (about
+# 2.5 ms: validation and gitindex import it at the top, and gitrepo's SHA-1
+# could come from the built-in _sha1) is not.
 
 import errno
 import os
