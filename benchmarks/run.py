@@ -732,17 +732,19 @@ def main(argv: list[str] | None = None) -> int:
             print(render(job), flush=True)
     for name, script in COMPANIONS.items():
         if name in selected:
-            run_companion(name, script, args.quick)
+            run_companion(name, script, args.quick, args.reps)
     print(f"(all jobs in {time.perf_counter() - started:.0f} s)")
     return 0
 
 
-def run_companion(name: str, script: str, quick: bool) -> None:
+def run_companion(name: str, script: str, quick: bool, reps: int | None) -> None:
     path = HERE / script
     if not path.is_file():
         print(f"### {name}: not run ({script} is not in this checkout)\n", flush=True)
         return
     argv = [sys.executable, str(path)] + (["--quick"] if quick else [])
+    if reps and name in ("history", "validate"):  # health has its own count
+        argv += ["--reps", str(reps)]
     done = subprocess.run(argv, env=child_env(), check=False)
     if done.returncode != 0:
         print(f"### {name}: {script} exited {done.returncode}\n", flush=True)
