@@ -451,16 +451,8 @@ def insert_item(
     whole list (``set_value``) would lose.
     """
     _check_storable(name, path, value)
-    kind = format_of(name)
     newline = "\r\n" if "\r\n" in text else "\n"
-    text = text.replace("\r\n", "\n")
-    editor: Any
-    if kind == "yaml":
-        editor = _YamlEditor(name, text)
-    elif kind == "json":
-        editor = _JsonEditor(name, text)
-    else:
-        editor = _TomlEditor(name, text)
+    editor = _editor(name, format_of(name), text.replace("\r\n", "\n"))
     node = editor.root()
     for depth, part in enumerate(path):
         if not isinstance(node, (dict, list)) or part not in (
@@ -530,12 +522,7 @@ def _edit(name: str, text: str, path: Sequence[Part], value: Any, remove: bool) 
             name, f"{format_dotted(path)}: TOML has no null value; remove the key "
             'with "vpa-config unset" instead'
         )
-    if kind == "yaml":
-        editor = _YamlEditor(name, text)
-    elif kind == "json":
-        editor = _JsonEditor(name, text)
-    else:
-        editor = _TomlEditor(name, text)
+    editor = _editor(name, kind, text)
     try:
         _apply(name, editor.root(), path, value, remove, editor.new_mapping)
         result = editor.dump()
@@ -543,6 +530,15 @@ def _edit(name: str, text: str, path: Sequence[Part], value: Any, remove: bool) 
         # tomlkit refuses what TOML cannot hold (null, for one) on assignment.
         raise ParseError(name, f"cannot be written as {kind.upper()}: {exc}") from None
     return result.replace("\n", newline) if newline != "\n" else result
+
+
+def _editor(name: str, kind: str, text: str) -> Any:
+    """The round-trip editor of a document's format, loaded with ``text``."""
+    if kind == "yaml":
+        return _YamlEditor(name, text)
+    if kind == "json":
+        return _JsonEditor(name, text)
+    return _TomlEditor(name, text)
 
 
 def _holds_null(value: Any) -> bool:

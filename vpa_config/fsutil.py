@@ -272,33 +272,37 @@ _closing: list[Any] = []
 # system commit more than once, and the next files' creation wait on that.
 _SYNC_TOGETHER = 8
 _CLOSE_BATCH = 8  # closes per background job: 50 files' frees in 7 jobs
-_pool: Any = None
-_pool_pid = 0
+# Threads by name, each set with the pid that made it: a forked child has
+# none of its parent's threads and makes its own.
+_pools: dict[str, tuple[int, Any]] = {}
 _pool_lock = threading.Lock()
-_closer_pool: Any = None
-_closer_pid = 0
 
 
 def _forget_pool_in_child() -> None:
-    # A child has none of the parent's threads, and the lock may have been
-    # held by one of them at the fork.
-    global _pool, _pool_lock, _closing, _closer_pool
-    _pool, _pool_lock, _closing, _closer_pool = None, threading.Lock(), [], None
+    # The lock may have been held by one of the parent's threads at the fork.
+    global _pool_lock, _closing
+    _pools.clear()
+    _pool_lock, _closing = threading.Lock(), []
 
 
 os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
-def _fsync_pool() -> Any:
-    """Threads for :func:`fsync_all`, made again in a forked child."""
-    global _pool, _pool_pid
+def _threads(name: str) -> Any:
+    """This process's :class:`~vpa_config.workers.Workers` called ``name``."""
     with _pool_lock:
-        if _pool is None or _pool_pid != os.getpid():
+        pid, workers = _pools.get(name, (0, None))
+        if workers is None or pid != os.getpid():
             from vpa_config.workers import Workers
 
-            _pool = Workers(8, "vpa-fsync")
-            _pool_pid = os.getpid()
-        return _pool
+            workers = Workers(8, name)
+            _pools[name] = (os.getpid(), workers)
+        return workers
+
+
+def _fsync_pool() -> Any:
+    """Threads for :func:`fsync_all` and the fsyncs started in the background."""
+    return _threads("vpa-fsync")
 
 
 def _closer() -> Any:
@@ -307,14 +311,7 @@ def _closer() -> Any:
     A change's 50 replaced files take a while to free; queued before the
     fsyncs that follow their renames, they held those up.
     """
-    global _closer_pool, _closer_pid
-    with _pool_lock:
-        if _closer_pool is None or _closer_pid != os.getpid():
-            from vpa_config.workers import Workers
-
-            _closer_pool = Workers(8, "vpa-close")
-            _closer_pid = os.getpid()
-        return _closer_pool
+    return _threads("vpa-close")
 
 
 class StagedWrites:
