@@ -730,8 +730,8 @@ class ConfigStore(Record):
             )
         return tx.result
 
-    # TODO(#9): a restore of 50 files is still about 2x the git CLI (which
-    # fsyncs nothing). Its blobs and tree are not hashed or written again (their
+    # TODO(#9): a restore of 50 files takes 1.2x to 2.5x the git CLI (which
+    # fsyncs nothing), by the machine's load. Its blobs and tree are not hashed or written again (their
     # ids come from the old tree); what remains is mostly the disk (a new
     # temporary file per file, their fsyncs, the renames, the folders' fsyncs),
     # the key-level diff of every file and its rows in the history index (about
