@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -224,3 +225,41 @@ def test_the_crash_log_redacts_a_secret_value_of_the_command_line(
     assert "RuntimeError: boom" in report and "db.password" in report
     assert "s3cr3t-pw" not in report
     assert "internal error (RuntimeError)" in capsys.readouterr().err
+
+
+def test_refused_and_dry_run_secrets_never_reach_the_cache_of_facts(
+    run_cli: RunCli, store_path: Path
+):
+    assert run_cli("init", "--example", store=store_path).returncode == 0
+    assert run_cli("set", "assistant.yaml", "llm.model", "m2", store=store_path)
+
+    refused = run_cli("set", "assistant.yaml", "llm.api_key", "LEAKME4",
+                      store=store_path)
+    dry = run_cli("set", "--dry-run", "assistant.yaml", "llm.api_key",
+                  "would-be-secret-1234", store=store_path)
+
+    assert refused.returncode == 1 and dry.returncode == 0, refused.stderr + dry.stderr
+    cache = store_path / ".git" / "vpa-config-cache"
+    stored = b"".join(path.read_bytes() for path in cache.iterdir() if path.is_file())
+    assert b"LEAKME4" not in stored and b"would-be-secret-1234" not in stored
+    facts = cache / "facts.sqlite"
+    assert facts.stat().st_mode & 0o777 == 0o600
+    assert cache.stat().st_mode & 0o077 == 0
+
+
+def test_an_edit_draft_is_readable_by_its_owner_only(
+    run_cli: RunCli, store_path: Path, tmp_path: Path
+):
+    assert run_cli("init", "--example", store=store_path).returncode == 0
+    editor = tmp_path / "editor.py"
+    editor.write_text(
+        "import sys\nopen(sys.argv[1], 'w').write('llm: {api_key: [\\n')\n"
+    )
+    env = {"EDITOR": f"{sys.executable} {editor}", "VISUAL": ""}
+
+    done = run_cli("edit", "assistant.yaml", store=store_path, env=env, input="k\n")
+
+    assert done.returncode == 1
+    draft = Path(done.stderr.split("draft kept in ")[1].split(";")[0])
+    assert draft.stat().st_mode & 0o777 == 0o600
+    assert draft.parent.stat().st_mode & 0o077 == 0

@@ -25,6 +25,8 @@ in a crash costs only the work of recomputing.
 
 from __future__ import annotations
 
+import contextlib
+
 import marshal
 import os
 import sys
@@ -73,10 +75,15 @@ def for_dir(controldir: Path) -> BlobCache:
     return cache
 
 
-def flush_all() -> None:
-    """Write every cache's pending facts (best effort), and report what they saved."""
+def flush_all(keep: bool = True) -> None:
+    """Write every cache's pending facts (best effort), and report what they saved.
+
+    Without ``keep`` (a change that was not committed) they are dropped
+    instead: the candidate's documents, a refused secret among them, never
+    reach the file, and facts of committed content are worked out again.
+    """
     for cache in list(_caches.values()):
-        written = cache.flush()
+        written = cache.flush() if keep else cache.discard()
         if cache.hits or cache.misses or written:
             from vpa_config import logs
 
@@ -231,6 +238,12 @@ class BlobCache:
             return 0
         return len(rows)
 
+    def discard(self) -> int:
+        """Forget the facts not yet written, in memory too; none were written."""
+        self._pending = {}
+        self._memory.clear()
+        return 0
+
     def _room_for(self, rows: list[tuple[bytes, bytes]]) -> bool:
         """Whether the disk has room to spare: the cache never takes its last space."""
         assert self.path is not None
@@ -260,7 +273,7 @@ class BlobCache:
             return self._db
         assert self.path is not None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _private_file(self.path)
             db = sqlite3.connect(
                 self.path, timeout=0.05, isolation_level=None, check_same_thread=False
             )
@@ -301,6 +314,25 @@ class BlobCache:
         except OSError:
             return False
         return True
+
+
+def _private_file(path: Path) -> None:
+    """Make the cache file (and its folder) readable by its owner only.
+
+    Parsed documents hold the files' secrets, whose working files are never
+    readable by others; SQLite gives its log files the database file's mode.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        # A cache made before this rule; another user's store is left as it is.
+        with contextlib.suppress(PermissionError):
+            if os.fstat(fd).st_mode & 0o077:
+                os.fchmod(fd, 0o600)
+            if os.stat(path.parent).st_mode & 0o077:
+                os.chmod(path.parent, 0o700)
+    finally:
+        os.close(fd)
 
 
 def _insert(db: sqlite3.Connection, rows: list[tuple[bytes, bytes]]) -> None:

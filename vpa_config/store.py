@@ -371,6 +371,7 @@ class ConfigStore(Record):
         )
         with logs.correlation_scope(), logs.bound(actor=str(who)):
             audittrail.acquire_recorded(self, request)
+            committed = False
             try:
                 recover(self, self._on_recovered)
                 with audittrail.ChangeRecorder(self, request) as audit:
@@ -378,9 +379,10 @@ class ConfigStore(Record):
                     tx = audit.tx = Transaction(self, head, self.repo.files(head))
                     yield tx
                     tx.result = finish(self, tx, request)
+                    committed = tx.result.committed
             finally:
                 self.lock.release()
-                _flush_fact_cache()
+                _flush_fact_cache(committed)
         if tx.result.committed:
             for listener in list(self.listeners):
                 listener(tx.result)
@@ -1164,13 +1166,17 @@ def _mentions_plugins(settings: bytes | None) -> bool:
     return settings is not None and re.search(_PLUGINS_KEY, settings) is not None
 
 
-def _flush_fact_cache() -> None:
-    """Write the facts a change worked out (blobcache.py), if it used the cache."""
+def _flush_fact_cache(committed: bool) -> None:
+    """Write the facts a change worked out (blobcache.py), if it used the cache.
+
+    A change that was not committed (refused, failed, a dry run) writes none:
+    its candidate's values, secrets among them, stay off the disk.
+    """
     import sys
 
     cache = sys.modules.get("vpa_config.blobcache")
     if cache is not None:
-        cache.flush_all()
+        cache.flush_all(keep=committed)
 
 
 def _is_store(repo: GitRepo) -> bool:

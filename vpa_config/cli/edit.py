@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -154,10 +155,13 @@ def _ask() -> str:
 
 
 def _keep_draft(controldir: Path, name: str, text: str) -> Path:
+    """Keep an edit's text; readable by its owner only (it may hold secrets)."""
     folder = controldir / "vpa-config-drafts"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     safe = name.replace("/", "__")
     path = folder / f"{stamp}-{safe}"
-    path.write_text(text)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
     return path
