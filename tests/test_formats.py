@@ -11,7 +11,7 @@ import pytest
 import stores
 from conftest import RunCli, snapshot
 from vpa_config import documents
-from vpa_config.errors import KeyPathSyntaxError, ParseError
+from vpa_config.errors import InvalidConfigError, KeyPathSyntaxError, ParseError
 from vpa_config.keypath import format_dotted, parse_key_path
 
 YAML = """\
@@ -348,8 +348,10 @@ def test_not_a_number_and_infinity_are_refused_where_they_are(
 )
 def test_a_value_no_format_can_hold_is_refused(value: object, message: str) -> None:
     for name in ("a.yaml", "a.json", "a.toml"):
-        with pytest.raises(ParseError, match=message):
+        with pytest.raises(InvalidConfigError, match=message) as caught:
             documents.set_value(name, "", ("x",), value)
+        [problem] = caught.value.problems
+        assert (problem.file, problem.path, problem.rule) == (name, ("x",), "value")
 
 
 def test_cli_nan_value_is_refused_and_nothing_written(
@@ -360,7 +362,8 @@ def test_cli_nan_value_is_refused_and_nothing_written(
     done = run_cli("set", "k8s.json", "labels.ratio", ".nan", store=loose_store)
 
     assert done.returncode == 1
-    assert "is not a finite number" in done.stderr
+    assert "k8s.json: labels.ratio: VALUE .nan is not a finite number" in done.stderr
+    assert "quote it" not in done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert snapshot(loose_store) == before
 

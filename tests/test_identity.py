@@ -107,7 +107,10 @@ def test_bare_name_gets_an_empty_email(run_cli: RunCli, tmp_path: Path) -> None:
     assert author == "deploy-bot <>"
 
 
-@pytest.mark.parametrize("text", ["", "<x@y>", "a\nb", "Eve <e@x> <f@y>"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "<x@y>", "a\nb", "Eve <e@x> <f@y>", "Eve\x1b[31m <e@x>", "Eve <e\x07@x>"],
+)
 def test_unusable_actor_is_refused(text: str) -> None:
     with pytest.raises(UsageError, match="is not usable"):
         parse_actor(text)

@@ -475,28 +475,32 @@ def _check_storable(name: str, path: Sequence[Part], value: Any) -> None:
     """Refuse a value no config format and no JSON Schema can hold.
 
     What can: strings, numbers (finite), booleans, null, lists of those and
-    mappings with string keys.
+    mappings with string keys. The refusal is the change's one problem
+    (:class:`InvalidConfigError`), as a schema's would be.
     """
     stack = [value]
     while stack:
         node = stack.pop()
         if isinstance(node, float) and not math.isfinite(node):
-            raise ParseError(name, f"{format_dotted(path)}: {node} {NOT_FINITE}")
+            _refuse_value(name, path, f"{node} {NOT_FINITE}")
         if isinstance(node, dict):
             if not all(isinstance(key, str) for key in node):
-                raise ParseError(
-                    name, f"{format_dotted(path)}: mapping keys must be strings"
-                )
+                _refuse_value(name, path, "mapping keys must be strings")
             stack.extend(node.values())
         elif isinstance(node, (list, tuple)):
             stack.extend(node)
         elif not isinstance(node, _STORABLE):
-            raise ParseError(
-                name,
-                f"{format_dotted(path)}: a value of type {type(node).__name__} "
-                "cannot be stored; expected a string, number, boolean, null, list "
-                "or mapping",
+            _refuse_value(
+                name, path,
+                f"a value of type {type(node).__name__} cannot be stored; expected "
+                "a string, number, boolean, null, list or mapping",
             )
+
+
+def _refuse_value(name: str, path: Sequence[Part], message: str) -> None:
+    from vpa_config.errors import InvalidConfigError, Problem
+
+    raise InvalidConfigError([Problem(name, tuple(path), message, "value")])
 
 
 def unset_value(name: str, text: str, path: Sequence[Part]) -> str:

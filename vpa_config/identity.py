@@ -45,11 +45,13 @@ class Actor(FrozenRecord):
 
 
 def parse_actor(text: str, origin: str = "explicit") -> Actor:
-    """``Name <email>`` or a bare name; angle brackets and newlines refused."""
+    """``Name <email>`` or a bare name; angle brackets and control characters
+    (newlines, escape sequences) refused: the actor lands in commits, the audit
+    trail and terminals."""
     text = text.strip()
     match = re.fullmatch(r"(.*?)\s*<([^<>\n]*)>", text)
     name, email = (match.group(1), match.group(2)) if match else (text, "")
-    if not name or re.search(r"[<>\n\r\x00]", name):
+    if not name or re.search(r"[<>]", name) or re.search(r"[\x00-\x1f\x7f]", text):
         from vpa_config.errors import UsageError
 
         raise UsageError(

@@ -28,12 +28,15 @@ def set_value(
 
 def _parsed(file: str, key: str, value: str) -> object:
     """VALUE read as YAML; a bad one is refused naming the file and the key."""
-    from vpa_config.documents import parse_value
+    from vpa_config.documents import NOT_FINITE, parse_value
     from vpa_config.errors import ParseError
 
     try:
         return parse_value(value)
     except ParseError as exc:
+        if NOT_FINITE in exc.detail:  # valid YAML, but not a value to store
+            message = f"{key}: VALUE {value.strip()} {NOT_FINITE}"
+            raise ParseError(file, message) from None
         where = f"line {exc.line}, column {exc.column}: " if exc.line else ""
         raise ParseError(
             file,
