@@ -576,7 +576,10 @@ def test_commit_of_named_files_leaves_the_other_edits(
     assert git(cli_store, "status", "--porcelain").split() == [
         "D", "health.toml", "??", "notes.txt"
     ]
-    _assert_refused(unedited, 1, "plugins.yaml: no hand edit to commit")
+    assert unedited.returncode == 0, unedited.stderr
+    assert "no hand edits; nothing committed" in unedited.stdout
+    _assert_refused(run_cli("commit", "nosuch.yaml", store=cli_store), 5,
+                    "nosuch.yaml: no such file in the store")
 
 
 def test_commit_without_hand_edits_says_so(run_cli: RunCli, cli_store: Path) -> None:

@@ -657,18 +657,21 @@ class ConfigStore(Record):
     ) -> ChangeResult:
         """Validate and commit the edits made to the working files directly.
 
-        With ``files``, only the edits of those files; each must have one.
+        With ``files``, only the edits of those files (a file neither in the
+        folder nor at HEAD is not found).
         """
         edits = self._working_changes()
         if files:
             wanted = [fsutil.clean_name(name) for name in files]
-            unedited = [name for name in wanted if name not in edits]
-            if unedited:
-                raise NothingToDoError(
-                    f"{', '.join(unedited)}: no hand edit to commit (the file is as "
-                    "in HEAD, or is not a file of the store)"
-                )
-            edits = {name: edits[name] for name in wanted}
+            head_files = self.repo.files(self.repo.head())
+            unknown = [
+                name for name in wanted
+                if name not in edits and name not in head_files
+                and not (self.root / name).exists()
+            ]
+            if unknown:
+                raise NotFoundError(f"{', '.join(unknown)}: no such file in the store")
+            edits = {name: edits[name] for name in wanted if name in edits}
         names = ", ".join(sorted(edits)) or "nothing"
         try:
             with self.transaction(

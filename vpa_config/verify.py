@@ -338,12 +338,15 @@ class _HistoryCheck:
     ) -> CheckResult:
         count = len(ids)
         failing = [finding for finding in findings if not finding.accepted]
+        accepted = len(findings) - len(failing)
         if failing:
             summary = f"{len(failing)} of {count} revisions would not pass validation"
+        elif accepted:
+            summary = f"{count - accepted} of {count} revisions pass validation"
         else:
             summary = f"all {count} revisions pass validation"
-        if len(failing) < len(findings):
-            summary += f" ({len(findings) - len(failing)} more accepted)"
+        if accepted:
+            summary += f"; {accepted} that would not are accepted"
         return CheckResult(
             name="schemas",
             ok=not failing,

@@ -215,7 +215,8 @@ def schema_show_cmd(app: AppContext, name: str, as_json: bool) -> int:
 )
 @click.option("--actor", help='Who accepts, "Name <email>" (default: as for changes).')
 @click.option(
-    "--dry-run", is_flag=True, help="With --accept-rewrite: list, record nothing."
+    "--dry-run", is_flag=True,
+    help="With --accept or --accept-rewrite: say what, record nothing.",
 )
 @json_option
 @pass_app
