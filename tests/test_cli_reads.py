@@ -78,6 +78,18 @@ def test_get_reads_the_committed_state_not_hand_edits(
     assert done.stdout == "0.4\n"
 
 
+def test_get_prints_a_value_as_stored_into_a_pipe(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    value = "hi\x1b[31mred"
+    assert run_cli("set", "assistant.yaml", "assistant.persona", value, "--string",
+                   store=cli_store).returncode == 0
+
+    done = run_cli("get", "assistant.yaml", "assistant.persona", store=cli_store)
+
+    assert done.stdout == value + "\n"
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [

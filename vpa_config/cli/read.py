@@ -36,7 +36,10 @@ def get_cmd(
     if at_time is not None:
         return _get_at(store, file, key, rev, at_time, as_json)
     if key is None and not as_json:
-        click.echo(store.read_bytes(file, rev).decode("utf-8", "replace"), nl=False)
+        # color=True: click would take escape sequences out of a pipe's copy,
+        # and a script reading its configuration must get what is stored.
+        click.echo(store.read_bytes(file, rev).decode("utf-8", "replace"), nl=False,
+                   color=True)
         return 0
     value = store.get(file, key, rev)
     if as_json:
@@ -44,9 +47,9 @@ def get_cmd(
     elif isinstance(value, (dict, list)):
         from vpa_config.documents import dump_document
 
-        click.echo(dump_document("value.yaml", value), nl=False)
+        click.echo(dump_document("value.yaml", value), nl=False, color=True)
     else:
-        click.echo(render.show_value(value))
+        click.echo(render.show_value(value), color=True)
     return 0
 
 
@@ -65,9 +68,9 @@ def _get_at(
     if isinstance(value, (dict, list)):
         from vpa_config.documents import dump_document
 
-        click.echo(dump_document("value.yaml", value), nl=False)
+        click.echo(dump_document("value.yaml", value), nl=False, color=True)
     else:
-        click.echo(render.show_value(value))
+        click.echo(render.show_value(value), color=True)
     who = found.set_by or found.who
     click.echo(
         f"# from revision {who.revision[:12]} ({time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(who.time))}Z, "
