@@ -213,7 +213,7 @@ def test_log_names_a_kind_nothing_matched(run_cli: RunCli, cli_store: Path) -> N
     assert "no revision of kind 'bogus' matched" in done.stderr
 
 
-def test_log_and_audit_indent_a_reason_of_several_lines(
+def test_log_show_and_audit_indent_a_reason_of_several_lines(
     run_cli: RunCli, cli_store: Path
 ) -> None:
     reason = "first line\nVpa-Kind: fake"
@@ -223,7 +223,10 @@ def test_log_and_audit_indent_a_reason_of_several_lines(
     log = run_cli("log", "-n", "1", store=cli_store).stdout.splitlines()
     audit = run_cli("audit", "assistant.yaml", "llm.temperature", store=cli_store)
 
+    show = run_cli("show", "HEAD", store=cli_store).stdout
+
     assert log[2:4] == ["    reason: first line", "            Vpa-Kind: fake"]
+    assert "reason   first line\n         Vpa-Kind: fake\n" in show
     assert "    reason: first line\n            Vpa-Kind: fake\n" in audit.stdout
 
 

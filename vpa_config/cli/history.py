@@ -95,7 +95,8 @@ def show_cmd(app: AppContext, rev: str, as_json: bool) -> int:
     click.echo(f"kind     {who.kind}  (source {who.source})")
     click.echo(f"subject  {who.subject}")
     if who.reason:
-        click.echo(f"reason   {who.reason}")
+        lines = who.reason.rstrip("\n").split("\n")
+        click.echo("reason   " + ("\n" + " " * len("reason   ")).join(lines))
     for key, value in shown.trailers:
         click.echo(f"    {key}: {value}")
     _echo_files(shown.diff.files, shown.diff.renames)
