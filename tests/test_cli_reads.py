@@ -140,6 +140,7 @@ def test_status_shows_hand_edits_and_their_validity(
     assert "  modified assistant.yaml  INVALID (1 problem)" in text.stdout
     assert "assistant.yaml:16:3: llm.max_tokens: expected integer" in text.stdout
     assert "  modified plugins.yaml  valid" in text.stdout
+    assert 'run "vpa-config commit health.toml plugins.yaml -m REASON"' in text.stdout
     assert "  deleted  health.toml  valid" in text.stdout
     assert as_json["clean"] is False
     assert {(e["file"], e["state"], e["valid"]) for e in as_json["hand_edits"]} == {

@@ -121,7 +121,20 @@ def status_cmd(app: AppContext, as_json: bool) -> int:
         click.echo(f"  {edit.state:8} {edit.path}  {verdict}")
         for problem in edit.problems:
             click.echo(f"      {problem}")
-    click.echo('run "vpa-config commit -m REASON" to commit valid edits')
+    valid = [edit.path for edit in status.hand_edits if edit.valid]
+    back = (
+        'fix or remove the invalid ones ("vpa-config restore HEAD FILE '
+        '--discard-edits" puts back a file of HEAD)'
+    )
+    if len(valid) == len(status.hand_edits):
+        click.echo('run "vpa-config commit -m REASON" to commit them')
+    elif valid:
+        click.echo(
+            f'run "vpa-config commit {" ".join(valid)} -m REASON" to commit the '
+            f"valid ones; {back}"
+        )
+    else:
+        click.echo(back)
     return 0
 
 
