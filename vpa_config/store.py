@@ -250,7 +250,7 @@ class ConfigStore(Record):
                 f'"vpa-config --store {root} init"'
             )
         repo = GitRepo.open(root)
-        if not kwargs.pop("_created", False) and not _is_store(repo):
+        if not kwargs.pop("_created", False) and not is_store(repo):
             repo.close()
             raise StoreNotFoundError(
                 f"{root} is a git repository but not a vpa-config store (no "
@@ -285,7 +285,7 @@ class ConfigStore(Record):
         if (root / ".git").is_dir():
             existing = GitRepo.open(root)
             try:
-                if _is_store(existing):
+                if is_store(existing):
                     raise RefusedError(
                         f"{root} is already a store; nothing was changed"
                     )
@@ -1182,7 +1182,7 @@ def _flush_fact_cache(committed: bool) -> None:
         cache.flush_all(keep=committed)
 
 
-def _is_store(repo: GitRepo) -> bool:
+def is_store(repo: GitRepo) -> bool:
     """Whether a repository is a vpa-config store, not just any git repository.
 
     Every store has an audit trail from its first transaction (``init``); one

@@ -59,12 +59,16 @@ class StoreProbe:
         from vpa_config.errors import StoreNotFoundError
         from vpa_config.gitrepo import GitRepo
         from vpa_config.lock import StoreLock
-        from vpa_config.store import ConfigStore
+        from vpa_config.store import ConfigStore, is_store
 
         if not (self.root / ".git").is_dir():
             raise StoreNotFoundError(f"no vpa-config store at {self.root}")
         repo = GitRepo.open(self.root)
         try:
+            if not is_store(repo):
+                raise StoreNotFoundError(
+                    f"{self.root} is a git repository but not a vpa-config store"
+                )
             yield ConfigStore(
                 root=self.root.resolve(),
                 repo=repo,
