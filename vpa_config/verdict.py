@@ -19,7 +19,6 @@ from vpa_config.history import FileChange, KeyChange, diff_documents
 # The settings model (pydantic) is imported only when settings must be
 # validated; reading known settings goes through settings_cache.
 from vpa_config.layout import SCHEMA_DIR, SETTINGS_FILE, SETTINGS_SCHEMA
-from vpa_config.explain import all_paths
 from vpa_config.filecheck import FileVerdict
 from vpa_config.validation import (
     CheckedSchemas,
