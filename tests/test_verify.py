@@ -15,6 +15,7 @@ from vpa_config.store import ConfigStore
 from vpa_config.verify import (
     CHECKS,
     CheckResult,
+    accept_findings,
     accept_rewrite,
     register_check,
     verify_store,
@@ -247,6 +248,20 @@ def test_an_intended_rewrite_is_accepted_once_with_who_and_why(
     again = run_cli("verify", "--accept-rewrite", "-m", "again", store=cli_store)
     assert again.returncode == 1 and "nothing to accept" in again.stderr
     assert run_cli("verify", store=cli_store).returncode == 0
+
+
+def test_accepting_a_finding_is_a_security_event(cli_store: Path) -> None:
+    bypass(cli_store, "temperature: 0.7", "temperature: 7", "sneaky")
+    sneaky = git(cli_store, "rev-parse", "HEAD").strip()
+    store = ConfigStore.open(cli_store)
+
+    with logs.capture() as events:
+        accept_findings(store, ["HEAD"], "Ada <ada@example.org>", "known")
+
+    store.close()
+    [event] = [e for e in events if e["event"] == "security.finding_accepted"]
+    assert event["security_event"] == "validation_finding_accepted"
+    assert event["revisions"] == [sneaky] and event["reason"] == "known"
 
 
 def test_accepting_a_rewrite_is_a_security_event(cli_store: Path) -> None:

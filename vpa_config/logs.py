@@ -60,6 +60,7 @@ SECURITY_EVENTS: dict[str, str] = {
     "security.validation_bypassed": "validation_bypassed",
     "security.history_rewritten": "history_rewritten",
     "security.rewrite_accepted": "history_rewrite_accepted",
+    "security.finding_accepted": "validation_finding_accepted",
     "lock.stale_recovered": "stale_lock_broken",
     "plugin.quarantined": "plugin_quarantined",
     "health.monitoring_disabled": "sys_monitor_disabled",

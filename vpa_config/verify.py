@@ -192,6 +192,10 @@ def accept_findings(
             "reason": reason,
             "revisions": ids,
         })
+        logs.emit(
+            "security.finding_accepted", level="warning", category="security",
+            actor=str(who), reason=reason, revisions=ids,
+        )
     return ids
 
 
