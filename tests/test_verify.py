@@ -245,6 +245,9 @@ def test_an_intended_rewrite_is_accepted_once_with_who_and_why(
     assert record["revisions_dropped"] == [dropped]
     assert record["actor"] == "Ada <ada@example.org>"
     assert record["reason"] == "purged a leaked key"
+    passing = run_cli("verify", "--accept", "HEAD", "-m", "fine", store=cli_store)
+    assert passing.returncode == 0
+    assert "has no finding; its acceptance changes nothing" in passing.stderr
     again = run_cli("verify", "--accept-rewrite", "-m", "again", store=cli_store)
     assert again.returncode == 1 and "nothing to accept" in again.stderr
     assert run_cli("verify", store=cli_store).returncode == 0

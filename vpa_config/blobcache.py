@@ -317,20 +317,20 @@ class BlobCache:
 
 
 def _private_file(path: Path) -> None:
-    """Make the cache file (and its folder) readable by its owner only.
+    """Make the cache file readable by its owner only.
 
     Parsed documents hold the files' secrets, whose working files are never
     readable by others; SQLite gives its log files the database file's mode.
+    The folder keeps its mode: the validated settings beside the file hold no
+    secret, and other readers of the store use them.
     """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         # A cache made before this rule; another user's store is left as it is.
         with contextlib.suppress(PermissionError):
             if os.fstat(fd).st_mode & 0o077:
                 os.fchmod(fd, 0o600)
-            if os.stat(path.parent).st_mode & 0o077:
-                os.chmod(path.parent, 0o700)
     finally:
         os.close(fd)
 

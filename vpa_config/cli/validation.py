@@ -250,6 +250,7 @@ def verify_cmd(
             "-m/--reason, --actor and --dry-run go with --accept or --accept-rewrite"
         )
     store = app.store()
+    ids: list[str] = []
     if accept_revs:
         from vpa_config.verify import accept_findings
 
@@ -278,6 +279,16 @@ def verify_cmd(
             bar.update(done - bar.pos)
 
         report = verify_store(store, progress, full=full)
+    found = {
+        getattr(finding, "revision", None)
+        for check in report.checks for finding in check.findings
+    }
+    for sha in ids:
+        if sha not in found:
+            click.echo(
+                f"note: {sha[:12]} has no finding; its acceptance changes nothing",
+                err=True,
+            )
     if as_json:
         render.echo_json(report.to_dict())
         return 0 if report.ok else 1
