@@ -86,6 +86,27 @@ def append(
     return full
 
 
+def append_notice(
+    store: ConfigStore,
+    kind: str,
+    outcome: str,
+    subject: str,
+    *,
+    before: str | None,
+    after: str | None,
+    actor: str | None = None,
+    reason: str = "",
+    **fields: Any,
+) -> dict[str, Any]:
+    """:func:`append` a record of no change to the files: something detected
+    (a rewrite, commits made outside vpa-config) or accepted by someone."""
+    return append(store, {
+        "kind": kind, "outcome": outcome, "actor": actor, "source": store.source,
+        "subject": subject, "reason": reason, "files": [], "keys": {}, **fields,
+        "revision_before": before, "revision_after": after,
+    })
+
+
 def append_started(
     store: ConfigStore, record: dict[str, Any], sync_also: Collection[Path] = ()
 ) -> tuple[dict[str, Any], Any]:
@@ -439,20 +460,10 @@ def _report_rewrite(
         recorded_at=last.get("time"),
     )
     try:
-        append(
-            store,
-            {
-                "kind": "history_rewritten",
-                "outcome": "detected",
-                "actor": None,
-                "source": store.source,
-                "subject": "HEAD no longer descends from the last recorded revision",
-                "reason": "",
-                "files": [],
-                "keys": {},
-                "revision_before": recorded,
-                "revision_after": head,
-            },
+        append_notice(
+            store, "history_rewritten", "detected",
+            "HEAD no longer descends from the last recorded revision",
+            before=recorded, after=head,
         )
     except OSError as exc:
         logs.emit("audit.write_failed", level="error", error=str(exc))
@@ -469,21 +480,11 @@ def record_external_commits(store: ConfigStore) -> int:
     try:
         ahead = check_history(store, limit=None)
         if ahead > 0:
-            head = store.repo.head()
-            append(
-                store,
-                {
-                    "kind": "external_commits",
-                    "outcome": "detected",
-                    "actor": None,
-                    "source": store.source,
-                    "subject": f"{ahead} commits made outside vpa-config",
-                    "reason": "",
-                    "files": [],
-                    "keys": {},
-                    "revision_before": (last_record(store) or {}).get("revision_after"),
-                    "revision_after": head,
-                },
+            append_notice(
+                store, "external_commits", "detected",
+                f"{ahead} commits made outside vpa-config",
+                before=(last_record(store) or {}).get("revision_after"),
+                after=store.repo.head(),
             )
         return ahead
     finally:
@@ -634,8 +635,7 @@ def verify_chain(store: ConfigStore) -> ChainReport:
     """
     report = ChainReport(audit_path(store))
     lines = list(read_lines(store))
-    # Revisions a "rewrite_accepted" record says were dropped on purpose.
-    known = set(reachable(store, store.repo.head())) | dropped_revisions(lines)
+    known = _known_revisions(store, lines)
     previous: TrailLine | None = None
     for line in lines:
         report.records += 1
@@ -655,20 +655,22 @@ def verify_chain(store: ConfigStore) -> ChainReport:
     return report
 
 
-def dropped_revisions(lines: list[TrailLine]) -> set[str]:
-    """The revisions that ``rewrite_accepted`` records accept as gone."""
-    return {
+def _known_revisions(store: ConfigStore, lines: list[TrailLine]) -> set[str]:
+    """Revisions a record may name: those in history, and those that a
+    ``rewrite_accepted`` record says were dropped on purpose."""
+    dropped = {
         revision
         for line in lines
         if line.record is not None and line.record.get("kind") == "rewrite_accepted"
         for revision in line.record.get("revisions_dropped") or ()
     }
+    return set(reachable(store, store.repo.head())) | dropped
 
 
 def missing_revisions(store: ConfigStore) -> list[str]:
     """Revisions the trail names that are neither in history nor accepted as gone."""
     lines = list(read_lines(store))
-    known = set(reachable(store, store.repo.head())) | dropped_revisions(lines)
+    known = _known_revisions(store, lines)
     missing: dict[str, None] = {}
     for line in lines:
         for problem in _revision_problems(line, known) if line.record else ():

@@ -182,16 +182,17 @@ def accept_findings(
     trail; ``verify`` then lists those revisions as accepted and passes.
     Returns the full ids; nothing is recorded with ``dry_run``.
     """
+    from vpa_config import audittrail
+
     who = _accepting_actor(store, actor, reason, "--accept")
     ids = list(dict.fromkeys(store.repo.resolve(spec) for spec in revisions))
     if not dry_run:
-        _append_acceptance(store, {
-            "kind": "finding_accepted",
-            "actor": str(who),
-            "subject": f"accept the findings of {len(ids)} revisions",
-            "reason": reason,
-            "revisions": ids,
-        })
+        head = store.repo.head()
+        audittrail.append_notice(
+            store, "finding_accepted", "committed",
+            f"accept the findings of {len(ids)} revisions", before=head, after=head,
+            actor=str(who), reason=reason, revisions=ids,
+        )
         logs.emit(
             "security.finding_accepted", level="warning", category="security",
             actor=str(who), reason=reason, revisions=ids,
@@ -208,16 +209,6 @@ def _accepting_actor(
     if not reason.strip():
         raise UsageError(f"{option} needs a reason (-m REASON): it is recorded")
     return resolve_actor(actor, store.repo.controldir / "config")
-
-
-def _append_acceptance(store: ConfigStore, fields: dict[str, Any]) -> None:
-    from vpa_config import audittrail
-
-    head = store.repo.head()
-    audittrail.append(store, {
-        "outcome": "committed", "source": store.source, "files": [], "keys": {},
-        **fields, "revision_before": head, "revision_after": head,
-    })
 
 
 def accept_rewrite(
@@ -243,17 +234,16 @@ def accept_rewrite(
                 "nothing to accept"
             )
         if not dry_run:
-            _append_acceptance(store, {
-                "kind": "rewrite_accepted",
-                "actor": str(who),
-                "subject": f"accept revisions dropped from history ({len(dropped)})",
-                "reason": reason,
-                "revisions_dropped": dropped,
-            })
+            head = store.repo.head()
+            audittrail.append_notice(
+                store, "rewrite_accepted", "committed",
+                f"accept revisions dropped from history ({len(dropped)})",
+                before=head, after=head, actor=str(who), reason=reason,
+                revisions_dropped=dropped,
+            )
             logs.emit(
                 "security.rewrite_accepted", level="warning", category="security",
-                actor=str(who), reason=reason, revisions=len(dropped),
-                head=store.repo.head(),
+                actor=str(who), reason=reason, revisions=len(dropped), head=head,
             )
         return dropped
     finally:
