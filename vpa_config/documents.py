@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 
 from vpa_config.errors import KeyPathError, NotFoundError, ParseError
-from vpa_config.keypath import Part, format_dotted
+from vpa_config.keypath import Part, format_dotted, lookup
 from vpa_config.yamlimport import import_yaml
 
 TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
@@ -453,14 +453,10 @@ def insert_item(
     _check_storable(name, path, value)
     newline = "\r\n" if "\r\n" in text else "\n"
     editor = _editor(name, format_of(name), text.replace("\r\n", "\n"))
-    node = editor.root()
-    for depth, part in enumerate(path):
-        if not isinstance(node, (dict, list)) or part not in (
-            node if isinstance(node, dict) else range(len(node))
-        ):
-            where = format_dotted(path[: depth + 1])
-            raise NotFoundError(f"{name}: {where}: not found")
-        node = node[part]
+    try:
+        node = lookup(editor.root(), path)
+    except KeyError as exc:
+        raise NotFoundError(f"{name}: {exc.args[0]}: not found") from None
     if not isinstance(node, list):
         raise KeyPathError(f"{name}: {format_dotted(path)}: not a list")
     node.insert(index, value)
