@@ -382,7 +382,7 @@ class ConfigStore(Record):
                     committed = tx.result.committed
             finally:
                 self.lock.release()
-                _flush_fact_cache(committed)
+                flush_fact_cache(committed)
         if tx.result.committed:
             for listener in list(self.listeners):
                 listener(tx.result)
@@ -1169,7 +1169,7 @@ def _mentions_plugins(settings: bytes | None) -> bool:
     return settings is not None and re.search(_PLUGINS_KEY, settings) is not None
 
 
-def _flush_fact_cache(committed: bool) -> None:
+def flush_fact_cache(committed: bool) -> None:
     """Write the facts a change worked out (blobcache.py), if it used the cache.
 
     A change that was not committed (refused, failed, a dry run) writes none:

@@ -378,7 +378,10 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
     from vpa_config.keyindex import record_commit
 
     record_commit(store.repo, commit, tx.tree, result.files, changed)
-    _flush_facts()
+    from vpa_config.store import flush_fact_cache
+
+    # Written while the audit record's fsync runs, not after the change returns.
+    flush_fact_cache(committed=True)
     _discard_edits(store, tx, request, result, changed)
     logs.emit(
         "config.committed",
@@ -418,16 +421,6 @@ def _known_tree(
         else:
             after[name] = (_git_mode(entry[1]), tx.blob_of(name) or "")
     return tree_id if after == files else None
-
-
-def _flush_facts() -> None:
-    """Write the facts the change worked out (blobcache.py) while the audit
-    record's fsync runs, rather than after the change has returned."""
-    import sys
-
-    cache = sys.modules.get("vpa_config.blobcache")
-    if cache is not None:
-        cache.flush_all()
 
 
 def _discard_edits(
