@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -324,3 +325,40 @@ def test_changes_in_nested_folders_write_trees_git_accepts(root: Path) -> None:
     assert "a-c/d/e.json" in names and "a.yaml" in names
     assert "a/b.yaml" not in names
     assert '"e": 4' in git(root, "show", "HEAD:a-c/d/e.json")
+
+
+@pytest.mark.parametrize("size", [0, 1, 200, 1500, 20_000, 33_000, 100_000])
+def test_objects_compressed_with_a_window_fitted_to_them_read_back_in_git(
+    root: Path, size: int
+) -> None:
+    import zlib
+
+    # Half text that repeats, half that does not: deflate both matches and copies.
+    content = (b"k: v\n" * size)[: size // 2] + os.urandom(size - size // 2)
+    repo = GitRepo.open(root)
+    try:
+        blob = repo.add_raw(b"blob", content).decode()
+        assert blob == GitRepo.blob_id(content)
+        parent = repo.head()
+        commit = repo.write_commit(
+            changes={f"sized/{size}.bin": (content, 0o100644)}, parent=parent,
+            author=b"T <t@example.org>", committer=b"T <t@example.org>",
+            message="sized\n", when=1_700_000_000,
+        )
+    finally:
+        repo.close()
+
+    stream = (root / ".git" / "objects" / blob[:2] / blob[2:]).read_bytes()
+    stored = b"blob %d\x00" % size + content
+    assert zlib.decompress(stream) == stored
+    # The header names the window: one that holds the object and what deflate
+    # keeps ahead of it, and a small one for a small object.
+    window = 1 << ((stream[0] >> 4) + 8)
+    assert window >= min(len(stored) + 262, 32 * 1024)
+    assert window < 32 * 1024 or size > 16 * 1024
+    show = subprocess.run(
+        ["git", "-C", str(root), "cat-file", "blob", f"{commit}:sized/{size}.bin"],
+        capture_output=True, check=True,
+    )
+    assert show.stdout == content
+    git(root, "fsck", "--strict", "--full", commit)

@@ -130,6 +130,25 @@ def _object_id(kind: bytes, raw: bytes) -> tuple[bytes, str]:
     return header, digest.hexdigest()
 
 
+# deflate matches at most this much less than its window back (zlib's
+# MIN_LOOKAHEAD): an object this much smaller than the window loses nothing.
+_DEFLATE_LOOKAHEAD = 262
+
+
+def _deflate_sizes(size: int) -> tuple[int, int]:
+    """zlib's window bits and memory level for compressing ``size`` bytes.
+
+    zlib's default window (32 KiB) and hash table cost more to set up than a
+    change's small objects take to compress. A window that holds the whole
+    object reaches every match the default one does, and a hash table sized
+    to the window as zlib's defaults size it keeps the output the same size
+    (to a few bytes). The window size is in the stream's header, so git and
+    every inflater read it. Objects too large for that get zlib's defaults.
+    """
+    bits = min(max((size + _DEFLATE_LOOKAHEAD).bit_length(), 9), 15)
+    return bits, bits - 7
+
+
 def _is_id(value: bytes) -> bool:
     return len(value) == 40 and not value.translate(None, b"0123456789abcdef")
 
@@ -753,7 +772,10 @@ class GitRepo:
         # usually packed: nothing to write then.
         if self._stored(sha, path):
             return sha
-        packer = zlib.compressobj()
+        packer = zlib.compressobj(
+            zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED,
+            *_deflate_sizes(len(header) + len(raw)),
+        )
         data = packer.compress(header) + packer.compress(raw) + packer.flush()
         if staged is None:
             fsutil.atomic_write(Path(path), data, 0o444)
