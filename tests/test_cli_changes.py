@@ -656,10 +656,18 @@ def test_executable_bit_is_committed_and_kept(run_cli: RunCli, cli_store: Path) 
          "plugins.yaml: plugins.9: no such list position (the list has"),
         (("unset", "plugins.yaml", "plugins.9.enabled"), 5,
          "plugins.yaml: plugins.9: no such list position (the list has"),
-        (("set", "plugins.yaml", "plugins.x.enabled", "false"), 1,
-         "plugins.yaml: plugins is a list; expected a position number, got 'x'"),
+        (("set", "plugins.yaml", "plugins.x.enabled", "false"), 5,
+         "plugins.yaml: plugins.x.enabled: not found; plugins is a list (3 items), "
+         "so expected a position number there, got 'x'"),
+        (("unset", "plugins.yaml", "plugins.x"), 5,
+         "plugins.yaml: plugins.x: not found; plugins is a list (3 items), "
+         "so expected a position number there, got 'x'"),
+        (("get", "plugins.yaml", "plugins.x"), 5,
+         "plugins.yaml: plugins.x: not found; plugins is a list (3 items), "
+         "so expected a position number there, got 'x'"),
     ],
-    ids=["set-inside", "set-past-end", "unset", "unset-inside", "not-a-number"],
+    ids=["set-inside", "set-past-end", "unset", "unset-inside", "not-a-number",
+         "unset-not-a-number", "get-not-a-number"],
 )
 def test_list_positions_fail_alike_in_set_and_unset(
     run_cli: RunCli, cli_store: Path, args: tuple[str, ...], code: int, message: str

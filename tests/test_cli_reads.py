@@ -97,8 +97,9 @@ def test_get_prints_a_value_as_stored_into_a_pipe(
         (("assistant.yaml", "llm.nokey"), 5, "key llm.nokey not found"),
         (("assistant.yaml", "llm", "--rev", "nosuch"), 5, "revision 'nosuch' not found"),
         (("assistant.yaml", "llm", "--rev", "HEAD~50"), 5, "past the first revision"),
-        (("plugins.yaml", "plugins.x"), 1,
-         "plugins.yaml: plugins is a list; expected a position number"),
+        (("plugins.yaml", "plugins.x"), 5,
+         "plugins.yaml: plugins.x: not found; plugins is a list (3 items), so "
+         "expected a position number there, got 'x'"),
         (("assistant.yaml", "a\\q"), 2, "a backslash must be followed"),
     ],
     ids=["file", "key", "rev", "too-far-back", "list-index", "bad-escape"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,13 @@ import pytest
 import stores
 from conftest import RunCli, snapshot
 from vpa_config import documents
-from vpa_config.errors import InvalidConfigError, KeyPathSyntaxError, ParseError
-from vpa_config.keypath import format_dotted, parse_key_path
+from vpa_config.errors import (
+    InvalidConfigError,
+    KeyPathNotFoundError,
+    KeyPathSyntaxError,
+    ParseError,
+)
+from vpa_config.keypath import format_dotted, parse_key_path, resolve
 
 YAML = """\
 # Service settings: hand-written, with comments that must survive.
@@ -244,6 +250,26 @@ def test_bad_key_paths_are_named_as_typed(text: str, message: str) -> None:
         parse_key_path(text)
 
     assert str(caught.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("parts", "message"),
+    [
+        (("plugins", "x"), "f.yaml: plugins.x: not found; plugins is a list (2 items)"),
+        (("plugins", "\u00b2"), "expected a position number there, got '\u00b2'"),
+        (("plugins", "0", "tags", "a", "b"), "plugins.0.tags is a list (0 items)"),
+    ],
+    ids=["name", "unicode-digit", "nested"],
+)
+def test_a_name_where_a_list_needs_a_position_is_not_found(
+    parts: tuple[str, ...], message: str
+) -> None:
+    document = {"plugins": [{"tags": []}, {}]}
+
+    with pytest.raises(KeyPathNotFoundError, match=re.escape(message)) as caught:
+        resolve(document, parts, "f.yaml")
+
+    assert caught.value.exit_code == 5
 
 
 def test_dotted_form_round_trips() -> None:

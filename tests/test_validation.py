@@ -310,13 +310,30 @@ def test_cli_validate_a_missing_file_is_exit_5_and_the_others_are_checked(
     run_cli: RunCli, tmp_path: Path
 ) -> None:
     write(tmp_path, "schema.json", json.dumps(SCHEMA))
-    write(tmp_path, "bad.yaml", "name: ok\nport: 0\n")
+    write(tmp_path, "good.yaml", "name: ok\nport: 80\n")
 
-    done = run_cli("validate", "--schema", "schema.json", "bad.yaml", "gone.yaml")
+    done = run_cli("validate", "--schema", "schema.json", "good.yaml", "gone.yaml")
 
     assert done.returncode == 5, done.stdout + done.stderr
     assert "gone.yaml: (document): no such file  [missing at /]" in done.stdout
-    assert "bad.yaml:2:1: port: expected at least 1" in done.stdout
+    assert "2 files: 1 invalid, 1 problem" in done.stdout
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_cli_validate_an_invalid_file_outranks_a_missing_one(
+    run_cli: RunCli, tmp_path: Path, as_json: bool
+) -> None:
+    write(tmp_path, "schema.json", json.dumps(SCHEMA))
+    write(tmp_path, "bad.yaml", "name: ok\nport: 0\n")
+    extra = ("--json",) if as_json else ()
+
+    done = run_cli(
+        "validate", "--schema", "schema.json", "gone.yaml", "bad.yaml", *extra
+    )
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "gone.yaml" in done.stdout and "bad.yaml" in done.stdout
+    assert "expected at least 1" in done.stdout
 
 
 def test_cli_validate_json_output(run_cli: RunCli, tmp_path: Path) -> None:
@@ -388,6 +405,28 @@ def test_store_validate_names_files_and_settings_rules(
     assert "5 files: 1 invalid, 1 problem" in every.stdout
     assert one.returncode == 0, one.stdout
     assert missing.returncode == 5
+    assert "nope.yaml: (document): no such file in the store" in missing.stdout
+
+
+def test_store_validate_of_an_invalid_and_a_missing_file_exits_1(
+    run_cli: RunCli, store_path: Path
+) -> None:
+    run_cli("init", "--example", store=store_path)
+    (store_path / "assistant.yaml").write_text(
+        (store_path / "assistant.yaml").read_text().replace("temperature: 0.7", "temperature: 3")
+    )
+
+    done = run_cli("validate", "nope.yaml", "assistant.yaml", "plugins.yaml",
+                   store=store_path)
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "nope.yaml: (document): no such file in the store  [missing at /]" in (
+        done.stdout
+    )
+    assert "assistant.yaml:15:3: llm.temperature: expected at most 2; got 3" in (
+        done.stdout
+    )
+    assert "3 files: 2 invalid, 2 problems" in done.stdout
 
 
 def test_remembered_pattern_hits_answer_as_the_matcher_does() -> None:

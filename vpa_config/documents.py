@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 
 from vpa_config.errors import KeyPathError, NotFoundError, ParseError
-from vpa_config.keypath import Part, format_dotted, lookup
+from vpa_config.keypath import Part, format_dotted, lookup, not_a_position
 from vpa_config.yamlimport import import_yaml
 
 TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
@@ -565,7 +565,7 @@ def _apply(
         where = format_dotted(path[: depth + 1])
         if isinstance(node, list):
             if not isinstance(part, int):
-                raise KeyPathError(f"{name}: {where}: expected a list position")
+                raise not_a_position(name, path, path[:depth], len(node), part)
             if part >= len(node):
                 raise _no_position(name, where, len(node))
             node = node[part]
@@ -583,7 +583,7 @@ def _apply(
     where = format_dotted(path)
     if isinstance(node, list):
         if not isinstance(last, int):
-            raise KeyPathError(f"{name}: {where}: expected a list position")
+            raise not_a_position(name, path, path[:-1], len(node), last)
         if remove:
             if last >= len(node):
                 raise _no_position(name, where, len(node))

@@ -12,7 +12,7 @@ Exit codes (also in the README):
 2     usage: bad arguments or options (click's own code)
 3     internal error: a bug; the traceback goes to a log file
 4     the store is locked by another process and the wait timed out
-5     not found: no store, no such file, key or revision
+5     not found: no store, no such file, key, list position or revision
 6     storage failure: disk full, read-only store, permission denied
 ====  =====================================================================
 """
@@ -191,6 +191,13 @@ class KeyPathSyntaxError(KeyPathError):
     """A key path that is malformed whatever the document (a usage error)."""
 
     exit_code = 2
+
+
+class KeyPathNotFoundError(KeyPathError):
+    """A key path that names nothing this document can hold (a name where a
+    list needs a position): not found, like a missing key or position."""
+
+    exit_code = 5
 
 
 class UnsafePathError(RefusedError):

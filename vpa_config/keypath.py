@@ -14,7 +14,7 @@ import re
 
 from collections.abc import Sequence
 
-from vpa_config.errors import KeyPathError, KeyPathSyntaxError
+from vpa_config.errors import KeyPathNotFoundError, KeyPathSyntaxError
 
 Part = str | int
 Path = tuple[Part, ...]
@@ -77,30 +77,52 @@ def format_pointer(path: Sequence[Part]) -> str:
     )
 
 
-def resolve(document: object, parts: Sequence[str], file: str = "") -> Path:
+def resolve(document: object, parts: Sequence[Part], file: str = "") -> Path:
     """Type each part against the document: list positions become ints.
 
     Parts below the deepest existing container are kept as strings (mapping
     keys), which is what ``set`` creates for them. ``file`` names the document
     in the error.
+
+    Raises:
+        KeyPathNotFoundError: a part that is not a position number addresses a
+            list (``plugins.x`` when ``plugins`` is a list).
     """
     typed: list[Part] = []
     node: object = document
     for part in parts:
         if isinstance(node, list):
-            if not part.isdigit():
-                raise KeyPathError(
-                    f"{file + ': ' if file else ''}"
-                    f"{format_dotted(typed) or '(document)'} is a list; "
-                    f"expected a position number, got {part!r}"
-                )
-            index = int(part)
+            index = _position(part)
+            if index is None:
+                raise not_a_position(file, parts, typed, len(node), part)
             typed.append(index)
             node = node[index] if index < len(node) else None
         else:
             typed.append(part)
             node = node.get(part) if isinstance(node, dict) else None
     return tuple(typed)
+
+
+def _position(part: Part) -> int | None:
+    """A list position from a part (``"2"`` or ``2``), or None if it is not one."""
+    if isinstance(part, int) and not isinstance(part, bool):
+        return part if part >= 0 else None
+    if isinstance(part, str) and part.isascii() and part.isdigit():
+        return int(part)
+    return None
+
+
+def not_a_position(
+    file: str, path: Sequence[Part], parent: Sequence[Part], size: int, part: Part
+) -> KeyPathNotFoundError:
+    """The error for a part that is not a position into the list at ``parent``."""
+    where = format_dotted(parent) or "the document"
+    items = f"{size} item{'' if size == 1 else 's'}"
+    return KeyPathNotFoundError(
+        f"{file + ': ' if file else ''}{format_dotted(path)}: not found; "
+        f"{where} is a list ({items}), so expected a position number there, "
+        f"got {str(part)!r}"
+    )
 
 
 _MISSING = object()

@@ -42,7 +42,8 @@ def validate_cmd(
     Every problem is shown at once, each with its file, line and column, key
     path (dotted and JSON Pointer), the failing rule and what was expected.
     Secret values never appear. Exit 0 valid, 1 invalid, 2 usage error, 5 a
-    FILE does not exist (the others are still validated).
+    FILE does not exist and every file that does is valid (the others are
+    still validated; an invalid file makes it 1, whatever is missing).
     """
     if staged and (files or schema):
         raise click.UsageError("--staged takes no FILES and no --schema")
@@ -55,8 +56,33 @@ def validate_cmd(
     elif staged:
         verdicts = app.store().validate(staged=True, index_path=_git_index(app))
     else:
-        verdicts = app.store().validate(files)
+        verdicts = _store_verdicts(app.store(), files)
     return _report(verdicts, as_json)
+
+
+def _store_verdicts(store: Any, files: Sequence[str]) -> list[Any]:
+    """The store files' verdicts, in the order named (default: every file).
+
+    A FILE the store does not have is a verdict of its own ("no such file"),
+    so the others are still judged and an invalid one still decides the exit.
+    """
+    if not files:
+        return list(store.validate())
+    from vpa_config import fsutil
+    from vpa_config.errors import Problem
+    from vpa_config.filecheck import MISSING_RULE, FileVerdict
+
+    on_disk = set(fsutil.working_files(store.root))
+    names = [fsutil.clean_name(name) for name in files]
+    present = [name for name in names if name in on_disk]
+    judged = iter(store.validate(present) if present else ())
+    return [
+        next(judged) if name in on_disk else FileVerdict(
+            name, None,
+            (Problem(name, (), "no such file in the store", MISSING_RULE, source="store"),),
+        )
+        for name in names
+    ]
 
 
 def _git_index(app: AppContext) -> Path | None:
@@ -72,12 +98,14 @@ def _report(verdicts: Sequence[Any], as_json: bool) -> int:
     from vpa_config.filecheck import MISSING_RULE
 
     invalid = [verdict for verdict in verdicts if not verdict.valid]
-    missing = any(
+    # An invalid file outranks a missing one: exit 5 only when every file
+    # that failed is one that does not exist.
+    only_missing = all(
         problem.rule == MISSING_RULE
         for verdict in invalid
         for problem in verdict.problems
     )
-    code = 5 if missing else 1
+    code = 5 if only_missing else 1
     if as_json:
         render.echo_json({
             "valid": not invalid,
