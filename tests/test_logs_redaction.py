@@ -146,6 +146,54 @@ def test_schema_secret_paths_and_values_from_the_store_are_redacted():
     assert "plain-but-secret" not in clean["message"]
 
 
+def test_a_text_scrubbed_before_its_value_was_known_secret_is_redacted_after():
+    registry = SecretRegistry()
+    redactor = Redactor(registry=registry)
+    record = {"subject": "rotate hunter2-prod", "long": "x " * 300 + "hunter2-prod"}
+    assert redactor.scrub(record) == record  # remembered as clean
+
+    registry.add(values=["hunter2-prod"])
+
+    assert redactor.scrub(record) == {
+        "subject": f"rotate {REDACTED}", "long": "x " * 300 + REDACTED,
+    }
+    registry.clear()
+    assert redactor.scrub(record) == record
+
+
+def test_texts_are_remembered_apart_for_each_marker_and_extra_keys():
+    registry = SecretRegistry()
+    registry.add(values=["hunter2-prod"])
+    text = "bridge=192.168.1.20 pw hunter2-prod"
+
+    plain = Redactor(registry=registry).scrub(text)
+    marked = Redactor(registry=registry, marker="***").scrub(text)
+    extra = Redactor(extra_keys=("bridge",), registry=registry).scrub(text)
+
+    assert plain == f"bridge=192.168.1.20 pw {REDACTED}"
+    assert marked == "bridge=192.168.1.20 pw ***"
+    assert extra == f"bridge={REDACTED} pw {REDACTED}"
+
+
+def test_secret_paths_added_later_are_matched_by_their_ending():
+    registry = SecretRegistry()
+    redactor = Redactor(registry=registry)
+    record = {
+        "doc": {"llm": {"key": "k1"}, "db": {"key": "k2"}, "key": "k3"},
+        "change": {"path": "profiles.0.llm.key", "new": "k4"},
+    }
+    assert redactor.scrub(record) == record
+
+    registry.add(paths=[("llm", "key")])
+    registry.add(paths=[("db", "key"), ()])
+
+    clean = redactor.scrub(record)
+    assert clean["doc"] == {
+        "llm": {"key": REDACTED}, "db": {"key": REDACTED}, "key": "k3",
+    }
+    assert clean["change"] == {"path": "profiles.0.llm.key", "new": REDACTED}
+
+
 def test_extra_keys_from_configuration_are_redacted():
     with logs.capture(redact_keys=("bridge",)) as events:
         logs.emit("plugin.loaded", options={"bridge": "192.168.1.20"})

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
@@ -107,8 +108,12 @@ def key_words(name: str) -> list[str]:
 
 def is_sensitive_key(name: object) -> bool:
     """Whether a key's name marks its value as secret."""
-    if not isinstance(name, str):
-        return False
+    return isinstance(name, str) and _sensitive_name(name)
+
+
+# Records and events use the same few hundred key names over and over.
+@lru_cache(maxsize=4096)
+def _sensitive_name(name: str) -> bool:
     words = key_words(name)
     if any(word in SENSITIVE_WORDS for word in words):
         return True
@@ -119,12 +124,23 @@ class SecretRegistry:
     """Secret key paths and values the store has come across in this process."""
 
     MAX_VALUES = 4096
+    # Scrubbed texts remembered (short ones: names, kinds, actors, paths).
+    MEMO_TEXTS = 2048
+    MEMO_LENGTH = 256
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.paths: frozenset[tuple[str, ...]] = frozenset()
         self.values: frozenset[str] = frozenset()
-        self._pattern: re.Pattern[str] | None = None
+        # The pattern with the values it was made of (it may be made while
+        # values are added: then it is made again).
+        self._pattern: tuple[frozenset[str], re.Pattern[str] | None] = (
+            frozenset(), None,
+        )
+        self._by_last: dict[str, tuple[tuple[str, ...], ...]] = {}
+        # A new dict whenever the values change: a text scrubbed against the
+        # values before is never answered from a memo kept after.
+        self.texts: dict[tuple[str, str, frozenset[str]], str] = {}
 
     def add(
         self, paths: Iterable[Iterable[Any]] = (), values: Iterable[Any] = ()
@@ -135,23 +151,40 @@ class SecretRegistry:
         with self._lock:
             if not new_paths <= self.paths:
                 self.paths = self.paths | new_paths
+                self._by_last = _index_by_last(self.paths)
             if not new_values <= self.values and len(self.values) < self.MAX_VALUES:
                 self.values = self.values | new_values
-                self._pattern = None
+                # Last: a memo read from now on is filled with the new values.
+                self.texts = {}
+
+    def ends_in_secret(self, path: tuple[str, ...]) -> bool:
+        """Whether ``path`` ends in a secret key path (``llm.api_key`` ends
+        ``profiles.0.llm.api_key``)."""
+        if not path:
+            return False
+        return any(
+            len(secret) <= len(path) and path[-len(secret) :] == secret
+            for secret in self._by_last.get(path[-1], ())
+        )
 
     def value_pattern(self) -> re.Pattern[str] | None:
         """One regular expression matching any known secret value."""
-        if self._pattern is None and self.values:
-            ordered = sorted(self.values, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(value) for value in ordered))
-        return self._pattern
+        values = self.values
+        made_of, pattern = self._pattern
+        if made_of is not values:
+            ordered = sorted(values, key=len, reverse=True)
+            alternatives = "|".join(re.escape(value) for value in ordered)
+            pattern = re.compile(alternatives) if alternatives else None
+            self._pattern = (values, pattern)
+        return pattern
 
     def clear(self) -> None:
         """Forget everything (tests, or an application that closes its stores)."""
         with self._lock:
             self.paths = frozenset()
             self.values = frozenset()
-            self._pattern = None
+            self._by_last = {}
+            self.texts = {}
 
 
 SECRETS = SecretRegistry()
@@ -207,12 +240,9 @@ class Redactor:
         return out
 
     def _key_is_secret(self, name: str, path: tuple[str, ...]) -> bool:
-        if name.lower() in self.extra_keys or is_sensitive_key(name):
+        if self.extra_keys and name.lower() in self.extra_keys:
             return True
-        return any(
-            len(secret) <= len(path) and path[-len(secret) :] == secret
-            for secret in self.registry.paths
-        )
+        return _sensitive_name(name) or self.registry.ends_in_secret(path)
 
     def _names_secret_path(self, data: Mapping[Any, Any]) -> bool:
         """A ``{"path": "llm.api_key", "old": ..., "new": ...}`` record of a secret."""
@@ -220,16 +250,26 @@ class Redactor:
         if not isinstance(named, str) or not named:
             return False
         parts = tuple(named.split("."))
-        if is_sensitive_key(parts[-1]):
-            return True
-        return any(
-            parts[-len(s) :] == s for s in self.registry.paths if len(s) <= len(parts)
-        )
+        return _sensitive_name(parts[-1]) or self.registry.ends_in_secret(parts)
 
     def scrub_text(self, text: str) -> str:
         """``text`` with secret-looking parts replaced."""
         if len(text) < 4:
             return text
+        registry = self.registry
+        if len(text) > registry.MEMO_LENGTH:
+            return self._scrub_text(text)
+        memo = registry.texts  # before the values: see SecretRegistry.add
+        key = (text, self.marker, self.extra_keys)
+        clean = memo.get(key)
+        if clean is None:
+            clean = self._scrub_text(text)
+            if len(memo) >= registry.MEMO_TEXTS:
+                memo.clear()
+            memo[key] = clean
+        return clean
+
+    def _scrub_text(self, text: str) -> str:
         pattern = self.registry.value_pattern()
         if pattern is not None:
             text = pattern.sub(self.marker, text)
@@ -248,7 +288,7 @@ class Redactor:
     def _pair(self, match: re.Match[str]) -> str:
         key = match.group("key")
         last = key.rsplit(".", 1)[-1]
-        if not (is_sensitive_key(last) or last.lower() in self.extra_keys):
+        if not (_sensitive_name(last) or last.lower() in self.extra_keys):
             return match.group(0)
         value = match.group("value")
         if value == self.marker or value.lower() in _NOT_A_VALUE:
@@ -289,6 +329,17 @@ def _as_text(value: Any) -> str:
         return str(value)
     except Exception:
         return f"<unprintable {type(value).__name__}>"
+
+
+def _index_by_last(
+    paths: Iterable[tuple[str, ...]],
+) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Secret key paths by their last part, the one a key path must end in."""
+    index: dict[str, list[tuple[str, ...]]] = {}
+    for path in paths:
+        if path:
+            index.setdefault(path[-1], []).append(path)
+    return {last: tuple(found) for last, found in index.items()}
 
 
 # Fields that hold the value of the key a record names (see _names_secret_path).
