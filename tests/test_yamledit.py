@@ -116,3 +116,83 @@ def test_a_remembered_place_is_checked_like_a_composed_one() -> None:
     # A text that differs by a line before the key has its place found anew.
     shifted = yamledit.replace_scalar("s.yaml", "# more\n" + first, path, 8)
     assert shifted == "# more\n" + first.replace("replicas: 5 ", "replicas: 8 ")
+
+
+# Texts whose every one-line plain scalar is set in place to each of VALUES:
+# block and flow collections, comments and tabs after values, markers.
+EDITED_TEXTS = [
+    TEXT,
+    "---\na: 1\nb:\n  - x\n  - - 2\n    - three words\n  - {k: v, n: 4}\n...\n",
+    "top: [1, two, 3.5]  # flow\nmap: {a: 1, 'b': x, \"c\": true}\n",
+    "a:\n  b:\n    c: deep\t# a tab before the comment\n  d: -7\n",
+    "list:\n- 1\n- a b c\n-   spaced\nnext: [\n  1,\n  2\n]\n",
+    "k: 1 # c\nj: v#not-a-comment\nl: x  \n",
+    "x: 1\ny: null\nz: ~\nw: false\nv: 0x1F\nu: 1e3\n",
+]
+VALUES = [0, -12, 123456789, 1.5, 1e-05, True, False, "word", "two words", "a.b@c+d"]
+
+
+def _scalar_paths(data: object, path: tuple = ()) -> list[tuple]:
+    if isinstance(data, dict):
+        return [p for k, v in data.items() for p in _scalar_paths(v, (*path, k))]
+    if isinstance(data, list):
+        return [p for i, v in enumerate(data) for p in _scalar_paths(v, (*path, i))]
+    return [path]
+
+
+def _expected(data: object, path: tuple, value: object) -> object:
+    if not path:
+        return value
+    copy = dict(data) if isinstance(data, dict) else list(data)  # type: ignore
+    copy[path[0]] = _expected(copy[path[0]], path[1:], value)
+    return copy
+
+
+def _same(a: object, b: object) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)  # type: ignore
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(_same, a, b))  # type: ignore
+    return a == b
+
+
+@pytest.mark.parametrize("text", EDITED_TEXTS)
+def test_an_edit_in_place_reads_back_as_the_document_it_shares(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def parsed_again(*args: object) -> bool:
+        raise AssertionError("the edited text was parsed to check it")
+
+    # Only the document worked out from the old one is checked here.
+    monkeypatch.setattr(yamledit, "_same_but", parsed_again)
+    before = documents.parse("t.yaml", text)
+    edited_any = 0
+    for path in _scalar_paths(before):
+        for value in VALUES:
+            edited = yamledit.replace_scalar("t.yaml", text, path, value)
+            if edited is None:
+                continue
+            edited_any += 1
+            fresh = documents.parse("t.yaml", edited)  # a parse of its own
+            assert _same(fresh, _expected(before, path, value)), (path, value)
+            # The document validation reuses is the same as that parse.
+            assert _same(documents.parse_shared("t.yaml", edited), fresh)
+    assert edited_any >= len(VALUES)
+
+
+def test_a_value_an_alias_also_reaches_is_not_edited_in_place() -> None:
+    text = "base: &b {port: 1}\nother: *b\n"
+
+    assert yamledit.replace_scalar("s.yaml", text, ("other", "port"), 2) is None
+    assert yamledit.replace_scalar("s.yaml", text, ("base", "port"), 2) is None
+    # Without the alias, the same edit is made in place.
+    plain = "base: {port: 1}\nother: {port: 1}\n"
+    edited = yamledit.replace_scalar("s.yaml", plain, ("other", "port"), 2)
+    assert edited == "base: {port: 1}\nother: {port: 2}\n"
+
+
+def test_a_value_that_reads_differently_alone_is_not_edited_in_place() -> None:
+    assert yamledit.replace_scalar("s.yaml", TEXT, ("service", "level"), 1e400) is None
+    assert yamledit.replace_scalar("s.yaml", TEXT, ("list", 1), 10**5000) is None

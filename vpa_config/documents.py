@@ -116,6 +116,18 @@ def parse_shared(name: str, raw: bytes | str) -> Any:
     return found
 
 
+def share(name: str, text: str, data: Any) -> None:
+    """Have :func:`parse_shared` answer ``text`` with ``data``, its parse as
+    known another way (yamledit.py's in-place edit knows the edited one)."""
+    if len(text) <= _SHARED_MAX_TEXT:
+        while len(_shared) >= _SHARED_MAX:
+            try:
+                del _shared[next(iter(_shared))]
+            except (KeyError, StopIteration, RuntimeError):
+                break  # another thread evicted first
+        _shared[(format_of(name), text)] = data
+
+
 def parse_value(text: str) -> Any:
     """A command-line VALUE read as a YAML 1.2 scalar or flow value."""
     return _parse_yaml("VALUE", text)

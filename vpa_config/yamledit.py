@@ -4,10 +4,11 @@ The common change (``set FILE KEY VALUE`` on a key that already holds a
 one-line plain scalar) needs no round-trip load and dump: libyaml's composer
 gives the value's exact place in the text, the new value is written there and
 nothing else of the file changes, comments and layout included. The result
-is parsed again and must equal the old document with only that value
-changed, type for type; anything else (a new key, a quoted or multi-line
-scalar, an anchor, a value whose plain form would read differently) returns
-None and the caller edits round trip.
+must read as the old document with only that value changed, type for type
+(see :func:`_edited_document` for how that is known without parsing it
+again); anything else (a new key, a quoted or multi-line scalar, an anchor, a
+value whose plain form would read differently) returns None and the caller
+edits round trip.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def replace_scalar(
         + rendered
         + _keep_comment_column(text, end, len(rendered) - (end - start))
     )
-    if not _same_but(name, text, edited, path, value):
+    if not _checked(name, text, edited, path, rendered, value):
         return None
     _remember_place((name, edited, key[2]), (start, start + len(rendered)))
     return edited
@@ -116,7 +117,10 @@ def render(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        return str(value)
+        try:
+            return str(value)
+        except ValueError:  # more digits than Python converts (or YAML reads)
+            return None
     if isinstance(value, float):
         if math.isnan(value):
             return None
@@ -131,8 +135,8 @@ def render(value: Any) -> str | None:
 
 # TODO(#9): a key set for the first time in a text has its place found by
 # composing the whole text (libyaml's events, then Python nodes), a parse
-# nothing else reuses; a scan of the lines along the key path would do, since
-# _same_but checks the edited text in full anyway.
+# nothing else reuses; a scan of the lines along the key path would do, if it
+# proves as much (a one-line plain scalar, no anchor, no alias).
 def _compose(text: str) -> Any:
     from vpa_config.documents import _yaml_loader_class
 
@@ -173,6 +177,95 @@ def _find(node: Any, path: Sequence[Part]) -> Any:
     if node.start_mark.index == node.end_mark.index:
         return None
     return node
+
+
+def _checked(
+    name: str, old: str, new: str, path: Sequence[Part], rendered: str, value: Any
+) -> bool:
+    """Whether ``new`` reads as ``old`` with only ``path`` set to ``value``.
+
+    Known from the old document when :func:`_edited_document` can tell (the
+    new one is then shared for validation to reuse), else by parsing ``new``.
+    """
+    from vpa_config.documents import share
+
+    after = _edited_document(name, old, path, rendered, value)
+    if after is None:
+        return _same_but(name, old, new, path, value)
+    share(name, new, after)
+    return True
+
+
+def _edited_document(
+    name: str, old: str, path: Sequence[Part], rendered: str, value: Any
+) -> Any:
+    """The document ``old`` makes with its plain scalar at ``path`` rewritten
+    as ``rendered``, worked out without reading the new text; None if unsure.
+
+    The new text is the old one up to the scalar, so a reader is in the same
+    state where the scalar starts. ``rendered`` is a plain scalar in any
+    context (no indicator first, no ``: ``, `` #``, flow indicators or line
+    breaks in it), and what follows it is unchanged (or, before a comment,
+    other blanks): a reader stops the scalar there as it stopped the old one
+    and reads the rest alike. So the new document is the old with that one
+    value replaced by what ``rendered`` reads as alone. A node reached by two
+    paths (an alias) would change at both: texts with anchors or aliases are
+    parsed again instead.
+    """
+    from vpa_config.documents import parse_shared
+    from vpa_config.errors import ParseError
+
+    if "&" in old or "*" in old:
+        return None
+    try:
+        before = parse_shared(name, old)
+        scalar = _scalar(rendered)
+    except ParseError:
+        return None
+    if not _identical(scalar, value):
+        return None
+    after = _replaced(before, path, scalar)
+    return None if after is _UNSURE else after
+
+
+# What plain scalars read as alone, by text (a run of sets repeats values).
+_scalars: dict[str, Any] = {}
+_SCALARS_MAX = 64
+
+
+def _scalar(rendered: str) -> Any:
+    """What the plain scalar ``rendered`` reads as (raises ParseError)."""
+    from vpa_config.documents import parse_value
+
+    try:
+        return _scalars[rendered]
+    except KeyError:
+        pass
+    found = parse_value(rendered)
+    if len(_scalars) >= _SCALARS_MAX:
+        _scalars.clear()
+    _scalars[rendered] = found
+    return found
+
+
+_UNSURE: Any = object()
+
+
+def _replaced(node: Any, path: Sequence[Part], value: Any) -> Any:
+    """A copy of ``node`` with the scalar at ``path`` set to ``value`` (the
+    containers along the path are new, all else is shared); :data:`_UNSURE`
+    unless the path leads through mappings and lists to a scalar."""
+    if not path:
+        return _UNSURE if isinstance(node, (dict, list)) else value
+    part, rest = path[0], path[1:]
+    if isinstance(node, dict) and isinstance(part, str) and part in node:
+        copy: Any = dict(node)
+    elif isinstance(node, list) and type(part) is int and 0 <= part < len(node):
+        copy = list(node)
+    else:
+        return _UNSURE
+    copy[part] = _replaced(node[part], rest, value)
+    return _UNSURE if copy[part] is _UNSURE else copy
 
 
 def _same_but(name: str, old: str, new: str, path: Sequence[Part], value: Any) -> bool:
