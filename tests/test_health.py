@@ -492,6 +492,32 @@ def test_lock_held_by_this_live_process_is_healthy(store: ConfigStore) -> None:
     assert lock.state is H and "held by live pid" in lock.output
 
 
+def test_lock_held_by_another_program_without_a_record_says_so(
+    store: ConfigStore,
+) -> None:
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import fcntl, os, sys\n"
+            "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "print('locked', flush=True)\n"
+            "sys.stdin.read()\n"
+        ), str(store.lock.path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        lock = store_report(store).result("store:lock")
+    finally:
+        holder.communicate("")
+
+    assert lock.state is D
+    assert "left no holder record" in lock.output and "None" not in lock.output
+
+
 def test_commit_age_degrades_past_its_threshold(store: ConfigStore) -> None:
     from vpa_config.health.settings import StoreThresholds
 

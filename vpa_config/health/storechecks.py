@@ -203,6 +203,15 @@ def check_lock(probe: StoreProbe, settings: HealthSettings) -> Observation:
         )
     pid = holder.get("pid")
     host = holder.get("host")
+    if pid is None:
+        # The flock is held, so its holder is alive; it wrote no record, so
+        # it is not a vpa-config change (another program locked the file).
+        return Observation(
+            HealthState.DEGRADED,
+            value="held",
+            output="held by a process that left no holder record (not a "
+            "vpa-config change); changes wait for it",
+        )
     since = _age_s(holder.get("since"))
     who = f"pid {pid} on {host or '?'}"
     if host and host != socket.gethostname():
