@@ -146,6 +146,18 @@ def test_plugins_help_and_unknown_status(run_cli: RunCli, store_path: Path) -> N
     assert "no plugin called 'nope'" in missing.stderr
 
 
+def test_status_and_list_of_a_store_without_plugins_say_so(
+    run_cli: RunCli, store_path: Path
+) -> None:
+    ConfigStore.init(store_path, actor=ACTOR)[0].close()
+
+    for command in ("status", "list"):
+        done = run_cli("plugins", command, store=store_path)
+
+        assert done.returncode == 0
+        assert done.stdout == "no plugins configured or installed\n", command
+
+
 def test_disable_and_reset_of_an_unknown_plugin_commit_nothing(
     run_cli: RunCli, store_path: Path
 ) -> None:

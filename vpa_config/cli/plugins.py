@@ -57,6 +57,8 @@ def status_cmd(app: AppContext, name: str | None, as_json: bool) -> int:
         data = [status.to_dict() for status in found]
         render.echo_json(data[0] if name is not None else data)
         return 0
+    if not found:
+        click.echo("no plugins configured or installed")
     for status in found:
         _show_status(status.to_dict())
     return 0
