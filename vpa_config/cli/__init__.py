@@ -116,17 +116,18 @@ def _run_click(argv: list[str] | None, args: list[str]) -> Any:
         echo("Aborted.", err=True)
         return 130
     except click.ClickException as exc:
-        exc.show()
         if isinstance(exc, click.exceptions.NoSuchOption):
             _negative_value_hint(exc, args)
+        exc.show()
         if _wants_json(args):
             echo_json_error(exc, exc.format_message())
         return exc.exit_code
 
 
 def _negative_value_hint(exc: Any, args: list[str]) -> None:
-    """A negative number click took for an option: say it goes after ``--``.
+    """A negative number click took for an option: the error says it goes after ``--``.
 
+    The message replaces click's "No such option", so the error is one line.
     click reports ``-0.5`` as the unknown option ``-0``, so the word shown is
     the one of the command line that starts with the option click names.
     """
@@ -148,8 +149,11 @@ def _negative_value_hint(exc: Any, args: list[str]) -> None:
         ]
     command = ctx.command_path if ctx is not None else "vpa-config"
     example = " ".join([command, *names[:-1], "--", word])
-    hint = f"a VALUE that starts with '-' goes after '--': {example}"
-    echo(f"vpa-config: {hint}", err=True)
+    exc.message = (
+        f"{word!r} was read as an option; a VALUE that starts with '-' goes "
+        f"after '--': {example}"
+    )
+    exc.possibilities = None
 
 
 def _is_negative_number(word: str) -> bool:
