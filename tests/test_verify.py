@@ -245,9 +245,6 @@ def test_an_intended_rewrite_is_accepted_once_with_who_and_why(
     assert record["revisions_dropped"] == [dropped]
     assert record["actor"] == "Ada <ada@example.org>"
     assert record["reason"] == "purged a leaked key"
-    passing = run_cli("verify", "--accept", "HEAD", "-m", "fine", store=cli_store)
-    assert passing.returncode == 0
-    assert "has no finding; its acceptance changes nothing" in passing.stderr
     again = run_cli("verify", "--accept-rewrite", "-m", "again", store=cli_store)
     assert again.returncode == 1 and "nothing to accept" in again.stderr
     assert run_cli("verify", store=cli_store).returncode == 0
@@ -325,3 +322,66 @@ def test_a_forged_forced_trailer_is_not_an_acceptance(
     assert done.returncode == 1
     [finding] = _named(json.loads(done.stdout)["checks"], "schemas")["findings"]
     assert finding["forced"] is True and finding["accepted"] is None
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["record", "dry-run"])
+def test_accepting_a_revision_without_a_finding_is_refused_and_records_nothing(
+    run_cli: RunCli, cli_store: Path, dry_run: bool
+) -> None:
+    head = git(cli_store, "rev-parse", "HEAD").strip()
+    trail = cli_store / ".git" / "vpa-config-audit.jsonl"
+    before = trail.read_bytes()
+    extra = ("--dry-run",) if dry_run else ()
+
+    done = run_cli("verify", "--accept", "HEAD", "-m", "fine", *extra, store=cli_store)
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        f"vpa-config: {head[:12]} has no finding (it passes validation); "
+        "nothing to accept, nothing recorded"
+    )
+    assert "Traceback" not in done.stderr
+    assert trail.read_bytes() == before
+
+
+def test_accepting_revisions_with_and_without_a_finding_records_only_those_with(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    clean = git(cli_store, "rev-parse", "HEAD").strip()
+    bypass(cli_store, "temperature: 0.7", "temperature: 7", "sneaky")
+    sneaky = git(cli_store, "rev-parse", "HEAD").strip()
+    trail = cli_store / ".git" / "vpa-config-audit.jsonl"
+    records = len(trail.read_text().splitlines())
+
+    dry = run_cli("verify", "--accept", clean, "--accept", "HEAD", "-m", "known",
+                  "--dry-run", store=cli_store)
+    done = run_cli("verify", "--accept", clean, "--accept", "HEAD", "-m", "known",
+                   store=cli_store)
+
+    assert dry.returncode == 1, dry.stdout + dry.stderr  # nothing accepted yet
+    assert f"would accept the findings of {sneaky[:12]}\n" in dry.stderr
+    assert f"note: {clean[:12]} has no finding; not recorded" in dry.stderr
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"accepted the findings of {sneaky[:12]}\n" in done.stderr
+    assert f"note: {clean[:12]} has no finding; not recorded" in done.stderr
+    lines = trail.read_text().splitlines()
+    assert len(lines) == records + 1
+    record = json.loads(lines[-1])
+    assert record["kind"] == "finding_accepted" and record["revisions"] == [sneaky]
+
+
+def test_the_library_refuses_to_accept_a_revision_without_a_finding(
+    cli_store: Path,
+) -> None:
+    from vpa_config.errors import NothingToDoError
+
+    store = ConfigStore.open(cli_store)
+    try:
+        with logs.capture() as events, pytest.raises(NothingToDoError) as caught:
+            accept_findings(store, ["HEAD", "HEAD~1"], "Ada <ada@example.org>", "ok")
+    finally:
+        store.close()
+
+    assert caught.value.exit_code == 1
+    assert str(caught.value).startswith("none of ")
+    assert not [e for e in events if e["event"] == "security.finding_accepted"]

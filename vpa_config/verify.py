@@ -175,29 +175,63 @@ def accept_findings(
     reason: str,
     *,
     dry_run: bool = False,
+    progress: Progress | None = None,
 ) -> list[str]:
     """Record that the findings of ``revisions`` are known and accepted, and why.
 
     Appends a ``finding_accepted`` record (who, why, the full ids) to the audit
-    trail; ``verify`` then lists those revisions as accepted and passes.
-    Returns the full ids; nothing is recorded with ``dry_run``.
+    trail; ``verify`` then lists those revisions as accepted and passes. Only
+    the revisions that have a finding are recorded: accepting one that passes
+    would change nothing. Returns their full ids, in the order given; nothing
+    is recorded with ``dry_run``. ``progress`` follows the history check that
+    finds them.
+
+    Raises:
+        NothingToDoError: none of ``revisions`` has a finding (nothing recorded).
     """
     from vpa_config import audittrail
 
     who = _accepting_actor(store, actor, reason, "--accept")
     ids = list(dict.fromkeys(store.repo.resolve(spec) for spec in revisions))
+    found = revisions_with_findings(store, progress)
+    accepted = [sha for sha in ids if sha in found]
+    if not accepted:
+        raise _nothing_to_accept(ids)
     if not dry_run:
         head = store.repo.head()
         audittrail.append_notice(
             store, "finding_accepted", "committed",
-            f"accept the findings of {len(ids)} revisions", before=head, after=head,
-            actor=str(who), reason=reason, revisions=ids,
+            f"accept the findings of {len(accepted)} revisions", before=head,
+            after=head, actor=str(who), reason=reason, revisions=accepted,
         )
         logs.emit(
             "security.finding_accepted", level="warning", category="security",
-            actor=str(who), reason=reason, revisions=ids,
+            actor=str(who), reason=reason, revisions=accepted,
         )
-    return ids
+    return accepted
+
+
+def revisions_with_findings(
+    store: ConfigStore, progress: Progress | None = None
+) -> set[str]:
+    """The revisions the schema history check finds would not pass today.
+
+    The revisions that pass are remembered as ``verify`` remembers them, so a
+    ``verify`` right after checks only these again.
+    """
+    result = check_schema_history(store, progress)
+    return {finding.revision for finding in result.findings}
+
+
+def _nothing_to_accept(ids: list[str]) -> Exception:
+    from vpa_config.errors import NothingToDoError
+
+    named = ", ".join(sha[:12] for sha in ids)
+    if len(ids) == 1:
+        subject = f"{named} has no finding (it passes validation)"
+    else:
+        subject = f"none of {named} has a finding (they pass validation)"
+    return NothingToDoError(f"{subject}; nothing to accept, nothing recorded")
 
 
 def _accepting_actor(

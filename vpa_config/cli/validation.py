@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -264,10 +265,12 @@ def verify_cmd(
     "git commit --no-verify", and logs each as a security event. Revisions
     that passed before are remembered; --full checks them again. A change
     forced past validation is listed as accepted by whoever forced it;
-    --accept REV -m REASON records the acceptance of any other finding, and
-    --accept-rewrite -m REASON that of the revisions an intended history
-    rewrite dropped. Exit 0 when every check passes (accepted findings pass),
-    1 otherwise.
+    --accept REV -m REASON records the acceptance of any other finding (only
+    of the REVs that have one: when none has, it is refused with exit 1 and
+    nothing is recorded), and --accept-rewrite -m REASON that of the
+    revisions an intended history rewrite dropped. --dry-run says what would
+    be recorded, and refuses alike. Exit 0 when every check passes (accepted
+    findings pass), 1 otherwise.
     """
     from vpa_config.verify import verify_store
 
@@ -278,45 +281,16 @@ def verify_cmd(
             "-m/--reason, --actor and --dry-run go with --accept or --accept-rewrite"
         )
     store = app.store()
-    ids: list[str] = []
     if accept_revs:
-        from vpa_config.verify import accept_findings
-
-        ids = accept_findings(store, list(accept_revs), actor, reason, dry_run=dry_run)
-        verb = "would accept" if dry_run else "accepted"
-        click.echo(
-            f"{verb} the findings of " + ", ".join(sha[:12] for sha in ids), err=True
-        )
+        _accept_findings(store, accept_revs, actor, reason, dry_run)
     if accept_rewrite:
         from vpa_config.verify import accept_rewrite as accept
 
         dropped = accept(store, actor, reason, dry_run=dry_run)
-        verb = "would accept" if dry_run else "accepted"
         count = f"{len(dropped)} revision{'' if len(dropped) == 1 else 's'}"
-        click.echo(
-            f"{verb} {count} dropped from history: "
-            + ", ".join(revision[:12] for revision in dropped),
-            err=True,
-        )
-    with click.progressbar(
-        length=1, label="verifying revisions", file=sys.stderr, show_pos=True
-    ) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.length = total
-            bar.update(done - bar.pos)
-
+        _echo_accepted(dry_run, f"{count} dropped from history:", dropped)
+    with _progress("verifying revisions") as progress:
         report = verify_store(store, progress, full=full)
-    found = {
-        getattr(finding, "revision", None)
-        for check in report.checks for finding in check.findings
-    }
-    for sha in ids:
-        if sha not in found:
-            click.echo(
-                f"note: {sha[:12]} has no finding; its acceptance changes nothing",
-                err=True,
-            )
     if as_json:
         render.echo_json(report.to_dict())
         return 0 if report.ok else 1
@@ -327,6 +301,43 @@ def verify_cmd(
         for note in check.notes:
             click.echo(f"  note: {note}")
     return 0 if report.ok else 1
+
+
+def _accept_findings(
+    store: Any, specs: Sequence[str], actor: str | None, reason: str, dry_run: bool
+) -> None:
+    """Record (``dry_run``: only say) the acceptance of the REVs with findings."""
+    from vpa_config.verify import accept_findings
+
+    with _progress("finding the revisions to accept") as progress:
+        accepted = accept_findings(
+            store, list(specs), actor, reason, dry_run=dry_run, progress=progress
+        )
+    _echo_accepted(dry_run, "the findings of", accepted)
+    for sha in dict.fromkeys(store.repo.resolve(spec) for spec in specs):
+        if sha not in accepted:
+            click.echo(f"note: {sha[:12]} has no finding; not recorded", err=True)
+
+
+def _echo_accepted(dry_run: bool, what: str, revisions: Sequence[str]) -> None:
+    """``accepted WHAT REV, REV`` on stderr (``would accept`` in a dry run)."""
+    verb = "would accept" if dry_run else "accepted"
+    named = ", ".join(revision[:12] for revision in revisions)
+    click.echo(f"{verb} {what} {named}", err=True)
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr, and the callback that moves it."""
+    with click.progressbar(
+        length=1, label=label, file=sys.stderr, show_pos=True
+    ) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        yield progress
 
 
 def _echo_finding(finding: Any) -> None:
