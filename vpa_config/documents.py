@@ -601,7 +601,7 @@ def _apply(
                 raise _no_position(name, where, len(node))
             del node[last]
         elif last < len(node):
-            node[last] = _yaml11_safe(value)
+            _assign(node, last, value)
         elif last == len(node) and hasattr(node, "ca"):
             _append_after_comments(node, _yaml11_safe(value))
         elif last == len(node):
@@ -614,11 +614,46 @@ def _apply(
                 raise NotFoundError(f"{name}: {where}: no such key")
             del node[last]
         else:
-            node[last] = _yaml11_safe(value)
+            _assign(node, last, value)
     else:
         raise KeyPathError(
             f"{name}: {where}: cannot set a key inside a {_kind_of(node)} value"
         )
+
+
+def _assign(container: Any, key: Part, value: Any) -> None:
+    """``container[key] = value``, editing what is there in place where it can.
+
+    A mapping set over a mapping, or a list over a list of the same length,
+    changes only the entries that differ, so the comments and layout of the
+    others stay; an entry equal to the new one is not touched at all.
+    """
+    present = key in container if isinstance(container, dict) else True
+    old = container[key] if present else None
+    if present and isinstance(old, dict) and isinstance(value, dict):
+        for gone in [name for name in old if name not in value]:
+            del old[gone]
+        for name, item in value.items():
+            if name in old:
+                _assign(old, name, item)
+            else:
+                old[name] = _yaml11_safe(item)
+    elif (
+        present and isinstance(old, list) and isinstance(value, (list, tuple))
+        and len(old) == len(value)
+    ):
+        for index, item in enumerate(value):
+            _assign(old, index, item)
+    elif not (present and _same_scalar(old, value)):
+        container[key] = _yaml11_safe(value)
+
+
+def _same_scalar(old: Any, new: Any) -> bool:
+    """Whether two leaves are the same value of the same JSON type (1 is not true)."""
+    kinds = (bool, int, float, str, type(None))
+    old_kind = next((kind for kind in kinds if isinstance(old, kind)), None)
+    new_kind = next((kind for kind in kinds if isinstance(new, kind)), None)
+    return old_kind is not None and old_kind is new_kind and old == new
 
 
 def _no_position(
@@ -738,6 +773,7 @@ class _YamlEditor:
 
         mapping, offset = _guess_yaml_indent(text)
         self.yaml = YAML(typ="rt")
+        self.yaml.Representer = _exact_float_representer()
         self.yaml.preserve_quotes = True
         self.yaml.width = 4096
         self.yaml.indent(mapping=mapping, sequence=offset + 2, offset=offset)
@@ -763,6 +799,37 @@ class _YamlEditor:
         out = io.StringIO()
         self.yaml.dump(self.data, out)
         return out.getvalue()
+
+
+_REPRESENTER: list[Any] = []
+
+
+def _exact_float_representer() -> Any:
+    """ruamel's round-trip representer, but a float it keeps never changes value.
+
+    ruamel writes an untouched float again in its original layout, and for
+    some (``4.022670816594611e-159`` comes back ``...610e-159``) that layout
+    holds another number: such a float is written as Python writes it.
+    """
+    if _REPRESENTER:
+        return _REPRESENTER[0]
+    from ruamel.yaml.representer import RoundTripRepresenter
+    from ruamel.yaml.scalarfloat import ScalarFloat
+
+    class ExactFloatRepresenter(RoundTripRepresenter):
+        def represent_exact_float(self, data: Any) -> Any:
+            node = self.represent_scalar_float(data)
+            try:
+                same = float(node.value.replace("_", "")) == float(data)
+            except ValueError:
+                return node  # .inf, .nan: no digits to lose
+            return node if same else self.represent_float(float(data))
+
+    ExactFloatRepresenter.add_representer(
+        ScalarFloat, ExactFloatRepresenter.represent_exact_float
+    )
+    _REPRESENTER.append(ExactFloatRepresenter)
+    return ExactFloatRepresenter
 
 
 class _JsonEditor:
