@@ -15,12 +15,13 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import git
 from reliability import ACTOR, free_form_store, leftovers
 
-from vpa_config import fsutil, settings_cache
+from vpa_config import fsutil, gitrepo, settings_cache
 from vpa_config.gitrepo import GitRepo
 from vpa_config.store import ConfigStore
 from vpa_config.validation import CheckedSchemas, SchemaRegistry
@@ -124,6 +125,25 @@ def test_staged_writes_step_over_a_temporary_file_left_behind(
     assert target.stat().st_mode & 0o777 == 0o640
     assert left.read_bytes() == b"left by a killed process"
     assert list(fsutil.stray_temp_files(tmp_path)) == [left]
+
+
+def test_the_user_record_of_checked_schemas_follows_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vpa_config.validation import default_checked
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a"))
+    first = default_checked()
+    assert default_checked() is first  # one object per record file
+    assert first.path == tmp_path / "a" / "vpa-config" / "checked-schemas"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "b"))
+    assert default_checked().path == tmp_path / "b" / "vpa-config" / "checked-schemas"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    home = tmp_path / "home" / ".cache" / "vpa-config" / "checked-schemas"
+    assert default_checked().path == home
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a"))
+    assert default_checked() is first
 
 
 def test_a_schema_known_from_the_user_record_is_kept_with_the_store(
@@ -362,3 +382,106 @@ def test_objects_compressed_with_a_window_fitted_to_them_read_back_in_git(
     )
     assert show.stdout == content
     git(root, "fsck", "--strict", "--full", commit)
+
+
+def test_trees_rewritten_from_the_last_ones_written_read_back_in_git(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each tree is made from the layout of the one before when only entries
+    change; adding, removing and turning a file into a folder lay out anew."""
+    steps: list[dict[str, tuple[bytes, int] | None]] = [
+        {"d/b.yaml": (b"b: 1\n", 0o100644), "d/a.yaml": (b"a: 1\n", 0o100644)},
+        {"d/b.yaml": (b"b: 2\n", 0o100644)},  # an entry changes: the layout's
+        {"d/a.yaml": (b"a: 2\n", 0o100755)},  # its mode too
+        {"d/a-b.yaml": (b"c: 1\n", 0o100644)},  # a name added
+        {"d/a.yaml": None, "d/b.yaml": (b"b: 3\n", 0o100644)},  # one removed
+        {"d/a": (b"x: 1\n", 0o100644)},  # sorts before "d/a-b.yaml" as a file
+        {"d/a": None, "d/a/x.yaml": (b"x: 2\n", 0o100644)},  # ... after it as a folder
+        {"d/a/x.yaml": (b"x: 3\n", 0o100644), "d/b.yaml": (b"b: 4\n", 0o100644)},
+    ]
+    expected = {"a.yaml": "a: 1\n"}
+    laid_out: list[int] = []
+    full = gitrepo._TreeLayout.of
+
+    def counted(entries: Any) -> Any:
+        laid_out[-1] += 1
+        return full(entries)
+
+    monkeypatch.setattr(gitrepo._TreeLayout, "of", counted)
+    repo = GitRepo.open(root)
+    try:
+        parent = repo.head()
+        for number, changes in enumerate(steps):
+            laid_out.append(0)
+            parent = repo.write_commit(
+                changes=changes, parent=parent, author=b"T <t@example.org>",
+                committer=b"T <t@example.org>", message=f"step {number}\n",
+                when=1_700_000_000 + number,
+            )
+            for name, change in changes.items():
+                if change is None:
+                    expected.pop(name)
+                else:
+                    expected[name] = change[0].decode()
+            git(root, "fsck", "--strict", "--no-dangling", parent)  # git's order
+            listed = git(root, "ls-tree", "-r", "--name-only", parent).split()
+            files = [n for n in listed if not n.startswith(".vpa-config/")]
+            assert sorted(files) == sorted(expected)
+            for name, content in expected.items():
+                assert git(root, "cat-file", "blob", f"{parent}:{name}") == content
+        modes = git(root, "ls-tree", parent, "d/").split("\n")
+        assert any(line.startswith("040000 tree") for line in modes)
+    finally:
+        repo.close()
+    # Entries changed in place: no tree laid out anew; a name added, removed or
+    # made a folder: only its own tree (a new folder's tree is new anyway).
+    assert laid_out == [2, 0, 0, 1, 1, 1, 2, 0]
+
+
+def test_settings_read_once_per_content_follow_each_change_of_them(
+    root: Path,
+) -> None:
+    from vpa_config.settings import SETTINGS_FILE
+
+    store = ConfigStore.open(root)
+    try:
+        store.set("a.yaml", "a", 2, actor=ACTOR)  # the settings are read
+        opened = (root / "a.yaml").stat().st_mode & 0o077
+        store.set(SETTINGS_FILE, "secrets", ["*:a"], actor=ACTOR)
+        store.set("a.yaml", "a", 3, actor=ACTOR)  # "a" is secret now
+        closed = (root / "a.yaml").stat().st_mode & 0o077
+        store.set(SETTINGS_FILE, "secrets", [], actor=ACTOR)
+        store.set("b.yaml", "b", 1, actor=ACTOR)
+        plain = (root / "b.yaml").stat().st_mode & 0o077
+    finally:
+        store.close()
+    assert opened != 0 and closed == 0 and plain != 0
+
+
+def test_only_objects_that_may_be_stored_already_are_looked_for(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looked: list[str] = []
+    stored = GitRepo._stored
+
+    def recorded(self: GitRepo, sha: bytes, path: str) -> bool:
+        found = stored(self, sha, path)
+        looked.append(git(root, "cat-file", "-t", sha.decode()).strip() if found
+                      else "new")
+        return found
+
+    monkeypatch.setattr(GitRepo, "_stored", recorded)
+    store = ConfigStore.open(root)
+    try:
+        store.set("d/a.yaml", "a", 7, actor=ACTOR)  # new blob, trees, commit
+        first = list(looked)
+        looked.clear()
+        store.set("d/a.yaml", "a", 8, actor=ACTOR)
+        store.set("d/a.yaml", "a", 7, actor=ACTOR)  # the first content again
+    finally:
+        store.close()
+    # A new blob makes its trees new: only the blob was looked for.
+    assert first == ["new"]
+    # The content of before is stored, and so are the trees of then.
+    assert looked == ["new", "blob", "tree", "tree"]
+    git(root, "fsck", "--strict", "--no-dangling")

@@ -335,9 +335,21 @@ def _private_file(path: Path) -> None:
         os.close(fd)
 
 
+# A change's few facts go in one statement, its own transaction (SQLite
+# keeps 32,766 parameters to a statement from version 3.32, 999 before).
+_ROWS_IN_ONE = 16
+
+
 def _insert(db: sqlite3.Connection, rows: list[tuple[bytes, bytes]]) -> None:
     from vpa_config.sqlite import sqlite3
 
+    if len(rows) <= _ROWS_IN_ONE:
+        marks = ",".join(["(?,?)"] * len(rows))
+        db.execute(
+            f"INSERT OR REPLACE INTO facts VALUES {marks}",  # noqa: S608
+            [part for row in rows for part in row],
+        )
+        return
     db.execute("BEGIN IMMEDIATE")
     try:
         db.executemany("INSERT OR REPLACE INTO facts VALUES (?, ?)", rows)

@@ -116,6 +116,16 @@ def parse_shared(name: str, raw: bytes | str) -> Any:
     return found
 
 
+def shared_parse(name: str, raw: bytes | str, default: Any = None) -> Any:
+    """The document :func:`parse_shared` holds for ``raw``, else ``default``
+    (it never parses)."""
+    try:
+        text = raw if isinstance(raw, str) else decode(name, raw)
+        return _shared.get((format_of(name), text), default)
+    except ParseError:
+        return default
+
+
 def share(name: str, text: str, data: Any) -> None:
     """Have :func:`parse_shared` answer ``text`` with ``data``, its parse as
     known another way (yamledit.py's in-place edit knows the edited one)."""

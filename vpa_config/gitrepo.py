@@ -21,7 +21,7 @@ import re
 import stat
 import sys
 import time
-from binascii import hexlify
+from binascii import hexlify, unhexlify
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -363,6 +363,8 @@ class GitRepo:
         # next change (its base tree) and by the history index.
         self._written_commits: dict[str, CommitInfo] = {}
         self._written_trees: dict[bytes, dict[bytes, tuple[int, bytes]]] = {}
+        # How the trees this process wrote are laid out (see _tree_raw).
+        self._tree_layouts: dict[bytes, _TreeLayout] = {}
         self.path = path
         self.controldir = controldir
 
@@ -759,9 +761,25 @@ class GitRepo:
         return self.add_raw(obj.type_name, obj.as_raw_string(), staged)
 
     def add_raw(
-        self, kind: bytes, raw: bytes, staged: StagedWrites | None = None
+        self,
+        kind: bytes,
+        raw: bytes,
+        staged: StagedWrites | None = None,
+        *,
+        look: bool = True,
     ) -> bytes:
-        """:meth:`add` for an object given by its type and content; its hex id."""
+        """:meth:`add` for an object given by its type and content; its hex id.
+
+        Without ``look`` it is written without asking whether the store holds
+        it already (a new commit, which names its parent and the time): a
+        second copy of an object is only a file more, never a wrong one.
+        """
+        return self._add(kind, raw, staged, look)[0]
+
+    def _add(
+        self, kind: bytes, raw: bytes, staged: StagedWrites | None, look: bool
+    ) -> tuple[bytes, bool]:
+        """:meth:`add_raw`, and whether the object was written (else stored)."""
         import zlib
 
         header, hexsha = _object_id(kind, raw)
@@ -770,8 +788,8 @@ class GitRepo:
         path = f"{self.controldir}/objects/{hexsha[:2]}/{hexsha[2:]}"
         # A restore brings back blobs and trees the store already holds,
         # usually packed: nothing to write then.
-        if self._stored(sha, path):
-            return sha
+        if look and self._stored(sha, path):
+            return sha, False
         packer = zlib.compressobj(
             zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED,
             *_deflate_sizes(len(header) + len(raw)),
@@ -781,7 +799,7 @@ class GitRepo:
             fsutil.atomic_write(Path(path), data, 0o444)
         else:
             staged.write(path, data, 0o444)
-        return sha
+        return sha, True
 
     def _stored(self, sha: bytes, path: str) -> bool:
         """Whether the object is loose at ``path`` or in a pack already open.
@@ -847,6 +865,7 @@ class GitRepo:
                 batch.discard()
             return commit
         updates: dict[tuple[bytes, ...], tuple[int, bytes] | None] = {}
+        written: set[bytes] = set()
         with _storage_errors():
             for path, change in changes.items():
                 key = tuple(part.encode() for part in path.split("/"))
@@ -854,21 +873,25 @@ class GitRepo:
                     updates[key] = None
                     continue
                 known = stored.get(path) if stored else None
-                blob_id = known.encode() if known else self.add_raw(
-                    b"blob", change[0], staged
-                )
+                if known:
+                    blob_id = known.encode()
+                else:
+                    blob_id, new = self._add(b"blob", change[0], staged, True)
+                    if new:
+                        written.add(blob_id)
                 self._remember_blob(blob_id.decode(), change[0])
                 updates[key] = (change[1], blob_id)
             base = self._commit_tree(parent) if parent else None
             root = tree.encode() if tree else (
-                self._update_tree(base, updates, staged) or self._empty_tree(staged)
+                self._update_tree(base, updates, staged, written)
+                or self._empty_tree(staged)
             )
 
             parents = (parent,) if parent else ()
             raw = _serialize_commit(
                 root, parents, author, committer, when, tz, message.encode()
             )
-            commit_id = self.add_raw(b"commit", raw, staged).decode()
+            commit_id = self.add_raw(b"commit", raw, staged, look=False).decode()
         self._remember_commit(CommitInfo(
             sha=commit_id, parents=parents, tree=root.decode(),
             author=author.decode(errors="replace"), author_time=when, author_tz=tz,
@@ -899,7 +922,7 @@ class GitRepo:
         updates: Mapping[tuple[bytes, ...], tuple[int, bytes] | None],
     ) -> None:
         """Cache the new commit's flattened tree from its parent's, if known."""
-        self._commit_trees[commit] = tree
+        _bounded_put(self._commit_trees, commit, tree)
         known = self._trees.get(base) if base else {}
         if known is None or tree in self._trees:
             return
@@ -909,6 +932,10 @@ class GitRepo:
             return
         for path, entry in updates.items():
             name = "/".join(part.decode("utf-8", "surrogateescape") for part in path)
+            # A file of the parent's tree that stays one: no folder changes.
+            if entry is not None and name in flat and not stat.S_ISDIR(entry[0]):
+                flat[name] = (entry[0], entry[1].decode())
+                continue
             parents = ["/".join(name.split("/")[:n]) for n in range(1, len(path))]
             if any(p in flat for p in parents) or any(
                 other.startswith(name + "/") for other in flat
@@ -918,7 +945,7 @@ class GitRepo:
                 flat.pop(name, None)
             else:
                 flat[name] = (entry[0], entry[1].decode())
-        self._trees[tree] = flat
+        _bounded_put(self._trees, tree, flat)
 
     def _empty_tree(self, staged: StagedWrites) -> bytes:
         return self.add_raw(b"tree", b"", staged)
@@ -928,14 +955,20 @@ class GitRepo:
         tree_id: bytes | None,
         updates: Mapping[tuple[bytes, ...], tuple[int, bytes] | None],
         staged: StagedWrites,
+        written: set[bytes],
     ) -> bytes | None:
         """Write the tree ``tree_id`` with ``updates``; its hex id (None: empty).
 
         Entries are edited as (mode, hex id) pairs and written in git's
-        order, without building dulwich objects.
+        order, without building dulwich objects. ``written`` holds the ids of
+        the objects this change wrote (not found stored); a tree naming one
+        of them is new too (git stores no tree before what it names; were one
+        stored, the copy written would only be a file more), so the store is
+        not searched for it.
         """
         entries = self._raw_entries(tree_id)
         nested: dict[bytes, dict[tuple[bytes, ...], Any]] = {}
+        touched = {path[0] for path in updates}
         for path, entry in updates.items():
             if len(path) == 1:
                 if entry is None:
@@ -947,18 +980,53 @@ class GitRepo:
         for name, sub_updates in nested.items():
             old = entries.get(name)
             current = old[1] if old is not None and stat.S_ISDIR(old[0]) else None
-            sub = self._update_tree(current, sub_updates, staged)
+            sub = self._update_tree(current, sub_updates, staged, written)
             if sub is None:
                 entries.pop(name, None)
             else:
                 entries[name] = (stat.S_IFDIR, sub)
         if not entries:
             return None
-        tree_id = self.add_raw(b"tree", _serialize_tree(entries), staged)
-        if len(self._written_trees) >= WRITTEN_CACHE:
-            self._written_trees.pop(next(iter(self._written_trees)), None)
-        self._written_trees[tree_id] = entries
-        return tree_id
+        raw, layout = self._tree_raw(tree_id, entries, touched)
+        look = not any(
+            name in entries and entries[name][1] in written for name in touched
+        )
+        new_id, new = self._add(b"tree", raw, staged, look)
+        if new:
+            written.add(new_id)
+        for cache, value in (
+            (self._written_trees, entries), (self._tree_layouts, layout),
+        ):
+            if len(cache) >= WRITTEN_CACHE:
+                cache.pop(next(iter(cache)), None)
+            cache[new_id] = value  # type: ignore[index]
+        return new_id
+
+    def _tree_raw(
+        self,
+        base: bytes | None,
+        entries: Mapping[bytes, tuple[int, bytes]],
+        touched: set[bytes],
+    ) -> tuple[bytes, _TreeLayout]:
+        """The tree object of ``entries``, which differ from tree ``base``'s
+        at ``touched`` names only, and its layout.
+
+        When ``base`` is a tree this process wrote and no name was added,
+        removed or turned from file to folder (or back), git's order of the
+        names is the base's: only the touched entries are written anew.
+        """
+        layout = self._tree_layouts.get(base) if base else None
+        if layout is not None and len(entries) == len(layout.at) and all(
+            name in layout.at and name in entries
+            and stat.S_ISDIR(entries[name][0]) == (name in layout.folders)
+            for name in touched
+        ):
+            pieces = list(layout.pieces)
+            for name in touched:
+                pieces[layout.at[name]] = _tree_entry(name, *entries[name])
+            return b"".join(pieces), _TreeLayout(pieces, layout.at, layout.folders)
+        layout = _TreeLayout.of(entries)
+        return b"".join(layout.pieces), layout
 
     def _raw_entries(self, tree_id: bytes | None) -> dict[bytes, tuple[int, bytes]]:
         """name -> (mode, hex id) of a tree (one this process wrote: no read)."""
@@ -1176,18 +1244,48 @@ def _parse_tree(raw: bytes) -> list[tuple[bytes, int, bytes]]:
         return list(parse_tree(raw))
 
 
+def _bounded_put(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    """``cache[key] = value``, first dropping the oldest entry of a full cache."""
+    if key not in cache and len(cache) >= TREE_CACHE:
+        cache.pop(next(iter(cache)), None)
+    cache[key] = value
+
+
 def _serialize_tree(entries: Mapping[bytes, tuple[int, bytes]]) -> bytes:
     """A tree object's content: entries sorted as git sorts them (a folder's
     name as if it ended in "/"), each "MODE NAME\\0" and the binary id."""
-    from binascii import unhexlify
+    return b"".join(_TreeLayout.of(entries).pieces)
 
-    def order(name: bytes) -> bytes:
-        return name + b"/" if stat.S_ISDIR(entries[name][0]) else name
 
-    return b"".join(
-        b"%04o %s\x00%s" % (entries[name][0], name, unhexlify(entries[name][1]))
-        for name in sorted(entries, key=order)
-    )
+def _tree_entry(name: bytes, mode: int, hexsha: bytes) -> bytes:
+    """One entry of a tree object: "MODE NAME\\0" and the binary id."""
+    return b"%04o %s\x00%s" % (mode, name, unhexlify(hexsha))
+
+
+class _TreeLayout:
+    """A tree object in pieces: each entry's bytes in git's order, where each
+    name is, and which names are folders (whose place sorts as NAME/)."""
+
+    __slots__ = ("pieces", "at", "folders")
+
+    def __init__(
+        self, pieces: list[bytes], at: dict[bytes, int], folders: frozenset[bytes]
+    ) -> None:
+        self.pieces = pieces
+        self.at = at  # shared by the layouts of one set of names: never changed
+        self.folders = folders
+
+    @classmethod
+    def of(cls, entries: Mapping[bytes, tuple[int, bytes]]) -> _TreeLayout:
+        folders = frozenset(
+            name for name, (mode, _sha) in entries.items() if stat.S_ISDIR(mode)
+        )
+        def place(name: bytes) -> bytes:
+            return name + b"/" if name in folders else name
+
+        order = sorted(entries, key=place)
+        pieces = [_tree_entry(name, *entries[name]) for name in order]
+        return cls(pieces, {name: at for at, name in enumerate(order)}, folders)
 
 
 def _serialize_commit(

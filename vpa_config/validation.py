@@ -209,7 +209,10 @@ def default_checked() -> CheckedSchemas:
     One object per record file in a process: its digests are read once, not
     once per change.
     """
-    path = user_cache_dir() / "checked-schemas"
+    where = (os.environ.get("XDG_CACHE_HOME"), os.environ.get("HOME"))
+    path = _CHECKED_PATHS.get(where)
+    if path is None:
+        path = _CHECKED_PATHS[where] = user_cache_dir() / "checked-schemas"
     found = _DEFAULT_CHECKED.get(path)
     if found is None:
         found = _DEFAULT_CHECKED[path] = CheckedSchemas(path)
@@ -217,6 +220,9 @@ def default_checked() -> CheckedSchemas:
 
 
 _DEFAULT_CHECKED: dict[Path, CheckedSchemas] = {}
+# The record's path by the variables user_cache_dir() reads it from (building
+# the path with pathlib costs more than the rest of a change's schema lookup).
+_CHECKED_PATHS: dict[tuple[str | None, str | None], Path] = {}
 
 
 class SchemaRegistry:

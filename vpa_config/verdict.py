@@ -84,17 +84,26 @@ class CandidateCheck:
         key = ("settings", blob or "")
         if blob and self._results is not None and key in self._results:
             return self._results[key]  # type: ignore[return-value]
+        known = _SETTINGS.get((blob, self._committed)) if blob else None
+        if known is not None:
+            return known
         from vpa_config.settings_cache import settings_for
 
         data = self._parse_quiet(SETTINGS_FILE)
+        valid = True
         try:
             settings = settings_for(data, committed=self._committed)
         except Exception:  # noqa: BLE001 (reported by settings_problems)
             from vpa_config.settings import StoreSettings
 
             settings = StoreSettings()
+            valid = False
         if blob and self._results is not None:
             self._results[key] = settings  # type: ignore[assignment]
+        if blob and valid:
+            if len(_SETTINGS) >= _SETTINGS_MAX:
+                _SETTINGS.clear()
+            _SETTINGS[(blob, self._committed)] = settings
         return settings
 
     @cached_property
@@ -277,8 +286,30 @@ class CandidateCheck:
         """The candidate document, parsed once (shared: never mutate it)."""
         if name not in self._parsed:
             blob = self._blob_of(name) if self._cache is not None else None
-            self._parsed[name] = self._parse_blob(name, blob, lambda: self._read(name))
+            found = self._parsed_in_memory(name, blob)
+            if found is MISS:
+                found = self._parse_blob(name, blob, lambda: self._read(name))
+            self._parsed[name] = found
         return self._parsed[name]
+
+    def _parsed_in_memory(self, name: str, blob: str | None) -> Any:
+        """A changed file's document if the change has parsed it already (an
+        edit in place shares it), so the cache is not asked; else MISS.
+
+        Only for a changed file, whose candidate content is in memory: an
+        unchanged one's is read from the repository, which the cache saves.
+        """
+        if blob is None or self._cache is None or self._old_blob_of is None:
+            return MISS
+        if not name.lower().endswith(documents.SUFFIXES):
+            return MISS
+        if self._old_blob_of(name) == blob:
+            return MISS
+        raw = self._read(name)
+        found = MISS if raw is None else documents.shared_parse(name, raw, MISS)
+        if found is not MISS:
+            self._cache.put_parsed(documents.format_of(name), blob, found)
+        return found
 
     def _parse_blob(
         self, name: str, blob: str | None, read: Callable[[], bytes | None]
@@ -381,8 +412,11 @@ class CandidateCheck:
             source = schema = None
             blob = None  # not kept across runs: the schema is broken
         patterns = tuple(self.settings.secrets)
+        marked = source is not None and _marks_secrets(source.content, schema)
         stored = None
-        if blob and self._cache is not None:
+        # Without a secret keyword in the schema only the patterns are matched,
+        # each key path's answer remembered: quicker than asking the cache.
+        if blob and self._cache is not None and marked:
             stored = (
                 name, blob, source.uri if source else "", source.sha256 if source else "",
                 "\0".join(patterns),
@@ -397,7 +431,7 @@ class CandidateCheck:
             found = set(known[1])
         else:
             found = set()
-            if source is not None and _marks_secrets(source.content, schema):
+            if marked:
                 found.update(secret_paths(schema, data))
             if patterns:
                 found.update(_pattern_hits(name, patterns, data))
@@ -423,6 +457,11 @@ class CandidateCheck:
         return out
 
 
+# Valid settings by the settings file's blob id (and whether it is HEAD's):
+# the same content reads as the same settings, so a run of changes reads them
+# once. Settings objects are never changed by their readers.
+_SETTINGS: dict[tuple[str, bool], Any] = {}
+_SETTINGS_MAX = 16
 # Secret paths by (file, document object, schema text, patterns); the entry
 # holds the document, so its id cannot be reused while the entry lives.
 _SECRETS: dict[tuple[Any, ...], tuple[Any, frozenset[tuple[Any, ...]]]] = {}
