@@ -9,11 +9,14 @@ back on "edit again".
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
 import sys
 from pathlib import Path
 
-
-from conftest import RunCli, git, snapshot
+import pytest
+from conftest import RunCli, cli_env, git, snapshot
 
 EDITOR = """\
 import json, sys
@@ -46,6 +49,30 @@ def _seen(state: Path) -> list[str]:
     return json.loads(state.read_text())["seen"]
 
 
+def _in_terminal(
+    tmp_path: Path, store: Path, args: list[str], env: dict[str, str], answers: str
+) -> subprocess.CompletedProcess[str]:
+    """``vpa-config ARGS`` with stdin on a terminal (a pty) that has ``answers``
+    typed in already; stdout and stderr are pipes, as in ``run_cli``."""
+    (tmp_path / "home").mkdir(exist_ok=True)
+    master, slave = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vpa_config", "--store", str(store), *args],
+            stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=cli_env(tmp_path, **env), cwd=tmp_path,
+        )
+        os.close(slave)
+        slave = -1
+        os.write(master, answers.encode())
+        out, err = process.communicate(timeout=60)
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
 def test_edit_valid_first_time_is_committed(
     run_cli: RunCli, cli_store: Path, tmp_path: Path
 ) -> None:
@@ -73,7 +100,7 @@ def test_edit_invalid_then_edit_again_keeps_the_text_then_commits(
     valid = original.replace("temperature: 0.7", "temperature: 1.2")
     env, state = _editor(tmp_path, [invalid, valid])
 
-    done = run_cli("edit", "assistant.yaml", store=cli_store, env=env, input="e\n")
+    done = _in_terminal(tmp_path, cli_store, ["edit", "assistant.yaml"], env, "e\n")
 
     assert done.returncode == 0, done.stderr
     assert "assistant.yaml:15:3: llm.temperature: expected at most 2; got 9" in done.stderr
@@ -91,7 +118,7 @@ def test_editor_failing_after_an_invalid_edit_keeps_the_draft(
     invalid = original.replace("temperature: 0.7", "temperature: 9")
     env, _state = _editor(tmp_path, [invalid, "<fail>"])
 
-    done = run_cli("edit", "assistant.yaml", store=cli_store, env=env, input="e\n")
+    done = _in_terminal(tmp_path, cli_store, ["edit", "assistant.yaml"], env, "e\n")
 
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
@@ -143,12 +170,35 @@ def test_edit_invalid_then_keep_draft_prints_an_existing_path(
     env, _state = _editor(tmp_path, [invalid])
     before = snapshot(cli_store)
 
-    done = run_cli("edit", "assistant.yaml", store=cli_store, env=env, input="k\n")
+    done = _in_terminal(tmp_path, cli_store, ["edit", "assistant.yaml"], env, "k\n")
 
     assert done.returncode == 1
     draft = Path(done.stderr.split("draft kept in ")[1].split(";")[0])
     assert draft.is_file()
     assert draft.read_text() == invalid
+    assert snapshot(cli_store) == before
+
+
+@pytest.mark.parametrize("answer", ["", "e\n"], ids=["nothing", "a piped answer"])
+def test_edit_invalid_with_no_terminal_keeps_the_draft_without_asking(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path, answer: str
+) -> None:
+    original = (cli_store / "assistant.yaml").read_text()
+    invalid = original.replace("voice: alto", "voice: bass")
+    env, state = _editor(tmp_path, [invalid, original])
+    before = snapshot(cli_store)
+
+    done = run_cli("edit", "assistant.yaml", store=cli_store, env=env, input=answer)
+
+    assert done.returncode == 1
+    assert "[e]dit again" not in done.stderr
+    assert done.stderr.count("draft kept in ") == 1
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith("draft kept in ")
+    assert last.endswith("; nothing committed (no terminal to ask on)")
+    draft = Path(last.removeprefix("draft kept in ").split(";")[0])
+    assert draft.read_text() == invalid
+    assert len(_seen(state)) == 1
     assert snapshot(cli_store) == before
 
 
@@ -193,7 +243,7 @@ def test_edit_invalid_then_discard_writes_nothing(
     env, _state = _editor(tmp_path, [original.replace("max_tokens: 1024", "max_tokens: x")])
     before = snapshot(cli_store)
 
-    done = run_cli("edit", "assistant.yaml", store=cli_store, env=env, input="d\n")
+    done = _in_terminal(tmp_path, cli_store, ["edit", "assistant.yaml"], env, "d\n")
 
     assert done.returncode == 1
     assert "edit discarded; nothing written" in done.stderr

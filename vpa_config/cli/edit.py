@@ -30,7 +30,9 @@ def edit_cmd(
 
     If the edit is invalid, every error is shown and you choose: edit again
     (your text is kept), discard it, or keep the draft in a file whose path is
-    printed. A new FILE starts empty.
+    printed. With no terminal to ask on (stdin is not one), the draft is kept
+    without asking. A new FILE starts empty. Exit 0 committed (or no change),
+    1 refused (the edit is invalid or in the way of another change).
     """
     from vpa_config.errors import NotFoundError
     from vpa_config.fsutil import clean_name
@@ -71,7 +73,9 @@ def edit_cmd(
         if choice == "d":
             return _refused(problems, "edit discarded; nothing written", as_json)
         draft = _keep_draft(store.repo.controldir, name, text)
-        return _refused(problems, f"draft kept in {draft}; nothing committed", as_json)
+        asked = "" if choice == "k" else " (no terminal to ask on)"
+        outcome = f"draft kept in {draft}; nothing committed{asked}"
+        return _refused(problems, outcome, as_json)
 
 
 def _refused(problems: list[Any], outcome: str, as_json: bool) -> int:
@@ -142,6 +146,13 @@ def _run_editor(store: Any, name: str, text: str, is_draft: bool) -> str | None:
 
 
 def _ask() -> str:
+    """``e``, ``d`` or ``k`` as answered; ``""`` when there is no one to ask.
+
+    Only a terminal is asked: a prompt on a pipe or a closed stdin would wait
+    for an answer no one gives, or take a line meant for something else.
+    """
+    if not _stdin_is_a_terminal():
+        return ""
     try:
         return click.prompt(
             "[e]dit again, [d]iscard, or [k]eep the draft in a file?",
@@ -150,8 +161,17 @@ def _ask() -> str:
             err=True,
         )
     except (click.Abort, EOFError):
-        # No answer (no terminal, end of input): the safe answer keeps the text.
+        # No answer (end of input): the safe answer keeps the text.
         return "k"
+
+
+def _stdin_is_a_terminal() -> bool:
+    import sys
+
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (OSError, ValueError):  # a closed stdin
+        return False
 
 
 def _keep_draft(controldir: Path, name: str, text: str) -> Path:
