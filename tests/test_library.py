@@ -172,3 +172,45 @@ def test_public_methods_are_typed_and_documented(name: str) -> None:
             param.VAR_KEYWORD, param.VAR_POSITIONAL
         ):
             assert param.annotation is not inspect.Parameter.empty, (name, param.name)
+
+
+UNCLOSED = """\
+import sys
+from vpa_config.store import ConfigStore
+
+store = ConfigStore.open(sys.argv[1])
+# A short hash is resolved by dulwich, which opens the pack and its index.
+shown = store.show(store.repo.head()[:8])
+print(shown.who.revision)
+"""
+
+
+def test_a_store_left_open_is_closed_quietly_at_exit(
+    store: ConfigStore, tmp_path: Path
+) -> None:
+    head = store.repo.head()
+    assert store.repo.pack() > 0
+    store.close()
+    script = tmp_path / "unclosed.py"
+    script.write_text(UNCLOSED)
+
+    done = subprocess.run(
+        [sys.executable, str(script), str(store.root)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env=cli_env(tmp_path),
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == head
+    assert done.stderr == ""
+
+
+def test_closing_a_store_twice_and_after_the_exit_hook_is_harmless(
+    store: ConfigStore,
+) -> None:
+    from vpa_config.store import _release
+
+    store.get("assistant.yaml", "llm.temperature")
+    store.close()
+    store.close()
+    _release(lambda: None, store.repo)

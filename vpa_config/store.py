@@ -268,6 +268,7 @@ class ConfigStore(Record):
         audittrail.check_history(store)
         if plugins:
             _PluginHook(store).attach()
+        _close_at_exit(store)
         return store
 
     @classmethod
@@ -332,6 +333,9 @@ class ConfigStore(Record):
         """Stop the plugins and release the repository's files."""
         import sys
 
+        at_exit = self.__dict__.pop("_at_exit", None)
+        if at_exit is not None:
+            at_exit.detach()
         if self.plugin_host is not None:
             self.plugin_host.close()
         facts = sys.modules.get("vpa_config.blobcache")
@@ -1156,6 +1160,32 @@ class _PluginHook:
 
         entry = tree.get(SETTINGS_FILE)
         return self.store.repo.blob(entry[1]) if entry else None
+
+
+def _close_at_exit(store: ConfigStore) -> None:
+    """Close ``store`` when the interpreter exits, if its user never does.
+
+    Left to the shutdown, dulwich's open pack files are closed by their own
+    ``__del__`` after the import system is gone, which prints "sys.meta_path
+    is None" noise on stderr. A store collected while the program runs has its
+    repository released.
+    """
+    import weakref
+
+    store._at_exit = weakref.finalize(  # type: ignore[attr-defined]
+        store, _release, weakref.ref(store), store.repo
+    )
+
+
+def _release(ref: Any, repo: GitRepo) -> None:
+    store = ref()
+    try:
+        if store is not None:
+            store.close()
+        else:
+            repo.close()
+    except Exception:  # noqa: BLE001 (at exit there is no one to tell)
+        pass
 
 
 # "plugins" as a key anywhere (top level, flow style, quoted, even in a comment):
