@@ -35,7 +35,7 @@ from vpa_config.errors import (
     VpaConfigError,
 )
 from vpa_config.gitrepo import FileTree, GitRepo
-from vpa_config.keypath import lookup, parse_key_path, resolve
+from vpa_config.keypath import format_dotted, lookup, parse_key_path, resolve
 from vpa_config.lock import StoreLock
 from vpa_config.records import FrozenRecord, Record
 
@@ -541,19 +541,25 @@ class ConfigStore(Record):
     def set(
         self,
         file: str,
-        key: str,
+        key: str | Sequence[str | int],
         value: Any,
         *,
         actor: str | Actor | None = None,
         reason: str = "",
         dry_run: bool = False,
     ) -> ChangeResult:
-        """Set one key of one file to ``value`` (plain Python data)."""
+        """Set one key of one file to ``value`` (JSON's data: values.py).
+
+        ``key`` is a dotted path, a JSON Pointer, or a list of its parts.
+        """
+        from vpa_config.values import key_parts, plain_value
+
         name = fsutil.clean_name(file)
-        parts = parse_key_path(key)
+        parts = key_parts(key)
+        value = plain_value(name, parts, value)  # first: a value may contain itself
         _refuse_huge_value(name, value)
         with self.transaction(
-            subject=f"set {name} {key}", kind="set", actor=actor,
+            subject=f"set {name} {_key_text(key, parts)}", kind="set", actor=actor,
             reason=reason, dry_run=dry_run,
         ) as tx:
             tx.set(name, parts, value)
@@ -563,17 +569,19 @@ class ConfigStore(Record):
     def unset(
         self,
         file: str,
-        key: str,
+        key: str | Sequence[str | int],
         *,
         actor: str | Actor | None = None,
         reason: str = "",
         dry_run: bool = False,
     ) -> ChangeResult:
-        """Remove one key (or list item) from one file."""
+        """Remove one key (or list item) from one file; ``key`` as for :meth:`set`."""
+        from vpa_config.values import key_parts
+
         name = fsutil.clean_name(file)
-        parts = parse_key_path(key)
+        parts = key_parts(key)
         with self.transaction(
-            subject=f"unset {name} {key}", kind="unset", actor=actor,
+            subject=f"unset {name} {_key_text(key, parts)}", kind="unset", actor=actor,
             reason=reason, dry_run=dry_run,
         ) as tx:
             tx.unset(name, parts)
@@ -1232,6 +1240,11 @@ def _blob_lookup(tree: FileTree) -> Callable[[str], str | None]:
         return entry[1] if entry else None
 
     return blob_of
+
+
+def _key_text(key: object, parts: tuple[Any, ...]) -> str:
+    """A key path as the caller wrote it, or dotted when given as parts."""
+    return key if isinstance(key, str) else format_dotted(parts)
 
 
 def _refuse_huge_value(name: str, value: Any) -> None:

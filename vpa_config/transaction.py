@@ -182,22 +182,25 @@ class Transaction:
         """Delete ``name``."""
         self.writes[fsutil.clean_name(name)] = None
 
-    def set(self, file: str, key: str | Sequence[str], value: Any) -> None:
+    def set(self, file: str, key: str | Sequence[str | int], value: Any) -> None:
         """Set ``key`` (a key path) of ``file`` to ``value``, editing the text round-trip.
 
         A file that does not exist yet is created; containers on the way are
-        made as needed. Validation happens when the transaction ends.
+        made as needed. ``value`` is JSON's data (values.py); validation
+        happens when the transaction ends.
         """
         from vpa_config import documents
         from vpa_config.errors import KeyPathError
-        from vpa_config.keypath import format_dotted, parse_key_path, resolve
+        from vpa_config.keypath import format_dotted, resolve
+        from vpa_config.values import key_parts, plain_value
 
         name = fsutil.clean_name(file)
-        parts = parse_key_path(key) if isinstance(key, str) else tuple(key)
+        parts = key_parts(key)
         current = self.read(name)
         text = documents.decode(name, current) if current is not None else ""
         data = documents.parse_shared(name, text) if text.strip() else {}
         path = resolve(data, parts, name)
+        value = plain_value(name, path, value)
         edited = documents.set_value(name, text, path, value)
         try:
             content = edited.encode()
@@ -208,7 +211,7 @@ class Transaction:
             ) from None
         self.write(name, content)
 
-    def unset(self, file: str, key: str | Sequence[str]) -> None:
+    def unset(self, file: str, key: str | Sequence[str | int]) -> None:
         """Remove ``key`` (a key or a list item) from ``file``.
 
         Raises:
@@ -216,10 +219,11 @@ class Transaction:
         """
         from vpa_config import documents
         from vpa_config.errors import NotFoundError
-        from vpa_config.keypath import parse_key_path, resolve
+        from vpa_config.keypath import resolve
+        from vpa_config.values import key_parts
 
         name = fsutil.clean_name(file)
-        parts = parse_key_path(key) if isinstance(key, str) else tuple(key)
+        parts = key_parts(key)
         current = self.read(name)
         if current is None:
             raise NotFoundError(f"{name}: no such file in the store")
