@@ -8,6 +8,7 @@ no host probes and no structured logger (#9).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import site
@@ -309,3 +310,43 @@ def test_pyyaml_with_lazy_patterns_reads_and_writes_yaml_1_1_types_as_before(
     assert "datetime.date(2001, 12, 14)" in lazy[0]
     assert lazy[-1] == "['LazyPattern']"
     assert plain[-1] == "['Pattern']"
+
+
+# Listing or showing a schema reads it; it compiles nothing. A validate whose
+# files and schemas all passed jsonschema's checks before is decided without it.
+SCHEMA_READS = [
+    ("schema", "list"),
+    ("schema", "list", "--json"),
+    ("schema", "show", "vpa/assistant.schema.json"),
+    ("schema", "show", "app.schema.json"),
+    ("validate",),
+    ("validate", "app.json"),
+]
+
+
+@pytest.fixture(name="own_schema")
+def _own_schema(run_cli: RunCli, example: Path, tmp_path: Path) -> Path:
+    """The example store with a schema of its own and a file it applies to."""
+    schema = tmp_path / "app.schema.json"
+    schema.write_text(json.dumps({
+        "type": "object", "additionalProperties": False,
+        "properties": {"name": {"type": "string"}, "home": {"format": "uri"}},
+    }))
+    document = tmp_path / "app.json"
+    document.write_text('{"name": "x", "home": "https://example.org/"}\n')
+    return stores.build_with(
+        run_cli, example,
+        ("schema", "add", str(schema), "--for", "app.json", "-m", "app"),
+        ("import", str(document), "--as", "app.json", "-m", "app"),
+        ("validate",),
+    )
+
+
+@pytest.mark.parametrize("args", SCHEMA_READS, ids=" ".join)
+def test_schema_reads_and_a_checked_validate_import_no_jsonschema(
+    run_cli: RunCli, own_schema: Path, args: tuple[str, ...]
+) -> None:
+    found = imported(run_cli, own_schema, *args)
+
+    assert "vpa_config" in found  # the check sees the command's imports
+    assert not found & {"jsonschema", "referencing", "rfc3987_syntax", "lark"}

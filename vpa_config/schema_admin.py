@@ -18,8 +18,7 @@ from vpa_config.layout import SCHEMA_DIR, SETTINGS_FILE, default_settings_text
 from vpa_config.validation import (
     SchemaRegistry,
     SchemaSource,
-    draft_name,
-    validator_class,
+    validator_name,
 )
 from vpa_config.verdict import head_check
 
@@ -176,7 +175,7 @@ def found_names(found: list[SchemaInfo]) -> list[tuple[str, str]]:
 def _info(source: SchemaSource, used: tuple[str, ...]) -> SchemaInfo:
     try:
         data = source.load()
-        draft = draft_name(validator_class(data, source.name))
+        draft = validator_name(data, source.name).removesuffix("Validator")
     except SchemaError:
         data, draft = {}, "invalid"
     title = str(data.get("title", "")) if isinstance(data, dict) else ""

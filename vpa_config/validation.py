@@ -551,11 +551,19 @@ def _jsonschema_version() -> str:
 
 def validator_class(schema: Any, name: str) -> Any:
     """The jsonschema validator class the schema's ``$schema`` names."""
-    from jsonschema import validators
+    from vpa_config import formats
 
+    return getattr(formats.load().validators, validator_name(schema, name))
+
+
+def validator_name(schema: Any, name: str) -> str:
+    """The name of that class (``Draft202012Validator``), without jsonschema.
+
+    A ``$schema`` that names no draft vpa-config knows is a SchemaError.
+    """
     declared = schema.get("$schema") if isinstance(schema, dict) else None
     if declared is None:
-        return validators.Draft202012Validator
+        return "Draft202012Validator"
     if not isinstance(declared, str):
         raise SchemaError(f"schema {name}: $schema must be a URI string")
     wanted = urldefrag(declared.strip())[0].replace("https://json-schema.org/draft-0",
@@ -566,7 +574,7 @@ def validator_class(schema: Any, name: str) -> Any:
             f"schema {name}: $schema {declared!r} is not a JSON Schema draft "
             f"vpa-config knows ({known})"
         )
-    return getattr(validators, DRAFTS[wanted])
+    return DRAFTS[wanted]
 
 
 def draft_name(cls: Any) -> str:
@@ -576,6 +584,9 @@ def draft_name(cls: Any) -> str:
 
 def check_against_metaschema(schema: Any, cls: Any, name: str) -> None:
     """Refuse a schema its draft's metaschema rejects, naming where."""
+    from vpa_config import formats
+
+    formats.load()
     from jsonschema.exceptions import SchemaError as JsonSchemaError
     from jsonschema.exceptions import best_match
 

@@ -262,7 +262,7 @@ class CandidateCheck:
             return [_problem(name, "schemas must be JSON files (.json)", rule="schema")]
         try:
             source = self.registry.get(name[len(SCHEMA_DIR):])
-            self.registry.validator(source)
+            self.registry.ensure_checked(source)
         except SchemaError as exc:
             return [_problem(name, str(exc), rule="schema")]
         return []
