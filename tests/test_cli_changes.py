@@ -820,7 +820,8 @@ def test_lock_of_a_killed_process_is_recovered(
     holder = _hold_lock(cli_store, tmp_path)
     holder.kill()
     holder.communicate()
-    assert (cli_store / ".git" / "vpa-config.lock.json").exists()
+    lock = cli_store / ".git" / "vpa-config.lock"
+    assert json.loads(lock.read_bytes())["pid"] == holder.pid  # its record stays
 
     done = run_cli("set", "assistant.yaml", "llm.max_tokens", "10", store=cli_store,
                    env={"VPA_CONFIG_LOCK_TIMEOUT": "0.3"})
@@ -828,6 +829,7 @@ def test_lock_of_a_killed_process_is_recovered(
     assert done.returncode == 0, done.stderr
     assert run_cli("get", "assistant.yaml", "llm.max_tokens",
                    store=cli_store).stdout == "10\n"
+    assert lock.read_bytes() == b""  # emptied by the holder that recovered
     assert not (cli_store / ".git" / "vpa-config.lock.json").exists()
 
 

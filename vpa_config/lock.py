@@ -1,10 +1,17 @@
 """The store lock: one change at a time, across processes and threads.
 
 The lock is an ``flock`` on ``.git/vpa-config.lock``. The kernel drops it when
-its holder dies, so a dead process can never keep the store locked; the holder
-writes who it is (pid, host, since when) beside it, so a waiting process can
-name the holder in its error, and the next holder can tell that the previous
-one died mid-change (its record is still there) and report the recovery.
+its holder dies, so a dead process can never keep the store locked. The
+holder writes who it is (pid, host, since when) into the lock file itself,
+and empties it again before letting go: a waiting process can name the holder
+in its error, and the next holder can tell that the previous one died
+mid-change (its record is still there) and report the recovery. Writing the
+record into the file already open costs no new file per change.
+
+Earlier versions wrote the record to ``vpa-config.lock.json`` beside the
+lock and removed it on release; a record such a version left behind is still
+read (and removed), so a holder of an older version that was killed is
+recovered from too.
 
 ``fcntl`` is used directly rather than a lock library: it is the standard
 library's own, it is what such libraries use on POSIX, and it keeps tens of
@@ -35,7 +42,8 @@ class StoreLock:
 
     def __init__(self, controldir: Path) -> None:
         self.path = controldir / "vpa-config.lock"
-        self.info_path = controldir / "vpa-config.lock.json"
+        # Where earlier versions kept the holder record (see above).
+        self.legacy_path = controldir / "vpa-config.lock.json"
         self._thread_lock = threading.RLock()
         self._depth = 0
         self._fd: int | None = None
@@ -55,8 +63,7 @@ class StoreLock:
             self._thread_lock.release()
             raise
         self._depth = 1
-        self.recovered_from = self._read_info()
-        self._write_info()
+        self.recovered_from = self._take_over(self._fd)
 
     def _take_flock(self, deadline: float, timeout: float) -> int:
         try:
@@ -73,12 +80,34 @@ class StoreLock:
                     raise StoreLockedError(self._busy_message(timeout)) from None
                 time.sleep(POLL_S)
 
+    def _take_over(self, fd: int) -> dict[str, Any] | None:
+        """The record a dead holder left (None: none), then this holder's written."""
+        try:
+            left = os.pread(fd, _RECORD_MAX, 0)
+        except OSError:
+            left = b""
+        dead = _parse_record(left) if left else self._read_legacy()
+        if left or dead is not None:
+            dead = dead or {"pid": None}  # a record cut short still says one died
+        data = json.dumps(_own_record()).encode()
+        try:
+            os.pwrite(fd, data, 0)
+            if len(left) > len(data):
+                os.ftruncate(fd, len(data))
+        except OSError:
+            pass  # the record only names the holder; the flock is the lock
+        if dead is not None:  # rare: a holder died (and so any record goes)
+            with _ignored_os_errors():
+                unlink_then_free(self.legacy_path)
+        return dead
+
     def release(self) -> None:
         """Give the lock back (the outermost release unlocks the file)."""
         self._depth -= 1
         if self._depth == 0 and self._fd is not None:
             try:
-                unlink_then_free(self.info_path)
+                with _ignored_os_errors():
+                    os.ftruncate(self._fd, 0)  # empty: no holder, none died
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
                 os.close(self._fd)
@@ -96,42 +125,86 @@ class StoreLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return self._read_info() or {"pid": None}
+            return self._record_of(fd) or {"pid": None}
         else:
             fcntl.flock(fd, fcntl.LOCK_UN)
             return None
         finally:
             os.close(fd)
 
-    def _read_info(self) -> dict[str, Any] | None:
+    def record_left(self) -> bool:
+        """Whether a holder record is on disk: a holder's now, or a dead one's."""
         try:
-            data = json.loads(self.info_path.read_text())
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
-
-    def _write_info(self) -> None:
-        info = {
-            "pid": os.getpid(),
-            "host": os.uname().nodename,  # gethostname(2), no socket import
-            "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "thread": threading.current_thread().name,
-        }
-        try:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-            fd = os.open(self.info_path, flags, 0o666)
-            try:
-                os.write(fd, json.dumps(info).encode())
-            finally:
-                os.close(fd)
+            if os.stat(self.path).st_size:
+                return True
         except OSError:
-            pass  # the record only names the holder; the flock is the lock
+            pass
+        return os.path.exists(self.legacy_path)
+
+    def _record_of(self, fd: int) -> dict[str, Any] | None:
+        try:
+            data = os.pread(fd, _RECORD_MAX, 0)
+        except OSError:
+            data = b""
+        return _parse_record(data) if data else self._read_legacy()
+
+    def _read_info(self) -> dict[str, Any] | None:
+        """The holder record on disk, whoever wrote it."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return self._read_legacy()
+        try:
+            return self._record_of(fd)
+        finally:
+            os.close(fd)
+
+    def _read_legacy(self) -> dict[str, Any] | None:
+        try:
+            fd = os.open(self.legacy_path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            return _parse_record(os.read(fd, _RECORD_MAX)) or {"pid": None}
+        except OSError:
+            return {"pid": None}
+        finally:
+            os.close(fd)
 
     def _busy_message(self, timeout: float) -> str:
         return (
             f"store is locked by {describe_holder(self._read_info())}; "
             f"waited {timeout:g}s. Try again when that change has finished."
         )
+
+
+# A holder record is about 100 bytes; anything longer is not one of ours.
+_RECORD_MAX = 4096
+
+
+def _own_record() -> dict[str, Any]:
+    return {
+        "pid": os.getpid(),
+        "host": os.uname().nodename,  # gethostname(2), no socket import
+        "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "thread": threading.current_thread().name,
+    }
+
+
+def _parse_record(data: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(data)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+class _ignored_os_errors:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, *rest: object) -> bool:
+        return isinstance(kind, type) and issubclass(kind, OSError)
 
 
 def describe_holder(info: dict[str, Any] | None) -> str:

@@ -511,7 +511,7 @@ class ConfigStore(Record):
         # A killed change leaves its journal, or at least the lock record of
         # its holder (then perhaps temporary files): either means recovery.
         if not (self.repo.controldir / JOURNAL).exists() and not (
-            self.lock.info_path.exists()
+            self.lock.record_left()
         ):
             return
         # A live holder's journal and record are its change in progress
