@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from vpa_config.store import ConfigStore
-    from vpa_config.transaction import ChangeRequest, ChangeResult, Transaction
+    from vpa_config.transaction import ChangeRequest, Transaction
 
 # TODO(#5): anchor the chain's head outside the file (a trailer in each commit,
 # or a remote log) so that a wholesale rewrite of the trail, or an edit of its
@@ -108,17 +108,13 @@ def append_notice(
 
 
 def append_started(
-    store: ConfigStore,
-    record: dict[str, Any],
-    sync_also: Collection[Path] = (),
-    prepared: PreparedRecord | None = None,
+    store: ConfigStore, record: dict[str, Any], sync_also: Collection[Path] = ()
 ) -> tuple[dict[str, Any], Any]:
     """:func:`append`, but the record's fsync (with ``sync_also``) only started.
 
     Returns the record as written and a :class:`fsutil.BackgroundSync` that
     the caller waits for before anything relies on the record, or the
-    folders, being durable (a change: before it returns). ``prepared`` is
-    ``record`` already redacted (:class:`PreparedRecord`).
+    folders, being durable (a change: before it returns).
     """
     from vpa_config import fsutil
 
@@ -128,7 +124,7 @@ def append_started(
         files = [(fd, path)]
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            full = _write_record(fd, prepared or PreparedRecord(record))
+            full = _write_record(fd, record)
             # The next writer may append now: its line follows this one in the
             # file, and its fsync covers this line too.
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -141,41 +137,22 @@ def append_started(
     return full, fsutil.BackgroundSync(files)
 
 
-class PreparedRecord:
-    """A record's own fields redacted, ready to be completed and appended.
-
-    Redacting is the costly part of writing a record; a change prepares its
-    record while its files' fsyncs wait on the disk, and only the fields of
-    the moment (``seq``, ``time``, ``prev``, where it comes from) are added
-    when it is appended. The result is the record redacted as a whole: none
-    of the fields added later names a secret path or holds a value field.
-    """
-
-    __slots__ = ("source", "body", "argv")
-
-    def __init__(self, record: dict[str, Any]) -> None:
-        from vpa_config.redaction import Redactor
-
-        redactor = Redactor()
-        self.source = record
-        self.body: dict[str, Any] = redactor.scrub(record)
-        self.argv: list[str] = redactor.scrub_argv(sys.argv)
-
-
-def _write_record(fd: int, prepared: PreparedRecord) -> dict[str, Any]:
-    """Append a prepared record, completed and redacted, to the trail at ``fd``."""
+def _write_record(fd: int, record: dict[str, Any]) -> dict[str, Any]:
+    """Append ``record``, completed and redacted, to the trail open at ``fd``."""
     from vpa_config.redaction import Redactor
 
     last = _last_line(fd)
-    redactor = Redactor()
-    head = redactor.scrub({"seq": _next_seq(last), "time": _utc_stamp(time.time())})
-    tail = redactor.scrub({
+    full = {
+        "seq": _next_seq(last),
+        "time": _utc_stamp(time.time()),
+        **record,
         "host": os.uname().nodename,  # gethostname(2), no socket import
         "pid": os.getpid(),
         "correlation_id": logs.current_correlation_id(),
-    })
-    full = {**head, **prepared.body, **tail}
-    full["argv"] = prepared.argv
+    }
+    redactor = Redactor()
+    full = redactor.scrub(full)
+    full["argv"] = redactor.scrub_argv(sys.argv)
     full["prev"] = line_hash(last) if last is not None else GENESIS
     line = json.dumps(full, ensure_ascii=False, separators=(",", ":"))
     lead = b"\n" if last is not None and not _ends_with_newline(fd) else b""
@@ -276,7 +253,6 @@ class ChangeRecorder:
         self._recorded = False
         self._syncing: Any = None
         self._syncing_folders: set[Path] = set()
-        self._prepared: PreparedRecord | None = None
 
     @property
     def tx(self) -> Transaction | None:
@@ -299,18 +275,6 @@ class ChangeRecorder:
         self.external = max(check_history(self.store, limit=None), 0)
         return self
 
-    def prepare_committed(self, result: ChangeResult) -> None:
-        """Build and redact the record of ``result``, committed: for
-        :meth:`record_committed`, which then only completes and appends it.
-
-        Called while the change's files are made durable (the branch has not
-        moved yet); a record that cannot be prepared is built again later.
-        """
-        try:
-            self._prepared = PreparedRecord(self._record(None, result))
-        except Exception:  # noqa: BLE001 (record_committed builds it and reports)
-            self._prepared = None
-
     def record_committed(self) -> None:
         """Write the record of a change whose branch has just moved; start its sync.
 
@@ -320,14 +284,9 @@ class ChangeRecorder:
         self._recorded = True
         unsynced = set(self.tx.unsynced)
         self.tx.unsynced.clear()
-        prepared, self._prepared = self._prepared, None
         try:
             record = self._record(None)
-            if prepared is not None and prepared.source != record:
-                prepared = None  # the change is not as it was when prepared
-            _full, self._syncing = append_started(
-                self.store, record, unsynced, prepared
-            )
+            _full, self._syncing = append_started(self.store, record, unsynced)
             self._syncing_folders = unsynced
         except Exception as exc:  # noqa: BLE001 (the change itself is done)
             _write_failed(self.store, exc)
@@ -357,10 +316,8 @@ class ChangeRecorder:
                 _sync_folders_quietly(unsynced)
         return False
 
-    def _record(
-        self, error: BaseException | None, result: ChangeResult | None = None
-    ) -> dict[str, Any]:
-        record = change_record(self.store, self.request, self.tx, error, result)
+    def _record(self, error: BaseException | None) -> dict[str, Any]:
+        record = change_record(self.store, self.request, self.tx, error)
         if self.external:
             record["external_commits"] = self.external
         return record
@@ -403,17 +360,11 @@ def change_record(
     request: ChangeRequest,
     tx: Transaction | None,
     error: BaseException | None,
-    result: ChangeResult | None = None,
 ) -> dict[str, Any]:
-    """The audit record of one change, committed or not.
-
-    ``result`` stands for ``tx.result`` (a change's result before it is
-    final: see :meth:`ChangeRecorder.prepare_committed`).
-    """
+    """The audit record of one change, committed or not."""
     from vpa_config.errors import RefusedError
 
-    if result is None:
-        result = tx.result if tx is not None else None
+    result = tx.result if tx is not None else None
     before = tx.head if tx is not None else store.repo.head()
     after = result.revision if result is not None and result.committed else before
     if error is None:
@@ -430,7 +381,7 @@ def change_record(
         "source": request.source,
         "subject": request.subject,
         "reason": request.reason,
-        **_targets(tx, error, result),
+        **_targets(tx, error),
         "revision_before": before,
         "revision_after": after,
     }
@@ -441,9 +392,8 @@ def change_record(
     return record
 
 
-def _targets(
-    tx: Transaction | None, error: BaseException | None, result: ChangeResult | None
-) -> dict[str, Any]:
+def _targets(tx: Transaction | None, error: BaseException | None) -> dict[str, Any]:
+    result = tx.result if tx is not None else None
     if result is not None and result.files:
         return {
             "files": [change.path for change in result.files],

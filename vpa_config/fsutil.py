@@ -8,7 +8,7 @@ import os
 import re
 import stat
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from vpa_config.errors import StorageError, UnsafePathError
@@ -142,74 +142,29 @@ def atomic_write(path: Path, content: bytes, mode: int, sync_dir: bool = True) -
         raise storage_error(exc, path) from None
 
 
-def fsync_all(fds: list[int], meanwhile: Callable[[], None] | None = None) -> None:
+def fsync_all(fds: list[int]) -> None:
     """fsync every descriptor; several at once, so their journal commits coincide.
 
     A file system commits its journal for each fsync that finds work; fsyncs
     issued together share one commit (ext4 and XFS group them), so a change's
     five or six small files cost about one commit instead of one each.
-
-    ``meanwhile`` runs in this thread while the fsyncs wait on the disk (they
-    hold no lock on the interpreter): work that needs none of these files to
-    be durable, done instead of waiting idle. Every fsync is waited for even
-    when it raises.
     """
     if not fds:
-        if meanwhile is not None:
-            meanwhile()
         return
-    if meanwhile is None and len(fds) == 1:
-        os.fsync(fds[0])
-        return
-    pool = _fsync_pool()
-    if meanwhile is None:
-        own, others = fds[:1], [pool.submit(os.fsync, fd) for fd in fds[1:]]
-    else:
-        own, others = [], _start_fsyncs(pool, fds)
+    pool = _fsync_pool() if len(fds) > 1 else None
+    others = [pool.submit(os.fsync, fd) for fd in fds[1:]] if pool else []
     failed: OSError | None = None
     try:
-        if meanwhile is not None:
-            meanwhile()  # its own errors are raised, after the waits
-        else:
-            os.fsync(own[0])
+        os.fsync(fds[0])  # this thread does one itself
     except OSError as exc:
-        if meanwhile is not None:
-            raise
         failed = exc
-    finally:
-        failed = _wait_all(others) or failed
-    if failed is not None:
-        raise failed
-
-
-def _start_fsyncs(pool: Any, fds: list[int]) -> list[Any]:
-    """Hand each fsync to a thread; return once every one has begun.
-
-    A thread needs the interpreter's lock to begin its call, and this
-    thread, computing meanwhile, would hold it for up to the switch
-    interval (5 ms): the fsyncs would wait for the work meant to overlap them.
-    """
-    started = threading.Semaphore(0)
-    jobs = [pool.submit(_fsync_signalled, fd, started) for fd in fds]
-    for _job in jobs:
-        started.acquire()
-    return jobs
-
-
-def _fsync_signalled(fd: int, started: threading.Semaphore) -> None:
-    started.release()
-    os.fsync(fd)  # lets go of the interpreter's lock while it waits
-
-
-def _wait_all(jobs: list[Any]) -> OSError | None:
-    """Wait for every job (each an fsync); the first OSError any raised."""
-    failed: OSError | None = None
-    for other in jobs:  # every fsync ends before the caller closes a file
+    for other in others:  # every fsync ends before the caller closes a file
         try:
             other.result()
         except OSError as exc:
             failed = failed or exc
-    return failed
+    if failed is not None:
+        raise failed
 
 
 class BackgroundSync:
@@ -447,19 +402,16 @@ class StagedWrites:
         """Whether ``path`` waits in this batch, not yet placed."""
         return path in self._temps
 
-    def sync(self, meanwhile: Callable[[], None] | None = None) -> None:
+    def sync(self) -> None:
         """fsync every file written so far (and the folders of those written
-        in place), together, and close them.
-
-        ``meanwhile`` runs while the fsyncs wait (see :func:`fsync_all`).
-        """
+        in place), together, and close them."""
         batch, self._open = self._open, []
         folders, self._dirs = sorted(self._dirs), set()
         failed: tuple[OSError, Path | str | None] | None = None
         try:
             for folder in folders:
                 batch.append((os.open(folder, os.O_RDONLY | os.O_DIRECTORY), folder))
-            fsync_all([fd for fd, _path in batch], meanwhile)
+            fsync_all([fd for fd, _path in batch])
         except OSError as exc:
             failed = (exc, batch[0][1] if batch else None)
         finally:
@@ -618,11 +570,8 @@ def _make_folders(folder: str) -> list[str]:
     return missing
 
 
-def sync_folders(
-    folders: set[Path | str] | list[Path | str],
-    meanwhile: Callable[[], None] | None = None,
-) -> None:
-    """fsync several folders together (see :func:`fsync_all`, and ``meanwhile``)."""
+def sync_folders(folders: set[Path | str] | list[Path | str]) -> None:
+    """fsync several folders together (see :func:`fsync_all`)."""
     fds = []
     names = sorted({os.fspath(folder) for folder in folders})
     try:
@@ -632,9 +581,9 @@ def sync_folders(
             except OSError as exc:
                 raise storage_error(exc, Path(folder)) from None
         try:
-            fsync_all(fds, meanwhile)
+            fsync_all(fds)
         except OSError as exc:
-            raise storage_error(exc, Path(names[0]) if names else None) from None
+            raise storage_error(exc, Path(names[0])) from None
     finally:
         for fd in fds:
             os.close(fd)

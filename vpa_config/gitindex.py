@@ -199,71 +199,11 @@ def update(
     :class:`IndexBusyError` when ``index.lock`` exists, and OSError when the
     disk refuses.
     """
-    pending = prepare(controldir, root, tree, paths, placed)
-    if pending is None:
-        return False
-    pending.finish()
-    return True
-
-
-class PendingIndex:
-    """A new index written to ``index.lock``: :meth:`finish` puts it in place.
-
-    While it waits, ``index.lock`` keeps every git command from writing the
-    index (as git's own lock does); :meth:`abort` drops it.
-    """
-
-    __slots__ = ("path", "lock", "version", "entries", "inode")
-
-    def __init__(
-        self, path: Path, lock: Path, version: int, entries: dict[bytes, bytes],
-        inode: int,
-    ) -> None:
-        self.path = path
-        self.lock = lock
-        self.version = version
-        self.entries = entries
-        self.inode = inode
-
-    def finish(self) -> None:
-        """Rename the new index into place (OSError when the disk refuses)."""
-        with _lock:
-            try:
-                fsutil.replace_then_free(self.lock, self.path)
-            except BaseException:
-                self.abort()
-                raise
-            st = os.stat(self.path)
-            if st.st_ino == self.inode:  # else another writer came in between
-                _cache[str(self.path)] = _Parsed(
-                    _identity(st), self.version, self.entries
-                )
-
-    def abort(self) -> None:
-        """Remove the new index, unused."""
-        try:
-            self.lock.unlink(missing_ok=True)
-        except OSError:
-            pass  # a lock left behind is swept by the next recovery
-
-
-def prepare(
-    controldir: Path,
-    root: Path,
-    tree: dict[str, tuple[int, str]],
-    paths: list[str],
-    placed: Mapping[Path, os.stat_result] | None = None,
-) -> PendingIndex | None:
-    """:func:`update` up to the rename: the new index written to ``index.lock``.
-
-    None when the index is one this module leaves to dulwich; raises as
-    :func:`update` does.
-    """
     path = controldir / "index"
     with _lock:
         parsed = _load(path)
         if parsed is None:
-            return None
+            return False
         entries = dict(parsed.entries)
         for name in paths:
             key = name.encode("utf-8", "surrogateescape")
@@ -287,7 +227,11 @@ def prepare(
             with os.fdopen(fd, "wb") as handle:
                 handle.write(body + hashlib.sha1(body).digest())
                 inode = os.fstat(handle.fileno()).st_ino
+            fsutil.replace_then_free(lock, path)
         except BaseException:
             lock.unlink(missing_ok=True)
             raise
-    return PendingIndex(path, lock, parsed.version, entries, inode)
+        st = os.stat(path)
+        if st.st_ino == inode:  # else another writer came in between: reread
+            _cache[str(path)] = _Parsed(_identity(st), parsed.version, entries)
+    return True

@@ -133,9 +133,6 @@ class Transaction:
         # (id, files) of a stored tree the change may turn out to make (the
         # revision a restore brings back): then no tree is built.
         self.known_tree: tuple[str, FileTree] | None = None
-        # git's new index, written while the change's folders were synced and
-        # renamed into place once the branch has moved (gitindex.PendingIndex).
-        self.pending_index: Any = None
 
     def read(self, name: str) -> bytes | None:
         """The candidate content of a file (the change so far, else HEAD)."""
@@ -367,29 +364,20 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
             when=int(time.time()),
             staged=staged,
         )
-        # The audit record is built while the files' fsyncs wait (as if the
-        # change were committed: it is used only once the branch has moved).
-        result.revision = commit
-        recorder = tx.recorder
         try:
-            apply_files(
-                store, tx, changed, commit, staged,
-                meanwhile=(lambda: recorder.prepare_committed(result))
-                if recorder is not None else None,
-            )
+            apply_files(store, tx, changed, commit, staged)
         except BaseException:
-            result.revision = None
             store.repo.forget(commit)
             raise
     finally:
         staged.discard()
+    result.revision = commit
     tx.result = result
     if tx.recorder is not None:
         # Recorded now: the record's fsync and the branch folder's run while
         # the rest of the change (git's index, the journal) is done.
         tx.recorder.record_committed()
-    pending, tx.pending_index = tx.pending_index, None
-    finish_files(store, changed, commit, staged.placed, pending)
+    finish_files(store, changed, commit, staged.placed)
     logs.set_live_revision(commit)
     from vpa_config.keyindex import record_commit
 
@@ -591,15 +579,11 @@ def apply_files(
     changed: dict[str, tuple[bytes, int] | None],
     commit: str,
     staged: fsutil.StagedWrites | None = None,
-    meanwhile: Callable[[], None] | None = None,
 ) -> None:
     """Journal, write the files, move the branch; roll back on any failure.
 
     :func:`finish_files` then brings git's index up to date and drops the
-    journal. ``meanwhile`` (which must not raise) runs while the first
-    fsyncs wait on the disk; git's new index is written to ``index.lock``
-    while the second wait (``tx.pending_index``), and renamed into place by
-    :func:`finish_files`, once the branch has moved.
+    journal.
 
     ``staged`` holds the commit's objects, written but not yet synced (None:
     they are durable already). Every file of the change (the objects, the
@@ -633,7 +617,7 @@ def apply_files(
                 staged.write(paths[name], entry[0], entry[1])
         journal = record  # from here on a failure puts the files back
         staged.write_in_place(journal_path, json.dumps(record).encode(), 0o644)
-        staged.sync(meanwhile)
+        staged.sync()
         store.maybe_crash("after-journal")
         folders = staged.place(objects, sync_dirs=False, new=True)
         # The first file alone, then the others: a kill between leaves some
@@ -648,9 +632,7 @@ def apply_files(
                 if changed[name] is None:
                     fsutil.remove_file(paths[name], store.root)
         # Each folder's renames are made durable once, before the ref moves.
-        fsutil.sync_folders(
-            folders, lambda: _prepare_index(store, tx, changed, commit, staged)
-        )
+        fsutil.sync_folders(folders)
         store.maybe_crash("before-ref")
         if move is not None:
             # The branch's rename is synced with the audit record, before the
@@ -664,37 +646,10 @@ def apply_files(
         staged.discard()
         if move is not None:
             move.abort()
-        if tx.pending_index is not None:
-            tx.pending_index.abort()
-            tx.pending_index = None
         if journal is not None:
             _roll_back(store, journal)
         raise
     store.maybe_crash("after-ref")
-
-
-def _prepare_index(
-    store: ConfigStore,
-    tx: Transaction,
-    changed: dict[str, tuple[bytes, int] | None],
-    commit: str,
-    staged: fsutil.StagedWrites,
-) -> None:
-    """Write git's index of ``commit`` to ``index.lock``, for :func:`finish_files`.
-
-    Anything in the way (a git command holding the lock, an index this
-    module does not write) leaves ``tx.pending_index`` None: the index is
-    then updated the usual way once the branch has moved.
-    """
-    from vpa_config import gitindex
-
-    try:
-        tx.pending_index = gitindex.prepare(
-            store.repo.controldir, store.root, store.repo.files(commit),
-            sorted(changed), staged.placed,
-        )
-    except Exception:  # noqa: BLE001 (update_index reports it, later)
-        tx.pending_index = None
 
 
 def finish_files(
@@ -702,35 +657,20 @@ def finish_files(
     changed: dict[str, tuple[bytes, int] | None],
     commit: str,
     placed: dict[Path, os.stat_result] | None = None,
-    pending: Any = None,
 ) -> None:
     """After the branch moved: git's index, then the journal is done with.
 
     ``placed`` holds each file's stat as it was renamed into place
-    (``StagedWrites.placed``): the index records that. ``pending`` is the
-    new index already written (``gitindex.PendingIndex``): it is renamed
-    into place.
+    (``StagedWrites.placed``): the index records that.
     """
-    if not _place_index(pending):
-        store.repo.update_index(
-            store.repo.files(commit), store.root, sorted(changed), placed
-        )
+    store.repo.update_index(
+        store.repo.files(commit), store.root, sorted(changed), placed
+    )
     store.maybe_crash("after-index")
     fsutil.unlink_then_free(_journal_path(store))
     from vpa_config import settings_cache
 
     settings_cache.flush()
-
-
-def _place_index(pending: Any) -> bool:
-    """Rename a prepared index into place; False when there is none, or it failed."""
-    if pending is None:
-        return False
-    try:
-        pending.finish()
-    except OSError:
-        return False  # update_index tries again, and reports what it finds
-    return True
 
 
 def _journal_path(store: ConfigStore) -> Path:
