@@ -108,7 +108,8 @@ def leftovers(root: Path) -> list[str]:
         *git.glob("objects/??/*.lock"),
         *git.glob("objects/??/.vpa-tmp-*"),
         *git.glob(".vpa-tmp-*"),
-        *git.glob("vpa-config.journal"),
+        # The journal's file stays between changes, empty.
+        *(p for p in git.glob("vpa-config.journal") if p.stat().st_size),
         *fsutil.stray_temp_files(root),
     ]
     return sorted(

@@ -26,6 +26,7 @@ from reliability import (
 
 from vpa_config import documents, fsutil, gitindex
 from vpa_config.errors import StorageError
+from vpa_config.layout import journal_left
 from vpa_config.store import ConfigStore
 
 SEED = {
@@ -278,7 +279,7 @@ def test_a_journal_cut_short_is_dropped_and_changes_nothing(root: Path) -> None:
 
     assert store.repo.head() == head
     assert working_tree(root) == before
-    assert not (root / ".git" / "vpa-config.journal").exists()
+    assert not journal_left(root / ".git")
     assert store.set("a.yaml", "a", 13, actor=ACTOR).committed
     store.close()
     assert leftovers(root) == []

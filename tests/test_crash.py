@@ -39,6 +39,7 @@ from vpa_config import documents
 from vpa_config.errors import NothingToDoError, StorageError
 from vpa_config.gitrepo import GitRepo
 from vpa_config.history import parse_message
+from vpa_config.layout import journal_left
 from vpa_config.lock import StoreLock
 from vpa_config.store import ConfigStore
 
@@ -106,7 +107,7 @@ def _child_work(root: Path, run: int, changes: int, points: str) -> Any:
         else:
             os.environ.pop("VPA_CONFIG_TEST_CRASH", None)
         rng = random.Random(run)
-        if (root / ".git" / "vpa-config.journal").exists():
+        if journal_left(root / ".git"):
             os.write(fd, b"JOURNAL\n")
         store = ConfigStore.open(root)
         for number in range(changes):

@@ -33,6 +33,7 @@ from reliability import (
 )
 
 from vpa_config.errors import StorageError
+from vpa_config.layout import journal_left
 from vpa_config.settings import SETTINGS_FILE
 from vpa_config.store import ConfigStore
 
@@ -105,7 +106,7 @@ def test_full_disk_refuses_cleanly_at_every_stage(
         except StorageError as exc:
             assert "the disk is full" in str(exc)
             assert snapshot(root) == before
-            assert not (root / ".git" / "vpa-config.journal").exists()
+            assert not journal_left(root / ".git")
             outcomes["refused: disk full"] += 1
         else:
             outcomes["committed"] += 1

@@ -6,6 +6,7 @@ pulling in the settings model.
 
 from __future__ import annotations
 
+import os
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -13,7 +14,16 @@ SETTINGS_FILE = ".vpa-config/settings.yaml"
 SCHEMA_DIR = ".vpa-config/schemas/"
 SETTINGS_SCHEMA = "vpa-config/settings.schema.json"
 # In the git dir: the record of a change in progress (see transaction.py).
+# The file stays between changes, empty: only one with content is a journal.
 JOURNAL = "vpa-config.journal"
+
+
+def journal_left(controldir: Path) -> bool:
+    """Whether a change's journal is there (a file with content: see JOURNAL)."""
+    try:
+        return os.stat(controldir / JOURNAL).st_size > 0
+    except OSError:
+        return False
 
 
 def shipped_schema_dir() -> Path:

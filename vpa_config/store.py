@@ -506,13 +506,11 @@ class ConfigStore(Record):
             self.crash_points = frozenset(points.split(","))
 
     def _recover_if_needed(self) -> None:
-        from vpa_config.layout import JOURNAL
+        from vpa_config.layout import journal_left
 
         # A killed change leaves its journal, or at least the lock record of
         # its holder (then perhaps temporary files): either means recovery.
-        if not (self.repo.controldir / JOURNAL).exists() and not (
-            self.lock.record_left()
-        ):
+        if not journal_left(self.repo.controldir) and not self.lock.record_left():
             return
         # A live holder's journal and record are its change in progress
         # (reads come from HEAD, which it has not moved yet): not ours to touch.

@@ -32,7 +32,8 @@ from vpa_config.errors import HandEditsError, InvalidConfigError, Problem
 from vpa_config.gitrepo import EXEC_MODE, FILE_MODE, FileTree
 from vpa_config.history import CommitMessage, FileChange, one_line
 from vpa_config.identity import COMMITTER, Actor
-from vpa_config.layout import JOURNAL  # named there, for opening a store without this
+# Named there, for opening a store without this module.
+from vpa_config.layout import JOURNAL, journal_left
 from vpa_config.records import Record
 
 if TYPE_CHECKING:
@@ -667,7 +668,7 @@ def finish_files(
         store.repo.files(commit), store.root, sorted(changed), placed
     )
     store.maybe_crash("after-index")
-    fsutil.unlink_then_free(_journal_path(store))
+    fsutil.empty_file(_journal_path(store))
     from vpa_config import settings_cache
 
     settings_cache.flush()
@@ -711,7 +712,7 @@ def _journal_record(
 def _roll_back(store: ConfigStore, journal: dict[str, Any]) -> None:
     for name, record in journal["files"].items():
         _put(store, name, record["before"])
-    _journal_path(store).unlink(missing_ok=True)
+    fsutil.empty_file(_journal_path(store))
 
 
 def _put(store: ConfigStore, name: str, state: list[Any] | None) -> None:
@@ -740,7 +741,7 @@ def recover(store: ConfigStore, on_recovered: Callable[[str, dict[str, Any]], No
     """
     path = _journal_path(store)
     dead = store.lock.recovered_from
-    if dead is None and not path.exists():
+    if dead is None and not journal_left(store.repo.controldir):
         return
     if dead is not None:
         logs.emit(
@@ -748,12 +749,16 @@ def recover(store: ConfigStore, on_recovered: Callable[[str, dict[str, Any]], No
         )
     _sweep_leftovers(store)
     try:
-        journal = json.loads(path.read_bytes())
+        data = path.read_bytes()
     except FileNotFoundError:
         return
+    if not data:
+        return  # the file is kept between changes: empty, it is no journal
+    try:
+        journal = json.loads(data)
     except ValueError:
         # A journal cut short by a kill was written before any file was touched.
-        path.unlink(missing_ok=True)
+        fsutil.empty_file(path)
         return
     head = store.repo.head()
     committed = head == journal["commit"]
@@ -764,7 +769,7 @@ def recover(store: ConfigStore, on_recovered: Callable[[str, dict[str, Any]], No
         store.repo.update_index(
             store.repo.files(head), store.root, sorted(journal["files"])
         )
-    path.unlink(missing_ok=True)
+    fsutil.empty_file(path)
     on_recovered("completed" if committed else "rolled_back", journal)
 
 

@@ -185,11 +185,11 @@ def check_worktree(probe: StoreProbe) -> Observation:
 
 
 def check_lock(probe: StoreProbe, settings: HealthSettings) -> Observation:
-    from vpa_config.transaction import JOURNAL
+    from vpa_config.layout import journal_left
 
     with probe.session() as store:
         holder = store.lock.holder()
-        interrupted = (store.repo.controldir / JOURNAL).exists()
+        interrupted = journal_left(store.repo.controldir)
     if holder is None and interrupted:
         return Observation(
             HealthState.DEGRADED,
