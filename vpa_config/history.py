@@ -211,6 +211,8 @@ def _identical(old: Any, new: Any) -> bool:
 
 
 def _diff(old: Any, new: Any, path: tuple[Part, ...]) -> Iterator[KeyChange]:
+    if old is new and isinstance(old, (dict, list)):
+        return  # one section in both (an edit in place shares what it kept)
     if isinstance(old, (dict, list)) and _identical(old, new):
         return  # an unchanged section: nothing below it to walk
     if isinstance(old, dict) and isinstance(new, dict):
