@@ -40,6 +40,19 @@ CASES = [
     ("log", "--json"),
     ("log", "-n", "2"),
     ("log", "-n", "1", "--json", "assistant.yaml"),
+    ("log", "--json", "-n", "2"),
+    ("log", "-n2", "--json"),
+    ("log", "--max-count", "1", "assistant.yaml"),
+    ("log", "--max-count=3", "--json"),
+    ("log", "--author", "Ada"),
+    ("log", "--author", "nobody at all"),
+    ("log", "--kind", "set", "--json"),
+    ("log", "--kind", "nosuch"),
+    ("log", "--key", "assistant.yaml:llm.temperature"),
+    ("log", "--key=assistant.yaml", "--json"),
+    ("log", "--since", "2000-01-01", "-n", "3"),
+    ("log", "--until", "2000-01-01"),
+    ("log", "--since", "not a time"),
     ("log", "assistant.yaml"),
     ("log", "gone.yaml"),
 ]
@@ -93,9 +106,11 @@ def test_the_store_from_the_environment_answers_as_click_does(
         ["audit", "f"], ["audit", "f", "k", "x"], ["audit", "-h", "f", "k"],
         ["audit", "--", "f", "k"], ["blame"], ["blame", "--help", "f"],
         ["log", "-n"], ["log", "-n", "0"], ["log", "-n", "x"], ["log", "-n", "-1"],
-        ["log", "-n", "+3"], ["log", "-n", " 3"], ["log", "-n5"], ["log", "--json", "-n", "2"],
-        ["log", "-n", "2", "-n", "3"], ["log", "a", "b"], ["log", "--max-count", "3"],
-        ["log", "--author", "x"], ["get", "f"], ["set", "f", "k"], ["set", "f", "k", "-1"],
+        ["log", "-n", "+3"], ["log", "-n", " 3"], ["log", "-n0"], ["log", "-n=3"],
+        ["log", "-n", "2", "-n", "3"], ["log", "a", "b"], ["log", "--max-count=-3"],
+        ["log", "--author"], ["log", "--author="], ["log", "--author", "-x"],
+        ["log", "--kind", "set", "--kind", "rm"], ["log", "--since=", "f"],
+        ["log", "--json", "--json"], ["log", "--reverse"], ["get", "f"], ["set", "f", "k"], ["set", "f", "k", "-1"],
         ["set", "f", "k", "v", "-m"], ["set", "f", "k", "v", "-m", "-x"],
         ["set", "f", "k", "v", "--reason="], ["set", "f", "k", "v", "-mx"],
         ["set", "f", "k", "v", "--", "w"], ["set", "f", "k", "v", "--help"],
@@ -117,10 +132,20 @@ def test_the_forms_it_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert fast.plan([f"--store={folder}", "blame", "--json", "f"]) == fast.Plan(
         "blame", tmp_path, ("f",), True
     )
-    assert fast.plan(["log", "-n", "20"]) == fast.Plan("log", None, (None, 20), False)
-    assert fast.plan(["log", "-n", "3", "f", "--json"]) == fast.Plan(
-        "log", None, ("f", 3), True
+    nothing = (None,) * 5
+    assert fast.plan(["log", "-n", "20"]) == fast.Plan(
+        "log", None, (None, 20, *nothing), False
     )
+    assert fast.plan(["log", "-n", "3", "f", "--json"]) == fast.Plan(
+        "log", None, ("f", 3, *nothing), True
+    )
+    assert fast.plan(["log", "--json", "-n5"]) == fast.Plan(
+        "log", None, (None, 5, *nothing), True
+    )
+    assert fast.plan(
+        ["log", "--max-count=2", "--author", "Ann", "--since", "2h ago", "f",
+         "--until=now", "--kind", "set", "--key", "f:a.b"]
+    ) == fast.Plan("log", None, ("f", 2, "Ann", "2h ago", "now", "set", "f:a.b"), False)
     assert fast.plan(["set", "f", "k", "v", "-m", "why", "--dry-run"]) == fast.Plan(
         "set", None, ("f", "k", "v", False, "why", None, True), False
     )

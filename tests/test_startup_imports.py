@@ -140,6 +140,39 @@ def test_a_read_from_a_current_index_imports_no_dataclasses_typing_or_openssl(
     )
 
 
+# Not needed by a plain ``set`` of a scalar either: OpenSSL (the hashes of a
+# change's objects, audit record and git index come from the interpreter's
+# own SHA modules), typing, copy (a scalar's old and new values are not
+# copied), the settings model.
+SET_STDLIB_FORBIDDEN = (
+    "hashlib", "_hashlib", "typing", "copy", "dataclasses", "inspect",
+    "vpa_config.settings", "pydantic",
+)
+
+
+def test_a_set_imports_no_openssl_typing_or_copy(
+    run_cli: RunCli, example: Path, tmp_path: Path
+) -> None:
+    args = ("set", "assistant.yaml", "llm.temperature", "0.45", "-m", "x")
+    assert run_cli(*args, store=example).returncode == 0  # settings remembered
+    env = cli_env(tmp_path)
+    env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], *site.getsitepackages()])
+    done = subprocess.run(
+        [sys.executable, "-S", "-X", "importtime", "-m", "vpa_config",
+         "--store", str(example), "set", "assistant.yaml", "llm.temperature", "0.35",
+         "-m", "x"],
+        capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path,
+    )
+    found = set(IMPORTED.findall(done.stderr))
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "vpa_config.transaction" in found  # the check sees the command's imports
+    assert not found & set(SET_STDLIB_FORBIDDEN), sorted(
+        found & set(SET_STDLIB_FORBIDDEN)
+    )
+    assert git(example, "show", "HEAD:assistant.yaml").count("temperature: 0.35") == 1
+
+
 def _modules_of(run_cli: RunCli, store: Path, *args: str) -> set[str]:
     done = run_cli(*args, store=store, env={"PYTHONPROFILEIMPORTTIME": "1"})
     assert done.returncode == 0, done.stderr[-2000:]

@@ -57,9 +57,9 @@ def audit_path(store: ConfigStore) -> Path:
 
 def line_hash(line: bytes) -> str:
     """The hash the next record carries as ``prev``."""
-    import hashlib  # OpenSSL: loaded by a change, not by a read
+    from vpa_config.digests import sha256
 
-    return hashlib.sha256(line).hexdigest()
+    return sha256(line).hexdigest()
 
 
 def _utc_stamp(now: float) -> str:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from vpa_config import documents
 from vpa_config.errors import ParseError, Problem, SchemaNotFoundError
 from vpa_config.records import FrozenRecord
 from vpa_config.validation import SchemaRegistry, SchemaSource, validate
+
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class FileVerdict(FrozenRecord):

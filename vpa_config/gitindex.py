@@ -20,7 +20,10 @@ untracked cache) are dropped on write, which git allows: it rebuilds them.
 
 from __future__ import annotations
 
-import hashlib
+try:  # the interpreter's own SHA-1, without OpenSSL (hashlib costs ~2.5 ms)
+    import _sha1 as hashlib
+except ImportError:  # pragma: no cover (an interpreter built without it)
+    import hashlib
 import os
 import struct
 import threading

@@ -122,10 +122,10 @@ _UNKNOWN: Any = object()
 
 def _object_id(kind: bytes, raw: bytes) -> tuple[bytes, str]:
     """git's header of an object of this type and content, and its hex id."""
-    import hashlib
+    from vpa_config.digests import sha1
 
     header = b"%s %d\x00" % (kind, len(raw))
-    digest = hashlib.sha1(header)
+    digest = sha1(header, len(header) + len(raw))
     digest.update(raw)
     return header, digest.hexdigest()
 

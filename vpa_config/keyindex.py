@@ -919,6 +919,17 @@ def index_for(repo: GitRepo) -> KeyIndex:
     return index
 
 
+def close_all() -> None:
+    """Close every index this process opened (the end of a command-line process).
+
+    An index left open is closed when its repository is collected; a process
+    about to exit closes them itself, so that SQLite ends its write-ahead log
+    as it does on close (no ``-wal`` or ``-shm`` file left behind).
+    """
+    for index in list(_open.values()):
+        index.close()
+
+
 def synced(repo: GitRepo) -> KeyIndex:
     """The repository's index, brought up to HEAD."""
     index = index_for(repo)

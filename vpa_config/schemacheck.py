@@ -49,8 +49,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
+
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "CompiledSchema",
@@ -61,8 +64,9 @@ __all__ = [
     "id_of",
 ]
 
-Check = Callable[[Any], bool]
-Lookup = Callable[[str], "tuple[Any, str] | None"]
+if TYPE_CHECKING:  # names for annotations only
+    Check = Callable[[Any], bool]
+    Lookup = Callable[[str], "tuple[Any, str] | None"]
 
 DRAFT_URIS = {
     "http://json-schema.org/draft-04/schema": "draft4",

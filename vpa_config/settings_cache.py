@@ -124,9 +124,9 @@ def _key(data: Any) -> str | None:
         text = json.dumps(data, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError):
         return None
-    import hashlib  # OpenSSL: not loaded by a read that never needs settings
+    from vpa_config.digests import sha256
 
-    digest = hashlib.sha256(_code_digest().encode() + b"\0" + text.encode())
+    digest = sha256(_code_digest().encode() + b"\0" + text.encode())
     return digest.hexdigest()[:32]
 
 
@@ -139,10 +139,10 @@ def _code_digest() -> str:
     if _code is None:
         # Every settings module of the package: the model and its parts
         # (settings.py, health/settings.py, ...) and this file.
-        import hashlib
+        from vpa_config.digests import sha256
 
         here = os.path.dirname(os.path.realpath(__file__))
-        digest = hashlib.sha256()
+        digest = sha256()  # a few small files
         for relative in sorted(_settings_modules(here)):
             digest.update(relative.encode() + b"\0")
             try:

@@ -25,7 +25,6 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from vpa_config import fsutil, logs
 from vpa_config.errors import HandEditsError, InvalidConfigError, Problem
@@ -36,7 +35,10 @@ from vpa_config.identity import COMMITTER, Actor
 from vpa_config.layout import JOURNAL, journal_left
 from vpa_config.records import Record
 
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
 if TYPE_CHECKING:
+    from typing import Any
+
     from vpa_config.store import ConfigStore
 
 

@@ -21,14 +21,13 @@ a schema the size of renovate's, is remembered across runs by content digest
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
+from vpa_config.digests import sha256
 from vpa_config.errors import Problem, SchemaError, SchemaNotFoundError
 from vpa_config.explain import (
     REDACTED,
@@ -43,6 +42,10 @@ from vpa_config.explain import (
 from vpa_config.keypath import Part, format_dotted
 from vpa_config.layout import shipped_schema_dir
 from vpa_config.records import FrozenRecord
+
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "REDACTED",
@@ -99,7 +102,7 @@ class SchemaSource(FrozenRecord):
         """Full sha256 of the schema text (hashed once per source)."""
         if self._sha256 is None:
             object.__setattr__(
-                self, "_sha256", hashlib.sha256(self.content).hexdigest()
+                self, "_sha256", sha256(self.content).hexdigest()
             )
         return self._sha256
 
@@ -258,11 +261,11 @@ class SchemaRegistry:
     def fingerprint(self) -> str:
         """A digest of every schema a ``$ref`` could reach from here."""
         if self._fingerprint is None:
-            digest = hashlib.sha256(str(self._shipped_dir).encode())
+            digest = sha256(str(self._shipped_dir).encode())
             for base, schemas in (("s", self._store), ("o", self._overrides)):
                 for name in sorted(schemas):
                     digest.update(f"{base}:{name}\0".encode())
-                    digest.update(hashlib.sha256(schemas[name]).digest())
+                    digest.update(sha256(schemas[name]).digest())
             for uri in sorted(self._extra):
                 digest.update(uri.encode() + self._extra[uri].sha256.encode())
             self._fingerprint = digest.hexdigest()
@@ -390,7 +393,7 @@ class SchemaRegistry:
         """
         parts = (source.uri, source.sha256, self.fingerprint, _jsonschema_stamp())
         text = "\0".join(parts)
-        return "schema-decided-" + hashlib.sha256(text.encode()).hexdigest()[:32]
+        return "schema-decided-" + sha256(text.encode()).hexdigest()[:32]
 
     def decider(self, source: SchemaSource) -> Any:
         """The schema compiled by :mod:`vpa_config.schemacheck` (None: declined)."""
@@ -464,8 +467,9 @@ def _shipped_contents(folder: Path) -> dict[str, bytes]:
 
 def _checked_key(cls: Any, content: bytes) -> str:
     """Names a schema text checked valid against this metaschema."""
-    digest = hashlib.sha256(cls.__name__.encode() + b"\0")
-    digest.update(json.dumps(cls.META_SCHEMA, sort_keys=True).encode() + b"\0")
+    meta = json.dumps(cls.META_SCHEMA, sort_keys=True).encode() + b"\0"
+    digest = sha256(cls.__name__.encode() + b"\0", len(meta) + len(content))
+    digest.update(meta)
     digest.update(content)
     return "schema-checked-" + digest.hexdigest()[:32]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from vpa_config import documents
 from vpa_config.blobcache import MISS
@@ -29,7 +28,10 @@ from vpa_config.validation import (
     validate,
 )
 
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
 if TYPE_CHECKING:
+    from typing import Any
+
     from vpa_config.blobcache import BlobCache
     from vpa_config.settings import StoreSettings
     from vpa_config.store import ConfigStore
@@ -544,6 +546,9 @@ def _has_secret_keyword(node: Any) -> bool:
 
 def _detached(keys: list[KeyChange]) -> list[KeyChange]:
     """Key changes whose values are the caller's own, not the shared parses'."""
+    if not any(isinstance(value, (dict, list)) for key in keys
+               for value in (key.old, key.new)):
+        return list(keys)  # scalars only: nothing to copy (nor copy to import)
     import copy
 
     return [

@@ -16,9 +16,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from typing import Any
 
 from vpa_config.keypath import Part
+
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
+if TYPE_CHECKING:
+    from typing import Any
 
 _TAGS = {
     "tag:yaml.org,2002:str",

@@ -3,8 +3,10 @@
 Importing click costs about as much as answering ``audit`` or ``blame`` from
 a current key index, so :func:`plan` recognises the forms scripts and people
 type most (``[--store DIR] audit [--json] FILE KEY``, ``blame [--json]
-FILE``, ``log [-n N] [--json] [FILE]``, ``set FILE KEY VALUE [-m REASON]
-[--actor A] [--string] [--dry-run] [--json]``) and :func:`run` calls the
+FILE``, ``log [FILE]`` with any of ``-n N`` (``-nN``, ``--max-count``),
+``--json``, ``--author``, ``--since``, ``--until``, ``--kind`` and ``--key``,
+``set FILE KEY VALUE [-m REASON] [--actor A] [--string] [--dry-run]
+[--json]``, in any order) and :func:`run` calls the
 same functions as the click commands. Anything else (another option, ``--help``,
 a wrong number of arguments, an environment that sets an option, a stream
 click would re-encode) returns None from :func:`plan`, and click parses the
@@ -21,11 +23,10 @@ from __future__ import annotations
 # objects and refs without dulwich now; with a current index, ``get`` could
 # take HEAD's blob id from it and the parse from the fact cache, as
 # ``blame`` does).
-# TODO(#9): a plain ``set`` imports no dulwich (gitrepo.py, packread.py), no
-# dataclasses (records.py) and no concurrent.futures (workers.py); of what it
-# still imports, PyYAML (about 6 ms) is needed, and OpenSSL's hashlib (about
-# 2.5 ms: validation and gitindex import it at the top, and gitrepo's SHA-1
-# could come from the built-in _sha1) is not.
+# A plain ``set`` imports no dulwich (gitrepo.py, packread.py), no
+# dataclasses (records.py), no concurrent.futures (workers.py), no OpenSSL
+# (digests.py) and no typing; of what it still imports, PyYAML (about 6 ms)
+# is needed.
 
 import errno
 import os
@@ -71,14 +72,16 @@ def plan(argv: list[str]) -> Plan | None:
         if found is None or store is _REFUSED:
             return None
         return Plan(command, store, found[0], found[1])
-    limit, words = _limit(words) if command == "log" else (None, words)
-    if words is None:
-        return None
+    if command == "log":
+        found = _log_args(words)
+        if found is None or store is _REFUSED:
+            return None
+        return Plan(command, store, found[0], found[1])
     positional = [word for word in words if word != "--json"]
     if any(word.startswith("-") for word in positional):
         return None
     as_json = len(positional) != len(words)
-    args = _command_args(command, positional, limit)
+    args = _command_args(command, positional)
     if args is None or store is _REFUSED:
         return None
     return Plan(command, store, args, as_json)
@@ -158,15 +161,11 @@ _COMMANDS: dict[str, tuple[str, str]] = {
 _REFUSED: Any = object()
 
 
-def _command_args(
-    command: str, words: list[str], limit: int | None
-) -> tuple[Any, ...] | None:
+def _command_args(command: str, words: list[str]) -> tuple[Any, ...] | None:
     if command == "audit" and len(words) == 2:
         return (words[0], words[1])
     if command == "blame" and len(words) == 1:
         return (words[0],)
-    if command == "log" and len(words) <= 1:
-        return (words[0] if words else None, limit)
     return None
 
 
@@ -176,26 +175,10 @@ _SET_VALUED = {"-m": "reason", "--reason": "reason", "--actor": "actor"}
 
 def _set_args(words: list[str]) -> tuple[tuple[Any, ...], bool] | None:
     """(file, key, value, as_string, reason, actor, dry_run) and as_json, or None."""
-    given: dict[str, Any] = {}
-    positional: list[str] = []
-    at = 0
-    while at < len(words):
-        word = words[at]
-        name, _, inline = word.partition("=")
-        if word in _SET_FLAGS:
-            given[_SET_FLAGS[word]] = True
-        elif word in _SET_VALUED:
-            if at + 1 >= len(words) or words[at + 1].startswith("-"):
-                return None
-            given[_SET_VALUED[word]] = words[at + 1]
-            at += 1
-        elif name in ("--reason", "--actor") and inline and not inline.startswith("-"):
-            given[name[2:]] = inline
-        elif word.startswith("-"):
-            return None
-        else:
-            positional.append(word)
-        at += 1
+    parsed = _options(words, _SET_FLAGS, _SET_VALUED)
+    if parsed is None:
+        return None
+    given, positional = parsed
     if len(positional) != 3:
         return None
     # VPA_CONFIG_ACTOR is read by vpa_config.identity, which records its origin.
@@ -207,13 +190,73 @@ def _set_args(words: list[str]) -> tuple[tuple[Any, ...], bool] | None:
     return args, given.get("as_json", False)
 
 
-def _limit(words: list[str]) -> tuple[int | None, Any]:
-    """``-n N`` first among log's words: (N, the other words); words None if odd."""
-    if not words or words[0] != "-n":
-        return None, words
-    if len(words) < 2 or not _count(words[1]):
-        return None, None
-    return int(words[1]), words[2:]
+_LOG_FLAGS = {"--json": "as_json"}
+_LOG_VALUED = {
+    "-n": "limit", "--max-count": "limit", "--author": "author", "--since": "since",
+    "--until": "until", "--kind": "kind", "--key": "key_spec",
+}
+
+
+def _log_args(words: list[str]) -> tuple[tuple[Any, ...], bool] | None:
+    """(file, limit, author, since, until, kind, key_spec) and as_json, or None."""
+    if any(word.startswith("-n") and word[2:].isdigit() for word in words):
+        words = [  # ``-n5``: click reads a short option's value joined to it
+            f"--max-count={word[2:]}" if word.startswith("-n") and word[2:].isdigit()
+            else word
+            for word in words
+        ]
+    parsed = _options(words, _LOG_FLAGS, _LOG_VALUED)
+    if parsed is None:
+        return None
+    given, positional = parsed
+    limit = given.get("limit")
+    if len(positional) > 1 or (limit is not None and not _count(limit)):
+        return None
+    args = (
+        positional[0] if positional else None,
+        int(limit) if limit is not None else None,
+        *(given.get(name) for name in ("author", "since", "until", "kind", "key_spec")),
+    )
+    return args, given.get("as_json", False)
+
+
+def _options(
+    words: list[str], flags: dict[str, str], valued: dict[str, str]
+) -> tuple[dict[str, Any], list[str]] | None:
+    """(options given by name, the positional words), or None for click to parse.
+
+    Flags and options taking a value (``--opt VALUE``, ``--opt=VALUE`` for a
+    long one); an option given twice, a value that starts with ``-``, an
+    unknown option or ``--`` is left to click.
+    """
+    given: dict[str, Any] = {}
+    positional: list[str] = []
+    at = 0
+    while at < len(words):
+        word = words[at]
+        name, equals, inline = word.partition("=")
+        if word in flags:
+            key, value = flags[word], True
+        elif word in valued:
+            if at + 1 >= len(words) or words[at + 1].startswith("-"):
+                return None
+            key, value = valued[word], words[at + 1]
+            at += 1
+        elif equals and name.startswith("--") and name in valued:
+            if not inline or inline.startswith("-"):
+                return None
+            key, value = valued[name], inline
+        elif word.startswith("-"):
+            return None
+        else:
+            positional.append(word)
+            at += 1
+            continue
+        if key in given:
+            return None  # given twice: click decides which counts
+        given[key] = value
+        at += 1
+    return given, positional
 
 
 def _count(word: str) -> bool:
