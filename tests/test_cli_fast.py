@@ -110,11 +110,15 @@ def test_the_store_from_the_environment_answers_as_click_does(
         ["log", "-n", "2", "-n", "3"], ["log", "a", "b"], ["log", "--max-count=-3"],
         ["log", "--author"], ["log", "--author="], ["log", "--author", "-x"],
         ["log", "--kind", "set", "--kind", "rm"], ["log", "--since=", "f"],
-        ["log", "--json", "--json"], ["log", "--reverse"], ["get", "f"], ["set", "f", "k"], ["set", "f", "k", "-1"],
+        ["log", "--json", "--json"], ["log", "--reverse"], ["get", "f"],
+        ["set", "f", "k"], ["set", "f", "k", "-1"],
         ["set", "f", "k", "v", "-m"], ["set", "f", "k", "v", "-m", "-x"],
         ["set", "f", "k", "v", "--reason="], ["set", "f", "k", "v", "-mx"],
         ["set", "f", "k", "v", "--", "w"], ["set", "f", "k", "v", "--help"],
-        ["unset", "f", "k"],
+        ["unset", "f", "k"], ["restore"], ["restore", "r", "--discard-edits",
+        "--commit-edits"], ["restore", "r", "--help"], ["restore", "-1"],
+        ["restore", "r", "--", "f"], ["undo", "r"], ["undo", "--force"],
+        ["undo", "--commit-edits", "--discard-edits"],
     ],
     ids=repr,
 )
@@ -146,6 +150,12 @@ def test_the_forms_it_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         ["log", "--max-count=2", "--author", "Ann", "--since", "2h ago", "f",
          "--until=now", "--kind", "set", "--key", "f:a.b"]
     ) == fast.Plan("log", None, ("f", 2, "Ann", "2h ago", "now", "set", "f:a.b"), False)
+    assert fast.plan(["restore", "r", "f", "g", "--force", "-m", "w"]) == fast.Plan(
+        "restore", None, ("r", ("f", "g"), True, "refuse", "w", None, False), False
+    )
+    assert fast.plan(["undo", "--discard-edits", "--json"]) == fast.Plan(
+        "undo", None, ("discard", "", None, False), True
+    )
     assert fast.plan(["set", "f", "k", "v", "-m", "why", "--dry-run"]) == fast.Plan(
         "set", None, ("f", "k", "v", False, "why", None, True), False
     )
@@ -171,6 +181,19 @@ def test_an_option_set_in_the_environment_is_left_to_click(
     assert os.environ[name] == "json"
 
 
+RESTORE_CASES = [
+    ("restore", "HEAD~1", "-m", "back"),
+    ("restore", "HEAD~3", "assistant.yaml", "--json"),
+    ("restore", "HEAD~2", "--dry-run"),
+    ("restore", "--actor", "Bob <b@x.org>", "HEAD~1", "--reason=why", "--force"),
+    ("restore", "HEAD~1", "--commit-edits"),
+    ("restore", "HEAD~1", "gone.yaml"),
+    ("restore", "nosuch"),
+    ("restore", "nosuch", "--json"),
+    ("undo",),
+    ("undo", "-m", "oops", "--json"),
+    ("undo", "--dry-run", "--discard-edits"),
+]
 SET_CASES = [
     ("set", "assistant.yaml", "llm.temperature", "0.4", "-m", "calmer"),
     ("set", "assistant.yaml", "llm.temperature", "0.40", "--reason", "typed"),
@@ -184,7 +207,7 @@ SET_CASES = [
 ]
 
 
-@pytest.mark.parametrize("args", SET_CASES, ids=" ".join)
+@pytest.mark.parametrize("args", SET_CASES + RESTORE_CASES, ids=" ".join)
 def test_a_plain_set_changes_and_answers_as_click_does(
     run_cli: RunCli, example: Path, tmp_path: Path, args: tuple[str, ...]
 ) -> None:

@@ -12,8 +12,8 @@ import random
 from pathlib import Path
 
 import pytest
-
 from conftest import RunCli, git
+
 from vpa_config import identity
 
 PERSON = "[user]\n\tname = Git Person\n\temail = git@example.org\n"
@@ -154,7 +154,9 @@ def test_the_environment_names_the_files_as_for_dulwich(
     files: Files, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     files.write(".gitconfig", "[user]\n\tname = Home\n\temail = home@x\n")
-    elsewhere = files.write("elsewhere/config", "[user]\n\tname = Else\n\temail = e@x\n")
+    elsewhere = files.write(
+        "elsewhere/config", "[user]\n\tname = Else\n\temail = e@x\n"
+    )
     xdg = files.home / "xdg"
     (xdg / "git").mkdir(parents=True)
     (xdg / "git" / "config").write_text("[user]\n\tname = Xdg\n\temail = x@x\n")
@@ -216,7 +218,8 @@ def test_generated_config_files_get_dulwichs_answer(files: Files, seed: int) -> 
 
         ours, theirs = files.answers()
 
-        assert ours == theirs, (files.repo.read_text(), (files.home / ".gitconfig").read_text())
+        shown = (files.repo.read_text(), (files.home / ".gitconfig").read_text())
+        assert ours == theirs, shown
 
 
 def test_a_restore_by_the_git_identity_reads_no_dulwich_config(

@@ -173,6 +173,18 @@ def test_a_set_imports_no_openssl_typing_or_copy(
     assert git(example, "show", "HEAD:assistant.yaml").count("temperature: 0.35") == 1
 
 
+@pytest.mark.parametrize(
+    "args", [("restore", "HEAD~1", "-m", "back"), ("undo", "--json")], ids=" ".join
+)
+def test_a_plain_restore_or_undo_imports_no_click_or_dulwich(
+    run_cli: RunCli, example: Path, args: tuple[str, ...]
+) -> None:
+    found = _modules_of(run_cli, example, *args)
+
+    assert not {name for name in found if name.split(".")[0] in ("click", "dulwich")}
+    assert "vpa_config.transaction" in found
+
+
 def _modules_of(run_cli: RunCli, store: Path, *args: str) -> set[str]:
     done = run_cli(*args, store=store, env={"PYTHONPROFILEIMPORTTIME": "1"})
     assert done.returncode == 0, done.stderr[-2000:]

@@ -31,7 +31,7 @@ LARGE = 1 << 16
 
 
 def sha1(data: bytes = b"", size: int | None = None) -> Any:
-    """A SHA-1 hash object holding ``data``; ``size``: the bytes it will hash in all."""
+    """A SHA-1 hash object holding ``data``; ``size``: all the bytes it will hash."""
     if (len(data) if size is None else size) < LARGE:
         return _small_sha1(data)
     import hashlib
@@ -40,7 +40,7 @@ def sha1(data: bytes = b"", size: int | None = None) -> Any:
 
 
 def sha256(data: bytes = b"", size: int | None = None) -> Any:
-    """A SHA-256 hash object holding ``data``; ``size``: the bytes it will hash in all."""
+    """A SHA-256 hash object holding ``data``; ``size``: all the bytes it will hash."""
     if (len(data) if size is None else size) < LARGE:
         return _small_sha256(data)
     import hashlib

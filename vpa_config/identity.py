@@ -150,7 +150,9 @@ def _plain_identity(files: list[tuple[str, bool]]) -> Any:
 
 
 _NOT_PLAIN: Any = object()
-_NAME_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-")
+_NAME_CHARS = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-"
+)
 _SECTION_CHARS = _NAME_CHARS | {ord(".")}
 
 

@@ -5,8 +5,10 @@ a current key index, so :func:`plan` recognises the forms scripts and people
 type most (``[--store DIR] audit [--json] FILE KEY``, ``blame [--json]
 FILE``, ``log [FILE]`` with any of ``-n N`` (``-nN``, ``--max-count``),
 ``--json``, ``--author``, ``--since``, ``--until``, ``--kind`` and ``--key``,
-``set FILE KEY VALUE [-m REASON] [--actor A] [--string] [--dry-run]
-[--json]``, in any order) and :func:`run` calls the
+``set FILE KEY VALUE``, ``restore REV [FILE...]`` and ``undo`` with their
+change options (``-m``, ``--actor``, ``--dry-run``, ``--json``, ``--string``,
+``--force``, ``--discard-edits`` or ``--commit-edits``), in any order) and
+:func:`run` calls the
 same functions as the click commands. Anything else (another option, ``--help``,
 a wrong number of arguments, an environment that sets an option, a stream
 click would re-encode) returns None from :func:`plan`, and click parses the
@@ -67,8 +69,8 @@ def plan(argv: list[str]) -> Plan | None:
     if rest is None or not rest:
         return None
     command, words = rest[0], rest[1:]
-    if command == "set":
-        found = _set_args(words)
+    if command in _CHANGES:
+        found = _CHANGES[command](words)
         if found is None or store is _REFUSED:
             return None
         return Plan(command, store, found[0], found[1])
@@ -157,6 +159,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "blame": ("history_text", "show_blame"),
     "log": ("history_text", "show_log"),
     "set": ("change_text", "set_value"),
+    "restore": ("restore_text", "restore_files"),
+    "undo": ("restore_text", "undo_last"),
 }
 _REFUSED: Any = object()
 
@@ -188,6 +192,55 @@ def _set_args(words: list[str]) -> tuple[tuple[Any, ...], bool] | None:
         given.get("dry_run", False),
     )
     return args, given.get("as_json", False)
+
+
+_UNDO_FLAGS = {
+    "--dry-run": "dry_run", "--json": "as_json", "--discard-edits": "discard",
+    "--commit-edits": "commit",
+}
+_RESTORE_FLAGS = {**_UNDO_FLAGS, "--force": "force"}
+
+
+def _restore_args(words: list[str]) -> tuple[tuple[Any, ...], bool] | None:
+    """(rev, files, force, hand_edits, reason, actor, dry_run) and as_json, or None."""
+    parsed = _options(words, _RESTORE_FLAGS, _SET_VALUED)
+    if parsed is None or not parsed[1]:
+        return None
+    given, positional = parsed
+    policy = _hand_edits(given)
+    if policy is None:
+        return None
+    args = (
+        positional[0], tuple(positional[1:]), given.get("force", False), policy,
+        given.get("reason", ""), given.get("actor") or None,
+        given.get("dry_run", False),
+    )
+    return args, given.get("as_json", False)
+
+
+def _undo_args(words: list[str]) -> tuple[tuple[Any, ...], bool] | None:
+    """(hand_edits, reason, actor, dry_run) and as_json, or None."""
+    parsed = _options(words, _UNDO_FLAGS, _SET_VALUED)
+    if parsed is None or parsed[1]:
+        return None
+    given = parsed[0]
+    policy = _hand_edits(given)
+    if policy is None:
+        return None
+    args = (
+        policy, given.get("reason", ""), given.get("actor") or None,
+        given.get("dry_run", False),
+    )
+    return args, given.get("as_json", False)
+
+
+def _hand_edits(given: dict[str, Any]) -> str | None:
+    """The hand-edit policy; None for both flags (click's usage error says so)."""
+    if given.get("discard") and given.get("commit"):
+        return None
+    if given.get("discard"):
+        return "discard"
+    return "commit" if given.get("commit") else "refuse"
 
 
 _LOG_FLAGS = {"--json": "as_json"}
@@ -308,3 +361,9 @@ def _plain_streams() -> bool:
         except LookupError:
             return False
     return True
+
+
+# change command -> its parser (which leaves to click what it does not take)
+_CHANGES: dict[str, Callable[[list[str]], Any]] = {
+    "set": _set_args, "restore": _restore_args, "undo": _undo_args,
+}

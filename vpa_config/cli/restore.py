@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from vpa_config.cli import render
 from vpa_config.cli.context import AppContext, pass_app
 from vpa_config.cli.options import change_options
+from vpa_config.cli.restore_text import restore_files, undo_last
 
 
 def _hand_edit_policy(discard: bool, commit: bool) -> str:
@@ -42,16 +42,10 @@ def restore_cmd(
     names REV; history is never rewritten. The store's own settings and
     schemas are restored only when named.
     """
-    result = app.store().restore(
-        rev,
-        files,
-        force=force,
-        hand_edits=_hand_edit_policy(discard_edits, commit_edits),
-        actor=actor,
-        reason=reason,
-        dry_run=dry_run,
+    return restore_files(
+        app, rev, files, force, _hand_edit_policy(discard_edits, commit_edits),
+        reason, actor, dry_run, as_json,
     )
-    return render.change_result(result, as_json)
 
 
 @click.command("undo")
@@ -69,10 +63,7 @@ def undo_cmd(
     as_json: bool,
 ) -> int:
     """Restore the state before the last change, as a new revision."""
-    result = app.store().undo(
-        actor=actor,
-        reason=reason,
-        dry_run=dry_run,
-        hand_edits=_hand_edit_policy(discard_edits, commit_edits),
+    return undo_last(
+        app, _hand_edit_policy(discard_edits, commit_edits), reason, actor, dry_run,
+        as_json,
     )
-    return render.change_result(result, as_json)
