@@ -277,24 +277,25 @@ def test_edit_dry_run_writes_nothing(
     assert snapshot(cli_store) == before
 
 
-def test_edit_refuses_over_hand_edits_and_keeps_the_draft(
+def test_edit_refuses_over_hand_edits_before_the_editor_opens(
     run_cli: RunCli, cli_store: Path, tmp_path: Path
 ) -> None:
     path = cli_store / "plugins.yaml"
     path.write_text(path.read_text() + "# hand edit\n")
-    mine = path.read_text().replace("# hand edit\n", "# from the editor\n")
-    env, _state = _editor(tmp_path, [mine])
+    env, state = _editor(tmp_path, [path.read_text() + "# from the editor\n"])
     before = snapshot(cli_store)
 
-    done = run_cli("edit", "plugins.yaml", store=cli_store, env=env, input="k\n")
+    done = run_cli("edit", "plugins.yaml", store=cli_store, env=env)
+    as_json = run_cli("edit", "plugins.yaml", "--json", store=cli_store, env=env)
 
-    assert done.returncode == 1
-    assert "uncommitted hand edits" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("vpa-config: plugins.yaml has uncommitted hand edits")
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "draft" not in done.stderr
+    assert _seen(state) == []
     assert snapshot(cli_store) == before
-    assert "draft kept in " in done.stderr
-    draft = Path(done.stderr.split("draft kept in ")[1].split(";")[0])
-    assert draft.read_text() == mine
+    assert as_json.returncode == 1
+    assert json.loads(as_json.stdout)["error"] == "HandEditsError"
 
 
 def test_edit_of_a_new_file_starts_empty(

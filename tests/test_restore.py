@@ -345,6 +345,27 @@ def test_restore_committing_hand_edits_first(run_cli: RunCli, app_store: Path) -
                ).strip() == "Vpa-Kind: hand-edit"
 
 
+def test_restore_of_named_files_commits_only_their_hand_edits(
+    run_cli: RunCli, app_store: Path
+) -> None:
+    app = app_store / "app.yaml"
+    app.write_text(app.read_text().replace("host: example.org", "host: mine.example"))
+    settings = app_store / ".vpa-config" / "settings.yaml"
+    settings.write_text(settings.read_text() + "# not part of the restore\n")
+    count = _count(app_store)
+
+    done = run_cli("restore", "HEAD~1", "app.yaml", "--commit-edits", store=app_store)
+
+    assert done.returncode == 0, done.stderr
+    assert _count(app_store) == count + 2
+    kept = git(app_store, "show", "--stat", "--format=%s", "HEAD~1")
+    assert kept.startswith("commit hand edits to app.yaml\n"), kept
+    assert ".vpa-config/settings.yaml" not in kept
+    assert settings.read_text().endswith("# not part of the restore\n")
+    status = git(app_store, "status", "--porcelain")
+    assert status.split() == ["M", ".vpa-config/settings.yaml"], status
+
+
 def test_undo_restores_the_state_before_the_last_change(
     run_cli: RunCli, app_store: Path
 ) -> None:

@@ -364,16 +364,15 @@ class ConfigStore(Record):
         block abandons the change; a refused change raises
         :class:`InvalidConfigError` and writes nothing.
         """
-        from vpa_config.identity import Actor, resolve_actor
         from vpa_config.transaction import ChangeRequest, Transaction, finish, recover
 
-        who = (actor if isinstance(actor, Actor)
-               else resolve_actor(actor, self.repo.controldir / "config"))
+        who = self._actor(actor)
         request = ChangeRequest(
             subject=subject, kind=kind, actor=who, reason=reason,
             source=self.source, dry_run=dry_run, force=force, tool=tool,
         )
         with logs.correlation_scope(), logs.bound(actor=str(who)):
+            self.maybe_pause("before-lock")
             audittrail.acquire_recorded(self, request)
             committed = False
             try:
@@ -390,6 +389,40 @@ class ConfigStore(Record):
         if tx.result.committed:
             for listener in list(self.listeners):
                 listener(tx.result)
+
+    @contextmanager
+    def _holding_lock(
+        self, subject: str, kind: str, who: Actor, dry_run: bool
+    ) -> Iterator[None]:
+        """The store lock, held while a change looks at what it acts on.
+
+        A restore's revision name, undo's last change and the hand edits a
+        commit takes are resolved with the lock held, and the transactions
+        inside take it again (it is re-entrant): no other change can commit
+        between the look and the change built on it.
+        """
+        from vpa_config.transaction import ChangeRequest, recover
+
+        request = ChangeRequest(
+            subject=subject, kind=kind, actor=who, source=self.source, dry_run=dry_run,
+        )
+        self.maybe_pause("before-lock")
+        audittrail.acquire_recorded(self, request)
+        try:
+            # A change a killed process left half done is settled before the
+            # working files are looked at (its transactions find nothing left).
+            recover(self, self._on_recovered)
+            self.lock.recovered_from = None
+            yield
+        finally:
+            self.lock.release()
+
+    def _actor(self, actor: str | Actor | None) -> Actor:
+        from vpa_config.identity import Actor, resolve_actor
+
+        if isinstance(actor, Actor):
+            return actor
+        return resolve_actor(actor, self.repo.controldir / "config")
 
     def lock_timeout(self) -> float:
         """Seconds to wait for the lock: ``VPA_CONFIG_LOCK_TIMEOUT`` or settings."""
@@ -499,6 +532,26 @@ class ConfigStore(Record):
         """Test hook: die here when ``VPA_CONFIG_TEST_CRASH`` names the point."""
         if point in self.crash_points:
             os._exit(137)
+
+    def maybe_pause(self, point: str) -> None:
+        """Test hook: wait here when ``VPA_CONFIG_TEST_PAUSE`` is ``POINT=FILE``.
+
+        The process creates FILE and goes on once FILE is removed (or after
+        a minute), so that a test can act while it stands at POINT. It
+        stops there once.
+        """
+        spec = os.environ.get("VPA_CONFIG_TEST_PAUSE")
+        if not spec or spec.partition("=")[0] != point:
+            return
+        import time
+
+        del os.environ["VPA_CONFIG_TEST_PAUSE"]
+
+        gate = Path(spec.partition("=")[2])
+        gate.touch()
+        deadline = time.monotonic() + 60
+        while gate.exists() and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def _crash_points_from_env(self) -> None:
         points = os.environ.get("VPA_CONFIG_TEST_CRASH", "")
@@ -668,20 +721,43 @@ class ConfigStore(Record):
         """Validate and commit the edits made to the working files directly.
 
         With ``files``, only the edits of those files (a file neither in the
-        folder nor at HEAD is not found).
+        folder nor at HEAD is not found). The edits are read with the store
+        lock held, so edits another change has just committed or discarded
+        are not committed again.
         """
-        edits = self._working_changes()
-        if files:
-            wanted = [fsutil.clean_name(name) for name in files]
-            head_files = self.repo.files(self.repo.head())
-            unknown = [
-                name for name in wanted
-                if name not in edits and name not in head_files
-                and not (self.root / name).exists()
-            ]
-            if unknown:
-                raise NotFoundError(f"{', '.join(unknown)}: no such file in the store")
-            edits = {name: edits[name] for name in wanted if name in edits}
+        who = self._actor(actor)
+        with self._holding_lock("commit hand edits", source_kind, who, dry_run):
+            edits = self._working_changes()
+            if files:
+                edits = self._edits_of(edits, [fsutil.clean_name(n) for n in files])
+            return self._commit_edits(
+                edits, actor=who, reason=reason, dry_run=dry_run, tool=tool,
+                source_kind=source_kind,
+            )
+
+    def _edits_of(
+        self, edits: dict[str, bytes | None], wanted: list[str]
+    ) -> dict[str, bytes | None]:
+        head_files = self.repo.files(self.repo.head())
+        unknown = [
+            name for name in wanted
+            if name not in edits and name not in head_files
+            and not (self.root / name).exists()
+        ]
+        if unknown:
+            raise NotFoundError(f"{', '.join(unknown)}: no such file in the store")
+        return {name: edits[name] for name in wanted if name in edits}
+
+    def _commit_edits(
+        self,
+        edits: dict[str, bytes | None],
+        *,
+        actor: Actor,
+        reason: str,
+        dry_run: bool = False,
+        tool: str = "",
+        source_kind: str = "hand-edit",
+    ) -> ChangeResult:
         names = ", ".join(sorted(edits)) or "nothing"
         try:
             with self.transaction(
@@ -717,14 +793,41 @@ class ConfigStore(Record):
 
         ``hand_edits`` says what to do with uncommitted edits to the files
         being restored: ``refuse`` (the default), ``discard`` them, or
-        ``commit`` them first as a revision of their own.
+        ``commit`` them first as a revision of their own (only theirs: the
+        hand edits of other files stay uncommitted). ``rev`` is resolved with
+        the store lock held (``HEAD~2`` counts from the HEAD the restore is
+        built on), before any hand edits are committed.
         """
-        target = self.repo.resolve(rev)
         names = [fsutil.clean_name(name) for name in files]
-        if hand_edits == "commit" and self._working_changes() and not dry_run:
-            self.adopt(actor=actor, reason=f"kept before restoring {target[:12]}")
-        short = target[:12]
+        who = self._actor(actor)
         label = ", ".join(names) if names else "all files"
+        held = subject or f"restore {label} from {rev}"
+        with self._holding_lock(held, kind, who, dry_run):
+            target = self.repo.resolve(rev)
+            if hand_edits == "commit" and not dry_run:
+                self._keep_edits(target, names, who)
+            return self._restore_from(
+                target, names, label, force=force, hand_edits=hand_edits, actor=who,
+                reason=reason, dry_run=dry_run, kind=kind, subject=subject,
+            )
+
+    def _keep_edits(self, target: str, names: list[str], who: Actor) -> None:
+        """Commit the hand edits of the files a restore of ``target`` covers."""
+        covered = names or _restored_names(
+            self.repo.files(target), self.repo.files(self.repo.head())
+        )
+        edits = self._working_changes()
+        kept = {name: edits[name] for name in covered if name in edits}
+        if kept:
+            reason = f"kept before restoring {target[:12]}"
+            self._commit_edits(kept, actor=who, reason=reason)
+
+    def _restore_from(
+        self, target: str, names: list[str], label: str, *, force: bool,
+        hand_edits: str, actor: Actor, reason: str, dry_run: bool, kind: str,
+        subject: str | None,
+    ) -> ChangeResult:
+        short = target[:12]
         with self.transaction(
             subject=subject or f"restore {label} from {short}", kind=kind,
             actor=actor, reason=reason, dry_run=dry_run, force=force,
@@ -763,7 +866,7 @@ class ConfigStore(Record):
                     "HEAD; restore takes files the store has or had"
                 )
         else:
-            names = sorted(n for n in set(old) | set(tx.tree) if not n.startswith(STORE_DIR))
+            names = _restored_names(old, tx.tree)
         from vpa_config import worktree
 
         clean = worktree.unchanged(self.repo.controldir, self.root, tx.tree, names)
@@ -802,21 +905,30 @@ class ConfigStore(Record):
         dry_run: bool = False,
         hand_edits: str = "refuse",
     ) -> ChangeResult:
-        """Restore what the last revision changed to how it was before it."""
-        head = self.repo.head()
-        info = self.repo.commit(head) if head else None
-        if info is None or not info.parents:
-            raise NothingToDoError("there is no change before the first revision to undo")
-        from vpa_config.history import parse_message
+        """Restore what the last revision changed to how it was before it.
 
-        changed = self.repo.changed_paths(info.parents[0], head)
-        subject = parse_message(info.message).subject
-        if subject.startswith("undo "):
-            subject = subject.split(" (", 1)[0]  # one level: undo of an undo
-        return self.restore(
-            info.parents[0], changed, actor=actor, reason=reason, dry_run=dry_run,
-            kind="undo", subject=f"undo {head[:12]} ({subject})", hand_edits=hand_edits,
-        )
+        The last revision is HEAD as found with the store lock held: a change
+        committed meanwhile by another process is the one undone, by name.
+        """
+        who = self._actor(actor)
+        with self._holding_lock("undo the last change", "undo", who, dry_run):
+            head = self.repo.head()
+            info = self.repo.commit(head) if head else None
+            if info is None or not info.parents:
+                raise NothingToDoError(
+                    "there is no change before the first revision to undo"
+                )
+            from vpa_config.history import parse_message
+
+            changed = self.repo.changed_paths(info.parents[0], head)
+            subject = parse_message(info.message).subject
+            if subject.startswith("undo "):
+                subject = subject.split(" (", 1)[0]  # one level: undo of an undo
+            return self.restore(
+                info.parents[0], changed, actor=who, reason=reason, dry_run=dry_run,
+                kind="undo", subject=f"undo {head[:12]} ({subject})",
+                hand_edits=hand_edits,
+            )
 
     def _require(self, tx: Transaction, name: str) -> bytes:
         content = tx.read(name)
@@ -919,6 +1031,15 @@ class ConfigStore(Record):
             name for name in names
             if name not in clean and self._differs_on_disk(name, tree.get(name))
         }
+
+    def refuse_hand_edits(self, names: Sequence[str]) -> None:
+        """Raise :class:`HandEditsError` if any of ``names`` has uncommitted hand
+        edits, with the message a change over them is refused with."""
+        from vpa_config.transaction import Transaction, _refuse_over_hand_edits
+
+        head = self.repo.head()
+        tx = Transaction(self, head, self.repo.files(head))
+        _refuse_over_hand_edits(self, tx, dict.fromkeys(map(fsutil.clean_name, names)))
 
     def _differs_on_disk(self, name: str, committed: tuple[int, str] | None) -> bool:
         """Whether the file's content (read) is other than ``committed``'s blob."""
@@ -1216,6 +1337,11 @@ def flush_fact_cache(committed: bool) -> None:
     cache = sys.modules.get("vpa_config.blobcache")
     if cache is not None:
         cache.flush_all(keep=committed)
+
+
+def _restored_names(old: FileTree, head: FileTree) -> list[str]:
+    """The files a restore without FILES covers: every config file of either tree."""
+    return sorted(n for n in set(old) | set(head) if not n.startswith(STORE_DIR))
 
 
 def is_store(repo: GitRepo) -> bool:

@@ -31,14 +31,19 @@ def edit_cmd(
     If the edit is invalid, every error is shown and you choose: edit again
     (your text is kept), discard it, or keep the draft in a file whose path is
     printed. With no terminal to ask on (stdin is not one), the draft is kept
-    without asking. A new FILE starts empty. Exit 0 committed (or no change),
-    1 refused (the edit is invalid or in the way of another change).
+    without asking. A new FILE starts empty; a FILE with uncommitted hand
+    edits is refused before the editor opens (commit or discard them first).
+    Exit 0 committed (or no change), 1 refused (the edit is invalid or in
+    the way of another change).
     """
     from vpa_config.errors import NotFoundError
     from vpa_config.fsutil import clean_name
 
     store = app.store()
     name = clean_name(file)
+    # The editor would show HEAD's text, not the hand-edited file: refused
+    # before it opens, as the commit would be, so that no editing is lost.
+    store.refuse_hand_edits([name])
     try:
         base: bytes | None = store.read_bytes(name)
     except NotFoundError:

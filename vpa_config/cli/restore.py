@@ -20,7 +20,8 @@ def _hand_edit_policy(discard: bool, commit: bool) -> str:
 @click.argument("files", nargs=-1)
 @click.option("--force", is_flag=True, help="Commit even if today's schemas refuse the result (recorded).")
 @click.option("--discard-edits", is_flag=True, help="Overwrite uncommitted hand edits of these files.")
-@click.option("--commit-edits", is_flag=True, help="Commit hand edits first, then restore.")
+@click.option("--commit-edits", is_flag=True,
+              help="Commit the hand edits of these files first, then restore.")
 @change_options
 @pass_app
 def restore_cmd(
@@ -50,7 +51,8 @@ def restore_cmd(
 
 @click.command("undo")
 @click.option("--discard-edits", is_flag=True, help="Overwrite uncommitted hand edits of those files.")
-@click.option("--commit-edits", is_flag=True, help="Commit uncommitted hand edits first, as their own revision.")
+@click.option("--commit-edits", is_flag=True,
+              help="Commit the hand edits of those files first, as their own revision.")
 @change_options
 @pass_app
 def undo_cmd(
