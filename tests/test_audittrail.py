@@ -183,6 +183,43 @@ def test_a_garbled_line_is_reported_and_appending_continues(store: ConfigStore):
     assert trail(store)[-1]["kind"] == "set"
 
 
+def test_seq_goes_on_from_the_last_readable_record_past_damaged_lines(
+    store: ConfigStore,
+):
+    store.set("assistant.yaml", "llm.temperature", 0.3, actor=ACTOR)
+    last = trail(store)[-1]["seq"]
+    path = audittrail.audit_path(store)
+    with path.open("ab") as trail_file:  # longer than a chunk read from the end
+        trail_file.write(b"garbage line\n" + b"x" * 20_000 + b"\n")
+
+    store.set("assistant.yaml", "llm.temperature", 0.4, actor=ACTOR)
+    store.set("assistant.yaml", "llm.temperature", 0.5, actor=ACTOR)
+    report = audittrail.verify_chain(store)
+
+    assert [r["seq"] for r in trail(store)][-3:] == [last, last + 1, last + 2]
+    assert [p.kind for p in report.problems] == ["unreadable", "unreadable"]
+
+
+def test_a_seq_that_goes_back_or_repeats_is_reported(store: ConfigStore):
+    store.set("assistant.yaml", "llm.temperature", 0.3, actor=ACTOR)
+
+    def chained(lines: list[bytes]) -> list[bytes]:
+        for seq in (1, 3, 3):  # hashes chained, numbers wrong
+            record = {**json.loads(lines[-1]), "seq": seq}
+            record["prev"] = audittrail.line_hash(lines[-1])
+            lines.append(json.dumps(record, separators=(",", ":")).encode())
+        return lines
+
+    rewrite_lines(store, chained)
+    report = audittrail.verify_chain(store)
+
+    assert [(p.kind, p.line) for p in report.problems] == [
+        ("out_of_order", 3), ("out_of_order", 5),
+    ]
+    assert "seq 1 after seq 2: the sequence goes back" in report.problems[0].message
+    assert "seq 3 after seq 3: the sequence repeats" in report.problems[1].message
+
+
 def test_history_reset_under_the_store_is_reported_once(
     store: ConfigStore, store_path: Path
 ):

@@ -143,7 +143,7 @@ def _write_record(fd: int, record: dict[str, Any]) -> dict[str, Any]:
 
     last = _last_line(fd)
     full = {
-        "seq": _next_seq(last),
+        "seq": _next_seq(fd, last),
         "time": _utc_stamp(time.time()),
         **record,
         "host": os.uname().nodename,  # gethostname(2), no socket import
@@ -160,13 +160,38 @@ def _write_record(fd: int, record: dict[str, Any]) -> dict[str, Any]:
     return full
 
 
-def _next_seq(last: bytes | None) -> int:
-    if last is None:
-        return 1
+def _next_seq(fd: int, last: bytes | None) -> int:
+    """One more than the seq of the last readable record (1 for the first).
+
+    Damaged lines at the end (edited, or cut short) are passed over, so the
+    sequence goes on from the last record that reads; verify_chain reports
+    the damaged lines.
+    """
+    seq = _seq_of(last) if last is not None else None
+    if last is not None and seq is None:
+        seq = next((n for n in map(_seq_of, _lines_backwards(fd)) if n is not None), 0)
+    return 1 if seq is None else seq + 1
+
+
+def _seq_of(line: bytes) -> int | None:
     try:
-        return int(json.loads(last)["seq"]) + 1
-    except (ValueError, KeyError, TypeError):
-        return 0  # the line before is damaged; verify_chain says so
+        seq = json.loads(line)["seq"]
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None
+    return seq if type(seq) is int else None
+
+
+def _lines_backwards(fd: int) -> Iterator[bytes]:
+    """The trail's lines, newest first, read from the end in chunks."""
+    end = os.fstat(fd).st_size
+    rest = b""
+    while end > 0:
+        step = min(_TAIL_CHUNK, end)
+        end -= step
+        lines = (os.pread(fd, step, end) + rest).split(b"\n")
+        rest = lines[0]
+        yield from reversed(lines[1:])
+    yield rest
 
 
 def _ends_with_newline(fd: int) -> bool:
@@ -581,7 +606,7 @@ class ChainProblem(FrozenRecord):
 
     line: int
     message: str
-    kind: str  # "unreadable", "edited", "removed", "revision_missing"
+    kind: str  # "unreadable", "edited", "removed", "out_of_order", "revision_missing"
     revision: str  # the missing revision, for "revision_missing"
 
     def __init__(self, line: int, message: str, kind: str, revision: str = "") -> None:
@@ -637,11 +662,16 @@ def verify_chain(store: ConfigStore) -> ChainReport:
     lines = list(read_lines(store))
     known = _known_revisions(store, lines)
     previous: TrailLine | None = None
+    highest: int | None = None  # the greatest seq so far, over damaged lines
     for line in lines:
         report.records += 1
         report.problems += _link_problems(previous, line)
         if line.record is not None:
             report.problems += _revision_problems(line, known)
+            report.problems += _order_problems(line, highest)
+            seq = line.record.get("seq")
+            if type(seq) is int and (highest is None or seq > highest):
+                highest = seq
         previous = line
     for problem in report.problems:
         logs.emit(
@@ -714,6 +744,16 @@ def _link_problems(previous: TrailLine | None, line: TrailLine) -> list[ChainPro
             "edited",
         )
     ]
+
+
+def _order_problems(line: TrailLine, highest: int | None) -> list[ChainProblem]:
+    """A seq that is not greater than every seq before it (past damaged lines)."""
+    seq = (line.record or {}).get("seq")
+    if type(seq) is not int or highest is None or seq > highest:
+        return []
+    how = "repeats" if seq == highest else "goes back"
+    message = f"seq {seq} after seq {highest}: the sequence {how}"
+    return [ChainProblem(line.number, message, "out_of_order")]
 
 
 def _revision_problems(line: TrailLine, history: set[str]) -> list[ChainProblem]:
