@@ -336,6 +336,35 @@ def test_an_index_that_cannot_be_written_is_kept_in_memory(long_store: Path) -> 
     assert blocker.is_dir()
 
 
+def _index_files(path: Path) -> dict[str, int]:
+    found = {}
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        file = path / ".git" / (INDEX_FILE + suffix)
+        if file.exists():
+            found[file.name] = file.stat().st_mode & 0o777
+    return found
+
+
+def test_the_index_and_its_side_files_are_closed_to_others(
+    store: ConfigStore, store_path: Path
+) -> None:
+    store.set("assistant.yaml", "llm.temperature", 0.3, actor=ACTOR)
+    store.audit("assistant.yaml", "llm.temperature")  # the first read builds it
+    made = _index_files(store_path)
+    store.close()
+    for name in made:
+        (store_path / ".git" / name).chmod(0o644)  # an index made before the rule
+
+    reopened = ConfigStore.open(store_path)
+    reopened.set("assistant.yaml", "llm.temperature", 0.4, actor=ACTOR)
+    fixed = _index_files(store_path)
+    reopened.close()
+
+    assert INDEX_FILE in made and INDEX_FILE + "-wal" in made, made
+    assert set(made.values()) == {0o600}, made
+    assert fixed and set(fixed.values()) == {0o600}, fixed
+
+
 class _Terminal:
     """A stand-in stderr that says it is a terminal and keeps what was drawn."""
 

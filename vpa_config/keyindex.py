@@ -22,6 +22,7 @@ for validation, so the index stays current at about a millisecond a change.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import weakref
 from collections import OrderedDict, namedtuple
@@ -210,6 +211,8 @@ class KeyIndex:
             return self._open_db(":memory:")
 
     def _open_db(self, where: Path | str) -> sqlite3.Connection:
+        if where != ":memory:":
+            _owner_only(str(where))
         db = sqlite3.connect(where, timeout=30, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
@@ -909,6 +912,36 @@ def _meter(total: int) -> Callable[[int | None], None] | None:
 # --- one index per open repository ------------------------------------------
 
 _open: weakref.WeakKeyDictionary[Any, KeyIndex] = weakref.WeakKeyDictionary()
+
+
+def _owner_only(path: str) -> None:
+    """Make the index and its SQLite side files readable by their owner only.
+
+    The index holds every old value, secrets among them (whose working files
+    are closed to others). SQLite gives its side files the database file's
+    mode, so a new index is created 0600 first; the files of an index made
+    before this rule are closed too. A store this user cannot change (a
+    read-only mount, another owner) is left as it is.
+    """
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        name = path + suffix
+        try:
+            mode = os.stat(name).st_mode
+            if mode & 0o077 and mode & 0o170000 == 0o100000:  # a plain file
+                os.chmod(name, 0o600)
+        except FileNotFoundError:
+            if not suffix:
+                _create_private(name)
+        except OSError:
+            pass
+
+
+def _create_private(name: str) -> None:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    try:
+        os.close(os.open(name, flags, 0o600))
+    except OSError:
+        pass  # made by another process meanwhile, or not ours to make
 
 
 def index_for(repo: GitRepo) -> KeyIndex:
