@@ -237,35 +237,6 @@ def _close_all(fds: list[int]) -> None:
             os.close(fd)
 
 
-def empty_file(path: Path) -> None:
-    """Truncate ``path`` to nothing, if it is there (a journal done with).
-
-    Like a removal, the truncation is not synced: a power cut may bring the
-    content back, and its readers find a change that was finished.
-    """
-    name = os.fspath(path)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return
-    try:
-        st = os.fstat(fd)
-    finally:
-        os.close(fd)
-    if name in _synced_names:
-        # As this process leaves it: write_in_place knows it by this stat.
-        _durable_names[name] = (st.st_ino, st.st_ctime_ns, st.st_size)
-    else:
-        _durable_names.pop(name, None)
-
-
-# Files written in place (StagedWrites.write_in_place) whose folder a sync of
-# this process made durable, and the stat each was left with when emptied:
-# a file found so is the one whose name is durable.
-_synced_names: set[str] = set()
-_durable_names: dict[str, tuple[int, int, int]] = {}
-
-
 def replace_then_free(source: Path | str, target: Path | str) -> None:
     """``os.replace``, the old target's blocks freed in the background."""
     old = hold_replaced(target)
@@ -368,9 +339,6 @@ class StagedWrites:
         self._folders: dict[Path | str, set[str]] = {}
         self._made: list[str] = []  # folders created, deepest first
         self._dirs: set[str] = set()
-        self._present: set[str] = set()  # folders known to exist
-        # Files written in place: durable by name once the next sync is done.
-        self._named: list[str] = []
         # Each placed file's stat, taken just after its rename (see place).
         self.placed: dict[Path | str, os.stat_result] = {}
 
@@ -379,11 +347,13 @@ class StagedWrites:
         if path in self._temps:
             return
         folder = os.path.dirname(path)
+        made: list[str] = []
         try:
-            known = folder in self._present or os.path.isdir(folder)
-            made = [] if known else _make_folders(folder)
-            self._present.add(folder)
-            fd, tmp = _new_temp(folder)
+            try:
+                fd, tmp = _new_temp(folder)
+            except FileNotFoundError:  # the folder first (not looked for before)
+                made = _make_folders(folder)
+                fd, tmp = _new_temp(folder)
         except OSError as exc:
             raise storage_error(exc, Path(path)) from None
         if made:
@@ -410,29 +380,18 @@ class StagedWrites:
 
         For a file whose readers treat a cut-short copy as absent, and an
         empty one as none (the journal): it saves the rename and the
-        folder's second commit. The file is kept between uses (emptied by
-        :func:`empty_file`, not removed): one already there is only written,
-        and its folder is synced only the first time this process uses it
-        (its name then is durable), so that no folder changes.
+        folder's second commit. The file is made anew each time (and its
+        folder synced with it): emptying a file that its earlier content was
+        fsynced to frees its blocks there and then, which cost a change
+        more than making a new file and removing it.
         """
-        flags = os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-        name = os.fspath(path)
         try:
-            try:
-                fd = os.open(path, flags)
-            except FileNotFoundError:
-                fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, mode)
-            self._open.append((fd, path))
-            st = os.fstat(fd)
-            if st.st_size:
-                os.ftruncate(fd, 0)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+            fd = os.open(path, flags, mode)
         except OSError as exc:
             raise storage_error(exc, path) from None
-        # Not the file this process emptied last (new, or made by another
-        # process): its name is made durable too.
-        if _durable_names.get(name) != (st.st_ino, st.st_ctime_ns, st.st_size):
-            self._dirs.add(os.path.dirname(path))
-        self._named.append(name)
+        self._open.append((fd, path))
+        self._dirs.add(os.path.dirname(path))
         try:
             view = memoryview(content)
             while view:
@@ -465,11 +424,9 @@ class StagedWrites:
             for fd, _path in batch:
                 with _ignored():
                     os.close(fd)
-        named, self._named = self._named, []
         if failed is not None:
             where = Path(failed[1]) if failed[1] is not None else None
             raise storage_error(failed[0], where) from None
-        _synced_names.update(named)
 
     def _wait_syncing(self) -> tuple[OSError, Path | str] | None:
         """Wait for the fsyncs :meth:`write` began; close those files.
@@ -526,7 +483,6 @@ class StagedWrites:
             with _ignored():
                 os.close(fd)
         self._open = []
-        self._named = []
         for tmp in self._temps.values():
             with _ignored():
                 os.unlink(tmp)

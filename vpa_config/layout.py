@@ -14,12 +14,11 @@ SETTINGS_FILE = ".vpa-config/settings.yaml"
 SCHEMA_DIR = ".vpa-config/schemas/"
 SETTINGS_SCHEMA = "vpa-config/settings.schema.json"
 # In the git dir: the record of a change in progress (see transaction.py).
-# The file stays between changes, empty: only one with content is a journal.
 JOURNAL = "vpa-config.journal"
 
 
 def journal_left(controldir: Path) -> bool:
-    """Whether a change's journal is there (a file with content: see JOURNAL)."""
+    """Whether a change's journal is there (an empty file is none)."""
     try:
         return os.stat(controldir / JOURNAL).st_size > 0
     except OSError:

@@ -670,7 +670,7 @@ def finish_files(
         store.repo.files(commit), store.root, sorted(changed), placed
     )
     store.maybe_crash("after-index")
-    fsutil.empty_file(_journal_path(store))
+    fsutil.unlink_then_free(_journal_path(store))
     from vpa_config import settings_cache
 
     settings_cache.flush()
@@ -714,7 +714,7 @@ def _journal_record(
 def _roll_back(store: ConfigStore, journal: dict[str, Any]) -> None:
     for name, record in journal["files"].items():
         _put(store, name, record["before"])
-    fsutil.empty_file(_journal_path(store))
+    _journal_path(store).unlink(missing_ok=True)
 
 
 def _put(store: ConfigStore, name: str, state: list[Any] | None) -> None:
@@ -754,13 +754,12 @@ def recover(store: ConfigStore, on_recovered: Callable[[str, dict[str, Any]], No
         data = path.read_bytes()
     except FileNotFoundError:
         return
-    if not data:
-        return  # the file is kept between changes: empty, it is no journal
     try:
         journal = json.loads(data)
     except ValueError:
-        # A journal cut short by a kill was written before any file was touched.
-        fsutil.empty_file(path)
+        # A journal cut short by a kill (or an empty file: none) was written
+        # before any file was touched.
+        path.unlink(missing_ok=True)
         return
     head = store.repo.head()
     committed = head == journal["commit"]
@@ -771,7 +770,7 @@ def recover(store: ConfigStore, on_recovered: Callable[[str, dict[str, Any]], No
         store.repo.update_index(
             store.repo.files(head), store.root, sorted(journal["files"])
         )
-    fsutil.empty_file(path)
+    path.unlink(missing_ok=True)
     on_recovered("completed" if committed else "rolled_back", journal)
 
 
