@@ -331,3 +331,49 @@ def test_a_change_that_cannot_get_the_lock_is_recorded_as_failed(
     last = trail(store)[-1]
     assert (last["outcome"], last["kind"]) == ("failed", "set")
     assert "locked" in last["error"]
+
+
+def _append_as_another_process(store: ConfigStore, outcome: str) -> bytes:
+    """A record appended by another process (a forked child), as it writes it."""
+    import os
+
+    from tests.reliability import fork_child, wait_status
+
+    def work(fd: int) -> None:  # pragma: no cover (runs in the child)
+        audittrail.append_notice(
+            store, "external_commits", outcome, "from another process",
+            before=None, after=None,
+        )
+
+    pid, read_fd = fork_child(work)
+    os.close(read_fd)
+    assert wait_status(pid) == ("exit", 0)
+    return audittrail.audit_path(store).read_bytes().splitlines()[-1]
+
+
+def test_a_record_another_process_appended_is_chained_to(store: ConfigStore):
+    store.set("assistant.yaml", "llm.temperature", 0.2, actor=ACTOR)
+    theirs = _append_as_another_process(store, "detected")
+
+    store.set("assistant.yaml", "llm.temperature", 0.3, actor=ACTOR)
+
+    *_, before, last = trail(store)
+    assert before["subject"] == "from another process"
+    assert last["prev"] == audittrail.line_hash(theirs)
+    assert last["seq"] == before["seq"] + 1
+    assert audittrail.last_record(store) == last
+    assert audittrail.verify_chain(store).ok
+
+
+def test_a_trail_cut_back_under_the_store_is_read_again(store: ConfigStore):
+    store.set("assistant.yaml", "llm.temperature", 0.2, actor=ACTOR)
+    store.set("assistant.yaml", "llm.temperature", 0.3, actor=ACTOR)
+    rewrite_lines(store, lambda lines: lines[:-1])  # the newest record dropped
+    kept = audittrail.audit_path(store).read_bytes().splitlines()[-1]
+
+    assert audittrail.last_record(store) == json.loads(kept)
+    store.set("assistant.yaml", "llm.temperature", 0.4, actor=ACTOR)
+
+    last = trail(store)[-1]
+    assert last["prev"] == audittrail.line_hash(kept)
+    assert last["seq"] == json.loads(kept)["seq"] + 1

@@ -124,7 +124,7 @@ def append_started(
         files = [(fd, path)]
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            full = _write_record(fd, record)
+            full = _write_record(fd, record, str(path))
             # The next writer may append now: its line follows this one in the
             # file, and its fsync covers this line too.
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -137,13 +137,14 @@ def append_started(
     return full, fsutil.BackgroundSync(files)
 
 
-def _write_record(fd: int, record: dict[str, Any]) -> dict[str, Any]:
+def _write_record(fd: int, record: dict[str, Any], path: str) -> dict[str, Any]:
     """Append ``record``, completed and redacted, to the trail open at ``fd``."""
     from vpa_config.redaction import Redactor
 
-    last = _last_line(fd)
+    tail = _tail(fd, path)
+    last = tail.last
     full = {
-        "seq": _next_seq(fd, last),
+        "seq": tail.seq + 1 if tail.seq is not None else _next_seq(fd, last),
         "time": _utc_stamp(time.time()),
         **record,
         "host": os.uname().nodename,  # gethostname(2), no socket import
@@ -154,9 +155,12 @@ def _write_record(fd: int, record: dict[str, Any]) -> dict[str, Any]:
     full = redactor.scrub(full)
     full["argv"] = redactor.scrub_argv(sys.argv)
     full["prev"] = line_hash(last) if last is not None else GENESIS
-    line = json.dumps(full, ensure_ascii=False, separators=(",", ":"))
-    lead = b"\n" if last is not None and not _ends_with_newline(fd) else b""
-    os.write(fd, lead + line.encode() + b"\n")
+    line = json.dumps(full, ensure_ascii=False, separators=(",", ":")).encode()
+    lead = b"\n" if last is not None and not tail.newline else b""
+    data = lead + line + b"\n"
+    if os.write(fd, data) == len(data):
+        seq = full["seq"] if isinstance(full["seq"], int) else None
+        _tails[path] = _Tail(_stat_key(os.fstat(fd)), line, True, seq)
     return full
 
 
@@ -194,18 +198,54 @@ def _lines_backwards(fd: int) -> Iterator[bytes]:
     yield rest
 
 
-def _ends_with_newline(fd: int) -> bool:
-    size = os.fstat(fd).st_size
-    return size == 0 or os.pread(fd, 1, size - 1) == b"\n"
+class _Tail:
+    """The end of a trail file as this process last wrote or read it.
+
+    ``key`` is the file's stat then (device, inode, size, modification and
+    change times): an append by any process changes the size, a rewrite the
+    inode or the times, and the end is read again. ``seq`` is the last
+    record's, when this process wrote it; ``record`` the last line parsed.
+    """
+
+    __slots__ = ("key", "last", "newline", "seq", "record")
+
+    def __init__(
+        self, key: tuple[int, ...], last: bytes | None, newline: bool,
+        seq: int | None = None,
+    ) -> None:
+        self.key = key
+        self.last = last
+        self.newline = newline  # the file ends with a newline (or is empty)
+        self.seq = seq
+        self.record: dict[str, Any] | None = None
 
 
-def _last_line(fd: int) -> bytes | None:
-    """The last record's bytes (without its newline), reading from the end."""
-    size = os.fstat(fd).st_size
+_tails: dict[str, _Tail] = {}
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _tail(fd: int, path: str) -> _Tail:
+    """The end of the trail open at ``fd``: as known, or read from the file."""
+    st = os.fstat(fd)
+    key = _stat_key(st)
+    known = _tails.get(path)
+    if known is not None and known.key == key:
+        return known
+    last, newline = _last_line(fd, st.st_size)
+    found = _tails[path] = _Tail(key, last, newline)
+    return found
+
+
+def _last_line(fd: int, size: int) -> tuple[bytes | None, bool]:
+    """The last record's bytes (without its newline), reading from the end;
+    and whether the file ends with a newline."""
     if size == 0:
-        return None
-    end = size - 1 if os.pread(fd, 1, size - 1) == b"\n" else size
-    start = end
+        return None, True
+    newline = os.pread(fd, 1, size - 1) == b"\n"
+    start = size - 1 if newline else size
     tail = b""
     while start > 0:
         step = min(_TAIL_CHUNK, start)
@@ -213,27 +253,30 @@ def _last_line(fd: int) -> bytes | None:
         tail = os.pread(fd, step, start) + tail
         cut = tail.rfind(b"\n")
         if cut != -1:
-            return tail[cut + 1 :]
-    return tail
+            return tail[cut + 1 :], newline
+    return tail, newline
 
 
 def last_record(store: ConfigStore) -> dict[str, Any] | None:
     """The newest record, or None for an empty (or missing) trail."""
+    path = audit_path(store)
     try:
-        fd = os.open(audit_path(store), os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
     try:
-        last = _last_line(fd)
+        tail = _tail(fd, str(path))
     finally:
         os.close(fd)
-    if last is None:
-        return None
-    try:
-        data = json.loads(last)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
+    if tail.record is None and tail.last is not None:
+        try:
+            data = json.loads(tail.last)
+        except ValueError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        tail.record = data
+    return dict(tail.record) if tail.record is not None else None
 
 
 def acquire_recorded(store: ConfigStore, request: ChangeRequest) -> None:
@@ -278,6 +321,8 @@ class ChangeRecorder:
         self._recorded = False
         self._syncing: Any = None
         self._syncing_folders: set[Path] = set()
+        # HEAD when the block began (read by the history check, lock held).
+        self.head: str | None = None
 
     @property
     def tx(self) -> Transaction | None:
@@ -297,7 +342,8 @@ class ChangeRecorder:
         # The files the last change replaced are freed by now, or soon: at
         # most one change's worth is ever left to free in the background.
         fsutil.settle()
-        self.external = max(check_history(self.store, limit=None), 0)
+        ahead, self.head = history_check(self.store, limit=None)
+        self.external = max(ahead, 0)
         return self
 
     def record_committed(self) -> None:
@@ -456,20 +502,27 @@ def check_history(store: ConfigStore, limit: int | None = OPEN_WALK_LIMIT) -> in
     trail is read before HEAD, so a change committed meanwhile by another
     process is never mistaken for a rewrite.
     """
+    return history_check(store, limit)[0]
+
+
+def history_check(
+    store: ConfigStore, limit: int | None = OPEN_WALK_LIMIT
+) -> tuple[int, str | None]:
+    """:func:`check_history`, and HEAD as it was read for it (after the trail)."""
     last = last_record(store)
-    if last is None:
-        return 0
-    recorded = last.get("revision_after")
     head = store.repo.head()
+    if last is None:
+        return 0, head
+    recorded = last.get("revision_after")
     if not recorded or recorded == head:
-        return 0
+        return 0, head
     ahead = commits_ahead(store, recorded, head, limit)
     if ahead is None:
-        return 0
+        return 0, head
     if ahead > 0:
-        return ahead
+        return ahead, head
     _report_rewrite(store, last, recorded, head)
-    return -1
+    return -1, head
 
 
 def _report_rewrite(

@@ -227,9 +227,13 @@ def update(
         except FileExistsError:
             raise IndexBusyError(str(lock)) from None
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(body + hashlib.sha1(body).digest())
-                inode = os.fstat(handle.fileno()).st_ino
+            try:
+                view = memoryview(body + hashlib.sha1(body).digest())
+                while view:
+                    view = view[os.write(fd, view):]
+                inode = os.fstat(fd).st_ino
+            finally:
+                os.close(fd)
             fsutil.replace_then_free(lock, path)
         except BaseException:
             lock.unlink(missing_ok=True)

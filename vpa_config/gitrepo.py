@@ -183,7 +183,10 @@ def _read_small(path: str) -> bytes:
     """A small file's bytes without a buffered file object (HEAD is read often)."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        chunks = []
+        chunk = os.read(fd, 4096)
+        if len(chunk) < 4096:  # a regular file's short read is its end
+            return chunk
+        chunks = [chunk]
         while chunk := os.read(fd, 4096):
             chunks.append(chunk)
         return b"".join(chunks)
@@ -1097,12 +1100,6 @@ class GitRepo:
             HistoryConflictError: the branch is no longer at ``old``.
         """
         path = self.controldir / os.fsdecode(BRANCH)
-        try:
-            current = _branch_value(path, self.controldir)
-        except OSError as exc:
-            raise storage_error(exc, path) from None
-        if current is None or not path.parent.is_dir():
-            return None
         lock = path.with_name(path.name + ".lock")
         try:
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
@@ -1112,11 +1109,19 @@ class GitRepo:
                 f"cannot write {lock.with_suffix('')}: its lock file exists "
                 "(a git program is writing, or one was killed); nothing was changed"
             ) from None
+        except FileNotFoundError:
+            return None  # no refs/heads folder: not the plain layout
         except OSError as exc:
             raise storage_error(exc, lock) from None
         move = BranchMove(self.controldir, path, lock, old, new, committer, message)
         try:
-            if _branch_value(path, self.controldir) != old.encode():  # again, locked
+            # Read once, under the lock: no git program can move it meanwhile.
+            current = _branch_value(path, self.controldir)
+            if current is None:  # neither loose nor packed: dulwich moves it
+                os.close(fd)
+                move.abort()
+                return None
+            if current != old.encode():
                 raise _conflict()
             os.write(fd, new.encode() + b"\n")
         except BaseException as exc:

@@ -378,7 +378,7 @@ class ConfigStore(Record):
             try:
                 recover(self, self._on_recovered)
                 with audittrail.ChangeRecorder(self, request) as audit:
-                    head = self.repo.head()
+                    head = audit.head  # read after the lock was taken
                     tx = audit.tx = Transaction(self, head, self.repo.files(head))
                     yield tx
                     tx.result = finish(self, tx, request)
