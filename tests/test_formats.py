@@ -417,3 +417,44 @@ def test_yaml_append_keeps_the_comment_after_the_list_after_it(
     text: str, path: tuple, value: object, expected: str
 ) -> None:
     assert documents.set_value("a.yaml", text, path, value) == expected
+
+
+MULTILINE = ["line1\nline2", "  indented\n\tand a tab \ntrailing\n\n", "x\r\ny"]
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [("m.yaml", "motd: |\n  hi\n  there\nkeep: 1\n"),
+     ("m.json", '{"motd": "hi", "keep": 1}\n'),
+     ("m.toml", 'motd = "hi"\nkeep = 1\n')],
+    ids=["yaml", "json", "toml"],
+)
+def test_cli_value_with_a_line_break_is_kept_exactly_as_text(
+    run_cli: RunCli, loose_store: Path, tmp_path: Path, name: str, text: str
+) -> None:
+    (tmp_path / name).write_text(text)
+    assert run_cli("import", str(tmp_path / name), store=loose_store).returncode == 0
+
+    for key, value in zip(["motd", "new", "deep.er"], MULTILINE):
+        done = run_cli("set", name, key, value, store=loose_store)
+        assert done.returncode == 0, done.stderr
+    got = run_cli("get", name, "--json", store=loose_store)
+
+    expected = {"motd": MULTILINE[0], "keep": 1, "new": MULTILINE[1],
+                "deep": {"er": MULTILINE[2]}}
+    assert json.loads(got.stdout) == expected
+    assert documents.parse(name, (loose_store / name).read_text()) == expected
+
+
+def test_cli_value_with_a_line_break_that_is_a_structure_is_read_as_yaml(
+    run_cli: RunCli, loose_store: Path
+) -> None:
+    done = run_cli("set", "k8s.json", "labels.tiers", "[web,\n db]", store=loose_store)
+    flow = run_cli("set", "k8s.json", "labels.owner", "name: ops\nteam: 4",
+                   store=loose_store)
+    got = run_cli("get", "k8s.json", "labels", "--json", store=loose_store)
+
+    assert done.returncode == 0 and flow.returncode == 0, done.stderr + flow.stderr
+    labels = json.loads(got.stdout)
+    assert labels["tiers"] == ["web", "db"]
+    assert labels["owner"] == {"name": "ops", "team": 4}

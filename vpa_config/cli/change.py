@@ -57,7 +57,8 @@ def set_cmd(
 
     VALUE is read as a YAML 1.2 scalar or flow value: 0.4 is a number, true a
     boolean, [a, b] a list, {a: 1} a mapping, and no or 0755 stay as they look
-    (text, decimal). --string keeps it as text. KEY is dotted
+    (text, decimal). --string keeps it as text, and so is a VALUE with a line
+    break unless it reads as a list or mapping. KEY is dotted
     (llm.temperature, plugins.0.name; escape a literal dot as \\.) or a JSON
     Pointer (/llm/temperature).
     """

@@ -27,12 +27,17 @@ def set_value(
 
 
 def _parsed(file: str, key: str, value: str) -> object:
-    """VALUE read as YAML; a bad one is refused naming the file and the key."""
+    """VALUE read as YAML; a bad one is refused naming the file and the key.
+
+    A VALUE with a line break is text, kept exactly, unless it reads as a list
+    or a mapping: YAML would fold its lines into one (``a\nb`` as ``a b``)
+    and drop the indentation and the line breaks at its ends.
+    """
     from vpa_config.documents import NOT_FINITE, parse_value
     from vpa_config.errors import ParseError
 
     try:
-        return parse_value(value)
+        parsed = parse_value(value)
     except ParseError as exc:
         if NOT_FINITE in exc.detail:  # valid YAML, but not a value to store
             message = f"{key}: VALUE {value.strip()} {NOT_FINITE}"
@@ -44,6 +49,13 @@ def _parsed(file: str, key: str, value: str) -> object:
             f"{exc.detail.removeprefix('invalid YAML: ')}); quote it "
             "for the shell, or pass --string to store it as text",
         ) from None
+    if _has_line_break(value) and not isinstance(parsed, (list, dict)):
+        return value
+    return parsed
+
+
+def _has_line_break(value: str) -> bool:
+    return "\n" in value or "\r" in value
 
 
 def _note_changed_number(text: str, parsed: object) -> None:
