@@ -463,7 +463,7 @@ def test_import_from_stdin_needs_as(run_cli: RunCli, cli_store: Path) -> None:
     ("content", "code", "message"),
     [
         ("assistant: [\n", 1, "assistant.yaml:2:1: (document): invalid YAML"),
-        ("a: 1\na: 2\n", 1, "assistant.yaml:2:1: (document): duplicate key 'a'"),
+        ("a: 1\na: 2\n", 1, "assistant.yaml:2:1: a: duplicate key 'a'"),
         ("assistant:\n\tname: x\n", 1, "tab"),
         ("llm: {}\n", 1, "missing required key"),
         ("\x00\x01", 1, "binary content"),
@@ -481,6 +481,43 @@ def test_import_refuses_bad_content(
     done = run_cli("import", str(src), store=cli_store)
 
     _assert_refused(done, code, message)
+    assert snapshot(cli_store) == before
+
+
+@pytest.mark.parametrize(
+    ("src", "content", "target", "where"),
+    [
+        ("bad.yaml", "assistant:\n  name: [\n", "assistant.yaml",
+         "bad.yaml:3:1: (document): invalid YAML"),
+        ("bad.yaml", "assistant:\n  name: Vee\n  name: Bee\n", "assistant.yaml",
+         "bad.yaml:3:3: assistant.name: duplicate key 'name'"),
+        ("bad.json", '{\n "level": "info",\n "rotate": {"backups": NaN}\n}\n',
+         "logging.json", "bad.json:3: rotate.backups: invalid JSON: number NaN is "
+         "not a finite number"),
+        ("bad.toml", "[cpu]\ndegraded_percent = 85\n\n[memory]\nx = nan\n",
+         "health.toml", "bad.toml:5: memory.x: invalid TOML: number nan is not a "
+         "finite number"),
+    ],
+    ids=["yaml-syntax", "yaml-duplicate", "json-nan", "toml-nan"],
+)
+def test_import_as_locates_problems_in_the_source_file(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path, src: str, content: str,
+    target: str, where: str,
+) -> None:
+    (tmp_path / src).write_text(content)
+    before = snapshot(cli_store)
+
+    done = run_cli("import", src, "--as", target, store=cli_store)
+    dry = run_cli("import", src, "--as", target, "--dry-run", store=cli_store)
+    piped = run_cli("import", "-", "--as", target, store=cli_store, input=content)
+
+    _assert_refused(done, 1, f"vpa-config: {where}")
+    assert done.stderr.rstrip().endswith(
+        f"Nothing was written (importing {src} as {target})."
+    )
+    assert done.stderr.count("\n") == 1
+    _assert_refused(dry, 1, f"invalid: {where}")
+    _assert_refused(piped, 1, f"vpa-config: <stdin>{where.removeprefix(src)}")
     assert snapshot(cli_store) == before
 
 

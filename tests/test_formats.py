@@ -342,12 +342,15 @@ def test_cli_duplicate_key_in_hand_edit_is_refused(run_cli: RunCli, loose_store:
 @pytest.mark.parametrize(
     ("name", "text", "where"),
     [
-        ("a.yaml", "k: 1\nx: .nan\n", "a.yaml:2:4"),
-        ("a.yaml", "x: [1, -.Inf]\n", "a.yaml:1:8"),
-        ("a.json", '{"k": 1,\n "x": NaN}', "a.json:2"),
-        ("a.json", '{"x": -Infinity}', "a.json:1"),
-        ("a.toml", "x = nan\n", "a.toml"),
-        ("a.toml", "x = +inf\n", "a.toml"),
+        ("a.yaml", "k: 1\nx: .nan\n", "a.yaml:2:4: x"),
+        ("a.yaml", "x: [1, -.Inf]\n", "a.yaml:1:8: x.1"),
+        ("a.yaml", "a: &v {n: .inf}\nb: *v\n", "a.yaml:1:11: a.n"),
+        ("a.json", '{"k": 1,\n "x": NaN}', "a.json:2: x"),
+        ("a.json", '{"x": -Infinity}', "a.json:1: x"),
+        ("a.json", '{"s": "NaN",\n "l": [1,\n  NaN]}', "a.json:3: l.1"),
+        ("a.toml", "x = nan\n", "a.toml:1: x"),
+        ("a.toml", "k = 1\n[t]\nx = +inf\n", "a.toml:3: t.x"),
+        ("a.toml", "[[t]]\nx = 1\n[[t]]\nx = [1, -nan]\n", "a.toml:4: t.1.x.1"),
     ],
 )
 def test_not_a_number_and_infinity_are_refused_where_they_are(
@@ -356,10 +359,45 @@ def test_not_a_number_and_infinity_are_refused_where_they_are(
     with pytest.raises(ParseError) as caught:
         documents.parse(name, text)
 
-    assert str(caught.value).startswith(where + ":")
+    assert str(caught.value).startswith(where + ": ")
     assert "is not a finite number; JSON Schema has no NaN or infinity" in str(
         caught.value
     )
+    problem = caught.value.as_problem()
+    assert problem.dotted == where.rpartition(": ")[2]
+    assert problem.line == int(where.split(":")[1])
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "where", "message"),
+    [
+        ("a.yaml", "a:\n  x: 1\n  x: 2\n", "a.yaml:3:3: a.x", "duplicate key 'x'"),
+        ("a.json", '{"a": {"k": 1,\n "k": 2}}', "a.json:2: a.k", "duplicate key 'k'"),
+        ("a.json", '{"a": 1e999}', "a.json:1: a", "beyond the range of a float"),
+        ("a.json", '{"n": [' + "9" * 5000 + "]}", "a.json:1: n.0",
+         "integer of 5000 digits is too long to read"),
+        ("a.yaml", "n: " + "9" * 5000 + "\n", "a.yaml:1:4: n",
+         "integer of 5000 digits is too long to read"),
+    ],
+    ids=["yaml-duplicate", "json-duplicate", "json-range", "json-long-int",
+         "yaml-long-int"],
+)
+def test_a_refused_value_is_named_by_its_key_path_and_line(
+    name: str, text: str, where: str, message: str
+) -> None:
+    with pytest.raises(ParseError) as caught:
+        documents.parse(name, text)
+
+    assert str(caught.value).startswith(where + ": ")
+    assert message in str(caught.value)
+
+
+def test_toml_locate_counts_arrays_of_tables() -> None:
+    text = 'k = 1\n[[servers]]\nhost = "a"\n[[servers]]\nhost = "b"\n'
+
+    assert documents.locate("a.toml", text, ("servers", 1, "host")) == (5, 1)
+    assert documents.locate("a.toml", text, ("servers", 1, "port")) == (4, 1)
+    assert documents.locate("a.toml", text, ("servers", 0, "host")) == (3, 1)
 
 
 @pytest.mark.parametrize(

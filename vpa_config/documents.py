@@ -336,7 +336,12 @@ def _parse_yaml(name: str, text: str) -> Any:
     try:
         return loader.get_single_data()
     except _YamlLimit as exc:
-        raise ParseError(name, exc.message, exc.line + 1, exc.column + 1) from None
+        from vpa_config.parsefault import yaml_path_at
+
+        path = yaml_path_at(text, exc.line, exc.column)
+        raise ParseError(
+            name, exc.message, exc.line + 1, exc.column + 1, path
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -402,13 +407,36 @@ def _parse_json(name: str, text: str) -> Any:
         raise ParseError(name, f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from None
     except _DuplicateJsonKey as exc:
         line = _find_json_key_line(text, str(exc), duplicate=True)
-        raise ParseError(
-            name, f"duplicate key {str(exc)!r}; each key may appear once", line
-        ) from None
+        message = f"duplicate key {str(exc)!r}; each key may appear once"
+        raise _located(name, text, "json", message, line) from None
     except ValueError as exc:
-        raise ParseError(name, f"invalid JSON: {exc}", _line_of_number(text, exc)) from None
+        line = _line_of_number(text, exc)
+        raise _located(name, text, "json", f"invalid JSON: {exc}", line) from None
     except RecursionError:
         raise ParseError(name, f"nested deeper than {MAX_DEPTH} levels") from None
+
+
+def _located(
+    name: str, text: str, kind: str, message: str, line: int | None = None
+) -> ParseError:
+    """A refused value's error, with its key path and line when they can be found.
+
+    The text is read again to find the value (``parsefault``); ``line`` is the
+    reader's own guess, kept when the path cannot be placed.
+    """
+    from vpa_config import parsefault
+
+    fault = parsefault.json_fault if kind == "json" else parsefault.toml_fault
+    found = fault(text)
+    if found is None:
+        return ParseError(name, message, line)
+    path, detail = found
+    if detail.startswith("duplicate key"):
+        # locate() finds a key's first appearance; the reader's line is the second.
+        return ParseError(name, detail, line, None, path)
+    spot = locate(name, text, path) if path else None
+    message = f"invalid {kind.upper()}: {detail}"
+    return ParseError(name, message, spot[0] if spot else line, None, path)
 
 
 def _line_of_number(text: str, exc: ValueError) -> int | None:
@@ -438,7 +466,7 @@ def _parse_toml(name: str, text: str) -> Any:
         column = int(match.group(2)) if match else None
         raise ParseError(name, f"invalid TOML: {message}", line, column) from None
     except ValueError as exc:
-        raise ParseError(name, f"invalid TOML: {exc}") from None
+        raise _located(name, text, "toml", f"invalid TOML: {exc}") from None
     return _plain_toml(data)
 
 
@@ -921,8 +949,9 @@ def locate(name: str, text: str, path: Sequence[Part]) -> tuple[int, int] | None
     try:
         return _locate_yaml(text, path)
     except Exception:  # noqa: BLE001 (locating only decorates an error already found)
-        if kind == "json" and path:
-            line = _find_json_key_line(text, str(path[-1]))
+        keys = [part for part in path if isinstance(part, str)]
+        if kind == "json" and keys:
+            line = _find_json_key_line(text, keys[-1])
             return (line, 1) if line else None
         return None
 
@@ -952,27 +981,47 @@ def _locate_yaml(text: str, path: Sequence[Part]) -> tuple[int, int] | None:
 
 
 def _locate_toml(text: str, path: Sequence[Part]) -> tuple[int, int] | None:
-    keys = [str(part) for part in path if not isinstance(part, int)]
-    if not keys:
+    """The line of the key (or table header) ``path`` names; list positions
+    count the ``[[array]]`` tables (an inline array's item is on its key's line)."""
+    if not path:
         return (1, 1)
-    table: list[str] = []
+    wanted = list(path)
+    table: list[Part] = []
+    counts: dict[tuple[str, ...], int] = {}
     best: tuple[int, int] | None = None
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
-        header = re.match(r"^\[\[?\s*([^\]]+?)\s*\]\]?", stripped)
+        header = re.match(r"^(\[\[?)\s*([^\]]+?)\s*\]\]?", stripped)
         if header:
-            table = [part.strip().strip("\"'") for part in header.group(1).split(".")]
-            if table == keys[: len(table)] and best is None:
+            names = [part.strip().strip("\"'") for part in header.group(2).split(".")]
+            if header.group(1) == "[[":
+                counts[tuple(names)] = counts.get(tuple(names), -1) + 1
+            table = _toml_table_path(names, counts)
+            if table == wanted[: len(table)] and best is None:
                 best = (number, 1)
             continue
         assign = re.match(r"^([A-Za-z0-9_\-\.\"' ]+?)\s*=", stripped)
         if not assign:
             continue
         dotted = [part.strip().strip("\"'") for part in assign.group(1).split(".")]
-        if table + dotted == keys[: len(table) + len(dotted)]:
+        key: list[Part] = [*table, *dotted]
+        if key == wanted[: len(key)]:
             column = line.index(stripped[0]) + 1
             return number, column
     return best
+
+
+def _toml_table_path(
+    names: list[str], counts: dict[tuple[str, ...], int]
+) -> list[Part]:
+    """A header's key path: each array of tables it passes is at its latest item."""
+    found: list[Part] = []
+    for depth, name in enumerate(names, start=1):
+        found.append(name)
+        index = counts.get(tuple(names[:depth]))
+        if index is not None:
+            found.append(index)
+    return found
 
 
 def _kind_of(node: Any) -> str:

@@ -146,7 +146,11 @@ class InvalidConfigError(RefusedError):
 
 
 class ParseError(RefusedError):
-    """A document could not be parsed (bad syntax, duplicate key, limits)."""
+    """A document could not be parsed (bad syntax, duplicate key, limits).
+
+    ``path`` is the key path of the value at fault when there is one (a NaN,
+    a duplicate key); ``()`` for a syntax error.
+    """
 
     def __init__(
         self,
@@ -154,21 +158,27 @@ class ParseError(RefusedError):
         message: str,
         line: int | None = None,
         column: int | None = None,
+        path: tuple[str | int, ...] = (),
     ) -> None:
         self.file = file
         self.line = line
         self.column = column
+        self.path = path
         self.detail = message
         where = file if line is None else f"{file}:{line}"
         if line is not None and column is not None:
             where += f":{column}"
+        if path:
+            from vpa_config.keypath import format_dotted
+
+            where += f": {format_dotted(path)}"
         super().__init__(f"{where}: {message}")
 
     def as_problem(self) -> Problem:
         """This parse failure as a validation problem."""
         return Problem(
             file=self.file,
-            path=(),
+            path=self.path,
             message=self.detail,
             rule="syntax",
             line=self.line,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -100,8 +101,14 @@ def import_cmd(
     dry_run: bool,
     as_json: bool,
 ) -> int:
-    """Add SRC to the store, or replace the file of that name (- reads stdin)."""
-    if str(src) == "-":
+    """Add SRC to the store, or replace the file of that name (- reads stdin).
+
+    Problems in the new content are located in SRC (its name, its lines).
+    """
+    from vpa_config.errors import InvalidConfigError
+
+    stdin = str(src) == "-"
+    if stdin:
         if not as_name:
             raise click.UsageError("reading stdin (-) needs --as NAME")
         content = sys.stdin.buffer.read()
@@ -109,12 +116,29 @@ def import_cmd(
         content = read_source(src, "SRC")
     name = as_name or src.name
     subject = f"import {src.name} as {name}" if as_name and as_name != src.name else None
+    source = "<stdin>" if stdin else str(src)
     store = app.store()
-    result = store.import_file(
-        name, content, actor=actor, reason=reason, dry_run=dry_run, subject=subject,
-        renamed_from=_store_name(store, src) if str(src) != "-" else None,
-    )
+    try:
+        result = store.import_file(
+            name, content, actor=actor, reason=reason, dry_run=dry_run,
+            subject=subject, renamed_from=None if stdin else _store_name(store, src),
+        )
+    except InvalidConfigError as exc:
+        if source == name:
+            raise
+        note = f"Nothing was written (importing {source} as {name})."
+        raise InvalidConfigError(_in_source(exc.problems, name, source), note) from None
+    if result.problems and source != name:
+        result = result.copy_with(problems=_in_source(result.problems, name, source))
     return render.change_result(result, as_json)
+
+
+def _in_source(problems: list[Any], name: str, source: str) -> list[Any]:
+    """The problems of the imported content named after where its lines are."""
+    return [
+        problem.copy_with(file=source) if problem.file == name else problem
+        for problem in problems
+    ]
 
 
 def _store_name(store: object, src: Path) -> str | None:
