@@ -358,6 +358,53 @@ def test_get_at_a_time_names_the_value_and_its_revision(
     assert now.stdout == "0.1\n"
 
 
+@pytest.mark.parametrize("args", [
+    ("audit", "assistant.yaml", "nope.key"),
+    ("audit", "--json", "assistant.yaml", "nope.key"),
+    ("log", "--key", "assistant.yaml:nope.key"),
+    ("log", "--json", "--key", "assistant.yaml:nope.key", "--since", "2000-01-01"),
+], ids=" ".join)
+def test_a_key_no_revision_had_is_not_found(
+    run_cli: RunCli, store_path: Path, args: tuple[str, ...]
+) -> None:
+    assert run_cli("init", "--example", store=store_path).returncode == 0
+
+    done = run_cli(*args, store=store_path)
+
+    line = "assistant.yaml: key nope.key not found in any revision"
+    assert done.returncode == 5
+    assert done.stderr == f"vpa-config: {line}\n"
+    if "--json" in args:
+        assert json.loads(done.stdout)["message"] == line
+    else:
+        assert done.stdout == ""
+
+
+def test_a_key_once_had_is_found_though_gone_or_out_of_range(
+    run_cli: RunCli, store_path: Path
+) -> None:
+    assert run_cli("init", "--example", store=store_path).returncode == 0
+    assert run_cli("unset", "assistant.yaml", "llm.timeout_s", store=store_path
+                   ).returncode == 0
+
+    gone = run_cli("audit", "--json", "assistant.yaml", "llm.timeout_s",
+                   store=store_path)
+    later = ("--key", "assistant.yaml:llm.timeout_s", "--since", "2999-01-01")
+    text = run_cli("log", *later, store=store_path)
+    as_json = run_cli("log", "--json", *later, store=store_path)
+
+    assert gone.returncode == 0
+    changes = [json.loads(line)["change"] for line in gone.stdout.splitlines()]
+    assert changes == ["removed", "added"]
+    for done in (text, as_json):
+        assert done.returncode == 0
+        assert done.stdout == ""  # JSON lines: no record is no line
+        assert done.stderr == (
+            "vpa-config: no revision that changed llm.timeout_s of assistant.yaml "
+            "matched the other filters\n"
+        )
+
+
 def test_log_by_key_kind_and_json_lines(run_cli: RunCli, store_path: Path) -> None:
     assert run_cli("init", "--example", store=store_path).returncode == 0
     for value in ("0.2", "0.3"):

@@ -114,7 +114,8 @@ def audit_cmd(app: AppContext, file: str, key: str, as_json: bool) -> int:
     Each with its time, author, tool, reason, and the value before and after
     (secret values redacted). Follows keys inside lists, keys that came and
     went, files removed and added back, and files renamed (a
-    Vpa-Renamed-From trailer). With --json, one JSON object a line.
+    Vpa-Renamed-From trailer). With --json, one JSON object a line. A KEY
+    no revision of FILE ever had is not found (exit 5).
     """
     return show_audit(app, file, key, as_json)
 

@@ -41,12 +41,12 @@ def _value(value: Any, secret: bool) -> str:
 def show_audit(app: AppContext, file: str, key: str, as_json: bool) -> int:
     """Print every revision that changed ``key`` of ``file``; the exit code."""
     entries = history_store(app).audit(file, key)
+    if not entries:
+        # Every key some revision had was added by one: none is "never had".
+        raise _never_had(file, key)
     if as_json:
         for entry in entries:
             render.echo_json_line(entry.to_dict())
-        return 0
-    if not entries:
-        render.echo(f"no revision changed {key} of {file}")
         return 0
     lines: list[str] = []
     for entry in entries:
@@ -61,6 +61,12 @@ def show_audit(app: AppContext, file: str, key: str, as_json: bool) -> int:
             lines.append(f"    reason: {_indented(who.reason)}")
     _echo_lines(lines)
     return 0
+
+
+def _never_had(file: str, key: str) -> Exception:
+    from vpa_config.errors import NotFoundError
+
+    return NotFoundError(f"{file}: key {key} not found in any revision")
 
 
 def _echo_lines(lines: list[str]) -> None:
@@ -106,7 +112,9 @@ def show_log(
         kind=kind,
         key=key_spec,
     )
-    if kind and not entries:
+    if key_spec and not entries:
+        _explain_no_key_change(app, key_spec)
+    elif kind and not entries:
         render.echo(
             f"vpa-config: no revision of kind {kind!r} matched; each revision's "
             "kind is the first word in brackets in vpa-config log",
@@ -125,6 +133,18 @@ def show_log(
     if lines:
         render.echo("\n".join(lines))
     return 0
+
+
+def _explain_no_key_change(app: AppContext, key_spec: str) -> None:
+    """Not found (exit 5) for a key no revision had; else why nothing matched."""
+    file, _, key = key_spec.partition(":")
+    if not app.store().audit(file, key):
+        raise _never_had(file, key)
+    render.echo(
+        f"vpa-config: no revision that changed {key} of {file} matched the "
+        "other filters",
+        err=True,
+    )
 
 
 def _moment(text: str | None) -> int | None:
