@@ -277,6 +277,37 @@ def test_diff_names_a_hand_edit_that_does_not_parse(
     assert result.files[0].keys == []
 
 
+def test_diff_cli_gives_the_parse_error_and_exits_1(
+    run_cli: RunCli, store_path: Path
+) -> None:
+    assert run_cli("init", "--example", store=store_path).returncode == 0
+    with (store_path / "assistant.yaml").open("a") as handle:
+        handle.write("extra:\n  - [unclosed\n")
+    plugins = store_path / "plugins.yaml"
+    plugins.write_text(plugins.read_text().replace("timeout_s: 5", "timeout_s: 6", 1))
+
+    text = run_cli("diff", store=store_path)
+    as_json = run_cli("diff", "--json", store=store_path)
+    unified = run_cli("diff", "--unified", "assistant.yaml", store=store_path)
+
+    # libyaml places an unclosed flow sequence at the end of the text
+    lines = len((store_path / "assistant.yaml").read_text().splitlines()) + 1
+    error = f"assistant.yaml:{lines}:1: (document): invalid YAML:"
+    assert text.returncode == 1
+    assert text.stdout.startswith(f"unparsable assistant.yaml\n    {error}")
+    assert "modified plugins.yaml\n" in text.stdout  # the other files still diffed
+    assert text.stderr.startswith(f"vpa-config: {error}")
+    assert text.stderr.count("\n") == 1
+    assert as_json.returncode == 1
+    files = {f["file"]: f for f in json.loads(as_json.stdout)["files"]}
+    problem = files["assistant.yaml"]["problem"]
+    assert (problem["line"], problem["column"]) == (lines, 1)
+    assert problem["message"].startswith("invalid YAML:")
+    assert "problem" not in files["plugins.yaml"]
+    assert unified.returncode == 0
+    assert "+  - [unclosed" in unified.stdout
+
+
 def test_diff_between_revisions_limited_to_a_file(run_cli: RunCli, store_path: Path) -> None:
     assert run_cli("init", "--example", store=store_path).returncode == 0
     assert run_cli("set", "assistant.yaml", "llm.timeout_s", "60", store=store_path).returncode == 0

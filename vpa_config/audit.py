@@ -323,9 +323,12 @@ def _build_diff(
             else "removed" if new_raw is None else "modified"
         )
         keys = _display_changes(old_doc, new_doc)
-        if _unparsable(path, old_raw, old_doc) or _unparsable(path, new_raw, new_doc):
+        problem = _parse_problem(path, new_raw, new_doc) or _parse_problem(
+            source or path, old_raw, old_doc
+        )
+        if problem is not None:
             action, keys = "unparsable", []
-        change = FileChange(path, action, keys)
+        change = FileChange(path, action, keys, problem=problem)
         change.secret_paths = _secrets(new_check, path, new_doc) | _secrets(
             old_check, source or path, old_doc
         )
@@ -351,6 +354,17 @@ def _display_changes(old: Any, new: Any) -> list[KeyChange]:
 def _unparsable(name: str, raw: bytes | None, doc: Any) -> bool:
     """A config file whose text does not parse (no key-level diff for it)."""
     return raw is not None and doc is MISSING and name.lower().endswith(documents.SUFFIXES)
+
+
+def _parse_problem(name: str, raw: bytes | None, doc: Any) -> Any:
+    """The parse error (a located Problem) of an unparsable file, else None."""
+    if not _unparsable(name, raw, doc):
+        return None
+    try:
+        documents.parse(name, raw)
+    except ParseError as exc:
+        return exc.as_problem()
+    return None  # pragma: no cover (it failed to parse a moment ago)
 
 
 def _secrets(check: Any, name: str, data: Any) -> set[tuple[Any, ...]]:

@@ -156,7 +156,7 @@ class KeyChange(FrozenRecord):
 class FileChange(Record):
     """One file's change: added, removed, modified, with its key changes."""
 
-    _fields = ("path", "action", "keys", "secret_paths", "documents")
+    _fields = ("path", "action", "keys", "secret_paths", "problem", "documents")
     _compared = _shown = _fields[:-1]
 
     def __init__(
@@ -166,9 +166,12 @@ class FileChange(Record):
         keys: list[KeyChange] | None = None,
         secret_paths: set[tuple[Part, ...]] | None = None,
         documents: list[Any] | None = None,
+        problem: Any = None,
     ) -> None:
         self.path = path
         self.action = action
+        # An unparsable file's parse error (a Problem: where, and what).
+        self.problem = problem
         self.keys: list[KeyChange] = [] if keys is None else keys
         self.secret_paths: set[tuple[Part, ...]] = (
             set() if secret_paths is None else secret_paths
@@ -184,11 +187,14 @@ class FileChange(Record):
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form with secret values redacted."""
-        return {
+        found = {
             "file": self.path,
             "action": self.action,
             "keys": [key.to_dict(redact=self.is_secret(key)) for key in self.keys],
         }
+        if self.problem is not None:
+            found["problem"] = self.problem.to_dict()
+        return found
 
 
 def diff_documents(old: Any, new: Any) -> list[KeyChange]:

@@ -16,6 +16,8 @@ def _echo_files(files: list[Any], renames: dict[str, str]) -> None:
     for change in files:
         renamed = f" (from {renames[change.path]})" if change.path in renames else ""
         click.echo(f"{change.action} {change.path}{renamed}")
+        if change.problem is not None:
+            click.echo(f"    {change.problem}")
         for key in change.keys:
             click.echo("  " + render.key_change_line(key, change.is_secret(key)))
 
@@ -50,6 +52,10 @@ def diff_cmd(app: AppContext, args: tuple[str, ...], unified: bool, as_json: boo
     the working files against REV. Two: REV to REV2. A last argument that is
     not a revision limits the diff to that FILE. Secret values show as
     changed, never in clear.
+
+    A file whose text does not parse has no key-level diff: it is listed as
+    unparsable with the line and error of the parse, which also goes to
+    stderr, and the exit code is 1 (--unified still shows its lines, exit 0).
     """
     from vpa_config.errors import NotFoundError
 
@@ -65,15 +71,28 @@ def diff_cmd(app: AppContext, args: tuple[str, ...], unified: bool, as_json: boo
         # The last argument was taken as a file because no revision has its name.
         detail = str(exc).partition(": ")[2]
         raise NotFoundError(f"{file}: no such revision, and {detail}") from None
+    if unified:
+        click.echo(result.unified(), nl=False)
+        return 0
     if as_json:
         render.echo_json(result.to_dict())
-    elif unified:
-        click.echo(result.unified(), nl=False)
     elif not result.files:
         click.echo("no differences")
     else:
         _echo_files(result.files, result.renames)
-    return 0
+    return _unparsable_exit(result.files)
+
+
+def _unparsable_exit(files: list[Any]) -> int:
+    """1, with each parse error on stderr, when some file had no key-level diff."""
+    problems = [change.problem for change in files if change.problem is not None]
+    for problem in problems:
+        click.echo(
+            f"vpa-config: {problem} (no key-level diff; diff --unified shows "
+            "its lines)",
+            err=True,
+        )
+    return 1 if problems else 0
 
 
 @click.command("show")
