@@ -606,6 +606,10 @@ def test_commit_of_named_files_leaves_the_other_edits(
     unedited = run_cli("commit", "plugins.yaml", store=cli_store)
 
     _assert_refused(everything, 1, "notes.txt")
+    assert everything.stderr.endswith(
+        ' Commit the valid ones alone with "vpa-config commit assistant.yaml '
+        'health.toml -m REASON".\n'
+    )
     assert named.returncode == 0, named.stderr
     assert git(cli_store, "log", "-1", "--format=%s").strip() == (
         "commit hand edits to assistant.yaml"
@@ -613,8 +617,7 @@ def test_commit_of_named_files_leaves_the_other_edits(
     assert git(cli_store, "status", "--porcelain").split() == [
         "D", "health.toml", "??", "notes.txt"
     ]
-    assert unedited.returncode == 0, unedited.stderr
-    assert "no hand edits; nothing committed" in unedited.stdout
+    _assert_refused(unedited, 1, "plugins.yaml: no hand edits to commit")
     _assert_refused(run_cli("commit", "nosuch.yaml", store=cli_store), 5,
                     "nosuch.yaml: no such file in the store")
 

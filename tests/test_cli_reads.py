@@ -152,6 +152,31 @@ def test_status_shows_hand_edits_and_their_validity(
     assert snapshot(cli_store) == before
 
 
+def test_status_tells_a_stray_new_file_from_an_edited_one(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    (cli_store / "newfile.json").write_text('{"a": 1}\n')
+    assistant = cli_store / "assistant.yaml"
+    text = assistant.read_text()
+    assistant.write_text(text.replace("max_tokens: 1024", "max_tokens: x"))
+    plugins = cli_store / "plugins.yaml"
+    plugins.write_text(plugins.read_text() + "# reviewed\n")
+
+    lines = run_cli("status", store=cli_store).stdout.splitlines()
+    discard = run_cli("restore", "HEAD", "newfile.json", "--discard-edits",
+                      store=cli_store)
+
+    assert lines[-3:] == [
+        'run "vpa-config commit plugins.yaml -m REASON" to commit the valid ones '
+        "(a plain commit -m commits all or none)",
+        "fix the invalid ones, or put back HEAD's with "
+        '"vpa-config restore HEAD assistant.yaml --discard-edits"',
+        "newfile.json: not in the store: delete it from the folder, or fix it and "
+        'run "vpa-config commit newfile.json -m REASON" to add it',
+    ]
+    assert discard.returncode == 5  # which is why status does not suggest it
+
+
 # --- log ------------------------------------------------------------------------------
 
 

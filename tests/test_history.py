@@ -155,7 +155,39 @@ def test_audit_follows_a_rename_through_import_as(
         ("old.yaml", "changed", 1, 2),
         ("old.yaml", "added", None, 1),
     ]
-    assert "Vpa-Renamed-From: old.yaml -> new.yaml" in trailer
+    assert "Vpa-Copied-From: old.yaml -> new.yaml" in trailer
+
+
+def test_import_of_a_store_file_as_new_is_a_copy(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    path = tmp_path / "store"
+    plain_store(path).close()
+    (tmp_path / "src").mkdir()  # the commands run in tmp_path
+    (tmp_path / "src" / "old.yaml").write_text("db:\n  port: 1\n")
+    assert run_cli("import", str(tmp_path / "src" / "old.yaml"), store=path
+                   ).returncode == 0
+
+    relative = run_cli("import", "old.yaml", "--as", "new.yaml", store=path)
+    done = run_cli("import", str(path / "old.yaml"), "--as", "new.yaml", store=path)
+    text = run_cli("show", store=path)
+    shown = json.loads(run_cli("show", "--json", store=path).stdout)
+    diff = json.loads(run_cli("diff", "HEAD~1", "HEAD", "--json", store=path).stdout)
+
+    assert relative.returncode == 5  # SRC is a path from the current directory
+    assert relative.stderr == (
+        "vpa-config: old.yaml: no such file (SRC is a path from the current "
+        f"directory; the store's old.yaml is {path / 'old.yaml'})\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert (path / "old.yaml").exists()
+    assert "    Vpa-Copied-From: old.yaml -> new.yaml\n" in text.stdout
+    assert "Renamed-From" not in text.stdout
+    assert text.stdout.endswith("copied new.yaml (from old.yaml)\n")
+    for files in (shown["files"], diff["files"]):
+        assert [(f["file"], f["action"], f["copied_from"]) for f in files] == [
+            ("new.yaml", "copied", "old.yaml")
+        ]
 
 
 def test_audit_follows_renames_made_by_restore(tmp_path: Path) -> None:

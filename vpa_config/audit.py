@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from vpa_config import documents, fsutil
 from vpa_config.errors import NotFoundError, ParseError
 from vpa_config.history import (
+    CONTINUES_FROM,
     FileChange,
     KeyChange,
     diff_documents,
@@ -131,7 +132,8 @@ class RevisionDiff(Record):
         for change in self.files:
             data = change.to_dict()
             if change.path in self.renames:
-                data["renamed_from"] = self.renames[change.path]
+                word = "copied" if change.action == "copied" else "renamed"
+                data[f"{word}_from"] = self.renames[change.path]
             files.append(data)
         return {"from": self.old, "to": self.new, "files": files}
 
@@ -233,7 +235,7 @@ def _diff_trees(
     old_read = _tree_reader(store, old_tree)
     new_read = _tree_reader(store, new_tree)
     trailers = (
-        parse_message(repo.commit(new_sha).message).trailer_values("Renamed-From")
+        parse_message(repo.commit(new_sha).message).trailer_values(*CONTINUES_FROM)
         if old_sha and repo.commit(new_sha).parents[:1] == (old_sha,)
         else []
     )
@@ -319,7 +321,8 @@ def _build_diff(
         old_doc = _quiet(path, old_raw)
         new_doc = _quiet(path, new_raw)
         action = (
-            "renamed" if source else "added" if old_raw is None
+            ("copied" if source in new_names else "renamed") if source
+            else "added" if old_raw is None
             else "removed" if new_raw is None else "modified"
         )
         keys = _display_changes(old_doc, new_doc)

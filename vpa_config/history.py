@@ -66,9 +66,9 @@ class CommitMessage(FrozenRecord):
                 return value
         return default
 
-    def trailer_values(self, name: str) -> list[str]:
-        """Every value of a trailer that may repeat."""
-        wanted = {name.lower(), (TRAILER_PREFIX + name).lower()}
+    def trailer_values(self, *names: str) -> list[str]:
+        """Every value of a trailer that may repeat (of any of ``names``)."""
+        wanted = {n.lower() for name in names for n in (name, TRAILER_PREFIX + name)}
         return [value for key, value in self.trailers if key.lower() in wanted]
 
     def render(self) -> str:
@@ -243,6 +243,11 @@ def _diff(old: Any, new: Any, path: tuple[Part, ...]) -> Iterator[KeyChange]:
             yield KeyChange(path, "added", new=new)
         else:
             yield KeyChange(path, "changed", old=old, new=new)
+
+
+# Trailers naming the file whose history a file continues: a rename (the old
+# file is gone) or a copy (``import STORE-FILE --as NEW``: the old one stays).
+CONTINUES_FROM = ("Renamed-From", "Copied-From")
 
 
 def renames_of(values: list[str] | tuple[str, ...] | Any) -> dict[str, str]:

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from vpa_config import documents, logs
 from vpa_config.errors import ParseError
 from vpa_config.history import (
+    CONTINUES_FROM,
     FileChange,
     KeyChange,
     diff_documents,
@@ -377,7 +378,7 @@ class KeyIndex:
                     target.pop(path, None)
                 else:
                     target[path] = new
-        renames = _renames(message.trailer_values("Renamed-From"), changes)
+        renames = _renames(message.trailer_values(*CONTINUES_FROM), changes)
         file_changes = [
             self._file_change(path, old, new, renames, changes, info)
             for path, old, new in changes
@@ -569,7 +570,7 @@ class KeyIndex:
         """
         parent = info.parents[0] if info.parents else None
         message = parse_message(info.message) if message is None else message
-        renames = _renames(message.trailer_values("Renamed-From"), blobs)
+        renames = _renames(message.trailer_values(*CONTINUES_FROM), blobs)
         self.db.execute("BEGIN IMMEDIATE")
         try:
             tip = self.tip()
@@ -1012,7 +1013,7 @@ def record_commit(
             for name, entry in sorted(changed.items())
         ]
         message = parse_message(info.message)
-        renames = _renames(message.trailer_values("Renamed-From"), blobs)
+        renames = _renames(message.trailer_values(*CONTINUES_FROM), blobs)
         normalised = [
             _normalise(index, change, renames, parent_tree, changed) for change in files
         ]

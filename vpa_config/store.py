@@ -649,13 +649,14 @@ class ConfigStore(Record):
         dry_run: bool = False,
         kind: str = "import",
         subject: str | None = None,
-        renamed_from: str | None = None,
+        copied_from: str | None = None,
         expect: bytes | None | object = ANY_CONTENT,
     ) -> ChangeResult:
         """Add or replace a whole file with ``content``.
 
-        ``renamed_from`` names the store file the content comes from; its
-        history then continues as this file's (``audit``, ``blame``).
+        ``copied_from`` names the store file the content comes from (it
+        stays): the commit records ``Vpa-Copied-From: OLD -> NEW`` and this
+        file's history continues from that one's (``audit``, ``blame``).
         ``expect`` is what the file must hold at HEAD for the change to go
         ahead (None: it must not exist), so that an edit built on an older
         text never undoes a change committed meanwhile.
@@ -676,8 +677,8 @@ class ConfigStore(Record):
                     f"now {(tx.head or '')[:12]}); nothing was written"
                 )
             tx.write(name, content)
-            if renamed_from and fsutil.clean_name(renamed_from) != name:
-                tx.trailer("Renamed-From", f"{fsutil.clean_name(renamed_from)} -> {name}")
+            if copied_from and fsutil.clean_name(copied_from) != name:
+                tx.trailer("Copied-From", f"{fsutil.clean_name(copied_from)} -> {name}")
         assert tx.result is not None
         return tx.result
 
@@ -720,9 +721,11 @@ class ConfigStore(Record):
     ) -> ChangeResult:
         """Validate and commit the edits made to the working files directly.
 
-        With ``files``, only the edits of those files (a file neither in the
-        folder nor at HEAD is not found). The edits are read with the store
-        lock held, so edits another change has just committed or discarded
+        With ``files``, only the edits of those files, each of which must
+        have one: a file neither in the folder nor at HEAD is not found, one
+        that is exactly HEAD's is NothingToDoError. Without, every edit or
+        none: one invalid file refuses them all. The edits are read with the
+        store lock held, so edits another change has just committed or discarded
         are not committed again.
         """
         who = self._actor(actor)
@@ -746,7 +749,13 @@ class ConfigStore(Record):
         ]
         if unknown:
             raise NotFoundError(f"{', '.join(unknown)}: no such file in the store")
-        return {name: edits[name] for name in wanted if name in edits}
+        unedited = [name for name in wanted if name not in edits]
+        if unedited:
+            raise NothingToDoError(
+                f"{', '.join(unedited)}: no hand edits to commit (the same as "
+                "HEAD); nothing committed"
+            )
+        return {name: edits[name] for name in wanted}
 
     def _commit_edits(
         self,

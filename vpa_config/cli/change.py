@@ -103,7 +103,11 @@ def import_cmd(
 ) -> int:
     """Add SRC to the store, or replace the file of that name (- reads stdin).
 
-    Problems in the new content are located in SRC (its name, its lines).
+    SRC is a path on disk, relative to the current directory. A store file
+    named by its path, with --as NEW, is copied: the original stays, the
+    commit records Vpa-Copied-From, and NEW's history (audit, blame)
+    continues from the original's. Problems in the new content are located
+    in SRC (its name, its lines).
     """
     from vpa_config.errors import InvalidConfigError
 
@@ -113,7 +117,7 @@ def import_cmd(
             raise click.UsageError("reading stdin (-) needs --as NAME")
         content = sys.stdin.buffer.read()
     else:
-        content = read_source(src, "SRC")
+        content = _read_src(app, src)
     name = as_name or src.name
     subject = f"import {src.name} as {name}" if as_name and as_name != src.name else None
     source = "<stdin>" if stdin else str(src)
@@ -121,7 +125,7 @@ def import_cmd(
     try:
         result = store.import_file(
             name, content, actor=actor, reason=reason, dry_run=dry_run,
-            subject=subject, renamed_from=None if stdin else _store_name(store, src),
+            subject=subject, copied_from=None if stdin else _store_name(store, src),
         )
     except InvalidConfigError as exc:
         if source == name:
@@ -139,6 +143,24 @@ def _in_source(problems: list[Any], name: str, source: str) -> list[Any]:
         problem.copy_with(file=source) if problem.file == name else problem
         for problem in problems
     ]
+
+
+def _read_src(app: AppContext, src: Path) -> bytes:
+    """SRC's bytes; a relative SRC missing here but in the store says where that is."""
+    from vpa_config.errors import NotFoundError
+
+    try:
+        return read_source(src, "SRC")
+    except NotFoundError:
+        if src.is_absolute():
+            raise
+        in_store = app.store().root / src
+        if not in_store.is_file():
+            raise
+        raise NotFoundError(
+            f"{src}: no such file (SRC is a path from the current directory; "
+            f"the store's {src.as_posix()} is {in_store})"
+        ) from None
 
 
 def _store_name(store: object, src: Path) -> str | None:
@@ -179,12 +201,33 @@ def commit_cmd(
 ) -> int:
     """Validate the edits made to the store's files directly, and commit them.
 
-    With FILES, only the edits of those files (each must have one); the
-    others stay uncommitted. Invalid edits are refused with every error and
-    left in place, untouched.
+    Without FILES, every edit or none: one invalid file refuses them all (the
+    error names the valid ones, to commit alone). With FILES, only the edits
+    of those files, each of which must have one (a FILE that is exactly
+    HEAD's is refused, exit 1); the others stay uncommitted. Invalid edits
+    are refused with every error and left in place, untouched.
     """
-    result = app.store().adopt(files, actor=actor, reason=reason, dry_run=dry_run)
+    from vpa_config.errors import InvalidConfigError
+
+    store = app.store()
+    try:
+        result = store.adopt(files, actor=actor, reason=reason, dry_run=dry_run)
+    except InvalidConfigError as exc:
+        if not files:
+            _name_the_valid_edits(store, exc)
+        raise
     if not result.changed and not as_json:
         click.echo("no hand edits; nothing committed")
         return 0
     return render.change_result(result, as_json)
+
+
+def _name_the_valid_edits(store: object, exc: Exception) -> None:
+    """Add to a refused ``commit -m`` the command that commits its valid edits."""
+    edits = store.status().hand_edits  # type: ignore[attr-defined]
+    valid = [edit.path for edit in edits if edit.valid]
+    if valid:
+        exc.note += (  # type: ignore[attr-defined]
+            f' Commit the valid ones alone with "vpa-config commit '
+            f'{" ".join(valid)} -m REASON".'
+        )

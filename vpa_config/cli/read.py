@@ -121,21 +121,40 @@ def status_cmd(app: AppContext, as_json: bool) -> int:
         click.echo(f"  {edit.state:8} {edit.path}  {verdict}")
         for problem in edit.problems:
             click.echo(f"      {problem}")
-    valid = [edit.path for edit in status.hand_edits if edit.valid]
-    back = (
-        'fix or remove the invalid ones ("vpa-config restore HEAD FILE '
-        '--discard-edits" puts back a file of HEAD)'
-    )
-    if len(valid) == len(status.hand_edits):
-        click.echo('run "vpa-config commit -m REASON" to commit them')
-    elif valid:
-        click.echo(
-            f'run "vpa-config commit {" ".join(valid)} -m REASON" to commit the '
-            f"valid ones; {back}"
-        )
-    else:
-        click.echo(back)
+    for line in _hints(status.hand_edits):
+        click.echo(line)
     return 0
+
+
+def _hints(edits: list[Any]) -> list[str]:
+    """What to run next: commit the valid edits, and undo or fix the others."""
+    valid = [edit.path for edit in edits if edit.valid]
+    if len(valid) == len(edits):
+        return ['run "vpa-config commit -m REASON" to commit them']
+    lines = []
+    if valid:
+        lines.append(
+            f'run "vpa-config commit {" ".join(valid)} -m REASON" to commit the '
+            "valid ones (a plain commit -m commits all or none)"
+        )
+    at_head = [e.path for e in edits if not e.valid and e.state != "added"]
+    new = [e.path for e in edits if not e.valid and e.state == "added"]
+    if at_head:
+        lines.append(
+            "fix the invalid ones, or put back HEAD's with "
+            f'"vpa-config restore HEAD {" ".join(at_head)} --discard-edits"'
+        )
+    if new:
+        lines.append(
+            f"{' '.join(new)}: not in the store: delete {_them(new)} from the "
+            f'folder, or fix {_them(new)} and run "vpa-config commit '
+            f'{" ".join(new)} -m REASON" to add {_them(new)}'
+        )
+    return lines
+
+
+def _them(names: list[str]) -> str:
+    return "it" if len(names) == 1 else "them"
 
 
 @click.command("log")
