@@ -546,7 +546,6 @@ class ConfigStore(Record):
         import time
 
         del os.environ["VPA_CONFIG_TEST_PAUSE"]
-
         gate = Path(spec.partition("=")[2])
         gate.touch()
         deadline = time.monotonic() + 60
