@@ -158,26 +158,36 @@ class RevisionDiff(Record):
 
 
 def _masker(change: FileChange) -> Callable[[str], str]:
-    """Hide the secret values of a file in its text lines."""
+    """Hide the secret values of a file in its text lines (masking.py's rules)."""
+    from vpa_config.masking import scrub_text
+
+    mask = change.mask()
     values: set[str] = set()
     for key in change.keys:
-        if change.is_secret(key):
-            for value in (key.old, key.new):
-                values.update(_scalars(value))
+        for value in (key.old, key.new):
+            values.update(_secret_scalars(mask, value, key.path))
     for doc in change.documents:
-        for path in change.secret_paths:
-            try:
-                values.update(_scalars(_lookup(doc, path)))
-            except KeyError:
-                continue
+        values.update(_secret_scalars(mask, doc, ()))
     secrets = sorted((v for v in values if v), key=len, reverse=True)
 
-    def mask(line: str) -> str:
+    def hide(line: str) -> str:
         for secret in secrets:
             line = line.replace(secret, _redacted())
-        return line
+        return scrub_text(line)
 
-    return mask
+    return hide
+
+
+def _secret_scalars(mask: Any, value: Any, path: tuple[Part, ...]) -> Iterable[str]:
+    """The scalars of ``value`` (at ``path``) that ``mask`` hides."""
+    if mask.covers(path):
+        yield from _scalars(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _secret_scalars(mask, item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _secret_scalars(mask, item, (*path, index))
 
 
 def _scalars(value: Any) -> Iterable[str]:
@@ -436,8 +446,8 @@ def show(store: ConfigStore, rev: str) -> RevisionShow:
 class AuditEntry(
     namedtuple(
         "AuditEntry",
-        "who file key change old new secret renamed_from changes",
-        defaults=(None, ()),
+        "who file key change old new secret renamed_from changes mask parts",
+        defaults=(None, (), None, ()),
     )
 ):
     """One revision that changed the key: who, and the value before and after.
@@ -445,22 +455,44 @@ class AuditEntry(
     ``change`` is "added", "removed" or "changed"; ``old`` or ``new`` is
     :data:`MISSING` for a key that was not there; ``changes`` are the
     :class:`KeyChange` below the key when it changed as a whole document.
+    ``secret`` says whether the key is, or holds, a secret; ``mask``
+    (masking.py) shows its values with only the secret ones hidden, and
+    ``parts`` is the key path it judges them at.
     """
 
     __slots__ = ()
 
+    def shown(self, value: Any) -> Any:
+        """``old`` or ``new`` as outputs show it (secrets in it hidden)."""
+        if self.mask is None:
+            return _redacted() if self.secret else value
+        return self.mask.show(value, self.parts)
+
+    def sub_changes(self) -> tuple[KeyChange, ...]:
+        """The changes below the key (those of a mapping or list changed in place)."""
+        if self.changes:
+            return tuple(self.changes)
+        if isinstance(self.old, dict | list) and isinstance(self.new, dict | list):
+            return tuple(diff_documents(self.old, self.new))
+        return ()
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form, a secret's values redacted."""
+        """JSON-ready form, secret values redacted."""
         data = self.who.to_dict()
         data.update(file=self.file, key=self.key, change=self.change)
         if self.old is not MISSING:
-            data["old"] = _redacted() if self.secret else self.old
+            data["old"] = self.shown(self.old)
         if self.new is not MISSING:
-            data["new"] = _redacted() if self.secret else self.new
+            data["new"] = self.shown(self.new)
         if self.renamed_from:
             data["renamed_from"] = self.renamed_from
         if self.changes:
-            data["changes"] = [c.to_dict(redact=self.secret) for c in self.changes]
+            if self.mask is None:
+                data["changes"] = [c.to_dict(redact=self.secret) for c in self.changes]
+            else:
+                data["changes"] = [
+                    self.mask.show_change(c, self.parts) for c in self.changes
+                ]
         return data
 
 
@@ -472,7 +504,7 @@ def audit(store: ConfigStore, file: str, key: str) -> list[AuditEntry]:
     if index.file_state(name, 1 << 62) is None:
         raise NotFoundError(f"{name}: no such file in the store's history")
     segments = index.lineage(name)
-    secret = _secret_judge(store, index, name, [seg[0] for seg in segments])
+    secret, mask = _secret_judge(store, index, name, [seg[0] for seg in segments])
     found: list[tuple[int, str, str, Any, Any, tuple[KeyChange, ...]]] = []
     renamed: dict[int, str] = {}
     for position, (seg_name, low, high) in enumerate(segments):
@@ -489,7 +521,7 @@ def audit(store: ConfigStore, file: str, key: str) -> list[AuditEntry]:
     return [
         AuditEntry(
             Who.of(revisions[seq]), seg_name, dotted, change, old, new, is_secret,
-            renamed.get(seq), subs,
+            renamed.get(seq), subs, mask, parts,
         )
         for seq, seg_name, change, old, new, subs in found
     ]
@@ -582,9 +614,12 @@ def _document_at(
 def _secret_judge(
     store: ConfigStore, index: KeyIndex, name: str, names: Sequence[str],
     document: Any = MISSING,
-) -> Callable[[Sequence[Any]], bool]:
-    """Whether a key path is (or holds) a secret, by history or by today's rules."""
+) -> tuple[Callable[[Sequence[Any]], bool], Any]:
+    """Whether a key path is (or holds) a secret, by history or by today's rules;
+    and the :class:`~vpa_config.masking.Mask` that shows values by the same rules.
+    """
     from vpa_config.explain import SecretMatcher
+    from vpa_config.masking import Mask
 
     known = {pointer for _file, pointer in index.secret_paths(names)}
     today, patterns = _head_judgement(store, index, name, document)
@@ -592,17 +627,27 @@ def _secret_judge(
     matcher_names = list(names)
     matcher = SecretMatcher(patterns)
 
-    def judge(path: Sequence[Any]) -> bool:
+    def covered(path: Sequence[Any]) -> bool:
         pointer = format_pointer(path)
         for secret in known:
             if pointer == secret or pointer.startswith(secret + "/"):
                 return True
+        typed = tuple(path)
+        return any(
+            matcher.matches(n, typed[:end])
+            for end in range(1, len(typed) + 1) for n in matcher_names
+        )
+
+    mask = Mask(covered, (frozenset(known), tuple(patterns), tuple(matcher_names)))
+
+    def judge(path: Sequence[Any]) -> bool:
+        pointer = format_pointer(path)
+        for secret in known:
             if secret.startswith(pointer + "/") or pointer == "":
                 return True
-        typed = tuple(path)
-        return any(matcher.matches(n, typed) for n in matcher_names)
+        return mask.covers(path)
 
-    return judge
+    return judge, mask
 
 
 def _head_judgement(
@@ -650,13 +695,19 @@ class BlameLine(namedtuple("BlameLine", "key value who file secret")):
 
     __slots__ = ()
 
+    def shown(self) -> Any:
+        """The value as outputs show it: redacted if secret, text scrubbed."""
+        if self.secret:
+            return _redacted()
+        if isinstance(self.value, str):
+            from vpa_config.masking import scrub_text
+
+            return scrub_text(self.value)
+        return self.value
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        data: dict[str, Any] = {
-            "key": self.key,
-            "value": _redacted() if self.secret else self.value,
-            "file": self.file,
-        }
+        data: dict[str, Any] = {"key": self.key, "value": self.shown(), "file": self.file}
         if self.who is not None:
             data.update(self.who.to_dict())
         return data
@@ -668,7 +719,9 @@ def blame(store: ConfigStore, file: str) -> list[BlameLine]:
     name = fsutil.clean_name(file)
     document = _head_document(store, index, name)
     segments = index.lineage(name)
-    secret = _secret_judge(store, index, name, [seg[0] for seg in segments], document)
+    secret, _mask = _secret_judge(
+        store, index, name, [seg[0] for seg in segments], document
+    )
     found: list[tuple[tuple[Part, ...], Any, int | None, str]] = []
     for path, value in _leaves(document, ()):
         seq, where = None, name

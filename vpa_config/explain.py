@@ -256,15 +256,23 @@ def is_secret_schema(schema: Any) -> bool:
 
 
 class SecretMatcher:
-    """Settings patterns (``assistant.yaml:llm.api_key``, ``*:*.password``)."""
+    """Settings patterns (``assistant.yaml:llm.api_key``, ``*:*.password``).
+
+    A pattern is ``FILE-GLOB:KEY-GLOB``; the key glob is matched against the
+    dotted key path, ``*`` matching across dots. A key glob that starts with
+    ``*.`` names a key at any depth, the top level included: ``*.password``
+    matches ``password``, ``db.password`` and ``a.b.password``, never
+    ``passwords`` or ``password_hint``.
+    """
 
     def __init__(self, patterns: Sequence[str] = ()) -> None:
         self._patterns = [self._split(pattern) for pattern in patterns]
 
     @staticmethod
-    def _split(pattern: str) -> tuple[str, str]:
+    def _split(pattern: str) -> tuple[str, str, str | None]:
+        """(file glob, key glob, the key glob at the top level if it differs)."""
         file, _, key = pattern.rpartition(":")
-        return (file or "*", key)
+        return (file or "*", key, key[2:] if key.startswith("*.") else None)
 
     def matches(self, file: str, path: Sequence[Part]) -> bool:
         """Whether the key at ``path`` of ``file`` is secret by a pattern."""
@@ -274,8 +282,12 @@ class SecretMatcher:
             return False
         dotted = format_dotted(path)
         return any(
-            fnmatchcase(file, file_glob) and fnmatchcase(dotted, key_glob)
-            for file_glob, key_glob in self._patterns
+            fnmatchcase(file, file_glob)
+            and (
+                fnmatchcase(dotted, key_glob)
+                or (top_glob is not None and fnmatchcase(dotted, top_glob))
+            )
+            for file_glob, key_glob, top_glob in self._patterns
         )
 
 

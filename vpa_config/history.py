@@ -156,8 +156,10 @@ class KeyChange(FrozenRecord):
 class FileChange(Record):
     """One file's change: added, removed, modified, with its key changes."""
 
-    _fields = ("path", "action", "keys", "secret_paths", "problem", "documents")
-    _compared = _shown = _fields[:-1]
+    _fields = (
+        "path", "action", "keys", "secret_paths", "problem", "documents", "unparsable",
+    )
+    _compared = _shown = _fields[:5]
 
     def __init__(
         self,
@@ -167,6 +169,7 @@ class FileChange(Record):
         secret_paths: set[tuple[Part, ...]] | None = None,
         documents: list[Any] | None = None,
         problem: Any = None,
+        unparsable: tuple[str, ...] = (),
     ) -> None:
         self.path = path
         self.action = action
@@ -178,23 +181,39 @@ class FileChange(Record):
         )
         # The documents compared (to mask secrets in a text diff): not compared.
         self.documents: list[Any] = [] if documents is None else documents
+        # The sides ("old", "new") whose text did not parse (diffed as null).
+        self.unparsable = unparsable
 
     def is_secret(self, change: KeyChange) -> bool:
-        """Whether a key change touches a secret value (at or below a secret key)."""
-        return any(change.path[: len(s)] == s for s in self.secret_paths) or any(
-            s[: len(change.path)] == change.path for s in self.secret_paths
+        """Whether a key change touches a secret value (at, below or above a
+        secret key, or below a key whose name marks a secret)."""
+        from vpa_config.redaction import is_secret_key_path
+
+        return (
+            any(change.path[: len(s)] == s for s in self.secret_paths)
+            or any(s[: len(change.path)] == change.path for s in self.secret_paths)
+            or is_secret_key_path(change.path)
         )
 
+    def mask(self) -> Any:
+        """The :class:`~vpa_config.masking.Mask` that shows this file's values."""
+        from vpa_config.masking import Mask
+
+        return Mask.of_paths(self.secret_paths)
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form with secret values redacted."""
-        found = {
+        """JSON-ready form with secret values redacted (masking.py)."""
+        mask = self.mask()
+        data: dict[str, Any] = {
             "file": self.path,
             "action": self.action,
-            "keys": [key.to_dict(redact=self.is_secret(key)) for key in self.keys],
+            "keys": [mask.show_change(key) for key in self.keys],
         }
         if self.problem is not None:
-            found["problem"] = self.problem.to_dict()
-        return found
+            data["problem"] = self.problem.to_dict()
+        if self.unparsable:
+            data["unparsable"] = list(self.unparsable)
+        return data
 
 
 def diff_documents(old: Any, new: Any) -> list[KeyChange]:

@@ -256,6 +256,9 @@ class PluginCallError(Exception):
         frames: list[dict[str, Any]] | None = None,
         error_type: str = "",
     ) -> None:
+        from vpa_config.masking import scrub_text  # shown as events show it
+
+        message = scrub_text(message)
         super().__init__(message)
         self.kind = kind
         self.message = message
@@ -278,8 +281,10 @@ def structured_traceback(exc: BaseException, limit: int = 30) -> list[dict[str, 
 
 
 def contained(exc: BaseException) -> PluginCallError:
-    """What a failure raised by plugin code becomes."""
-    text = _short(str(exc))
+    """What a failure raised by plugin code becomes (secrets in it scrubbed)."""
+    from vpa_config.masking import scrub_text
+
+    text = _short(scrub_text(str(exc)))
     frames = structured_traceback(exc)
     kind, restart = "raised", False
     if isinstance(exc, SystemExit):

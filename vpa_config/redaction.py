@@ -114,6 +114,16 @@ def is_sensitive_key(name: object) -> bool:
     return isinstance(name, str) and _sensitive_name(name)
 
 
+def is_secret_key_path(path: Sequence[object]) -> bool:
+    """Whether a key path has a part whose name marks what is below it secret.
+
+    The rule events follow (a sensitive key's whole value is redacted), for
+    outputs that name values by key path: ``plugins.0.options.token`` and
+    ``credentials.user`` are secret, ``llm.max_tokens`` is not.
+    """
+    return any(type(part) is str and _sensitive_name(part) for part in path)
+
+
 # Records and events use the same few hundred key names over and over.
 @lru_cache(maxsize=4096)
 def _sensitive_name(name: str) -> bool:

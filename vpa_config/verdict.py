@@ -345,9 +345,13 @@ class CandidateCheck:
             if name in self._parsed:
                 new = self._parsed[name]  # parsed once already, to be validated
             action = "added" if old is _ABSENT else "removed" if new is _ABSENT else "modified"
-            old = None if old is _ABSENT else old
-            new = None if new is _ABSENT else new
+            unparsable = tuple(
+                side for side, doc in (("old", old), ("new", new)) if doc is _UNPARSABLE
+            )
+            old = None if old is _ABSENT or old is _UNPARSABLE else old
+            new = None if new is _ABSENT or new is _UNPARSABLE else new
             change = FileChange(name, action, _detached(diff_documents(old, new)))
+            change.unparsable = unparsable
             change.secret_paths = self.secrets_of(name, old, old_blob) | self.secrets_of(
                 name, new, new_blob
             )
@@ -364,11 +368,11 @@ class CandidateCheck:
         blob = blob_of(name) if blob_of is not None and self._cache is not None else None
         if blob is None:
             raw = read(name)
-            return None, _ABSENT if raw is None else _quiet_parse(name, raw)
+            return None, _ABSENT if raw is None else _quiet_parse(name, raw, _UNPARSABLE)
         try:
             return blob, self._parse_blob(name, blob, lambda: read(name))
         except ParseError:
-            return blob, None
+            return blob, _UNPARSABLE
 
     def candidate_secrets(self, name: str) -> set[tuple[Any, ...]]:
         """Secret paths of candidate ``name`` (raises ParseError as :meth:`parsed`)."""
@@ -563,13 +567,17 @@ def _detached(keys: list[KeyChange]) -> list[KeyChange]:
 _ABSENT: Any = object()
 
 
-def _quiet_parse(name: str, raw: bytes | None) -> Any:
+# A side of a diff whose text does not parse (shown as such, diffed as None).
+_UNPARSABLE: Any = object()
+
+
+def _quiet_parse(name: str, raw: bytes | None, unparsable: Any = None) -> Any:
     if raw is None:
         return None
     try:
         return documents.parse_shared(name, raw)
     except ParseError:
-        return None
+        return unparsable
 
 
 def _problem(name: str, message: str, rule: str = "") -> Problem:

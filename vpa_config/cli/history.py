@@ -18,8 +18,9 @@ def _echo_files(files: list[Any], renames: dict[str, str]) -> None:
         click.echo(f"{change.action} {change.path}{renamed}")
         if change.problem is not None:
             click.echo(f"    {change.problem}")
+        mask = change.mask()
         for key in change.keys:
-            click.echo("  " + render.key_change_line(key, change.is_secret(key)))
+            click.echo("  " + render.key_change_line(key, mask))
 
 
 def _split_diff_args(args: tuple[str, ...], store: Any) -> tuple[list[str], str | None]:

@@ -30,12 +30,33 @@ def when(seconds: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + "Z"
 
 
-def _value(value: Any, secret: bool) -> str:
+def _value(value: Any, entry: Any) -> str:
+    """An audited key's old or new value as shown: absent, or secrets hidden."""
     from vpa_config.keyindex import MISSING
 
     if value is MISSING:
         return "(absent)"
-    return render.REDACTED if secret else render.show_value(value)
+    return render.show_value(entry.shown(value))
+
+
+def _entry_lines(entry: Any, file: str) -> list[str]:
+    """What changed: the key's values, or the sub-keys that changed within it."""
+    where = f" ({entry.file})" if entry.file != file else ""
+    subs = entry.sub_changes() if entry.change == "changed" else ()
+    if not subs or entry.mask is None:
+        return [
+            f"    {entry.change}{where}: {_value(entry.old, entry)} -> "
+            f"{_value(entry.new, entry)}"
+        ]
+    from vpa_config.keypath import format_dotted
+
+    base = tuple(entry.parts)
+    return [
+        "    " + render.key_change_line(
+            sub, entry.mask, base, format_dotted((*base, *sub.path)) + where
+        )
+        for sub in subs
+    ]
 
 
 def show_audit(app: AppContext, file: str, key: str, as_json: bool) -> int:
@@ -52,11 +73,7 @@ def show_audit(app: AppContext, file: str, key: str, as_json: bool) -> int:
     for entry in entries:
         who = entry.who
         lines.append(f"{who.revision[:12]}  {when(who.time)}  {who.by()}")
-        where = f" ({entry.file})" if entry.file != file else ""
-        lines.append(
-            f"    {entry.change}{where}: {_value(entry.old, entry.secret)} -> "
-            f"{_value(entry.new, entry.secret)}"
-        )
+        lines.extend(_entry_lines(entry, file))
         if who.reason:
             lines.append(f"    reason: {_indented(who.reason)}")
     _echo_lines(lines)
@@ -86,7 +103,7 @@ def show_blame(app: AppContext, file: str, as_json: bool) -> int:
     for line in lines:
         who = line.who
         stamp = f"{who.revision[:12]}  {when(who.time)}  {who.by()}" if who else "?"
-        out.append(f"{line.key:<{width}}  {stamp}  = {_value(line.value, line.secret)}")
+        out.append(f"{line.key:<{width}}  {stamp}  = {render.show_value(line.shown())}")
     _echo_lines(out)
     return 0
 

@@ -82,9 +82,12 @@ def change_result(result: Any, as_json: bool) -> int:
         echo(f"{change.action} {change.path}")
         if change.action != "modified":
             continue  # a whole file added or removed: its keys would be the file
+        if change.unparsable:
+            echo("  " + _unparsable_line(result, change))
+            continue
+        mask = change.mask()
         for key in change.keys:
-            secret = change.is_secret(key)
-            echo("  " + key_change_line(key, secret))
+            echo("  " + key_change_line(key, mask))
     for problem in result.problems:
         echo(f"  invalid: {problem}", err=True)
     if result.dry_run:
@@ -103,16 +106,38 @@ def change_result(result: Any, as_json: bool) -> int:
     return 0
 
 
-def key_change_line(key: Any, secret: bool) -> str:
-    """``path: old -> new`` with secret values hidden."""
+def _unparsable_line(result: Any, change: Any) -> str:
+    """What a change of a file that was, or becomes, unparsable did (no key diff)."""
+    if "old" in change.unparsable and "new" in change.unparsable:
+        return f"~ (document): unparsable at {_rev(result.parent)} and still unparsable"
+    if "old" in change.unparsable:
+        return f"~ (document): the file was unparsable at {_rev(result.parent)}; it parses now"
+    return f"~ (document): the file is unparsable at {_rev(result.revision)}"
+
+
+def _rev(revision: str | None) -> str:
+    return revision[:12] if revision else "the new revision"
+
+
+def key_change_line(
+    key: Any, mask: Any, base: tuple[Any, ...] = (), label: str | None = None
+) -> str:
+    """``path: old -> new`` with secret values hidden by ``mask`` (masking.py).
+
+    ``base`` is the key path that ``key.path`` is relative to, if any;
+    ``label`` what to print for the key instead of its dotted path.
+    """
+    path = (*base, *key.path)
+    label = key.dotted if label is None else label
+
     def val(value: Any) -> str:
-        return REDACTED if secret else _short(show_value(value))
+        return _short(show_value(mask.show(value, path)))
 
     if key.kind == "added":
-        return f"+ {key.dotted}: {val(key.new)}"
+        return f"+ {label}: {val(key.new)}"
     if key.kind == "removed":
-        return f"- {key.dotted}: {val(key.old)}"
-    return f"~ {key.dotted}: {val(key.old)} -> {val(key.new)}"
+        return f"- {label}: {val(key.old)}"
+    return f"~ {label}: {val(key.old)} -> {val(key.new)}"
 
 
 def _short(text: str, limit: int = 120) -> str:

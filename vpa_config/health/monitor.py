@@ -217,7 +217,9 @@ class HealthMonitor:
         try:
             return list(provider())
         except Exception as exc:  # a broken provider is a finding
-            message = f"{type(exc).__name__}: {exc}"
+            from vpa_config.masking import scrub_text
+
+            message = f"{type(exc).__name__}: {scrub_text(str(exc))}"
 
             def failed() -> None:
                 raise RuntimeError(f"check provider {label!r} failed: {message}")
@@ -341,8 +343,11 @@ class HealthMonitor:
             observation = as_observation(check.function(), check.failure_state)
             error = None
         except (Exception, SystemExit) as exc:  # a raising check is a finding
+            from vpa_config.masking import scrub_text  # as events have it
+
             observation = None
-            error = f"{type(exc).__name__}: {exc}"
+            # The text alone: "ValueError: password=x" reads as a pair of its own.
+            error = f"{type(exc).__name__}: {scrub_text(str(exc))}"
         duration = time.monotonic() - began
         result = _result(check, observation, error, wall, duration)
         with self._lock:

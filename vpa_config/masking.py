@@ -1,0 +1,132 @@
+"""Values as the history and change outputs show them: secrets hidden.
+
+``set``, ``diff``, ``show``, ``audit`` and ``blame`` print old and new values;
+events and the audit trail print them too, through
+:class:`vpa_config.redaction.Redactor`. Both hide the same things, decided in
+one place (:mod:`vpa_config.redaction`):
+
+* a value at or below a key the store knows is secret (the schema's
+  ``writeOnly``/``x-secret`` or a settings pattern), passed in by the caller;
+* a value at or below a key whose name marks a secret
+  (:func:`vpa_config.redaction.is_secret_key_path`: ``token``, ``api_token``,
+  ``password``, not ``max_tokens``);
+* secret-looking text inside any other string: the password of a URL, API
+  keys of known shapes, ``password=...`` pairs, values the store has seen as
+  secret (:meth:`Redactor.scrub_text`).
+
+A mapping is shown key by key, with only its secret keys hidden, never
+hidden whole because a secret lies somewhere inside it.
+"""
+
+from __future__ import annotations
+
+from vpa_config.explain import REDACTED
+
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import Any
+
+_REDACTOR: Any = None
+_MAX_DEPTH = 64
+
+
+def scrub_text(text: str) -> str:
+    """``text`` with secret-looking parts replaced, as events have them."""
+    global _REDACTOR
+    if _REDACTOR is None:
+        from vpa_config.redaction import Redactor
+
+        _REDACTOR = Redactor()
+    return str(_REDACTOR.scrub_text(text))
+
+
+class Mask:
+    """Which values of one file are secret, and values shown with those hidden.
+
+    ``covered(path)`` says whether the store's rules make the value at
+    ``path`` secret (it is, or lies below, a secret key); the key-name rule
+    of :mod:`vpa_config.redaction` is added here.
+    """
+
+    __slots__ = ("_covered", "_rules")
+
+    def __init__(
+        self,
+        covered: Callable[[tuple[Any, ...]], bool] | None = None,
+        rules: object = None,
+    ) -> None:
+        self._covered = covered
+        # What ``covered`` is made of: two masks of the same rules are equal.
+        self._rules = rules
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mask):
+            return NotImplemented
+        return self._rules == other._rules and (
+            self._rules is not None or self._covered is other._covered
+        )
+
+    def __hash__(self) -> int:
+        return hash(self._rules)
+
+    def __repr__(self) -> str:
+        return f"Mask({self._rules!r})"
+
+    @classmethod
+    def of_paths(cls, secret_paths: Iterable[tuple[Any, ...]]) -> Mask:
+        """The mask of a file whose secret key paths (typed parts) are known."""
+        paths = tuple(secret_paths)
+        if not paths:
+            return cls(rules=frozenset())
+
+        def covered(path: tuple[Any, ...]) -> bool:
+            return any(path[: len(secret)] == secret for secret in paths)
+
+        return cls(covered, frozenset(paths))
+
+    def covers(self, path: Sequence[Any]) -> bool:
+        """Whether the value at ``path`` is secret as a whole."""
+        from vpa_config.redaction import is_secret_key_path
+
+        path = tuple(path)
+        if is_secret_key_path(path):
+            return True
+        return self._covered is not None and self._covered(path)
+
+    def show(self, value: Any, path: Sequence[Any]) -> Any:
+        """``value`` (found at ``path``) with every secret in it replaced."""
+        return self._show(value, tuple(path), 0)
+
+    def _show(self, value: Any, path: tuple[Any, ...], depth: int) -> Any:
+        if self.covers(path):
+            return REDACTED
+        if isinstance(value, str):
+            return scrub_text(value)
+        if depth > _MAX_DEPTH:
+            return REDACTED if isinstance(value, dict | list) else value
+        if isinstance(value, dict):
+            return {
+                key: self._show(item, (*path, key), depth + 1)
+                for key, item in value.items()
+            }
+        if isinstance(value, list):
+            return [
+                self._show(item, (*path, index), depth + 1)
+                for index, item in enumerate(value)
+            ]
+        return value
+
+    def show_change(self, change: Any, base: Sequence[Any] = ()) -> dict[str, Any]:
+        """A :class:`~vpa_config.history.KeyChange` as JSON, values shown masked.
+
+        ``base`` is the key path the change's own path is relative to (an
+        audited mapping's sub-key changes).
+        """
+        path = (*base, *change.path)
+        data: dict[str, Any] = {"path": change.dotted, "change": change.kind}
+        if change.kind != "added":
+            data["old"] = self.show(change.old, path)
+        if change.kind != "removed":
+            data["new"] = self.show(change.new, path)
+        return data
