@@ -502,3 +502,28 @@ def test_an_empty_journal_file_is_no_journal(root: Path) -> None:
     assert not [e for e in events if e["event"] == "store.recovered"]
     assert stray.exists()
     assert not journal.exists()  # the change made its own, and removed it
+
+
+def test_a_change_of_a_store_schema_is_judged_by_the_new_schema_at_once(
+    root: Path,
+) -> None:
+    from vpa_config.errors import InvalidConfigError
+    from vpa_config.settings import SETTINGS_FILE
+
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    store = ConfigStore.open(root)
+    try:
+        with store.transaction(subject="schema", actor=ACTOR) as tx:
+            tx.write(".vpa-config/schemas/a.schema.json", json.dumps(schema).encode())
+        store.set(SETTINGS_FILE, "schemas", [
+            {"files": "a.yaml", "schema": "a.schema.json"},
+        ], actor=ACTOR)
+        store.set("a.yaml", "a", 2, actor=ACTOR)  # the registry of this schema
+        schema["properties"]["a"]["maximum"] = 5
+        with store.transaction(subject="schema", actor=ACTOR) as tx:
+            tx.write(".vpa-config/schemas/a.schema.json", json.dumps(schema).encode())
+        with pytest.raises(InvalidConfigError, match="at most 5"):
+            store.set("a.yaml", "a", 6, actor=ACTOR)
+        store.set("a.yaml", "a", 4, actor=ACTOR)
+    finally:
+        store.close()

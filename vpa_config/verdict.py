@@ -110,18 +110,45 @@ class CandidateCheck:
 
     @cached_property
     def registry(self) -> SchemaRegistry:
-        """The candidate store schemas plus the shipped ones."""
+        """The candidate store schemas plus the shipped ones.
+
+        One registry per set of schema blobs in a process (with the record
+        of checked schemas it uses): a run of changes that leave the schemas
+        alone shares its compiled forms and fingerprint. A registry's state
+        is worked out from those schemas only, never changed by its readers.
+        """
+        names = [
+            name for name in self.names
+            if name.startswith(SCHEMA_DIR) and name.endswith(".json")
+        ]
+        key = self._registry_key(names)
+        known = _REGISTRIES.get(key) if key is not None else None
+        if known is not None:
+            return known
         schemas = {}
-        for name in self.names:
-            if name.startswith(SCHEMA_DIR) and name.endswith(".json"):
-                content = self._read(name)
-                if content is not None:
-                    schemas[name[len(SCHEMA_DIR):]] = content
-        return SchemaRegistry(
+        for name in names:
+            content = self._read(name)
+            if content is not None:
+                schemas[name[len(SCHEMA_DIR):]] = content
+        registry = SchemaRegistry(
             store_schemas=schemas,
             shipped_overrides=self._overrides,
             checked=self._checked,
         )
+        if key is not None:
+            if len(_REGISTRIES) >= _REGISTRIES_MAX:
+                _REGISTRIES.clear()
+            _REGISTRIES[key] = registry
+        return registry
+
+    def _registry_key(self, names: list[str]) -> tuple[Any, ...] | None:
+        """What the candidate's registry is made of, by blob id; None if unknown."""
+        if self._blob_of is None or self._overrides is not None:
+            return None
+        from vpa_config.validation import default_checked
+
+        checked = self._checked if self._checked is not None else default_checked()
+        return tuple((name, self._blob_of(name)) for name in names), checked
 
     def schema_name_for(self, name: str, data: Any = None) -> str | None:
         """The schema a file uses: a settings rule, else the document's ``$schema``."""
@@ -463,6 +490,9 @@ class CandidateCheck:
         return out
 
 
+# Candidate registries by _registry_key (see CandidateCheck.registry).
+_REGISTRIES: dict[tuple[Any, ...], SchemaRegistry] = {}
+_REGISTRIES_MAX = 8
 # Valid settings by the settings file's blob id (and whether it is HEAD's):
 # the same content reads as the same settings, so a run of changes reads them
 # once. Settings objects are never changed by their readers.
