@@ -627,16 +627,21 @@ def _secret_judge(
     matcher_names = list(names)
     matcher = SecretMatcher(patterns)
 
+    # Answers by path: an audit asks of the same keys in every revision.
+    answers: dict[tuple[Any, ...], bool] = {(): "" in known}
+
     def covered(path: Sequence[Any]) -> bool:
-        pointer = format_pointer(path)
-        for secret in known:
-            if pointer == secret or pointer.startswith(secret + "/"):
-                return True
         typed = tuple(path)
-        return any(
-            matcher.matches(n, typed[:end])
-            for end in range(1, len(typed) + 1) for n in matcher_names
-        )
+        found = answers.get(typed)
+        if found is None:
+            found = covered(typed[:-1]) or _secret_here(typed)
+            if len(answers) < 65536:
+                answers[typed] = found
+        return found
+
+    def _secret_here(typed: tuple[Any, ...]) -> bool:
+        pointer = format_pointer(typed)
+        return pointer in known or any(matcher.matches(n, typed) for n in matcher_names)
 
     mask = Mask(covered, (frozenset(known), tuple(patterns), tuple(matcher_names)))
 
