@@ -18,6 +18,7 @@ import pytest
 from reliability import ACTOR, fork_child, free_form_store, leftovers, wait_status
 
 from vpa_config import logs
+from vpa_config.errors import StoreLockedError
 from vpa_config.lock import StoreLock
 from vpa_config.store import ConfigStore
 
@@ -161,3 +162,31 @@ def test_a_holder_of_an_older_version_is_named_from_its_record(root: Path) -> No
         }
     finally:
         os.close(fd)
+
+
+def test_the_settings_timeout_is_read_only_when_the_lock_is_busy(root: Path) -> None:
+    store = ConfigStore.open(root)
+    try:
+        store.set(".vpa-config/settings.yaml", "lock_timeout_s", 0.2, actor=ACTOR)
+        asked: list[float] = []
+        settings_timeout = store.lock_timeout()
+        assert callable(settings_timeout)
+
+        def counted() -> float:
+            asked.append(settings_timeout())
+            return asked[-1]
+
+        store.lock.acquire(counted)  # free: taken without asking
+        store.lock.release()
+        assert asked == []
+
+        holder = StoreLock(root / ".git")
+        holder.acquire(1)
+        try:
+            with pytest.raises(StoreLockedError, match=r"waited 0\.2s"):
+                store.lock.acquire(counted)
+        finally:
+            holder.release()
+        assert asked == [0.2]
+    finally:
+        store.close()

@@ -32,7 +32,7 @@ from vpa_config.fsutil import storage_error, unlink_then_free
 
 TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Callable
 
 POLL_S = 0.01
 
@@ -49,23 +49,37 @@ class StoreLock:
         self._fd: int | None = None
         self.recovered_from: dict[str, Any] | None = None
 
-    def acquire(self, timeout: float) -> None:
-        """Take the lock, waiting up to ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        if not self._thread_lock.acquire(timeout=max(timeout, 0.001)):
-            raise StoreLockedError(self._busy_message(timeout))
+    def acquire(self, timeout: float | Callable[[], float]) -> None:
+        """Take the lock, waiting up to ``timeout`` seconds.
+
+        ``timeout`` may be a function, asked only when the lock is busy: a
+        free lock (the usual case) is taken without working out how long to
+        wait (the store reads its settings for that).
+        """
+        started = time.monotonic()
+        wait: list[float] = []  # the timeout, once asked for
+
+        def seconds() -> float:
+            if not wait:
+                wait.append(timeout() if callable(timeout) else timeout)
+            return wait[0]
+
+        if not self._thread_lock.acquire(blocking=False) and not (
+            self._thread_lock.acquire(timeout=max(seconds(), 0.001))
+        ):
+            raise StoreLockedError(self._busy_message(seconds()))
         if self._depth:
             self._depth += 1
             return
         try:
-            self._fd = self._take_flock(deadline, timeout)
+            self._fd = self._take_flock(started, seconds)
         except BaseException:
             self._thread_lock.release()
             raise
         self._depth = 1
         self.recovered_from = self._take_over(self._fd)
 
-    def _take_flock(self, deadline: float, timeout: float) -> int:
+    def _take_flock(self, started: float, seconds: Callable[[], float]) -> int:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
@@ -75,9 +89,9 @@ class StoreLock:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return fd
             except BlockingIOError:
-                if time.monotonic() >= deadline:
+                if time.monotonic() >= started + seconds():
                     os.close(fd)
-                    raise StoreLockedError(self._busy_message(timeout)) from None
+                    raise StoreLockedError(self._busy_message(seconds())) from None
                 time.sleep(POLL_S)
 
     def _take_over(self, fd: int) -> dict[str, Any] | None:

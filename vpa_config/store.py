@@ -424,11 +424,19 @@ class ConfigStore(Record):
             return actor
         return resolve_actor(actor, self.repo.controldir / "config")
 
-    def lock_timeout(self) -> float:
-        """Seconds to wait for the lock: ``VPA_CONFIG_LOCK_TIMEOUT`` or settings."""
+    def lock_timeout(self) -> float | Callable[[], float]:
+        """Seconds to wait for the lock: ``VPA_CONFIG_LOCK_TIMEOUT`` or settings.
+
+        From the settings it is a function, which the lock calls only when
+        the lock is busy: a free lock is taken without reading HEAD for them.
+        A bad ``VPA_CONFIG_LOCK_TIMEOUT`` is refused here, busy or not.
+        """
         env = os.environ.get("VPA_CONFIG_LOCK_TIMEOUT")
         if env:
             return _seconds_from_env("VPA_CONFIG_LOCK_TIMEOUT", env)
+        return self._settings_lock_timeout
+
+    def _settings_lock_timeout(self) -> float:
         from vpa_config.layout import SETTINGS_FILE
 
         # Settings are parsed once per settings blob, not on every change.
