@@ -290,6 +290,46 @@ def test_facts_written_by_one_process_are_read_by_the_next(tmp_path: Path) -> No
     second.close()
 
 
+def test_kept_facts_wait_for_a_batch_survive_a_refused_change_and_close_writes_them(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "facts.sqlite"
+    cache = blobcache.BlobCache(path)
+    cache.put_parsed("yaml", "1" * 40, {"committed": 1})
+    assert cache.keep() == 0  # kept, not written yet
+    cache.put_parsed("yaml", "2" * 40, {"refused": "s3cret"})
+    cache.discard()  # the next change was refused
+
+    reader = blobcache.BlobCache(path)
+    assert reader.parsed("yaml", "1" * 40) is blobcache.MISS  # not on disk yet
+    assert cache.parsed("yaml", "1" * 40) == {"committed": 1}  # this process has it
+    cache.close()
+
+    assert reader.parsed("yaml", "1" * 40) == {"committed": 1}
+    assert reader.parsed("yaml", "2" * 40) is blobcache.MISS
+    reader.close()
+    assert b"s3cret" not in b"".join(
+        p.read_bytes() for p in tmp_path.iterdir() if p.is_file()
+    )
+
+
+def test_kept_facts_are_written_once_a_batch_waits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(blobcache, "KEEP_BATCH", 3)
+    cache = blobcache.BlobCache(tmp_path / "facts.sqlite")
+    written = []
+    for number in range(3):
+        cache.put_parsed("yaml", str(number) * 40, {"n": number})
+        written.append(cache.keep())
+
+    assert written == [0, 0, 3]
+    reader = blobcache.BlobCache(tmp_path / "facts.sqlite")
+    assert reader.parsed("yaml", "2" * 40) == {"n": 2}
+    reader.close()
+    cache.close()
+
+
 def test_new_code_or_packages_never_read_old_facts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

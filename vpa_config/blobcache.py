@@ -31,6 +31,7 @@ import marshal
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 from vpa_config.errors import Problem
@@ -54,6 +55,9 @@ MISS: Any = object()
 _SUM = 16
 MEMORY_ENTRIES = 4096
 FLUSH_EVERY = 1024
+# Committed changes' facts are written in batches of this many, or this often.
+KEEP_BATCH = 256
+KEEP_WAIT_S = 1.0
 # Facts are not written when the disk would keep less than this free, and
 # the write-ahead log is truncated back to this size after each checkpoint.
 MIN_FREE_BYTES = 64 * 1024 * 1024
@@ -76,14 +80,15 @@ def for_dir(controldir: Path) -> BlobCache:
 
 
 def flush_all(keep: bool = True) -> None:
-    """Write every cache's pending facts (best effort), and report what they saved.
+    """Keep every cache's pending facts (best effort), and report what they saved.
 
+    Kept facts are written a batch at a time (:meth:`BlobCache.keep`).
     Without ``keep`` (a change that was not committed) they are dropped
     instead: the candidate's documents, a refused secret among them, never
     reach the file, and facts of committed content are worked out again.
     """
     for cache in list(_caches.values()):
-        written = cache.flush() if keep else cache.discard()
+        written = cache.keep() if keep else cache.discard()
         if cache.hits or cache.misses or written:
             from vpa_config import logs
 
@@ -124,6 +129,9 @@ class BlobCache:
         self._db: sqlite3.Connection | None = None
         self._broken = path is None
         self._pending: dict[bytes, bytes] = {}
+        # Facts of committed changes not yet written (see keep), and since when.
+        self._kept: dict[bytes, bytes] = {}
+        self._kept_at = 0.0
         self._memory: dict[bytes, Any] = {}
         self._restarted = False
         # One connection shared by the threads of a process (an application
@@ -203,6 +211,9 @@ class BlobCache:
     def _read(self, key: bytes) -> bytes | None:
         from vpa_config.sqlite import sqlite3
 
+        kept = self._kept.get(key)
+        if kept is not None:
+            return kept
         db = self._connect()
         if db is None:
             return None
@@ -215,16 +226,36 @@ class BlobCache:
             return None
         return bytes(row[0]) if row else None
 
-    def flush(self) -> int:
-        """Write pending facts in one SQLite transaction; how many were written.
+    def keep(self) -> int:
+        """Keep the pending facts (their change was committed); how many were written.
 
-        On any failure they are dropped: each is worked out again when needed.
+        They are written with those kept before once :data:`KEEP_BATCH` wait
+        or the oldest has waited :data:`KEEP_WAIT_S`, and when the store is
+        closed (:meth:`close`): a run of changes pays one SQLite commit for
+        many. Kept facts are read from memory meanwhile.
         """
         if not self._pending:
             return 0
+        if not self._kept:
+            self._kept_at = time.monotonic()
+        self._kept.update(self._pending)
+        self._pending = {}
+        waited = time.monotonic() - self._kept_at
+        if len(self._kept) >= KEEP_BATCH or waited >= KEEP_WAIT_S:
+            return self.flush()
+        return 0
+
+    def flush(self) -> int:
+        """Write kept and pending facts in one SQLite transaction; how many.
+
+        On any failure they are dropped: each is worked out again when needed.
+        """
+        if not self._pending and not self._kept:
+            return 0
         from vpa_config.sqlite import sqlite3
 
-        rows, self._pending = list(self._pending.items()), {}
+        rows = list({**self._kept, **self._pending}.items())
+        self._pending, self._kept = {}, {}
         db = self._connect()
         if db is None or not self._room_for(rows):
             return 0
@@ -239,7 +270,8 @@ class BlobCache:
         return len(rows)
 
     def discard(self) -> int:
-        """Forget the facts not yet written, in memory too; none were written."""
+        """Forget the pending facts (their change was not committed) and those in
+        memory; facts kept from committed changes stay. None were written."""
         self._pending = {}
         self._memory.clear()
         return 0

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import weakref
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -55,7 +56,9 @@ PARSE_CACHE = 256
 # SQLite's own threshold (pages of its log) for the checkpoint that copies
 # them into the index file; see KeyIndex._commit_record.
 AUTOCHECKPOINT = 1000
-CHECKPOINT_EVERY = 4  # records between background checkpoints
+CHECKPOINT_EVERY = 4  # index commits between background checkpoints
+RECORD_BATCH = 16  # records a process queues before writing them together
+RECORD_WAIT_S = 1.0  # nor does the oldest wait longer (see KeyIndex.record)
 MISSING: Any = object()
 
 # Today's secret judgement of a file, by a digest of everything it depends on
@@ -164,6 +167,27 @@ _REVISION_COLUMNS = (
 )
 
 
+class _Queued:
+    """A commit's record waiting to be written (see :meth:`KeyIndex.record`)."""
+
+    __slots__ = ("info", "files", "blobs", "message", "renames", "parent")
+
+    def __init__(
+        self,
+        info: CommitInfo,
+        files: Sequence[FileChange],
+        blobs: Sequence[tuple[str, str | None, str | None]],
+        message: Any,
+        renames: dict[str, str],
+    ) -> None:
+        self.info = info
+        self.files = files
+        self.blobs = blobs
+        self.message = message
+        self.renames = renames
+        self.parent = info.parents[0] if info.parents else None
+
+
 class KeyIndex:
     """The index of one store's repository."""
 
@@ -180,7 +204,10 @@ class KeyIndex:
         self._hits_state = 0
         self._matcher: Any = None
         self._config_dir = ".vpa-config/"
-        self._recorded = 0  # commits recorded by this process
+        self._recorded = 0  # index transactions that recorded commits
+        self._queue: list[_Queued] = []  # records waiting (see record)
+        self._queued_at = 0.0
+        self._queued_by = 0  # the process that queued them
         self._in_memory = False
         self._checkpointer: threading.Thread | None = None
 
@@ -235,8 +262,13 @@ class KeyIndex:
         return db
 
     def close(self) -> None:
-        """Close the database."""
+        """Write the queued records (see :meth:`record`) and close the database."""
         if self._db is not None:
+            try:
+                self.write_queued()
+            except sqlite3.Error as exc:  # the index catches up on its next read
+                logs.emit("history.index_failed", level="warning",
+                          error=f"{type(exc).__name__}: {exc}")
             self._db.close()
             self._db = None
 
@@ -256,6 +288,7 @@ class KeyIndex:
 
     def sync(self, max_new: int | None = None) -> bool:
         """Bring the index up to HEAD; False if that needs more than ``max_new``."""
+        self.write_queued()
         head = self.repo.head()
         tip = self.tip()
         if (tip or (0, None))[1] == head:
@@ -565,20 +598,67 @@ class KeyIndex:
     ) -> bool:
         """Index a commit just made on top of the indexed tip; False if not possible.
 
-        The tip is read once, inside the write transaction (another process
-        may have moved it).
+        A process's first record (a command's only one) is written at once.
+        Its later ones wait in a queue, written together in one transaction
+        when :data:`RECORD_BATCH` wait or the oldest has waited
+        :data:`RECORD_WAIT_S`, and before this process reads the index
+        (:meth:`sync`) or closes it: a run of changes pays one SQLite commit
+        for many. Another process finds the index behind HEAD meanwhile and
+        catches up from git itself (see :meth:`_write_records`).
         """
-        parent = info.parents[0] if info.parents else None
         message = parse_message(info.message) if message is None else message
         renames = _renames(message.trailer_values(*CONTINUES_FROM), blobs)
+        entry = _Queued(info, files, blobs, message, renames)
+        if self._recorded == 0 or self._in_memory:
+            return self._write_records([entry])
+        if not self._queue:
+            self._queued_at = time.monotonic()
+            self._queued_by = os.getpid()
+        self._queue.append(entry)
+        waited = time.monotonic() - self._queued_at
+        if len(self._queue) >= RECORD_BATCH or waited >= RECORD_WAIT_S:
+            return self.write_queued()
+        return True
+
+    def write_queued(self) -> bool:
+        """Write the queued records (see :meth:`record`); False if they were stale.
+
+        A forked child drops its parent's queue: the parent writes it.
+        """
+        queued, self._queue = self._queue, []
+        if not queued or self._queued_by != os.getpid():
+            return True
+        return self._write_records(queued)
+
+    def _write_records(self, entries: list[_Queued]) -> bool:
+        """Insert records on top of the indexed tip, in one transaction.
+
+        The tip is read once, inside the write transaction. Records another
+        process has indexed meanwhile are passed over; the rest are written
+        for as long as each is the child of the one before (a commit another
+        process made between two of them would be missing): the index then
+        catches up from git on its next :meth:`sync`. False when none could
+        be written.
+        """
         self.db.execute("BEGIN IMMEDIATE")
         try:
             tip = self.tip()
-            if (tip[1] if tip else None) != parent:
+            sha = tip[1] if tip else None
+            start = next(
+                (n for n, entry in enumerate(entries) if entry.parent == sha), None
+            )
+            if start is None:
                 self.db.execute("ROLLBACK")
                 return False
             seq = tip[0] + 1 if tip else 0
-            self._insert(seq, info, message, files, renames, blobs)
+            for entry in entries[start:]:
+                if entry.parent != sha:
+                    break
+                self._insert(
+                    seq, entry.info, entry.message, entry.files, entry.renames,
+                    entry.blobs,
+                )
+                seq, sha = seq + 1, entry.info.sha
             self._commit_record()
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -586,15 +666,15 @@ class KeyIndex:
         return True
 
     def _commit_record(self) -> None:
-        """COMMIT a recorded change; a process's later ones leave the checkpoint
+        """COMMIT recorded changes; a process's later ones leave the checkpoint
         to a thread.
 
         SQLite checkpoints in the committing thread once its log passes
         :data:`AUTOCHECKPOINT` pages: copying them into the file and two
         fsyncs, which made every fifth restore (200 pages each) half as slow
         again. A process that records change after change does that in the
-        background instead, every :data:`CHECKPOINT_EVERY` records; its first
-        record (a command's only one) commits as SQLite does.
+        background instead, every :data:`CHECKPOINT_EVERY` commits of the
+        index; its first record (a command's only one) commits as SQLite does.
         """
         self._recorded += 1
         if self._recorded == 1 or self._in_memory:
@@ -961,6 +1041,13 @@ def close_all() -> None:
     as it does on close (no ``-wal`` or ``-shm`` file left behind).
     """
     for index in list(_open.values()):
+        index.close()
+
+
+def close_for(repo: GitRepo) -> None:
+    """Write the queued records of ``repo``'s index and close it (its store closed)."""
+    index = _open.get(repo)
+    if index is not None:
         index.close()
 
 

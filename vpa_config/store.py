@@ -341,6 +341,9 @@ class ConfigStore(Record):
         facts = sys.modules.get("vpa_config.blobcache")
         if facts is not None:
             facts.close_dir(self.repo.controldir)
+        index = sys.modules.get("vpa_config.keyindex")
+        if index is not None:
+            index.close_for(self.repo)  # its queued records are written
         self.repo.close()
         fsutil.settle()  # the replaced files the changes left to close
 
