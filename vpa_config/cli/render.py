@@ -5,10 +5,6 @@ from __future__ import annotations
 import json
 import sys
 
-# explain.py is plain Python; validation.py (which re-exports the name) is not
-# needed by the read commands that print through here.
-from vpa_config.explain import REDACTED
-
 TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
 if TYPE_CHECKING:
     from typing import Any
