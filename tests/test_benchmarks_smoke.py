@@ -35,6 +35,7 @@ def test_quick_run_prints_every_engine_of_the_chosen_jobs() -> None:
     for engine in (
         "vpa-config set (validate+write+commit)",
         "pygit2 (libgit2)",
+        "pygit2 with fsync (as durable as vpa-config)",
         "git CLI add+commit",
         "dulwich porcelain add+commit",
         "python -c pass",
