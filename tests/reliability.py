@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from vpa_config import fsutil
+from vpa_config.layout import journal_left
 from vpa_config.settings import SETTINGS_FILE
 from vpa_config.store import ConfigStore
 
@@ -108,8 +109,8 @@ def leftovers(root: Path) -> list[str]:
         *git.glob("objects/??/*.lock"),
         *git.glob("objects/??/.vpa-tmp-*"),
         *git.glob(".vpa-tmp-*"),
-        # The journal's file stays between changes, empty.
-        *(p for p in git.glob("vpa-config.journal") if p.stat().st_size),
+        # The journal's file stays between changes, marked done.
+        *(p for p in git.glob("vpa-config.journal") if journal_left(git)),
         *fsutil.stray_temp_files(root),
     ]
     return sorted(

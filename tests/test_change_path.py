@@ -218,7 +218,7 @@ def test_staged_writes_place_synced_files_and_discard_the_rest(tmp_path: Path) -
     journal = tmp_path / "journal"
     staged.write(kept, b"k: 1\n", 0o600)
     staged.write(dropped, b"d: 1\n", 0o644)
-    staged.write_in_place(journal, b"{}", 0o644)
+    staged.write_over(journal, b"{}", 0o644)
     assert not kept.exists() and journal.read_bytes() == b"{}"
 
     staged.sync()
@@ -232,6 +232,20 @@ def test_staged_writes_place_synced_files_and_discard_the_rest(tmp_path: Path) -
     assert not dropped.exists()
     assert list(fsutil.stray_temp_files(tmp_path)) == []
     assert kept.is_file()  # its folders hold it: discard leaves them
+
+
+def test_writing_over_a_kept_file_leaves_the_tail_of_a_longer_one(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "journal"
+    journal.write_bytes(b"a much longer record than the next\n")
+    staged = fsutil.StagedWrites()
+    staged.write_over(journal, b"short\n", 0o644)
+    staged.sync()
+
+    assert journal.read_bytes() == b"short\n longer record than the next\n"
+    fsutil.write_first_byte(journal, b"-")
+    assert journal.read_bytes().startswith(b"-hort\n")
 
 
 def test_staged_writes_discarded_remove_the_folders_they_made(tmp_path: Path) -> None:
@@ -283,6 +297,44 @@ def test_a_journal_cut_short_is_dropped_and_changes_nothing(root: Path) -> None:
     assert store.set("a.yaml", "a", 13, actor=ACTOR).committed
     store.close()
     assert leftovers(root) == []
+
+
+def test_the_journal_is_read_by_its_first_byte_and_its_digest() -> None:
+    from vpa_config.layout import JOURNAL_DONE, journal_bytes, journal_record
+
+    record = json.dumps({"commit": "1" * 40, "files": {}}).encode()
+    live = journal_bytes(record)
+    longer_before = live + b"what a longer record left}\n"
+
+    assert journal_record(live) == record
+    assert journal_record(longer_before) == record
+    assert journal_record(JOURNAL_DONE + live[1:]) is None  # marked done
+    torn = live[:40] + b"x" + live[41:]  # a write cut short over an older one
+    assert journal_record(torn) is None
+    assert journal_record(b"") is None
+    assert journal_record(record) == record  # as earlier versions wrote it
+
+
+def test_a_torn_journal_over_an_old_one_is_dropped_and_changes_nothing(
+    root: Path,
+) -> None:
+    from vpa_config.layout import journal_bytes
+
+    store = ConfigStore.open(root)
+    head = store.repo.head()
+    store.close()
+    before = working_tree(root)
+    record = {"commit": "0" * 40, "parent": head, "pid": 1,
+              "files": {"a.yaml": {"before": None, "after": None}}}
+    live = journal_bytes(json.dumps(record).encode())
+    (root / ".git" / "vpa-config.journal").write_bytes(live[:-9] + b"older tail\n")
+
+    store = ConfigStore.open(root)
+
+    assert store.repo.head() == head
+    assert working_tree(root) == before
+    assert not journal_left(root / ".git")
+    store.close()
 
 
 def test_objects_of_a_change_are_loose_objects_git_reads(root: Path) -> None:

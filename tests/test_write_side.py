@@ -23,6 +23,7 @@ from reliability import ACTOR, free_form_store, leftovers
 
 from vpa_config import fsutil, gitrepo, settings_cache
 from vpa_config.gitrepo import GitRepo
+from vpa_config.layout import journal_left
 from vpa_config.store import ConfigStore
 from vpa_config.validation import CheckedSchemas, SchemaRegistry
 
@@ -236,10 +237,10 @@ def test_a_change_is_made_durable_in_the_order_recovery_relies_on(
     moved, lock = disk.replaced(branch)
     written, temp = disk.replaced(str(root / "sub" / "c.yaml"))
 
-    # the journal (and its folder's entry) is durable before the file is touched
+    # the journal is durable before the file is touched (written over the
+    # file the warm-up change left: its folder's entry was synced then)
     assert disk.index("fsync-end", str(git_dir / "vpa-config.journal")) < written
-    assert disk.index("fsync-end", str(git_dir)) < written
-    assert not (git_dir / "vpa-config.journal").exists()  # done with
+    assert not journal_left(git_dir)  # done with
     # every new object and the file, content and rename, before the branch moves
     objects = [
         (i, src, dst) for i, (kind, src, dst) in enumerate(disk.events)
@@ -488,6 +489,26 @@ def test_only_objects_that_may_be_stored_already_are_looked_for(
     git(root, "fsck", "--strict", "--no-dangling")
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_a_new_journal_file_has_its_folder_synced_before_the_file_is_touched(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    git_dir = root.resolve() / ".git"
+    (git_dir / "vpa-config.journal").unlink(missing_ok=True)
+    store = ConfigStore.open(root)
+    try:
+        disk = _DiskEvents(monkeypatch)
+        store.set("a.yaml", "a", 6, actor=ACTOR)
+    finally:
+        store.close()
+    monkeypatch.undo()
+    written, _temp = disk.replaced(str(root.resolve() / "a.yaml"))
+
+    assert disk.index("fsync-end", str(git_dir / "vpa-config.journal")) < written
+    assert disk.index("fsync-end", str(git_dir)) < written
+    assert not journal_left(git_dir)
+
+
 def test_an_empty_journal_file_is_no_journal(root: Path) -> None:
     from vpa_config import logs
 
@@ -501,7 +522,7 @@ def test_an_empty_journal_file_is_no_journal(root: Path) -> None:
         store.close()
     assert not [e for e in events if e["event"] == "store.recovered"]
     assert stray.exists()
-    assert not journal.exists()  # the change made its own, and removed it
+    assert not journal_left(root / ".git")  # the change wrote its own, marked done
 
 
 def test_a_change_of_a_store_schema_is_judged_by_the_new_schema_at_once(

@@ -375,27 +375,29 @@ class StagedWrites:
         # then waits for the last of them rather than starting them all.
         self._syncing.append((_fsync_pool().submit(os.fsync, fd), fd, path))
 
-    def write_in_place(self, path: Path, content: bytes, mode: int) -> None:
-        """Write ``path`` itself (no temporary copy); :meth:`sync` makes it durable.
+    def write_over(self, path: Path, content: bytes, mode: int) -> None:
+        """Write ``content`` at the start of the file ``path``, kept between uses.
 
-        For a file whose readers treat a cut-short copy as absent, and an
-        empty one as none (the journal): it saves the rename and the
-        folder's second commit. The file is made anew each time (and its
-        folder synced with it): emptying a file that its earlier content was
-        fsynced to frees its blocks there and then, which cost a change
-        more than making a new file and removing it.
+        For a file whose readers tell by its first line (a digest) what is
+        current, and ignore what follows (the journal): writing over blocks
+        the file already has costs less than a new file and its folder's
+        commit, and far less than emptying it (which frees its blocks there
+        and then). Made, and its folder synced, only when missing.
         """
         try:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-            fd = os.open(path, flags, mode)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+                fd = os.open(path, flags, mode)
+                self._dirs.add(os.path.dirname(path))
         except OSError as exc:
             raise storage_error(exc, path) from None
         self._open.append((fd, path))
-        self._dirs.add(os.path.dirname(path))
         try:
-            view = memoryview(content)
-            while view:
-                view = view[os.write(fd, view):]
+            view, offset = memoryview(content), 0
+            while offset < len(content):
+                offset += os.pwrite(fd, view[offset:], offset)
         except OSError as exc:
             raise storage_error(exc, path) from None
 
@@ -592,6 +594,26 @@ def sync_folders(folders: set[Path | str] | list[Path | str]) -> None:
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def write_first_byte(path: Path, value: bytes) -> None:
+    """Write one byte over the first of ``path`` (not synced); no error if missing.
+
+    A byte reaches the disk whole or not at all: a file read by its first
+    byte (the journal) is thus marked done without a new file or a removal.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise storage_error(exc, path) from None
+    try:
+        os.pwrite(fd, value[:1], 0)
+    except OSError as exc:
+        raise storage_error(exc, path) from None
+    finally:
+        os.close(fd)
 
 
 def remove_file(path: Path, root: Path) -> None:

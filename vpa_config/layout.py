@@ -17,12 +17,59 @@ SETTINGS_SCHEMA = "vpa-config/settings.schema.json"
 JOURNAL = "vpa-config.journal"
 
 
+# The journal's file is kept between changes and written over in place. Its
+# first byte says whether it holds a change in progress (JOURNAL_LIVE: the
+# digest of the record, a space, the record as JSON and a newline follow;
+# whatever follows that line is left from a longer record before) or none
+# (JOURNAL_DONE). A file that starts with "{" is one whole JSON record, as
+# earlier versions wrote it; an empty or missing file is no journal.
+JOURNAL_LIVE = b"J"
+JOURNAL_DONE = b"-"
+_DIGEST_HEX = 32
+
+
 def journal_left(controldir: Path) -> bool:
-    """Whether a change's journal is there (an empty file is none)."""
+    """Whether a change's journal is there: a record in progress, whole or not."""
     try:
-        return os.stat(controldir / JOURNAL).st_size > 0
+        fd = os.open(controldir / JOURNAL, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return False
+    try:
+        return os.pread(fd, 1, 0) in (JOURNAL_LIVE, b"{")
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def journal_bytes(record: bytes) -> bytes:
+    """The journal's content for a change in progress whose record is ``record``."""
+    return JOURNAL_LIVE + _digest(record) + b" " + record + b"\n"
+
+
+def journal_record(data: bytes) -> bytes | None:
+    """The JSON record of a change in progress in the journal's ``data``, or None.
+
+    None for no journal (empty, or marked done) and for one cut short or
+    torn by a kill or a power cut mid-write: its digest does not match (a
+    journal is written before any file of its change is touched).
+    """
+    if data.startswith(b"{"):
+        return data
+    if not data.startswith(JOURNAL_LIVE):
+        return None
+    line = data[1:].split(b"\n", 1)[0]
+    digest, record = line[:_DIGEST_HEX], line[_DIGEST_HEX + 1:]
+    return record if digest == _digest(record) else None
+
+
+def _digest(record: bytes) -> bytes:
+    try:  # hashlib's BLAKE2 without hashlib's OpenSSL (see blobcache.py)
+        from _blake2 import blake2b
+    except ImportError:  # pragma: no cover (an interpreter built without it)
+        from hashlib import blake2b
+
+    return blake2b(record, digest_size=_DIGEST_HEX // 2).hexdigest().encode()
 
 
 def shipped_schema_dir() -> Path:

@@ -32,7 +32,13 @@ from vpa_config.gitrepo import EXEC_MODE, FILE_MODE, FileTree
 from vpa_config.history import CommitMessage, FileChange, one_line
 from vpa_config.identity import COMMITTER, Actor
 # Named there, for opening a store without this module.
-from vpa_config.layout import JOURNAL, journal_left
+from vpa_config.layout import (
+    JOURNAL,
+    JOURNAL_DONE,
+    journal_bytes,
+    journal_left,
+    journal_record,
+)
 from vpa_config.records import Record
 
 TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
@@ -585,14 +591,15 @@ def apply_files(
 ) -> None:
     """Journal, write the files, move the branch; roll back on any failure.
 
-    :func:`finish_files` then brings git's index up to date and drops the
-    journal.
+    :func:`finish_files` then brings git's index up to date and marks the
+    journal done.
 
     ``staged`` holds the commit's objects, written but not yet synced (None:
     they are durable already). Every file of the change (the objects, the
     branch's new id, the new content of each file) is first written beside
-    its place, the journal in its place, and all are fsynced together with
-    the journal's folder; then the objects and files are renamed into place
+    its place, the journal over its kept file (layout.py), and all are
+    fsynced together (with the journal's folder when its file is new); then
+    the objects and files are renamed into place
     and their folders synced; then the branch. So the journal is durable
     before a file is touched, and the objects and files before the branch
     names them. A journal cut short by a kill or a power cut was written
@@ -619,7 +626,9 @@ def apply_files(
             if entry is not None:
                 staged.write(paths[name], entry[0], entry[1])
         journal = record  # from here on a failure puts the files back
-        staged.write_in_place(journal_path, json.dumps(record).encode(), 0o644)
+        staged.write_over(
+            journal_path, journal_bytes(json.dumps(record).encode()), 0o644
+        )
         staged.sync()
         store.maybe_crash("after-journal")
         folders = staged.place(objects, sync_dirs=False, new=True)
@@ -661,7 +670,7 @@ def finish_files(
     commit: str,
     placed: dict[Path, os.stat_result] | None = None,
 ) -> None:
-    """After the branch moved: git's index, then the journal is done with.
+    """After the branch moved: git's index, then the journal is marked done.
 
     ``placed`` holds each file's stat as it was renamed into place
     (``StagedWrites.placed``): the index records that.
@@ -670,7 +679,8 @@ def finish_files(
         store.repo.files(commit), store.root, sorted(changed), placed
     )
     store.maybe_crash("after-index")
-    fsutil.unlink_then_free(_journal_path(store))
+    # Marked done, not removed: the next change writes over the same file.
+    fsutil.write_first_byte(_journal_path(store), JOURNAL_DONE)
     from vpa_config import settings_cache
 
     settings_cache.flush()
@@ -755,10 +765,13 @@ def recover(store: ConfigStore, on_recovered: Callable[[str, dict[str, Any]], No
     except FileNotFoundError:
         return
     try:
-        journal = json.loads(data)
+        found = journal_record(data)
+        journal = json.loads(found) if found is not None else None
     except ValueError:
-        # A journal cut short by a kill (or an empty file: none) was written
-        # before any file was touched.
+        journal = None
+    if journal is None:
+        # A journal cut short by a kill (or an empty file, or one marked
+        # done: none) was written before any file was touched.
         path.unlink(missing_ok=True)
         return
     head = store.repo.head()
