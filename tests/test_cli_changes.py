@@ -497,8 +497,11 @@ def test_import_refuses_bad_content(
         ("bad.toml", "[cpu]\ndegraded_percent = 85\n\n[memory]\nx = nan\n",
          "health.toml", "bad.toml:5: memory.x: invalid TOML: number nan is not a "
          "finite number"),
+        ("bad.toml", "[cpu]\ndegraded_percent = 85\n\n[cpu\nx = 1\n",
+         "health.toml", "bad.toml:4:5: (document): invalid TOML: expected ']' to "
+         "close the table header '[cpu'"),
     ],
-    ids=["yaml-syntax", "yaml-duplicate", "json-nan", "toml-nan"],
+    ids=["yaml-syntax", "yaml-duplicate", "json-nan", "toml-nan", "toml-header"],
 )
 def test_import_as_locates_problems_in_the_source_file(
     run_cli: RunCli, cli_store: Path, tmp_path: Path, src: str, content: str,
@@ -519,6 +522,24 @@ def test_import_as_locates_problems_in_the_source_file(
     _assert_refused(dry, 1, f"invalid: {where}")
     _assert_refused(piped, 1, f"vpa-config: <stdin>{where.removeprefix(src)}")
     assert snapshot(cli_store) == before
+
+
+def test_validate_and_commit_name_an_unclosed_toml_header(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    health = cli_store / "health.toml"
+    health.write_text(health.read_text() + "\n[cpu\nextra = 1\n")
+    line = health.read_text().count("\n") - 1
+    where = f"health.toml:{line}:5: (document): invalid TOML: expected ']' to close"
+    head = _head(cli_store)
+
+    checked = run_cli("validate", store=cli_store)
+    committed = run_cli("commit", "health.toml", "-m", "more cpu", store=cli_store)
+
+    assert checked.returncode == 1, checked.stderr
+    assert f"{where} the table header '[cpu'  [syntax at /]" in checked.stdout
+    _assert_refused(committed, 1, f"vpa-config: {where} the table header '[cpu'.")
+    assert _head(cli_store) == head
 
 
 def test_import_of_a_missing_source_is_not_found(

@@ -217,6 +217,59 @@ def test_toml_duplicate_keys_are_refused() -> None:
         documents.parse("h.toml", "[cpu]\na = 1\na = 2\n")
 
 
+MALFORMED_TOML = [
+    ("[cpu]\na = 1\n\n[cpu\nb = 2\n", 4, 5,
+     "expected ']' to close the table header '[cpu'"),
+    ("a = 1\n[cpu\nb = 2\n", 2, 5, "expected ']' to close the table header '[cpu'"),
+    ("a = 1\n[cpu", 2, 5, "expected ']' to close the table header '[cpu'"),
+    ("[[cpu]\nb = 2\n", 1, 6, "expected ']]' to close the table header '[[cpu]'"),
+    ('[cpu]\nname = "fast\nb = 2\n', 2, 13,
+     "unclosed string; expected '\"' before the end of the line"),
+    ("[cpu]\nname = 'fast\nb = 2\n", 2, 8,
+     "unclosed string; expected \"'\" before the end of the line"),
+    ('a = 1\nnote = """fast\n', 2, 8,
+     "unclosed string; expected '\"\"\"' before the end of the file"),
+    ("[cpu]\na =\nb = 2\n", 2, 4, "expected a value after 'a ='"),
+    ("a = fast\n", 1, 5, "invalid value; expected a string (in quotes), number, "
+     "true or false, date, array or inline table"),
+    ("[cpu]\na = 1\n  a = 2\n", 3, 3, "duplicate key 'a'; each key may appear once"),
+    ("[cpu]\na = 1\n[cpu]\nb = 2\n", 3, 5,
+     "table '[cpu]' is defined twice; a table may be defined once"),
+    ("cpu = 1\n[cpu]\n", 2, 5, "table '[cpu]' names a key that already holds a value"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column", "message"),
+    MALFORMED_TOML,
+    ids=[
+        "unclosed-header-declared-before", "unclosed-header", "unclosed-header-at-end",
+        "unclosed-array-header", "unclosed-string", "unclosed-literal-string",
+        "unclosed-multiline-string", "missing-value", "bare-word", "duplicate-key",
+        "duplicate-table", "table-over-value",
+    ],
+)
+def test_malformed_toml_says_what_was_expected_where(
+    text: str, line: int, column: int, message: str
+) -> None:
+    with pytest.raises(ParseError) as caught:
+        documents.parse("h.toml", text)
+
+    assert str(caught.value) == f"h.toml:{line}:{column}: invalid TOML: {message}"
+
+
+def test_an_edit_of_toml_with_an_unclosed_header_names_the_header() -> None:
+    text = TOML + "\n[cpu\nextra = 1\n"
+    line = text.count("\n") - 1
+
+    with pytest.raises(ParseError) as caught:
+        documents.set_value("h.toml", text, ("cpu", "degraded_percent"), 70)
+
+    assert str(caught.value) == (
+        f"h.toml:{line}:5: invalid TOML: expected ']' to close the table header '[cpu'"
+    )
+
+
 # --- key paths -------------------------------------------------------------------
 
 

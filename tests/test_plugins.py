@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import snapshot
+from conftest import cli_env, snapshot
 from plugin_helpers import ACTOR, Guarded, TopRandom, make_guarded
 
 from vpa_config import plugins
@@ -131,6 +133,10 @@ def test_health_hook_contributes_checks(guarded: Guarded) -> None:
 MISBEHAVING = [
     ("vpa_misbehave:Raises", "raised", "ValueError: plugin bug", "plugin.failed"),
     ("vpa_misbehave:Exits", "exited", "called exit(3)", "plugin.failed"),
+    ("vpa_misbehave:ExitsHard", "exited", "called os._exit(9) to exit with code 9",
+     "plugin.failed"),
+    ("vpa_misbehave:ExitsHardAndCatches", "exited", "called os._exit(9)",
+     "plugin.failed"),
     ("vpa_misbehave:Interrupts", "interrupted", "", "plugin.failed"),
     ("vpa_misbehave:Garbage", "bad_return", "returned int", "plugin.failed"),
     ("vpa_misbehave:GarbageItems", "bad_return", "expected a string", "plugin.failed"),
@@ -422,3 +428,27 @@ def test_state_file_is_valid_json_after_every_update(guarded: Guarded) -> None:
     data = json.loads(path.read_text())
     assert data["bad"]["failures"] == 3  # on_commit of the enable, validate, on_commit
     assert data["bad"]["last_error"]["kind"] == "raised"
+
+
+OWN_EXIT = """
+import os
+from vpa_config.exitguard import run_refusing_exit
+
+def plugin_call():
+    pid = os.fork()
+    if pid == 0:
+        os._exit(3)  # in a child the plugin forked, os._exit still exits
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+assert run_refusing_exit(plugin_call) == 3
+os._exit(5)  # outside a plugin call, too
+"""
+
+
+def test_os_exit_outside_a_plugin_call_still_ends_the_process(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", OWN_EXIT],
+        capture_output=True, text=True, env=cli_env(tmp_path), timeout=60,
+    )
+
+    assert done.returncode == 5, done.stderr

@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from plugin_helpers import ACTOR, FIXTURES
 
-from conftest import RunCli, snapshot
+from conftest import RunCli, git, snapshot
 from vpa_config import plugins
 from vpa_config.store import ConfigStore
 
@@ -171,3 +172,67 @@ def test_disable_and_reset_of_an_unknown_plugin_commit_nothing(
     assert reset.returncode == 5, reset.stderr
     assert "no plugin called 'nope'" in disabled.stderr
     assert snapshot(store_path) == before
+
+
+HARD_EXIT = """\
+import os
+
+
+class Validates:
+    def validate(self, change):
+        os._exit(7)
+
+
+class OnCommit:
+    def on_commit(self, change):
+        os._exit(7)
+"""
+
+
+@pytest.mark.parametrize(
+    ("trusted", "reason"),
+    [
+        (True, "exited: called os._exit(7) to exit with code 7; vpa-config did not "
+         "exit"),
+        (False, "crashed: the sandbox process exited with status 7"),
+    ],
+    ids=["in-process", "sandboxed"],
+)
+def test_a_plugin_calling_os_exit_is_refused_as_a_plugin_failure(
+    run_cli: RunCli, store_path: Path, tmp_path: Path, trusted: bool, reason: str
+) -> None:
+    (tmp_path / "vpa_hard_exit.py").write_text(HARD_EXIT)
+    entry = {"spec": "vpa_hard_exit:Validates", "path": str(tmp_path)}
+    prepared(store_path, exiter={**entry, "trusted": trusted})
+    before = snapshot(store_path)
+
+    refused = run_cli(
+        "set", "assistant.yaml", "llm.temperature", "0.5", store=store_path
+    )
+
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stderr == (
+        "vpa-config: assistant.yaml: (document): plugin exiter could not judge the "
+        f"change ({reason}); refused because its policy is fail-closed (see "
+        '"vpa-config plugins status exiter"). Nothing was written.\n'
+    )
+    assert snapshot(store_path) == before
+
+
+def test_a_trusted_on_commit_calling_os_exit_leaves_the_commit_whole(
+    run_cli: RunCli, store_path: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "vpa_hard_exit.py").write_text(HARD_EXIT)
+    entry = {"spec": "vpa_hard_exit:OnCommit", "path": str(tmp_path)}
+    prepared(store_path, exiter=entry)  # its on_commit ran for the enabling commit
+    assert run_cli("plugins", "reset", "exiter", store=store_path).returncode == 0
+    head = git(store_path, "rev-parse", "HEAD")
+
+    done = run_cli("set", "assistant.yaml", "llm.temperature", "0.5", store=store_path)
+
+    assert done.returncode == 0, done.stderr
+    assert git(store_path, "rev-parse", "HEAD~1") == head
+    assert "clean:" in run_cli("status", store=store_path).stdout
+    failed = status(run_cli, store_path, "exiter")["last_error"]
+    assert (failed["hook"], failed["kind"]) == ("on_commit", "exited")
+    assert "called os._exit(7)" in failed["message"]

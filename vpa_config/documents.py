@@ -460,10 +460,9 @@ def _parse_toml(name: str, text: str) -> Any:
     try:
         data = tomllib.loads(text, parse_float=_json_float)
     except tomllib.TOMLDecodeError as exc:
-        match = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        message = re.sub(r"\s*\(at line.*\)", "", str(exc))
-        line = int(match.group(1)) if match else None
-        column = int(match.group(2)) if match else None
+        from vpa_config.parsefault import toml_syntax
+
+        message, line, column = toml_syntax(text, str(exc))
         raise ParseError(name, f"invalid TOML: {message}", line, column) from None
     except ValueError as exc:
         raise _located(name, text, "toml", f"invalid TOML: {exc}") from None

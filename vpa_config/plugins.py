@@ -10,13 +10,13 @@ also enable it and give its options. Its hooks, all optional:
 ``start(options)`` / ``stop()``   around the plugin's life in one process
 
 The guard (:class:`PluginHost`) contains every failure of plugin code
-(exceptions, ``SystemExit``, a ``KeyboardInterrupt`` the plugin raises, a
-hang, a garbage return), logs and counts it, applies the plugin's policy,
-and drives a per-plugin circuit breaker and a restart watchdog whose state
-lives in a JSON file in the store's ``.git`` folder, so that it holds across
-CLI processes. ``plugins reset NAME`` clears it. Untrusted plugins run in a
-child process (:mod:`vpa_config.sandbox`); the in-process guard can abandon
-a hung call but not kill it.
+(exceptions, ``SystemExit``, ``os._exit``, a ``KeyboardInterrupt`` the
+plugin raises, a hang, a garbage return), logs and counts it, applies the
+plugin's policy, and drives a per-plugin circuit breaker and a restart
+watchdog whose state lives in a JSON file in the store's ``.git`` folder, so
+that it holds across CLI processes. ``plugins reset NAME`` clears it.
+Untrusted plugins run in a child process (:mod:`vpa_config.sandbox`); the
+in-process guard can abandon a hung call but not kill it.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from vpa_config import logs
 from vpa_config.errors import Problem
+from vpa_config.exitguard import ExitRequested, run_refusing_exit
 
 if TYPE_CHECKING:
     from vpa_config.history import FileChange
@@ -289,6 +290,8 @@ def contained(exc: BaseException) -> PluginCallError:
     kind, restart = "raised", False
     if isinstance(exc, SystemExit):
         kind, restart, text = "exited", True, f"called exit({exc.code!r})"
+    elif isinstance(exc, ExitRequested):
+        kind, restart = "exited", True
     elif isinstance(exc, KeyboardInterrupt):
         kind, restart = "interrupted", True
     elif isinstance(exc, MemoryError):
@@ -319,15 +322,16 @@ def call_in_thread(
 
     Plugin code only ever runs in the worker, so any ``SystemExit`` or
     ``KeyboardInterrupt`` seen there was raised by the plugin and is
-    contained. The user's Ctrl-C is delivered to the main thread, which is
-    waiting in ``join``; it propagates and aborts the command as usual.
+    contained, and so is its ``os._exit`` (:mod:`vpa_config.exitguard`). The
+    user's Ctrl-C is delivered to the main thread, which is waiting in
+    ``join``; it propagates and aborts the command as usual.
     """
     box: dict[str, Any] = {}
     context = contextvars.copy_context()
 
     def work() -> None:
         try:
-            box["value"] = context.run(func, *args)
+            box["value"] = context.run(run_refusing_exit, func, *args)
         except BaseException as exc:  # noqa: BLE001 (the error boundary)
             box["error"] = exc
 

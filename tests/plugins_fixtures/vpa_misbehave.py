@@ -55,6 +55,15 @@ class ExitsHard:
         os._exit(9)
 
 
+class ExitsHardAndCatches:
+    def validate(self, change: Any) -> list[Any]:
+        try:
+            os._exit(9)
+        except BaseException:  # noqa: BLE001 (hides the refused exit on purpose)
+            pass
+        return []
+
+
 class Segfaults:
     def validate(self, change: Any) -> list[Any]:
         import ctypes
