@@ -197,8 +197,16 @@ class _DiskEvents:
             real_replace(src, dst, **kw)  # type: ignore[arg-type]
             self.events.append(("replace", str(src), str(dst)))
 
+        real_pwrite = os.pwrite
+
+        def pwrite(fd: int, data: bytes, offset: int) -> int:
+            path = os.readlink(f"/proc/self/fd/{fd}")
+            self.events.append(("pwrite", path, bytes(data[:1]).decode("latin-1")))
+            return real_pwrite(fd, data, offset)
+
         monkeypatch.setattr(os, "fsync", fsync)
         monkeypatch.setattr(os, "replace", replace)
+        monkeypatch.setattr(os, "pwrite", pwrite)
 
     def mark(self, what: str) -> None:
         self.events.append((what, "", ""))
@@ -260,6 +268,11 @@ def test_a_change_is_made_durable_in_the_order_recovery_relies_on(
     trail = str(git_dir / "vpa-config-audit.jsonl")
     assert moved < disk.index("fsync-start", trail, last=True)
     assert disk.index("fsync-end", trail, last=True) < returned
+    # the journal is marked done only once the branch's rename is durable
+    journal = str(git_dir / "vpa-config.journal")
+    marks = [i for i, e in enumerate(disk.events) if e[:2] == ("pwrite", journal)]
+    assert [disk.events[i][2] for i in marks] == ["J", "-"], marks
+    assert disk.index("fsync-end", heads, last=True) < marks[-1] < returned
     last = json.loads((git_dir / "vpa-config-audit.jsonl").read_bytes().splitlines()[-1])
     assert last["outcome"] == "committed"
     assert last["revision_after"] == result.revision

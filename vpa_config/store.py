@@ -367,7 +367,13 @@ class ConfigStore(Record):
         block abandons the change; a refused change raises
         :class:`InvalidConfigError` and writes nothing.
         """
-        from vpa_config.transaction import ChangeRequest, Transaction, finish, recover
+        from vpa_config.transaction import (
+            ChangeRequest,
+            Transaction,
+            finish,
+            journal_done,
+            recover,
+        )
 
         who = self._actor(actor)
         request = ChangeRequest(
@@ -386,6 +392,8 @@ class ConfigStore(Record):
                     yield tx
                     tx.result = finish(self, tx, request)
                     committed = tx.result.committed
+                if committed:  # the recorder's end synced the branch's folder
+                    journal_done(self)
             finally:
                 self.lock.release()
                 flush_fact_cache(committed)

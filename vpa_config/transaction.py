@@ -591,8 +591,9 @@ def apply_files(
 ) -> None:
     """Journal, write the files, move the branch; roll back on any failure.
 
-    :func:`finish_files` then brings git's index up to date and marks the
-    journal done.
+    :func:`finish_files` then brings git's index up to date, and
+    :func:`journal_done` marks the journal done once the branch's rename is
+    durable.
 
     ``staged`` holds the commit's objects, written but not yet synced (None:
     they are durable already). Every file of the change (the objects, the
@@ -670,7 +671,7 @@ def finish_files(
     commit: str,
     placed: dict[Path, os.stat_result] | None = None,
 ) -> None:
-    """After the branch moved: git's index, then the journal is marked done.
+    """After the branch moved: git's index (:func:`journal_done` follows).
 
     ``placed`` holds each file's stat as it was renamed into place
     (``StagedWrites.placed``): the index records that.
@@ -679,11 +680,22 @@ def finish_files(
         store.repo.files(commit), store.root, sorted(changed), placed
     )
     store.maybe_crash("after-index")
-    # Marked done, not removed: the next change writes over the same file.
-    fsutil.write_first_byte(_journal_path(store), JOURNAL_DONE)
     from vpa_config import settings_cache
 
     settings_cache.flush()
+
+
+def journal_done(store: ConfigStore) -> None:
+    """Mark the journal of a committed change done (store lock still held).
+
+    Called once the branch's rename is durable (the audit record's round
+    synced its folder): a mark that reached the disk before the branch did
+    would leave a power cut's files ahead of HEAD with no journal to finish
+    them. Done is one byte over the first: the next change writes over the
+    same file, no file is removed. Not synced: a journal found again after a
+    power cut is finished again, which changes nothing.
+    """
+    fsutil.write_first_byte(_journal_path(store), JOURNAL_DONE)
 
 
 def _journal_path(store: ConfigStore) -> Path:
