@@ -165,8 +165,11 @@ def test_invalid_real_world_file_is_refused_with_a_located_error(
 
     done = _import(run_cli, rw_store, tmp_path, name, text)
 
+    # The problem is located in the file imported, and says what it is imported as.
+    src = tmp_path / "src" / Path(name).name
     assert done.returncode == 1, done.stderr
-    assert expected in done.stderr
+    assert f"{src}{expected[len(name):]}" in done.stderr
+    assert f"(importing {src} as {name})" in done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
     assert "Traceback" not in done.stderr
     assert snapshot(rw_store) == before
@@ -212,5 +215,6 @@ def test_readme_way_of_adding_a_schema_store_schema(run_cli: RunCli, store_path:
 
     assert good.returncode == 0, good.stderr
     assert bad.returncode == 1
-    assert ".github/workflows/ci.yml:" in bad.stderr
+    assert f"{tmp_path / 'src' / 'ci.yml'}:" in bad.stderr
+    assert "as .github/workflows/ci.yml)" in bad.stderr
     assert (store_path / ".github/workflows/ci.yml").read_text() == WORKFLOW
