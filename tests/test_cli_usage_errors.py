@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import RunCli, snapshot
+from conftest import RunCli, cli_env, snapshot
 
 
 @pytest.mark.parametrize(
@@ -112,3 +115,42 @@ def test_import_from_stdin_still_works(run_cli: RunCli, cli_store: Path) -> None
 
     assert done.returncode == 0, done.stderr
     assert (cli_store / "assistant.yaml").read_text() == changed
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("health",),  # through click; exit 1 would read as "degraded"
+        ("show", "HEAD"),
+        ("log", "-n", "5"),  # a command line run without click
+        ("get", "assistant.yaml"),
+    ],
+    ids=["health", "show", "log", "get"],
+)
+def test_a_reader_that_went_away_is_exit_141_without_a_message(
+    cli_store: Path, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # as `| head` does once it has read enough
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "vpa_config", "--store", str(cli_store), *args],
+            stdout=write_end, stderr=subprocess.PIPE, text=True,
+            env=cli_env(tmp_path), timeout=60, check=False,
+        )
+    finally:
+        os.close(write_end)
+
+    assert done.returncode == 141, done.stderr
+    assert done.stderr == ""
+
+
+def test_a_usage_error_of_health_is_unknown_not_unhealthy(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    health = run_cli("health", "--bogus", store=cli_store)
+    other = run_cli("log", "--bogus", store=cli_store)
+
+    assert health.returncode == 3, health.stderr  # 2 means unhealthy there
+    assert "No such option '--bogus'" in health.stderr
+    assert other.returncode == 2

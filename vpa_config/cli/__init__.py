@@ -136,7 +136,7 @@ def _run(argv: list[str] | None, failure: list[BaseException]) -> int:
         return 130
     except BrokenPipeError:
         _quiet_broken_pipe()
-        return 0
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # noqa: BLE001 (the top-level net for bugs)
         failure.append(exc)
         return _report_bug(exc)
@@ -151,6 +151,12 @@ def _run_click(argv: list[str] | None, args: list[str]) -> Any:
 
     try:
         return cli.main(args=argv, prog_name="vpa-config", standalone_mode=False)
+    except SystemExit as exc:
+        # click ends a command whose reader went away with exit 1, which
+        # means a refusal (and "degraded" to health): that case has its own.
+        if exc.code == 1 and _reader_gone():
+            return EXIT_BROKEN_PIPE
+        raise
     except click.exceptions.Abort:
         echo("Aborted.", err=True)
         return 130
@@ -160,7 +166,22 @@ def _run_click(argv: list[str] | None, args: list[str]) -> Any:
         exc.show()
         if _wants_json(args):
             echo_json_error(exc, exc.format_message())
-        return exc.exit_code
+        return _usage_exit_code(exc)
+
+
+def _usage_exit_code(exc: Any) -> int:
+    """click's exit code, but 3 (unknown) for ``health``'s usage errors.
+
+    ``health`` exits with the state it found, as monitors read it: click's 2
+    for a usage error would say "unhealthy".
+    """
+    import click
+
+    context = getattr(exc, "ctx", None)
+    words = context.command_path.split() if context is not None else []
+    if isinstance(exc, click.UsageError) and words[1:2] == ["health"]:
+        return 3
+    return exc.exit_code
 
 
 def _negative_value_hint(exc: Any, args: list[str]) -> None:
@@ -268,6 +289,24 @@ def _command_event(code: int, error: BaseException | None, started: float) -> No
     if code == 3 and error is not None:
         fields["exc_info"] = error
     logs.emit("command.failed", "error" if code in (3, 6) else "warning", **fields)
+
+
+# The exit code of a command whose output's reader went away (``| head``):
+# 128 + SIGPIPE, what a shell reports for a program the signal ended (git).
+EXIT_BROKEN_PIPE = 141
+
+
+def _reader_gone() -> bool:
+    """Whether stdout is a pipe or socket whose reading end is closed."""
+    import select
+
+    try:
+        fd = sys.__stdout__.fileno() if sys.__stdout__ is not None else 1
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(events & select.POLLERR for _fd, events in poller.poll(0))
+    except (OSError, ValueError):
+        return False
 
 
 def _quiet_broken_pipe() -> None:

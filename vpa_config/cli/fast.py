@@ -131,9 +131,11 @@ def _aborted() -> int:
 
 
 def _broken_pipe() -> None:
+    from vpa_config.cli import EXIT_BROKEN_PIPE
+
     sys.stdout = _QuietFlush(sys.stdout)  # type: ignore[assignment]
     sys.stderr = _QuietFlush(sys.stderr)  # type: ignore[assignment]
-    raise SystemExit(1)
+    raise SystemExit(EXIT_BROKEN_PIPE)
 
 
 class _QuietFlush:
