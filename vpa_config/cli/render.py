@@ -127,13 +127,39 @@ def key_change_line(
     label = key.dotted if label is None else label
 
     def val(value: Any) -> str:
-        return _short(show_value(mask.show(value, path)))
+        shown = mask.show(value, path)
+        if isinstance(shown, str) and _reads_as_other(shown):
+            return _short(json.dumps(shown, ensure_ascii=False))
+        return _short(show_value(shown))
 
     if key.kind == "added":
         return f"+ {label}: {val(key.new)}"
     if key.kind == "removed":
         return f"- {label}: {val(key.old)}"
     return f"~ {label}: {val(key.old)} -> {val(key.new)}"
+
+
+def _reads_as_other(text: str) -> bool:
+    """Whether a string printed bare would pass for a number, boolean or null.
+
+    Such a string is quoted in a change line, so that a change of type
+    (``80 -> "8080"``) shows, as does an empty or space-padded string.
+    """
+    global _TYPED
+    if not text or text != text.strip():
+        return True
+    if _TYPED is None:
+        import re
+
+        _TYPED = re.compile(
+            r"[-+]?(\.?[0-9][0-9_.eE+-]*|\.?inf|\.?nan|0x[0-9a-fA-F]+|0o[0-7]+)"
+            r"|true|false|null|yes|no|on|off|~",
+            re.IGNORECASE,
+        )
+    return _TYPED.fullmatch(text) is not None
+
+
+_TYPED: Any = None
 
 
 def _short(text: str, limit: int = 120) -> str:
