@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import os
 import pty
+import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -325,3 +327,109 @@ def test_edit_with_a_failing_editor_is_refused_in_one_line(
         "status 0.\n"
     )
     assert snapshot(cli_store) == before
+
+
+def _kept_draft(stderr: str) -> Path:
+    return Path(stderr.split("draft kept in ")[1].split(";")[0])
+
+
+def _editors(tmp_path: Path, *versions: str) -> list[dict[str, str]]:
+    """One scripted editor per run, each saving its own version once."""
+    envs = []
+    for number, version in enumerate(versions):
+        folder = tmp_path / f"editor-{number}"
+        folder.mkdir()
+        envs.append(_editor(folder, [version])[0])
+    return envs
+
+
+def test_edit_invalid_twice_keeps_two_drafts(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    original = (cli_store / "assistant.yaml").read_text()
+    first = original.replace("voice: alto", "voice: bass")
+    second = original.replace("voice: alto", "voice: contralto")
+
+    done = [
+        run_cli("edit", "assistant.yaml", store=cli_store, env=env, input="")
+        for env in _editors(tmp_path, first, second)
+    ]
+
+    assert [run.returncode for run in done] == [1, 1], [run.stderr for run in done]
+    drafts = sorted((cli_store / ".git" / "vpa-config-drafts").iterdir())
+    assert [_kept_draft(run.stderr) for run in done] == drafts
+    assert [draft.read_text() for draft in drafts] == [first, second]
+    assert {stat.S_IMODE(draft.stat().st_mode) for draft in drafts} == {0o600}
+
+
+def test_edit_invalid_never_overwrites_a_draft_of_the_same_second(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    """Drafts already there for every second the edit may run in: it adds its own."""
+    folder = cli_store / ".git" / "vpa-config-drafts"
+    folder.mkdir(mode=0o700)
+    now = time.time()
+    stamps = [
+        time.strftime("%Y%m%dT%H%M%S", time.localtime(now + offset))
+        for offset in range(-1, 61)
+    ]
+    for stamp in stamps:
+        (folder / f"{stamp}-assistant.yaml").write_text(f"earlier {stamp}\n")
+    original = (cli_store / "assistant.yaml").read_text()
+    invalid = original.replace("voice: alto", "voice: bass")
+    [env] = _editors(tmp_path, invalid)
+
+    done = run_cli("edit", "assistant.yaml", store=cli_store, env=env, input="")
+
+    assert done.returncode == 1, done.stderr
+    draft = _kept_draft(done.stderr)
+    stamp = draft.name.partition(".02-")[0]
+    assert draft.name == f"{stamp}.02-assistant.yaml"
+    assert stamp in stamps
+    assert draft.read_text() == invalid
+    assert stat.S_IMODE(draft.stat().st_mode) == 0o600
+    names = sorted(path.name for path in folder.iterdir())
+    assert names.index(draft.name) == names.index(f"{stamp}-assistant.yaml") + 1
+    for earlier in stamps:
+        kept = folder / f"{earlier}-assistant.yaml"
+        assert kept.read_text() == f"earlier {earlier}\n"
+
+
+def test_edit_with_no_editor_set_and_no_terminal_is_refused_before_any_editor(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    before = snapshot(cli_store)
+
+    done = run_cli("edit", "assistant.yaml", store=cli_store, input="",
+                   env={"EDITOR": "", "VISUAL": ""})
+
+    assert done.returncode == 2
+    assert done.stderr == (
+        "vpa-config: assistant.yaml: no editor is set ($VISUAL and $EDITOR are "
+        "empty) and stdin is not a terminal to run a default one in; nothing "
+        "written. Set $EDITOR to an editor to run.\n"
+    )
+    assert done.stdout == ""
+    assert snapshot(cli_store) == before
+    assert not (cli_store / ".git" / "vpa-config-drafts").exists()
+
+
+def test_edit_with_no_editor_set_runs_the_default_one_in_a_terminal(
+    cli_store: Path, tmp_path: Path
+) -> None:
+    original = (cli_store / "assistant.yaml").read_text()
+    edited = original.replace("max_tokens: 1024", "max_tokens: 2048")
+    env, state = _editor(tmp_path, [edited])
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    default = bin_dir / "sensible-editor"
+    default.write_text(f'#!/bin/sh\nexec {env["EDITOR"]} "$@"\n')
+    default.chmod(0o755)
+    path = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+
+    done = _in_terminal(tmp_path, cli_store, ["edit", "assistant.yaml"],
+                        {"EDITOR": "", "VISUAL": "", "PATH": path}, "")
+
+    assert done.returncode == 0, done.stderr
+    assert _seen(state) == [original]
+    assert (cli_store / "assistant.yaml").read_text() == edited

@@ -33,14 +33,17 @@ def edit_cmd(
     printed. With no terminal to ask on (stdin is not one), the draft is kept
     without asking. A new FILE starts empty; a FILE with uncommitted hand
     edits is refused before the editor opens (commit or discard them first).
+    With neither $VISUAL nor $EDITOR set, the default editor needs a terminal:
+    with none on stdin, the edit is refused before any editor starts.
     Exit 0 committed (or no change), 1 refused (the edit is invalid or in
-    the way of another change).
+    the way of another change), 2 no editor set and no terminal.
     """
     from vpa_config.errors import NotFoundError
     from vpa_config.fsutil import clean_name
 
     store = app.store()
     name = clean_name(file)
+    _refuse_without_an_editor(name)
     # The editor would show HEAD's text, not the hand-edited file: refused
     # before it opens, as the commit would be, so that no editing is lost.
     store.refuse_hand_edits([name])
@@ -150,6 +153,28 @@ def _run_editor(store: Any, name: str, text: str, is_draft: bool) -> str | None:
         ) from None
 
 
+def _refuse_without_an_editor(name: str) -> None:
+    """Refuse when the only editor to run is a default one and it has no terminal.
+
+    With neither variable set, click falls back to sensible-editor, vim or nano:
+    terminal editors, which without a terminal print escape codes and fail. An
+    editor that is set is run as it is, terminal or not (it may need none).
+    """
+    import sys
+
+    from vpa_config.errors import UsageError
+
+    if any(os.environ.get(key) for key in ("VISUAL", "EDITOR")):
+        return
+    if sys.platform == "win32" or _stdin_is_a_terminal():
+        return  # click's default there is notepad, or the terminal is at hand
+    raise UsageError(
+        f"{name}: no editor is set ($VISUAL and $EDITOR are empty) and stdin is "
+        "not a terminal to run a default one in; nothing written. Set $EDITOR "
+        "to an editor to run."
+    )
+
+
 def _ask() -> str:
     """``e``, ``d`` or ``k`` as answered; ``""`` when there is no one to ask.
 
@@ -180,13 +205,30 @@ def _stdin_is_a_terminal() -> bool:
 
 
 def _keep_draft(controldir: Path, name: str, text: str) -> Path:
-    """Keep an edit's text; readable by its owner only (it may hold secrets)."""
+    """Keep an edit's text in a new file; readable by its owner only (it may hold
+    secrets). An existing draft is never overwritten."""
     folder = controldir / "vpa-config-drafts"
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     safe = name.replace("/", "__")
-    path = folder / f"{stamp}-{safe}"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    return path
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    count = 1
+    while True:
+        path = folder / _draft_name(stamp, safe, count)
+        try:
+            fd = os.open(path, flags, 0o600)
+        except FileExistsError:
+            count += 1
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return path
+
+
+def _draft_name(stamp: str, safe: str, count: int) -> str:
+    """``STAMP-NAME`` for the first draft of a file in a second, then
+    ``STAMP.02-NAME``, ``STAMP.03-NAME``: each sorts after the ones before it
+    (``-`` sorts before ``.``; the counter has two digits up to 99)."""
+    if count == 1:
+        return f"{stamp}-{safe}"
+    return f"{stamp}.{count:02d}-{safe}"
