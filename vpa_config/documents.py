@@ -66,7 +66,10 @@ def decode(name: str, raw: bytes) -> str:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ParseError(
-            name, f"not valid UTF-8 (byte {exc.start}); expected UTF-8 text", line
+            name,
+            f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "expected UTF-8 text",
+            line,
         ) from None
     return text.removeprefix("\ufeff")
 
@@ -626,7 +629,7 @@ def _apply(
             node = node[part]
         else:
             raise KeyPathError(
-                f"{name}: {where}: cannot go inside a {_kind_of(node)} value"
+                f"{name}: {where}: cannot go inside {_a(_kind_of(node))} value"
             )
     last = path[-1]
     where = format_dotted(path)
@@ -654,7 +657,7 @@ def _apply(
             _assign(node, last, value)
     else:
         raise KeyPathError(
-            f"{name}: {where}: cannot set a key inside a {_kind_of(node)} value"
+            f"{name}: {where}: cannot set a key inside {_a(_kind_of(node))} value"
         )
 
 
@@ -1021,6 +1024,11 @@ def _toml_table_path(
         if index is not None:
             found.append(index)
     return found
+
+
+def _a(word: str) -> str:
+    """``a string``, ``an integer``."""
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
 
 
 def _kind_of(node: Any) -> str:

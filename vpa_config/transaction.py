@@ -571,12 +571,20 @@ def _refuse_over_hand_edits(
     edited = store.hand_edited(tx.tree, [n for n in changed if n not in tx.may_overwrite])
     if edited:
         names = ", ".join(sorted(edited))
+        files = " ".join(_shell_word(name) for name in sorted(edited))
         raise HandEditsError(
             f"{names} {'has' if len(edited) == 1 else 'have'} uncommitted hand edits; "
             'see them with "vpa-config diff", keep them with "vpa-config commit" (they '
-            'are validated), or drop them with "vpa-config restore HEAD FILE '
+            f'are validated), or drop them with "vpa-config restore HEAD {files} '
             '--discard-edits". Nothing was written.'
         )
+
+
+def _shell_word(name: str) -> str:
+    """A file name as a shell takes it (quoted only when it must be)."""
+    import shlex
+
+    return shlex.quote(name)
 
 
 # --- writing, journal, recovery -----------------------------------------------

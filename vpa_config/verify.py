@@ -133,7 +133,7 @@ def check_audit_trail(store: ConfigStore, progress: Progress | None) -> CheckRes
     summary = (
         f"{report.records} records, chain whole"
         if report.ok
-        else f"{len(report.problems)} problems in {report.records} records"
+        else f"{_count(len(report.problems), 'problem')} in {report.records} records"
     )
     notes = []
     if any(problem.kind == "revision_missing" for problem in report.problems):
@@ -201,7 +201,7 @@ def accept_findings(
         head = store.repo.head()
         audittrail.append_notice(
             store, "finding_accepted", "committed",
-            f"accept the findings of {len(accepted)} revisions", before=head,
+            f"accept the findings of {_count(len(accepted), 'revision')}", before=head,
             after=head, actor=str(who), reason=reason, revisions=accepted,
         )
         logs.emit(
@@ -374,7 +374,8 @@ class _HistoryCheck:
         else:
             summary = f"all {count} revisions pass validation"
         if accepted:
-            summary += f"; {accepted} that would not are accepted"
+            verb = "is" if accepted == 1 else "are"
+            summary += f"; {accepted} that would not {verb} accepted"
         return CheckResult(
             name="schemas",
             ok=not failing,
@@ -609,3 +610,8 @@ class VerifiedRevisions:
             self._new = []
         except OSError:
             pass
+
+
+def _count(number: int, noun: str) -> str:
+    """``1 revision``, ``2 revisions``."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
