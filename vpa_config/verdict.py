@@ -13,7 +13,7 @@ from pathlib import Path
 
 from vpa_config import documents
 from vpa_config.blobcache import MISS
-from vpa_config.errors import ParseError, Problem, SchemaError
+from vpa_config.errors import ParseError, Problem, SchemaError, SchemaNotFoundError
 from vpa_config.history import FileChange, KeyChange, diff_documents
 # The settings model (pydantic) is imported only when settings must be
 # validated; reading known settings goes through settings_cache.
@@ -24,6 +24,7 @@ from vpa_config.validation import (
     SchemaRegistry,
     SchemaSource,
     SecretMatcher,
+    locate_all,
     secret_paths,
     validate,
 )
@@ -192,10 +193,10 @@ class CandidateCheck:
         if name.startswith(SCHEMA_DIR):
             return self._check_schema_file(name)
         if not name.lower().endswith(documents.SUFFIXES):
-            if self.settings.allow_unschematized:
-                return []
-            return [_problem(name, "unknown file type; expected .yaml, .yml, "
-                             ".json or .toml (or allow_unschematized in settings)")]
+            # Config files only, whatever allow_unschematized says (it admits
+            # config files that no schema covers, not other kinds of file).
+            return [_problem(name, "unknown file type; a config file's name ends "
+                             "in .yaml, .yml, .json or .toml", rule="file-type")]
         cached = self._cached_result(name)
         if cached is not None:
             return cached
@@ -281,10 +282,27 @@ class CandidateCheck:
         from vpa_config.settings import load_settings
 
         try:
-            load_settings(data)
+            settings = load_settings(data)
         except Exception as exc:  # noqa: BLE001 (pydantic's ValidationError)
             return [_problem(SETTINGS_FILE, _first_line(str(exc)), rule="settings")]
-        return []
+        return self._rule_problems([rule.schema_ for rule in settings.schemas])
+
+    def _rule_problems(self, schemas: list[str]) -> list[Problem]:
+        """A located problem for each rule naming a schema the candidate lacks.
+
+        Worked out with the settings file's problems only: a change that
+        touches neither the settings nor a schema never asks for them.
+        """
+        problems = []
+        for index, schema in enumerate(schemas):
+            message = _missing_schema(schema, self.registry)
+            if message is not None:
+                path = ("schemas", index, "schema")
+                problems.append(Problem(SETTINGS_FILE, path, message, "settings"))
+        if not problems:
+            return []
+        text = documents.decode(SETTINGS_FILE, self._read(SETTINGS_FILE) or b"")
+        return locate_all(SETTINGS_FILE, text, problems)
 
     def _check_schema_file(self, name: str) -> list[Problem]:
         if not name.endswith(".json"):
@@ -608,6 +626,35 @@ def _quiet_parse(name: str, raw: bytes | None, unparsable: Any = None) -> Any:
         return documents.parse_shared(name, raw)
     except ParseError:
         return unparsable
+
+
+def _missing_schema(name: str, registry: SchemaRegistry) -> str | None:
+    """Why a settings rule's schema name is wrong for this registry, or None."""
+    if _not_a_schema_name(name):
+        return (
+            f"{name!r} is not a schema name: a rule names a store schema by its "
+            "path under .vpa-config/schemas/ or a shipped one by its name, never "
+            "a URL, an absolute path or a path with '..'"
+        )
+    try:
+        registry.get(name)
+    except SchemaNotFoundError:
+        return (
+            f"schema {name!r} is not in the store (no {SCHEMA_DIR}{name} and no "
+            f'shipped schema of that name); add it with "vpa-config schema add '
+            f'FILE --as {name}" or import it as {SCHEMA_DIR}{name}, or change '
+            "the rule"
+        )
+    return None
+
+
+def _not_a_schema_name(name: str) -> bool:
+    """A URL, an absolute path or a path with a ``..`` part.
+
+    A colon in the first part is a URL's scheme (``https:``) or a drive (``C:``).
+    """
+    parts = name.replace("\\", "/").split("/")
+    return parts[0] == "" or ":" in parts[0] or ".." in parts
 
 
 def _problem(name: str, message: str, rule: str = "") -> Problem:

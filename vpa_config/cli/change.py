@@ -138,9 +138,14 @@ def import_cmd(
 
 
 def _in_source(problems: list[Any], name: str, source: str) -> list[Any]:
-    """The problems of the imported content named after where its lines are."""
+    """The problems of the imported content named after where its lines are.
+
+    A file type the store does not take is a fault of NAME, not of SRC's lines.
+    """
     return [
-        problem.copy_with(file=source) if problem.file == name else problem
+        problem.copy_with(file=source)
+        if problem.file == name and problem.rule != "file-type"
+        else problem
         for problem in problems
     ]
 
