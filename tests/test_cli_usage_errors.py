@@ -154,3 +154,18 @@ def test_a_usage_error_of_health_is_unknown_not_unhealthy(
     assert health.returncode == 3, health.stderr  # 2 means unhealthy there
     assert "No such option '--bogus'" in health.stderr
     assert other.returncode == 2
+
+
+def test_an_empty_actor_is_a_usage_error_not_the_os_user(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    before = snapshot(cli_store)
+
+    done = run_cli("set", "assistant.yaml", "llm.max_tokens", "12", "--actor", "",
+                   store=cli_store)
+
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        "vpa-config: actor '' is not usable; expected a name or 'Name <email>'\n"
+    )
+    assert snapshot(cli_store) == before

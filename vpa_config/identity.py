@@ -72,7 +72,7 @@ def resolve_actor(
     ``repo_config`` is the store repository's own git config file: its
     ``user.name`` and ``user.email`` come before the global ones, as in git.
     """
-    if explicit:
+    if explicit is not None:  # an empty --actor is refused, not passed over
         return parse_actor(explicit, "explicit")
     from_env = os.environ.get("VPA_CONFIG_ACTOR")
     if from_env:

@@ -188,7 +188,7 @@ def _set_args(words: list[str]) -> tuple[tuple[Any, ...], bool] | None:
     if len(positional) != 3:
         return None
     # VPA_CONFIG_ACTOR is read by vpa_config.identity, which records its origin.
-    actor = given.get("actor") or None
+    actor = given.get("actor")
     args = (
         *positional, given.get("as_string", False), given.get("reason", ""), actor,
         given.get("dry_run", False),
@@ -214,7 +214,7 @@ def _restore_args(words: list[str]) -> tuple[tuple[Any, ...], bool] | None:
         return None
     args = (
         positional[0], tuple(positional[1:]), given.get("force", False), policy,
-        given.get("reason", ""), given.get("actor") or None,
+        given.get("reason", ""), given.get("actor"),
         given.get("dry_run", False),
     )
     return args, given.get("as_json", False)
@@ -230,7 +230,7 @@ def _undo_args(words: list[str]) -> tuple[tuple[Any, ...], bool] | None:
     if policy is None:
         return None
     args = (
-        policy, given.get("reason", ""), given.get("actor") or None,
+        policy, given.get("reason", ""), given.get("actor"),
         given.get("dry_run", False),
     )
     return args, given.get("as_json", False)
