@@ -13,10 +13,12 @@ Records are written whatever the log level is and whether or not logging is
 configured. Each one carries ``prev``, the SHA-256 of the line before it (64
 zeros for the first), so editing or removing a record breaks the chain, which
 :func:`verify_chain` reports along with recorded revisions that are no longer
-in history. The store also compares HEAD with the last recorded revision
-when it opens and in every transaction: if HEAD no longer descends from it,
-history was rewritten under the store, and that is reported as a security
-event (and recorded, so it is reported once).
+in history and commits no record covers. A change a killed process left is
+recorded by the process that recovers it (``recoveryrecord.py``). The store
+also compares HEAD with the last recorded revision when it opens and in every
+transaction: if HEAD no longer descends from it, history was rewritten under
+the store, and that is reported as a security event (and recorded, so it is
+reported once).
 """
 
 from __future__ import annotations
@@ -99,12 +101,27 @@ def append_notice(
     **fields: Any,
 ) -> dict[str, Any]:
     """:func:`append` a record of no change to the files: something detected
-    (a rewrite, commits made outside vpa-config) or accepted by someone."""
+    (a rewrite, commits made outside vpa-config) or accepted by someone.
+
+    Commits that ``before`` is ahead of the last recorded revision are noted
+    as ``external_commits``, as a change notes them: the record's revisions
+    would otherwise pass over them.
+    """
+    ahead = _ahead_of_trail(store, before)
+    if ahead:
+        fields.setdefault("external_commits", ahead)
     return append(store, {
         "kind": kind, "outcome": outcome, "actor": actor, "source": store.source,
         "subject": subject, "reason": reason, "files": [], "keys": {}, **fields,
         "revision_before": before, "revision_after": after,
     })
+
+
+def _ahead_of_trail(store: ConfigStore, head: str | None) -> int:
+    recorded = (last_record(store) or {}).get("revision_after")
+    if not recorded or not head or recorded == head:
+        return 0
+    return commits_ahead(store, recorded, head) or 0
 
 
 def append_started(
@@ -173,7 +190,7 @@ def _next_seq(fd: int, last: bytes | None) -> int:
     """
     seq = _seq_of(last) if last is not None else None
     if last is not None and seq is None:
-        seq = next((n for n in map(_seq_of, _lines_backwards(fd)) if n is not None), 0)
+        seq = next((n for n in map(_seq_of, lines_backwards(fd)) if n is not None), 0)
     return 1 if seq is None else seq + 1
 
 
@@ -185,7 +202,7 @@ def _seq_of(line: bytes) -> int | None:
     return seq if type(seq) is int else None
 
 
-def _lines_backwards(fd: int) -> Iterator[bytes]:
+def lines_backwards(fd: int) -> Iterator[bytes]:
     """The trail's lines, newest first, read from the end in chunks."""
     end = os.fstat(fd).st_size
     rest = b""
@@ -287,11 +304,12 @@ def acquire_recorded(store: ConfigStore, request: ChangeRequest) -> None:
         store.lock.acquire(store.lock_timeout())
     except VpaConfigError as exc:
         if not request.dry_run:
-            _append_quietly(store, change_record(store, request, None, exc))
+            append_quietly(store, change_record(store, request, None, exc))
         raise
 
 
-def _append_quietly(store: ConfigStore, record: dict[str, Any]) -> None:
+def append_quietly(store: ConfigStore, record: dict[str, Any]) -> None:
+    """:func:`append`, a failure only reported (``audit.write_failed``)."""
     try:
         append(store, record)
     except Exception as exc:  # noqa: BLE001 (the change itself is done or refused)
@@ -659,7 +677,9 @@ class ChainProblem(FrozenRecord):
 
     line: int
     message: str
-    kind: str  # "unreadable", "edited", "removed", "out_of_order", "revision_missing"
+    # "unreadable", "edited", "removed", "out_of_order", "revision_missing",
+    # "unrecorded_commits"
+    kind: str
     revision: str  # the missing revision, for "revision_missing"
 
     def __init__(self, line: int, message: str, kind: str, revision: str = "") -> None:
@@ -709,11 +729,15 @@ def verify_chain(store: ConfigStore) -> ChainReport:
 
     An edited record no longer hashes to the ``prev`` of the record after
     it; a removed one leaves a gap in ``seq`` and a ``prev`` that matches
-    nothing. Each problem found is also logged as ``audit.chain_broken``.
+    nothing. A record whose ``revision_before`` is not the previous record's
+    ``revision_after``, with commits between them that no record covers, is
+    a gap in what was recorded (:func:`_gap_problems`). Each problem found is
+    also logged as ``audit.chain_broken``.
     """
     report = ChainReport(audit_path(store))
     lines = list(read_lines(store))
-    known = _known_revisions(store, lines)
+    history = list(reachable(store, store.repo.head()))
+    known = _known_revisions(store, lines, history)
     previous: TrailLine | None = None
     highest: int | None = None  # the greatest seq so far, over damaged lines
     for line in lines:
@@ -726,6 +750,9 @@ def verify_chain(store: ConfigStore) -> ChainReport:
             if type(seq) is int and (highest is None or seq > highest):
                 highest = seq
         previous = line
+    # A record removed is reported as such, not again as the gap it leaves.
+    removed = {p.line for p in report.problems if p.kind == "removed"}
+    report.problems += _gap_problems(lines, history, removed)
     for problem in report.problems:
         logs.emit(
             "audit.chain_broken",
@@ -738,16 +765,20 @@ def verify_chain(store: ConfigStore) -> ChainReport:
     return report
 
 
-def _known_revisions(store: ConfigStore, lines: list[TrailLine]) -> set[str]:
+def _known_revisions(
+    store: ConfigStore, lines: list[TrailLine], history: list[str] | None = None
+) -> set[str]:
     """Revisions a record may name: those in history, and those that a
     ``rewrite_accepted`` record says were dropped on purpose."""
+    if history is None:
+        history = list(reachable(store, store.repo.head()))
     dropped = {
         revision
         for line in lines
         if line.record is not None and line.record.get("kind") == "rewrite_accepted"
         for revision in line.record.get("revisions_dropped") or ()
     }
-    return set(reachable(store, store.repo.head())) | dropped
+    return set(history) | dropped
 
 
 def missing_revisions(store: ConfigStore) -> list[str]:
@@ -828,3 +859,74 @@ def _revision_problems(line: TrailLine, history: set[str]) -> list[ChainProblem]
                 )
             )
     return problems
+
+
+def _gap_problems(
+    lines: list[TrailLine], history: list[str], skip: Collection[int] = ()
+) -> list[ChainProblem]:
+    """Commits between a record's ``revision_before`` and the ``revision_after``
+    of the record before it that no record covers (``history`` newest first).
+
+    Lines in ``skip`` are not reported (a removed record explains the gap).
+    """
+    position = {sha: index for index, sha in enumerate(history)}
+    covered = _covered_commits(lines, history, position)
+    problems = []
+    previous: dict[str, Any] | None = None  # the last record naming a revision
+    for line in lines:
+        record = line.record
+        if record is None:
+            continue
+        before = record.get("revision_before")
+        if previous is not None and before and line.number not in skip:
+            after = previous["revision_after"]
+            between = _between(history, position, after, before)
+            missing = [sha for sha in between if sha not in covered]
+            if missing:
+                problems.append(_gap_problem(line, previous, missing))
+        if record.get("revision_after"):
+            previous = record
+    return problems
+
+
+def _covered_commits(
+    lines: list[TrailLine], history: list[str], position: dict[str, int]
+) -> set[str]:
+    """Commits a record accounts for: the revision a change (or a rewrite) made,
+    and the commits a record says were made outside vpa-config."""
+    covered: set[str] = set()
+    for line in lines:
+        record = line.record or {}
+        before, after = record.get("revision_before"), record.get("revision_after")
+        if after and after != before:
+            covered.add(after)
+        if record.get("kind") == "external_commits" and before and after:
+            covered.update(_between(history, position, before, after))
+        count = record.get("external_commits")
+        if type(count) is int and before in position:
+            covered.update(history[position[before] : position[before] + count])
+    return covered
+
+
+def _between(
+    history: list[str], position: dict[str, int], old: str, new: str
+) -> list[str]:
+    """The commits after ``old`` up to ``new``, newest first; none when ``new`` does
+    not come after ``old`` (TODO(#3): by position, while history is linear)."""
+    if old not in position or new not in position or position[new] >= position[old]:
+        return []
+    return history[position[new] : position[old]]
+
+
+def _gap_problem(
+    line: TrailLine, previous: dict[str, Any], missing: list[str]
+) -> ChainProblem:
+    named = ", ".join(sha[:12] for sha in reversed(missing[-5:]))
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    what = "1 commit" if len(missing) == 1 else f"{len(missing)} commits"
+    message = (
+        f"{what} between seq {previous.get('seq')} and seq "
+        f"{line.record.get('seq') if line.record else '?'} that no record covers: "
+        f"{named}{more}"
+    )
+    return ChainProblem(line.number, message, "unrecorded_commits", missing[-1])

@@ -596,6 +596,10 @@ class ConfigStore(Record):
             self.lock.release()
 
     def _on_recovered(self, outcome: str, journal: dict[str, Any]) -> None:
+        from vpa_config.recoveryrecord import record_recovery
+
+        # Before the change's own record: the trail has one record per commit.
+        record_recovery(self, outcome, journal)
         logs.emit(
             "store.recovered",
             level="warning",

@@ -803,8 +803,10 @@ def recover(store: ConfigStore, on_recovered: Callable[[str, dict[str, Any]], No
         store.repo.update_index(
             store.repo.files(head), store.root, sorted(journal["files"])
         )
-    path.unlink(missing_ok=True)
+    # Recorded before the journal goes: a kill between records it again, and
+    # the record is found then (recoveryrecord.py), not made twice.
     on_recovered("completed" if committed else "rolled_back", journal)
+    path.unlink(missing_ok=True)
 
 
 def _sweep_leftovers(store: ConfigStore) -> None:

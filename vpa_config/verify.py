@@ -141,6 +141,11 @@ def check_audit_trail(store: ConfigStore, progress: Progress | None) -> CheckRes
             "if history was rewritten on purpose, record who accepts it and why "
             'with "vpa-config verify --accept-rewrite -m REASON"'
         )
+    if any(problem.kind == "unrecorded_commits" for problem in report.problems):
+        notes.append(
+            'commits no record covers were made without vpa-config knowing (see '
+            'them with "vpa-config log"), or their records were removed'
+        )
     return CheckResult(
         "audit_chain", report.ok, summary, findings=report.problems, notes=notes
     )

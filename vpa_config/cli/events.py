@@ -116,6 +116,8 @@ def _line(record: dict[str, Any]) -> str:
     )
     if record.get("reason"):
         text += f"  ({record['reason']})"
+    if record.get("recovered"):
+        text += f"  [recorded by recovery, pid {record.get('recovered_by_pid')}]"
     if record.get("error"):
         text += "\n    " + str(record["error"]).splitlines()[0]
     return text
