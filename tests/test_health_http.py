@@ -194,6 +194,24 @@ def test_component_and_unknown_check_paths(server: HealthServer) -> None:
     assert elsewhere == 404
 
 
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
+def test_other_methods_are_405_in_json_and_the_server_goes_on(
+    server: HealthServer, method: str
+) -> None:
+    request = urllib.request.Request(
+        server.url + "/health", data=b'{"x": 1}', method=method
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+
+    assert refused.value.code == 405
+    assert refused.value.headers["Allow"] == "GET, HEAD"
+    assert json.loads(refused.value.read())["output"] == (
+        f"method {method} not allowed; use GET or HEAD"
+    )
+    assert get_json(server.url + "/health")[0] == 200
+
+
 def test_content_type_follows_accept(server: HealthServer) -> None:
     _c, plain, _b = get(server.url + "/health")
     _c, health, _b = get(server.url + "/health", accept="application/health+json")

@@ -127,6 +127,27 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._answer(body=False)
 
+    def _refuse_method(self) -> None:
+        """405 with the methods the endpoint takes, as JSON like its other answers.
+
+        The request's body is not read: the connection is closed after the
+        answer, so no unread body is taken for the next request.
+        """
+        payload = _json({
+            "status": "fail",
+            "output": f"method {self.command} not allowed; use GET or HEAD",
+        })
+        self.send_response(405)
+        self.send_header("Allow", "GET, HEAD")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(payload)
+        self.close_connection = True
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse_method
+
     def log_message(self, format: str, *args: Any) -> None:
         logs.emit(
             "health.request",
