@@ -169,3 +169,26 @@ def test_an_empty_actor_is_a_usage_error_not_the_os_user(
         "vpa-config: actor '' is not usable; expected a name or 'Name <email>'\n"
     )
     assert snapshot(cli_store) == before
+
+
+def test_validate_takes_a_path_inside_the_store_and_points_others_to_schema(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    inside = run_cli("validate", str(cli_store / "assistant.yaml"), store=cli_store)
+    outside_file = tmp_path / "elsewhere.yaml"
+    outside_file.write_text("a: 1\n")
+    outside = run_cli("validate", str(outside_file), store=cli_store)
+    (tmp_path / "here.yaml").write_text("a: 1\n")  # in the CLI's working folder
+    here = run_cli("validate", "here.yaml", store=cli_store)
+
+    assert inside.returncode == 0, inside.stderr
+    assert inside.stdout == "1 file: all valid\n"
+    assert outside.returncode == 2
+    assert outside.stderr == (
+        f"vpa-config: {outside_file} is outside the store {cli_store}; validate such "
+        "a file with --schema SCHEMA\n"
+    )
+    assert here.returncode == 5
+    assert "a file outside the store is validated with --schema SCHEMA" in (
+        here.stdout + here.stderr
+    )

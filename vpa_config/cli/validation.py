@@ -74,16 +74,43 @@ def _store_verdicts(store: Any, files: Sequence[str]) -> list[Any]:
     from vpa_config.filecheck import MISSING_RULE, FileVerdict
 
     on_disk = set(fsutil.working_files(store.root))
-    names = [fsutil.clean_name(name) for name in files]
+    names = [fsutil.clean_name(_in_store(store.root, name)) for name in files]
     present = [name for name in names if name in on_disk]
     judged = iter(store.validate(present) if present else ())
     return [
         next(judged) if name in on_disk else FileVerdict(
             name, None,
-            (Problem(name, (), "no such file in the store", MISSING_RULE, source="store"),),
+            (Problem(name, (), _missing(name), MISSING_RULE, source="store"),),
         )
         for name in names
     ]
+
+
+def _in_store(root: Path, name: str) -> str:
+    """A FILE as the store names it: an absolute path inside the store is made
+    relative to it; one outside is refused, saying how such a file is checked."""
+    if not os.path.isabs(name):
+        return name
+    from vpa_config.errors import UsageError
+
+    path, top = Path(os.path.abspath(name)), Path(os.path.abspath(root))
+    if path == top or top not in path.parents:
+        raise UsageError(
+            f"{name} is outside the store {top}; validate such a file with "
+            "--schema SCHEMA"
+        )
+    return path.relative_to(top).as_posix()
+
+
+def _missing(name: str) -> str:
+    """The problem of a FILE the store does not have (said how to check it if
+    it is a file here, outside the store)."""
+    if os.path.isfile(name):
+        return (
+            "no such file in the store (a file outside the store is validated "
+            "with --schema SCHEMA)"
+        )
+    return "no such file in the store"
 
 
 def _git_index(app: AppContext) -> Path | None:
