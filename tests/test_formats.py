@@ -510,6 +510,38 @@ def test_yaml_append_keeps_the_comment_after_the_list_after_it(
     assert documents.set_value("a.yaml", text, path, value) == expected
 
 
+SECTIONS = "llm:\n  model: x  # the model\n  timeout_s: 30\n\n  # speech\nspeech:\n  engine: w\n"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (("llm", "password"), "hunter2",
+         "llm:\n  model: x  # the model\n  timeout_s: 30\n  password: hunter2\n"
+         "\n  # speech\nspeech:\n  engine: w\n"),
+        (("llm", "extra"), {"a": 1},
+         "llm:\n  model: x  # the model\n  timeout_s: 30\n  extra:\n    a: 1\n"
+         "\n  # speech\nspeech:\n  engine: w\n"),
+        (("speech", "rate"), 2,
+         "llm:\n  model: x  # the model\n  timeout_s: 30\n\n  # speech\nspeech:\n"
+         "  engine: w\n  rate: 2\n"),
+    ],
+    ids=["scalar", "mapping", "last-section"],
+)
+def test_yaml_key_added_to_a_section_goes_before_the_lines_after_it(
+    path: tuple, value: object, expected: str
+) -> None:
+    assert documents.set_value("a.yaml", SECTIONS, path, value) == expected
+
+
+def test_yaml_key_added_keeps_the_last_entrys_own_comment_on_its_line() -> None:
+    text = "a:\n  b: 1  # inline\n\nc: 2\n"
+
+    assert documents.set_value("a.yaml", text, ("a", "d"), 3) == (
+        "a:\n  b: 1  # inline\n  d: 3\n\nc: 2\n"
+    )
+
+
 MULTILINE = ["line1\nline2", "  indented\n\tand a tab \ntrailing\n\n", "x\r\ny"]
 
 

@@ -677,13 +677,15 @@ def _assign(container: Any, key: Part, value: Any) -> None:
             if name in old:
                 _assign(old, name, item)
             else:
-                old[name] = _yaml11_safe(item)
+                _add_key(old, name, _yaml11_safe(item))
     elif (
         present and isinstance(old, list) and isinstance(value, (list, tuple))
         and len(old) == len(value)
     ):
         for index, item in enumerate(value):
             _assign(old, index, item)
+    elif not present and isinstance(container, dict):
+        _add_key(container, key, _yaml11_safe(value))
     elif not (present and _same_scalar(old, value)):
         container[key] = _yaml11_safe(value)
 
@@ -787,6 +789,42 @@ def _append_after_comments(seq: Any, value: Any) -> None:
         seq.ca.items[len(seq) - 1] = [moved, None, None, None]
     else:
         entry[index] = token  # a nested new item: the comment stays where it was
+
+
+def _add_key(mapping: Any, key: Any, value: Any) -> None:
+    """Add a key at the end of a round-trip YAML mapping, before the lines after it.
+
+    ruamel keeps the blank and comment lines that follow a block mapping on
+    its last entry, so a plain addition would put the new key after them:
+    inside the gap between this section and the next. They move to the new
+    key when its value is a scalar; a comment on the old last entry's own
+    line stays with it. A new mapping of scalars takes them after its last
+    entry; deeper new values leave them where they were.
+    """
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.tokens import CommentToken
+
+    flat = isinstance(value, dict) and bool(value) and not any(
+        isinstance(item, (dict, list)) for item in value.values()
+    )
+    slot = _last_comment_slot(mapping) if isinstance(mapping, CommentedMap) else None
+    if slot is not None and flat:
+        value = CommentedMap(value)  # the lines go after its last entry
+    mapping[key] = value
+    if slot is None or (isinstance(value, (dict, list)) and not flat):
+        return
+    entry, index = slot
+    token = entry[index]
+    inline, _newline, lines = token.value.partition("\n")
+    if not lines:
+        return
+    entry[index] = (
+        CommentToken(inline + "\n", token.start_mark, token.end_mark)
+        if inline.strip() else None
+    )
+    moved = CommentToken("\n" + lines, token.start_mark, token.end_mark)
+    owner, last = (value, list(value)[-1]) if flat else (mapping, key)
+    owner.ca.items[last] = [None, None, moved, None]
 
 
 def _last_comment_slot(node: Any) -> tuple[list[Any], int] | None:
