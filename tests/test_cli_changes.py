@@ -163,7 +163,7 @@ def test_set_changes_only_the_one_line(run_cli: RunCli, cli_store: Path) -> None
          "assistant.voice: expected one of"),
         (("assistant.yaml", "llm..model", "x"), 2, "has an empty part"),
         (("assistant.yaml", "llm.nonexistent", "1"), 1,
-         "assistant.yaml:19:3: llm: unexpected key 'nonexistent'"),
+         "assistant.yaml:18:3: llm: unexpected key 'nonexistent'"),
         (("assistant.yaml", "llm.model.deep", "x"), 1, "cannot"),
         (("../outside.yaml", "a", "1"), 1, "leaves the store"),
         (("/etc/passwd.yaml", "a", "1"), 1, "file name"),
