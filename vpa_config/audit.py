@@ -161,14 +161,7 @@ def _masker(change: FileChange) -> Callable[[str], str]:
     """Hide the secret values of a file in its text lines (masking.py's rules)."""
     from vpa_config.masking import scrub_text
 
-    mask = change.mask()
-    values: set[str] = set()
-    for key in change.keys:
-        for value in (key.old, key.new):
-            values.update(_secret_scalars(mask, value, key.path))
-    for doc in change.documents:
-        values.update(_secret_scalars(mask, doc, ()))
-    secrets = sorted((v for v in values if v), key=len, reverse=True)
+    secrets = sorted((v for v in secret_texts(change) if v), key=len, reverse=True)
 
     def hide(line: str) -> str:
         for secret in secrets:
@@ -176,6 +169,18 @@ def _masker(change: FileChange) -> Callable[[str], str]:
         return scrub_text(line)
 
     return hide
+
+
+def secret_texts(change: FileChange) -> set[str]:
+    """The scalars of a file's change, as text, that outputs show as redacted."""
+    mask = change.mask()
+    values: set[str] = set()
+    for key in change.keys:
+        for value in (key.old, key.new):
+            values.update(_secret_scalars(mask, value, key.path))
+    for doc in change.documents:
+        values.update(_secret_scalars(mask, doc, ()))
+    return values
 
 
 def _secret_scalars(mask: Any, value: Any, path: tuple[Part, ...]) -> Iterable[str]:
@@ -423,6 +428,10 @@ class RevisionShow(Record):
         data["trailers"] = [list(pair) for pair in self.trailers]
         data["files"] = self.diff.to_dict()["files"]
         return data
+
+    def secret_texts(self) -> set[str]:
+        """The secret values the revision changed, from and to (as text)."""
+        return {text for change in self.diff.files for text in secret_texts(change)}
 
 
 def show(store: ConfigStore, rev: str) -> RevisionShow:

@@ -851,6 +851,35 @@ class KeyIndex:
             )
         return found
 
+    def secret_values(self, limit: int = 64) -> list[str]:
+        """The newest distinct texts (at most ``limit``) secret keys have held.
+
+        Keys the secrets table names, the keys below them, and keys whose name
+        marks a secret (:func:`vpa_config.redaction.is_secret_key_path`): what
+        a reason that names a secret would name, for outputs to hide.
+        """
+        from vpa_config.redaction import is_secret_key_path
+
+        db = self.db
+        paths = set(db.execute("SELECT file, path FROM secrets"))
+        paths.update(
+            (file, path)
+            for file, path in db.execute("SELECT DISTINCT file, path FROM keys")
+            if is_secret_key_path(path.split("/"))
+        )
+        rows: list[tuple[int, str | None, str | None]] = []
+        for file, path in paths:
+            rows += _rows_at_or_below(db, file, path, limit)
+        rows.sort(key=lambda row: row[0], reverse=True)
+        found: dict[str, None] = {}
+        for _seq, old, new in rows:
+            for text in (new, old):
+                if text is not None:
+                    found.update(dict.fromkeys(_strings(json.loads(text))))
+            if len(found) >= limit:
+                break
+        return list(found)[:limit]
+
     def tip_state(self, name: str) -> list[tuple[str, str | None]]:
         """Blob ids at the indexed tip of ``name`` and of the store's own files.
 
@@ -932,6 +961,35 @@ def _all_paths(data: Any, path: tuple[Part, ...]) -> Iterator[tuple[Part, ...]]:
             here = (*path, index)
             if isinstance(value, (dict, list)):
                 yield from _all_paths(value, here)
+
+
+def _rows_at_or_below(
+    db: sqlite3.Connection, file: str, path: str, limit: int
+) -> list[tuple[int, str | None, str | None]]:
+    """(seq, old, new) of the newest changes of ``path`` of ``file`` and below it."""
+    rows = db.execute(
+        "SELECT seq, path, old, new FROM keys WHERE file = ? AND path >= ? "
+        "AND path < ? ORDER BY seq DESC LIMIT ?",
+        (file, path, path + "0", limit),
+    )
+    below = path + "/"
+    return [
+        (seq, old, new)
+        for seq, found, old, new in rows
+        if found == path or found.startswith(below) or not path
+    ]
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """The text scalars of a JSON value."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 def _json(value: Any) -> str:
@@ -1049,6 +1107,21 @@ def close_for(repo: GitRepo) -> None:
     index = _open.get(repo)
     if index is not None:
         index.close()
+
+
+def secret_values_of(repo: GitRepo) -> list[str]:
+    """The secret values the repository's index knows (:meth:`KeyIndex.secret_values`).
+
+    As the index is: not synced, and none when the store has no index yet
+    (a read that never needed one is not made to build it).
+    """
+    if repo not in _open and not (repo.controldir / INDEX_FILE).exists():
+        return []
+    try:
+        return index_for(repo).secret_values()
+    except sqlite3.Error as exc:  # outputs are still scrubbed by the patterns
+        logs.emit("history.secret_values_unread", level="debug", error=str(exc))
+        return []
 
 
 def synced(repo: GitRepo) -> KeyIndex:

@@ -15,7 +15,8 @@ one place (:mod:`vpa_config.redaction`):
   secret (:meth:`Redactor.scrub_text`).
 
 A mapping is shown key by key, with only its secret keys hidden, never
-hidden whole because a secret lies somewhere inside it.
+hidden whole because a secret lies somewhere inside it. The subjects, reasons
+and trailers of revisions are shown as events have them (:class:`Messages`).
 """
 
 from __future__ import annotations
@@ -33,12 +34,63 @@ _MAX_DEPTH = 64
 
 def scrub_text(text: str) -> str:
     """``text`` with secret-looking parts replaced, as events have them."""
+    return str(_redactor().scrub_text(text))
+
+
+def _redactor() -> Any:
+    """The redactor outputs share (its registry is the one events are scrubbed by)."""
     global _REDACTOR
     if _REDACTOR is None:
         from vpa_config.redaction import Redactor
 
         _REDACTOR = Redactor()
-    return str(_REDACTOR.scrub_text(text))
+    return _REDACTOR
+
+
+class Messages:
+    """Commit subjects, reasons and trailers as outputs print them: secrets hidden.
+
+    Scrubbed as events are (:func:`scrub_text`), once the secret values that
+    ``known()`` gives (those of the store's history) are in the redactor's
+    registry. They are asked for on the first text long enough to hold a
+    secret, so an output that prints no reason asks for nothing.
+    """
+
+    __slots__ = ("_known", "_scrub")
+
+    def __init__(self, known: Callable[[], Iterable[Any]] | None = None) -> None:
+        self._known = known
+        self._scrub: Callable[[str], str] | None = None
+
+    def text(self, text: str) -> str:
+        """``text`` (a subject, a reason, a trailer's value) with secrets hidden."""
+        if len(text) < 4:
+            return text
+        scrub = self._scrub
+        if scrub is None:
+            redactor = _redactor()
+            if self._known is not None:
+                redactor.registry.add(values=self._known())
+            scrub = self._scrub = redactor.scrub_text
+        return scrub(text)
+
+    def trailers(self, pairs: Iterable[Sequence[str]]) -> list[list[str]]:
+        """[key, value] pairs with the values of trailers vpa-config did not write
+        scrubbed (its own, ``Vpa-*``, hold names and ids it made)."""
+        return [
+            [key, value if key.startswith("Vpa-") else self.text(value)]
+            for key, value in pairs
+        ]
+
+    def fields(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A revision's JSON form with its subject, reason and trailers scrubbed."""
+        for name in ("subject", "reason"):
+            if isinstance(data.get(name), str):
+                data[name] = self.text(data[name])
+        pairs = data.get("trailers")
+        if pairs and not all(pair[0].startswith("Vpa-") for pair in pairs):
+            data["trailers"] = self.trailers(pairs)
+        return data
 
 
 class Mask:

@@ -93,14 +93,18 @@ _KNOWN_KEYS = re.compile(
 )
 _PAIR = re.compile(
     r"(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)(?P<sep>['\"]?\s*[=:]\s*)(?P<quote>['\"]?)"
-    r"(?P<value>[^\s'\",;&]+)"
+    # A quoted value ends at its quote; a bare one where the text around it
+    # goes on: "(password=x); refused".
+    r"(?P<value>(?<=['\"])[^'\"\n]+|[^\s'\",;&)\]}]+)"
 )
 _MAX_DEPTH = 32
 # Words after "KEY: " that are the text of a message, not a value: a
-# problem reads "llm.api_key: expected string; got integer".
+# problem reads "llm.api_key: expected string; got integer", and a comment
+# "# secret: redacted in diffs" says what outputs print instead of one.
 _NOT_A_VALUE = frozenset({
     "bearer", "basic", "token", "expected", "unexpected", "must", "not", "no",
     "missing", "required", "cannot", "is", "a", "an", "the", "should", "value",
+    "redacted",
 })
 
 
@@ -290,10 +294,12 @@ class Redactor:
             text = _PEM.sub(f"[{self.marker} private key]", text)
         if "://" in text:
             text = _URL_PASSWORD.sub(lambda m: m.group("head") + self.marker, text)
-        text = _AUTH_SCHEME.sub(
-            lambda m: m.group("head") + m.group("sep") + self.marker, text
-        )
-        text = _KNOWN_KEYS.sub(self.marker, text)
+        if _may_name_scheme(text):
+            text = _AUTH_SCHEME.sub(
+                lambda m: m.group("head") + m.group("sep") + self.marker, text
+            )
+        if _may_hold_key(text):
+            text = _KNOWN_KEYS.sub(self.marker, text)
         if "=" in text or ":" in text:
             text = _PAIR.sub(self._pair, text)
         return text
@@ -332,6 +338,23 @@ class Redactor:
         if not parts:
             return False
         return self._key_is_secret(parts[-1], parts)
+
+
+# What _AUTH_SCHEME and _KNOWN_KEYS cannot match without: a text with none
+# (most reasons and subjects) is not scanned by them, which a log of
+# thousands of revisions notices.
+def _may_name_scheme(text: str) -> bool:
+    # Every letter IGNORECASE matches to one of these words folds to it, but
+    # the dotless i, which casefold() keeps.
+    folded = text.casefold().replace("\u0131", "i")
+    return "bearer" in folded or "basic" in folded or "token" in folded
+
+
+def _may_hold_key(text: str) -> bool:
+    return (
+        "sk-" in text or "gh" in text or "xox" in text or "AKIA" in text
+        or "AIza" in text or "glpat-" in text or "eyJ" in text
+    )
 
 
 def _as_text(value: Any) -> str:

@@ -8,7 +8,7 @@ import click
 
 from vpa_config.cli import render
 from vpa_config.cli.context import AppContext, pass_app
-from vpa_config.cli.history_text import show_audit, show_blame, when
+from vpa_config.cli.history_text import messages, show_audit, show_blame, when
 from vpa_config.cli.options import json_option
 
 
@@ -103,8 +103,9 @@ def _unparsable_exit(files: list[Any]) -> int:
 def show_cmd(app: AppContext, rev: str, as_json: bool) -> int:
     """One revision: author, tool, time, reason, kind, source, trailers, changes."""
     shown = app.store().show(rev)
+    message = messages(app, shown)
     if as_json:
-        render.echo_json(shown.to_dict())
+        render.echo_json(message.fields(shown.to_dict()))
         return 0
     who = shown.who
     click.echo(f"revision {who.revision}")
@@ -113,11 +114,11 @@ def show_cmd(app: AppContext, rev: str, as_json: bool) -> int:
         click.echo(f"tool     {who.tool}")
     click.echo(f"time     {when(who.time)}")
     click.echo(f"kind     {who.kind}  (source {who.source})")
-    click.echo(f"subject  {who.subject}")
+    click.echo(f"subject  {message.text(who.subject)}")
     if who.reason:
-        lines = who.reason.rstrip("\n").split("\n")
+        lines = message.text(who.reason).rstrip("\n").split("\n")
         click.echo("reason   " + ("\n" + " " * len("reason   ")).join(lines))
-    for key, value in shown.trailers:
+    for key, value in message.trailers(shown.trailers):
         click.echo(f"    {key}: {value}")
     _echo_files(shown.diff.files, shown.diff.renames)
     return 0

@@ -25,6 +25,26 @@ def history_store(app: AppContext) -> Any:
     return app.store()
 
 
+def messages(app: AppContext, shown: Any = None) -> Any:
+    """How revisions' subjects, reasons and trailers print: secrets hidden.
+
+    The values to hide are those the store's history index knows, and those
+    the revision ``shown`` (a RevisionShow) changed; asked for only when a
+    text is printed (masking.Messages).
+    """
+    from vpa_config.masking import Messages
+
+    store = app.store()
+
+    def known() -> list[str]:
+        from vpa_config.keyindex import secret_values_of
+
+        found = secret_values_of(store.repo)
+        return found if shown is None else [*found, *shown.secret_texts()]
+
+    return Messages(known)
+
+
 def when(seconds: int) -> str:
     """A commit time as ``YYYY-MM-DD HH:MM:SSZ`` (UTC)."""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + "Z"
@@ -65,9 +85,10 @@ def show_audit(app: AppContext, file: str, key: str, as_json: bool) -> int:
     if not entries:
         # Every key some revision had was added by one: none is "never had".
         raise _never_had(file, key)
+    shown = messages(app)
     if as_json:
         for entry in entries:
-            render.echo_json_line(entry.to_dict())
+            render.echo_json_line(shown.fields(entry.to_dict()))
         return 0
     lines: list[str] = []
     for entry in entries:
@@ -75,7 +96,7 @@ def show_audit(app: AppContext, file: str, key: str, as_json: bool) -> int:
         lines.append(f"{who.revision[:12]}  {when(who.time)}  {who.by()}")
         lines.extend(_entry_lines(entry, file))
         if who.reason:
-            lines.append(f"    reason: {_indented(who.reason)}")
+            lines.append(f"    reason: {_indented(shown.text(who.reason))}")
     _echo_lines(lines)
     return 0
 
@@ -96,7 +117,8 @@ def show_blame(app: AppContext, file: str, as_json: bool) -> int:
     """Print the last change of each key of ``file``; the exit code."""
     lines = history_store(app).blame(file)
     if as_json:
-        render.echo_json([line.to_dict() for line in lines])
+        shown = messages(app)
+        render.echo_json([shown.fields(line.to_dict()) for line in lines])
         return 0
     width = max((len(line.key) for line in lines), default=0)
     out: list[str] = []
@@ -137,13 +159,14 @@ def show_log(
             "kind is the first word in brackets in vpa-config log",
             err=True,
         )
+    shown = messages(app)
     if as_json:
         for entry in entries:
-            render.echo_json_line(entry.to_dict())
+            render.echo_json_line(shown.fields(entry.to_dict()))
         return 0
     lines: list[str] = []
     for number, entry in enumerate(entries, 1):
-        lines.extend(_log_lines(entry))
+        lines.extend(_log_lines(entry, shown))
         if number % 200 == 0:  # a few large writes rather than one per line
             render.echo("\n".join(lines))
             lines = []
@@ -173,14 +196,14 @@ def _moment(text: str | None) -> int | None:
     return parse_time(text)
 
 
-def _log_lines(entry: Any) -> list[str]:
+def _log_lines(entry: Any, shown: Any) -> list[str]:
     tool = f", tool {entry.tool}" if entry.tool else ""
     lines = [
         f"{entry.revision[:12]}  {when(entry.time)}  {entry.author}",
-        f"    {entry.subject}  [{entry.kind}, {entry.source}{tool}]",
+        f"    {shown.text(entry.subject)}  [{entry.kind}, {entry.source}{tool}]",
     ]
     if entry.reason:
-        lines.append(f"    reason: {_indented(entry.reason)}")
+        lines.append(f"    reason: {_indented(shown.text(entry.reason))}")
     lines.append(f"    files: {', '.join(entry.files) or '(none)'}")
     return lines
 

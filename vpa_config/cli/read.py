@@ -53,6 +53,18 @@ def get_cmd(
     return 0
 
 
+def _revisions_scrubbed(store: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """``get --at --json``: the value as stored, the revisions' messages scrubbed."""
+    from vpa_config.keyindex import secret_values_of
+    from vpa_config.masking import Messages
+
+    shown = Messages(lambda: secret_values_of(store.repo))
+    for name in ("revision", "changed_in"):
+        if data.get(name):
+            shown.fields(data[name])
+    return data
+
+
 def _get_at(
     store: Any, file: str, key: str | None, rev: str | None, at_time: str, as_json: bool
 ) -> int:
@@ -62,7 +74,7 @@ def _get_at(
         raise click.UsageError("--rev and --at exclude each other")
     found = store.value_at(file, key, parse_time(at_time))
     if as_json:
-        render.echo_json(found.to_dict())
+        render.echo_json(_revisions_scrubbed(store, found.to_dict()))
         return 0
     value = found.value
     if isinstance(value, (dict, list)):

@@ -66,7 +66,7 @@ def show_value(value: Any) -> str:
 def change_result(result: Any, as_json: bool) -> int:
     """Print a change's outcome; return the exit code."""
     if as_json:
-        echo_json(result.to_dict())
+        echo_json(_subject_scrubbed(result.to_dict()))
         return 0 if result.valid or result.forced else 1
     for name in result.discarded:
         verb = "would discard" if result.dry_run else "discarded"
@@ -100,6 +100,15 @@ def change_result(result: Any, as_json: bool) -> int:
     forced = " (forced past validation)" if result.forced else ""
     echo(f"committed {result.revision}{forced}")
     return 0
+
+
+def _subject_scrubbed(data: dict[str, Any]) -> dict[str, Any]:
+    """A change's JSON form, its subject (an undo's names the change undone) as
+    events have it."""
+    from vpa_config.masking import scrub_text
+
+    data["subject"] = scrub_text(data["subject"])
+    return data
 
 
 def _unparsable_line(result: Any, change: Any) -> str:
