@@ -192,3 +192,18 @@ def test_validate_takes_a_path_inside_the_store_and_points_others_to_schema(
     assert "a file outside the store is validated with --schema SCHEMA" in (
         here.stdout + here.stderr
     )
+
+
+def test_a_key_with_control_characters_is_refused_by_set(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    before = snapshot(cli_store)
+
+    done = run_cli("set", "assistant.yaml", "llm.k\x1b[31mey", "1", store=cli_store)
+
+    assert done.returncode == 2
+    assert done.stderr == (
+        "vpa-config: key 'k\\x1b[31mey' has control characters; expected printable "
+        "text\n"
+    )
+    assert snapshot(cli_store) == before

@@ -629,6 +629,7 @@ class ConfigStore(Record):
 
         name = fsutil.clean_name(file)
         parts = key_parts(key)
+        _refuse_control_characters(parts)
         value = plain_value(name, parts, value)  # first: a value may contain itself
         _refuse_huge_value(name, value)
         with self.transaction(
@@ -1239,6 +1240,21 @@ class ConfigStore(Record):
         from vpa_config import audit
 
         return audit.value_at(self, file, key, moment)
+
+
+def _refuse_control_characters(parts: Sequence[str]) -> None:
+    """A key set may not hold control characters: terminals would show it as
+    another key (an escape sequence hides itself), and no one could type it.
+    Such a key already in a file can still be read and unset."""
+    import re
+
+    for part in parts:
+        if re.search(r"[\x00-\x1f\x7f]", str(part)):
+            from vpa_config.errors import KeyPathSyntaxError
+
+            raise KeyPathSyntaxError(
+                f"key {str(part)!r} has control characters; expected printable text"
+            )
 
 
 def _seconds_from_env(variable: str, text: str) -> float:
