@@ -232,6 +232,24 @@ def test_blame_names_the_last_change_of_each_key(store: ConfigStore) -> None:
     assert lines["llm.api_key"].to_dict()["value"] == "<redacted>"
 
 
+def test_blame_of_an_emptied_mapping_names_what_emptied_it(tmp_path: Path) -> None:
+    from reliability import free_form_store
+
+    root = tmp_path / "free"
+    free_form_store(root, {"app.yaml": b"app:\n  db:\n    host: h\n"})
+    store = ConfigStore.open(root)
+    added = store.set("app.yaml", "app.db.password", "hunter22", actor=ACTOR)
+    store.unset("app.yaml", "app.db.host", actor=ACTOR, reason="no host")
+    emptied = store.unset("app.yaml", "app.db.password", actor=ACTOR, reason="gone")
+
+    line = {line.key: line for line in store.blame("app.yaml")}["app.db"]
+    store.close()
+
+    assert line.who.revision == emptied.revision != added.revision
+    assert line.value == {} and not line.secret  # nothing left to hide
+    assert line.to_dict()["value"] == {}
+
+
 def test_blame_and_audit_cli_json(run_cli: RunCli, store_path: Path) -> None:
     assert run_cli("init", "--example", store=store_path).returncode == 0
     assert run_cli("set", "assistant.yaml", "llm.max_tokens", "2048", "-m", "longer",

@@ -739,8 +739,10 @@ def blame(store: ConfigStore, file: str) -> list[BlameLine]:
     found: list[tuple[tuple[Part, ...], Any, int | None, str]] = []
     for path, value in _leaves(document, ()):
         seq, where = None, name
+        # An empty mapping or list was last changed by what emptied it.
+        emptied = isinstance(value, (dict, list)) and not value
         for seg_name, low, high in segments:
-            seq = index.last_change(seg_name, path, low, high)
+            seq = index.last_change(seg_name, path, low, high, below=emptied)
             if seq is not None:
                 where = seg_name
                 break
@@ -749,7 +751,8 @@ def blame(store: ConfigStore, file: str) -> list[BlameLine]:
     return [
         BlameLine(
             format_dotted(path), value,
-            Who.of(revisions[seq]) if seq is not None else None, where, secret(path),
+            Who.of(revisions[seq]) if seq is not None else None, where,
+            secret(path) and not (isinstance(value, (dict, list)) and not value),
         )
         for path, value, seq, where in found
     ]

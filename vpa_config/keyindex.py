@@ -829,16 +829,24 @@ class KeyIndex:
         return [KeyRow(*row) for row in rows]
 
     def last_change(
-        self, file: str, path: Sequence[Part], low: int, high: int
+        self, file: str, path: Sequence[Part], low: int, high: int,
+        below: bool = False,
     ) -> int | None:
-        """The newest seq in [low, high] that changed ``path`` itself or an ancestor."""
+        """The newest seq in [low, high] that changed ``path`` itself or an ancestor
+        (with ``below``, a key under ``path`` too: an emptied mapping's last change
+        is the removal of its last key)."""
         pointers = [format_pointer(path[:n]) for n in range(len(path) + 1)]
         marks = ",".join("?" * len(pointers))
-        row = self.db.execute(
+        query = (
             "SELECT max(seq) FROM keys WHERE file = ? AND seq >= ? AND seq <= ? "
-            f"AND path IN ({marks})",  # noqa: S608
-            (file, low, high, *pointers),
-        ).fetchone()
+            f"AND (path IN ({marks})"  # noqa: S608
+        )
+        args: list[Any] = [file, low, high, *pointers]
+        if below:
+            prefix = pointers[-1] + "/"
+            query += " OR substr(path, 1, ?) = ?"
+            args += [len(prefix), prefix]
+        row = self.db.execute(query + ")", args).fetchone()
         return row[0] if row and row[0] is not None else None
 
     def secret_paths(self, files: Iterable[str]) -> set[tuple[str, str]]:
