@@ -386,12 +386,23 @@ class _DuplicateJsonKey(Exception):
     pass
 
 
-def _json_float(text: str) -> float:
+def finite_float(text: str) -> tuple[float, str | None]:
+    """A JSON or TOML number's float, and what is wrong with it (None: nothing).
+
+    NaN and infinity are refused, and so is a number too large for a float.
+    """
     number = float(text)
     if math.isnan(number) or text.lstrip("+-").lower().startswith("inf"):
-        raise ValueError(f"number {text} {NOT_FINITE}")
+        return number, f"number {text} {NOT_FINITE}"
     if math.isinf(number):
-        raise ValueError(f"number {text} is beyond the range of a float")
+        return number, f"number {text} is beyond the range of a float"
+    return number, None
+
+
+def _json_float(text: str) -> float:
+    number, problem = finite_float(text)
+    if problem is not None:
+        raise ValueError(problem)
     return number
 
 

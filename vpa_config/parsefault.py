@@ -18,14 +18,13 @@ the reader's own mark.
 from __future__ import annotations
 
 import json
-import math
 import re
 
 TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
 if TYPE_CHECKING:
     from typing import Any
 
-from vpa_config.documents import NOT_FINITE
+from vpa_config.documents import NOT_FINITE, finite_float
 
 Path = tuple["str | int", ...]
 
@@ -57,12 +56,8 @@ def first_unreadable(data: Any) -> tuple[Path, str] | None:
 
 
 def _float(text: str) -> Any:
-    number = float(text)
-    if math.isnan(number) or text.lstrip("+-").lower().startswith("inf"):
-        return Unreadable(f"number {text} {NOT_FINITE}")
-    if math.isinf(number):
-        return Unreadable(f"number {text} is beyond the range of a float")
-    return number
+    number, problem = finite_float(text)
+    return Unreadable(problem) if problem is not None else number
 
 
 def _int(text: str) -> Any:
