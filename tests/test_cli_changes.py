@@ -64,7 +64,8 @@ def _plain_git_repository(folder: Path) -> Path:
     git(folder, "init", "-q")
     (folder / "app.yaml").write_text("port: 80\n")
     git(folder, "add", "app.yaml")
-    git(folder, "commit", "-q", "-m", "not a store")
+    git(folder, "-c", "user.name=Plain", "-c", "user.email=plain@example.org",
+        "commit", "-q", "-m", "not a store")
     return folder
 
 
