@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import ACTOR, git
 from vpa_config import audittrail, logs
 from vpa_config.errors import InvalidConfigError, NotFoundError
-from vpa_config.redaction import SECRETS
+from vpa_config.redaction import REDACTED, SECRETS
 from vpa_config.store import ConfigStore
 
 GIT_ID = ("-c", "user.name=Mallory", "-c", "user.email=m@example.org")
@@ -104,6 +104,64 @@ def test_secret_values_never_reach_the_trail(store: ConfigStore):
     raw = audittrail.audit_path(store).read_text()
     assert "AbCdEfGhIjKlMnOp" not in raw
     assert '"llm.api_key"' in raw
+
+
+def test_a_record_redacted_ahead_is_written_as_one_redacted_at_its_writing(
+    store: ConfigStore, monkeypatch: pytest.MonkeyPatch
+):
+    # A change redacts its record while its first fsyncs run; a record of no
+    # change is redacted as it is written. Both must come out alike.
+    secret = "sk-AbCdEfGhIjKlMnOpQrSt"
+    store.set("assistant.yaml", "llm.api_key", secret, actor=ACTOR)
+    redacted_calls: list[dict] = []
+    heads: list[str | None] = []
+    real_redact = audittrail.redact
+
+    def watched(record: dict) -> tuple:
+        redacted_calls.append(record)
+        heads.append(store.repo.head())
+        return real_redact(record)
+
+    monkeypatch.setattr(audittrail, "redact", watched)
+    parent = store.repo.head()
+
+    store.set("assistant.yaml", "llm.temperature", 0.4, actor=ACTOR,
+              reason=f"rotated {secret} again")
+    ahead = trail(store)[-1]
+    assert not audittrail.verify_chain(store).problems
+    audittrail.append(store, {**{k: ahead[k] for k in (
+        "kind", "outcome", "actor", "actor_origin", "source", "subject", "reason",
+        "files", "keys", "revision_before", "revision_after")}})
+    at_writing = trail(store)[-1]
+
+    # Once ahead, before the branch moved (the change), once at writing.
+    assert len(redacted_calls) == 2
+    assert heads[0] == parent != ahead["revision_after"]
+    assert ahead["reason"] == f"rotated {REDACTED} again" == at_writing["reason"]
+    assert list(ahead) == list(at_writing)
+    assert ahead["revision_after"] == store.repo.head()
+
+
+def test_a_record_that_could_not_be_redacted_ahead_is_made_at_its_writing(
+    store: ConfigStore, monkeypatch: pytest.MonkeyPatch
+):
+    calls = []
+    real_redact = audittrail.redact
+
+    def fail_first(record: dict) -> tuple:
+        calls.append(record["outcome"])
+        if len(calls) == 1:
+            raise RuntimeError("redaction failed")
+        return real_redact(record)
+
+    monkeypatch.setattr(audittrail, "redact", fail_first)
+
+    result = store.set("assistant.yaml", "llm.temperature", 0.2, actor=ACTOR)
+
+    assert calls == ["committed", "committed"]
+    record = trail(store)[-1]
+    assert record["revision_after"] == result.revision == store.repo.head()
+    assert record["outcome"] == "committed"
 
 
 def test_concurrent_changes_keep_one_unbroken_chain(

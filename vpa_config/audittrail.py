@@ -125,13 +125,17 @@ def _ahead_of_trail(store: ConfigStore, head: str | None) -> int:
 
 
 def append_started(
-    store: ConfigStore, record: dict[str, Any], sync_also: Collection[Path] = ()
+    store: ConfigStore,
+    record: dict[str, Any],
+    sync_also: Collection[Path] = (),
+    redacted: tuple[dict[str, Any], list[str]] | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """:func:`append`, but the record's fsync (with ``sync_also``) only started.
 
     Returns the record as written and a :class:`fsutil.BackgroundSync` that
     the caller waits for before anything relies on the record, or the
-    folders, being durable (a change: before it returns).
+    folders, being durable (a change: before it returns). ``redacted`` is
+    :func:`redact` of ``record``, when the caller made it earlier.
     """
     from vpa_config import fsutil
 
@@ -141,7 +145,7 @@ def append_started(
         files = [(fd, path)]
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            full = _write_record(fd, record, str(path))
+            full = _write_record(fd, record, str(path), redacted)
             # The next writer may append now: its line follows this one in the
             # file, and its fsync covers this line too.
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -154,24 +158,50 @@ def append_started(
     return full, fsutil.BackgroundSync(files)
 
 
-def _write_record(fd: int, record: dict[str, Any], path: str) -> dict[str, Any]:
-    """Append ``record``, completed and redacted, to the trail open at ``fd``."""
+def redact(record: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``record`` and this process's command line with their secrets replaced.
+
+    A change makes this while its first fsyncs run, so that only the
+    record's place in the chain is left to fill in once its branch moved.
+    """
     from vpa_config.redaction import Redactor
 
+    redactor = Redactor()
+    return redactor.scrub(record), redactor.scrub_argv(sys.argv)
+
+
+def _write_record(
+    fd: int,
+    record: dict[str, Any],
+    path: str,
+    redacted: tuple[dict[str, Any], list[str]] | None = None,
+) -> dict[str, Any]:
+    """Append ``record``, completed and redacted, to the trail open at ``fd``.
+
+    Each top-level field is redacted on its own (a secret is told by its
+    name and its value, never by its neighbours), so the record's fields
+    redacted beforehand (``redacted``) join the ones added here unchanged.
+    """
+    from vpa_config.redaction import Redactor
+
+    body, argv = redacted if redacted is not None else redact(record)
     tail = _tail(fd, path)
     last = tail.last
-    full = {
-        "seq": tail.seq + 1 if tail.seq is not None else _next_seq(fd, last),
-        "time": _utc_stamp(time.time()),
-        **record,
-        "host": os.uname().nodename,  # gethostname(2), no socket import
-        "pid": os.getpid(),
-        "correlation_id": logs.current_correlation_id(),
-    }
     redactor = Redactor()
-    full = redactor.scrub(full)
-    full["argv"] = redactor.scrub_argv(sys.argv)
-    full["prev"] = line_hash(last) if last is not None else GENESIS
+    full = {
+        **redactor.scrub({
+            "seq": tail.seq + 1 if tail.seq is not None else _next_seq(fd, last),
+            "time": _utc_stamp(time.time()),
+        }),
+        **body,
+        **redactor.scrub({
+            "host": os.uname().nodename,  # gethostname(2), no socket import
+            "pid": os.getpid(),
+            "correlation_id": logs.current_correlation_id(),
+        }),
+        "argv": argv,
+        "prev": line_hash(last) if last is not None else GENESIS,
+    }
     line = json.dumps(full, ensure_ascii=False, separators=(",", ":")).encode()
     lead = b"\n" if last is not None and not tail.newline else b""
     data = lead + line + b"\n"
@@ -339,6 +369,9 @@ class ChangeRecorder:
         self._recorded = False
         self._syncing: Any = None
         self._syncing_folders: set[Path] = set()
+        # The record of the commit about to be made, redacted while the
+        # change's first fsyncs ran (see prepare): (commit, redacted record).
+        self._prepared: tuple[str, Any] | None = None
         # HEAD when the block began (read by the history check, lock held).
         self.head: str | None = None
 
@@ -373,9 +406,15 @@ class ChangeRecorder:
         self._recorded = True
         unsynced = set(self.tx.unsynced)
         self.tx.unsynced.clear()
+        prepared, self._prepared = self._prepared, None
         try:
             record = self._record(None)
-            _full, self._syncing = append_started(self.store, record, unsynced)
+            redacted = None
+            if prepared is not None and prepared[0] == record["revision_after"]:
+                redacted = prepared[1]
+            _full, self._syncing = append_started(
+                self.store, record, unsynced, redacted
+            )
             self._syncing_folders = unsynced
         except Exception as exc:  # noqa: BLE001 (the change itself is done)
             _write_failed(self.store, exc)
@@ -405,8 +444,23 @@ class ChangeRecorder:
                 _sync_folders_quietly(unsynced)
         return False
 
-    def _record(self, error: BaseException | None) -> dict[str, Any]:
-        record = change_record(self.store, self.request, self.tx, error)
+    def prepare(self, result: Any) -> None:
+        """Redact the record of the commit ``result`` names, before it is made.
+
+        Called while the change's first fsyncs run (the thread would only
+        wait): :meth:`record_committed` then writes it at once. Any failure
+        here leaves that to do the whole work, and report it.
+        """
+        try:
+            record = self._record(None, result)
+            self._prepared = (result.revision, redact(record))
+        except Exception:  # noqa: BLE001 (record_committed tries again)
+            self._prepared = None
+
+    def _record(
+        self, error: BaseException | None, result: Any = None
+    ) -> dict[str, Any]:
+        record = change_record(self.store, self.request, self.tx, error, result)
         if self.external:
             record["external_commits"] = self.external
         return record
@@ -449,11 +503,16 @@ def change_record(
     request: ChangeRequest,
     tx: Transaction | None,
     error: BaseException | None,
+    result: Any = None,
 ) -> dict[str, Any]:
-    """The audit record of one change, committed or not."""
+    """The audit record of one change, committed or not.
+
+    ``result`` stands in for ``tx.result`` (a commit's, before it is made).
+    """
     from vpa_config.errors import RefusedError
 
-    result = tx.result if tx is not None else None
+    if result is None:
+        result = tx.result if tx is not None else None
     before = tx.head if tx is not None else store.repo.head()
     after = result.revision if result is not None and result.committed else before
     if error is None:
@@ -470,7 +529,7 @@ def change_record(
         "source": request.source,
         "subject": request.subject,
         "reason": request.reason,
-        **_targets(tx, error),
+        **_targets(tx, result, error),
         "revision_before": before,
         "revision_after": after,
     }
@@ -481,8 +540,9 @@ def change_record(
     return record
 
 
-def _targets(tx: Transaction | None, error: BaseException | None) -> dict[str, Any]:
-    result = tx.result if tx is not None else None
+def _targets(
+    tx: Transaction | None, result: Any, error: BaseException | None
+) -> dict[str, Any]:
     if result is not None and result.files:
         return {
             "files": [change.path for change in result.files],

@@ -8,7 +8,7 @@ import os
 import re
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 
 from vpa_config.errors import StorageError, UnsafePathError
@@ -142,14 +142,24 @@ def atomic_write(path: Path, content: bytes, mode: int, sync_dir: bool = True) -
         raise storage_error(exc, path) from None
 
 
-def fsync_all(fds: list[int]) -> None:
+def fsync_all(fds: list[int], meanwhile: Callable[[], None] | None = None) -> None:
     """fsync every descriptor; several at once, so their journal commits coincide.
 
     A file system commits its journal for each fsync that finds work; fsyncs
     issued together share one commit (ext4 and XFS group them), so a change's
     five or six small files cost about one commit instead of one each.
+    ``meanwhile`` runs in this thread while they do (it must not raise).
     """
     if not fds:
+        return
+    if meanwhile is not None:
+        # Every fsync to the threads, this one working meanwhile.
+        pool = _fsync_pool()
+        others = [pool.submit(os.fsync, fd) for fd in fds]
+        try:
+            meanwhile()
+        finally:
+            _wait_all(others)
         return
     pool = _fsync_pool() if len(fds) > 1 else None
     others = [pool.submit(os.fsync, fd) for fd in fds[1:]] if pool else []
@@ -158,6 +168,11 @@ def fsync_all(fds: list[int]) -> None:
         os.fsync(fds[0])  # this thread does one itself
     except OSError as exc:
         failed = exc
+    _wait_all(others, failed)
+
+
+def _wait_all(others: list[Any], failed: OSError | None = None) -> None:
+    """Wait for every fsync in ``others``; raise the first failure seen."""
     for other in others:  # every fsync ends before the caller closes a file
         try:
             other.result()
@@ -409,16 +424,17 @@ class StagedWrites:
         """Whether ``path`` waits in this batch, not yet placed."""
         return path in self._temps
 
-    def sync(self) -> None:
+    def sync(self, meanwhile: Callable[[], None] | None = None) -> None:
         """fsync every file written so far (and the folders of those written
-        in place), together, and close them."""
+        in place), together, and close them; ``meanwhile`` runs in this
+        thread while they do (see :func:`fsync_all`)."""
         batch, self._open = self._open, []
         folders, self._dirs = sorted(self._dirs), set()
         failed: tuple[OSError, Path | str | None] | None = None
         try:
             for folder in folders:
                 batch.append((os.open(folder, os.O_RDONLY | os.O_DIRECTORY), folder))
-            fsync_all([fd for fd, _path in batch])
+            fsync_all([fd for fd, _path in batch], meanwhile)
         except OSError as exc:
             failed = (exc, batch[0][1] if batch else None)
         finally:

@@ -373,14 +373,18 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
             when=int(time.time()),
             staged=staged,
         )
+        # The commit's id, for the audit record redacted while the first
+        # fsyncs run; tx.result (what a failure is recorded by) waits.
+        result.revision = commit
+        recorder = tx.recorder
         try:
-            apply_files(store, tx, changed, commit, staged)
+            apply_files(store, tx, changed, commit, staged,
+                        meanwhile=recorder and (lambda: recorder.prepare(result)))
         except BaseException:
             store.repo.forget(commit)
             raise
     finally:
         staged.discard()
-    result.revision = commit
     tx.result = result
     if tx.recorder is not None:
         # Recorded now: the record's fsync and the branch folder's run while
@@ -596,8 +600,11 @@ def apply_files(
     changed: dict[str, tuple[bytes, int] | None],
     commit: str,
     staged: fsutil.StagedWrites | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> None:
     """Journal, write the files, move the branch; roll back on any failure.
+
+    ``meanwhile`` runs while the first fsyncs do (it must not raise).
 
     :func:`finish_files` then brings git's index up to date, and
     :func:`journal_done` marks the journal done once the branch's rename is
@@ -638,7 +645,7 @@ def apply_files(
         staged.write_over(
             journal_path, journal_bytes(json.dumps(record).encode()), 0o644
         )
-        staged.sync()
+        staged.sync(meanwhile)
         store.maybe_crash("after-journal")
         folders = staged.place(objects, sync_dirs=False, new=True)
         # The first file alone, then the others: a kill between leaves some
