@@ -39,6 +39,7 @@ from run import (  # noqa: E402
     compile_checkout,
     copy_store,
     header,
+    positive,
     render,
     run_process,
     timed,
@@ -220,7 +221,7 @@ def job_cold(store: Path, reps: int) -> Job:
                "the rebuild's peak RSS counts toward the 150 MiB ceiling")
 
 
-def job_memory(store: Path) -> Job:
+def job_memory(store: Path, revisions: int) -> Job:
     def rss(name: str, argv: list[str]) -> Row:
         seconds, peak = run_process(argv)
         return Row("memory", name, [seconds], [peak])
@@ -236,7 +237,7 @@ def job_memory(store: Path) -> Job:
                                          KEY]),
     ]
     return Job("memory", "peak resident memory (ru_maxrss of the process)", rows,
-               rows[1].engine, "audit over 10,000 revisions under 150 MiB")
+               rows[1].engine, f"audit over {revisions:,} revisions under 150 MiB")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,8 +245,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="a tiny store (10 files x 200 revisions) and 2 repetitions")
     parser.add_argument(
-        "--reps", type=int, help="repetitions per case (default 9, quick 2)"
+        "--reps", type=positive, help="repetitions per case (default 9, quick 2)"
     )
+    parser.add_argument("--no-header", action="store_true",
+                        help="leave out the header (run.py printed it)")
     args = parser.parse_args(argv)
     # Processes here take 40-400 ms and this machine's noise comes in bursts of
     # about that length: more repetitions than run.py's jobs keep the medians.
@@ -257,8 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     compile_checkout()
     fixture = history_store(files=files, revisions=revisions)
-    print(header(reps, f"{files} YAML files x {revisions:,} revisions ({fixture.name})"),
-          flush=True)
+    if not args.no_header:
+        print(header(reps, f"{files} YAML files x {revisions:,} revisions "
+                           f"({fixture.name})"), flush=True)
     with tempfile.TemporaryDirectory(prefix="vpa-bench-history-") as tmp:
         store = copy_store(fixture, Path(tmp), "store")
         for suffix in ("", "-wal", "-shm"):
@@ -270,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             lambda: job_log20(store, reps), lambda: job_log_all(store, reps, revisions),
             lambda: job_file_history(store, reps),
             lambda: job_audit(store, reps), lambda: job_blame(store, reps),
-            lambda: job_cold(store, 1), lambda: job_memory(store),
+            lambda: job_cold(store, 1), lambda: job_memory(store, revisions),
         ]
         for job in jobs:
             print(render(job()), flush=True)

@@ -45,6 +45,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from run import positive  # noqa: E402
 VPA = [sys.executable, "-m", "vpa_config", "validate", "--schema"]
 # Python's own regex dialect, as vpa-config uses: with its default dialect
 # check-jsonschema rejects the Azure Pipelines schema and validates nothing.
@@ -209,17 +212,21 @@ def main(argv: list[str] | None = None) -> int:
     """Run every group and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 runs, fewer files")
-    parser.add_argument("--reps", type=int, default=7, help="runs of each tool per group")
+    parser.add_argument("--reps", type=positive, default=7,
+                        help="runs of each tool per group")
+    parser.add_argument("--no-header", action="store_true",
+                        help="accepted for run.py, which prints the header; "
+                        "this job prints its own versions")
     args = parser.parse_args(argv)
     reps = 2 if args.quick else args.reps
     base_env = {**os.environ, "PYTHONPATH": str(ROOT)}
     base_env.pop("VPA_CONFIG_TRACEBACK", None)
     found, notes = groups(args.quick)
     rows = [bench(group, reps, base_env) for group in found]
-    print(f"\nvalidate: vpa-config beside check-jsonschema, median of {reps} alternating "
-          "whole-process runs")
-    print(versions())
-    print(table(rows))
+    print(f"### validate: vpa-config beside check-jsonschema, median of {reps} "
+          "alternating whole-process runs\n")
+    print(versions() + "\n")
+    print(table(rows) + "\n")
     for note in notes:
         print(f"note: {note}")
     disagree = [row["group"] for row in rows if len(set(str(row["codes"]).split("/"))) > 1]

@@ -48,6 +48,7 @@ from fixtures import history_store  # noqa: E402
 FILE = "services/svc-07.yaml"
 KEY = "service.replicas"
 RESTORE_BACK = 5000
+REVISIONS = 10_000  # the fixture's (main sets it: --quick builds 200)
 MIB = 1024 * 1024
 # The console script's three lines, run from this checkout.
 VPA = [
@@ -378,7 +379,7 @@ def job_commit(store_path: Path, work: Path, reps: int) -> Job:
         drepo.close()
     return Job(
         "commit",
-        "commit one key change, in-process, at 10,000 revisions",
+        f"commit one key change, in-process, at {REVISIONS:,} revisions",
         list(rows.values()),
         "vpa-config set (validate+write+commit)",
         "faster than git CLI; within 2.5x of pygit2",
@@ -449,7 +450,7 @@ def job_set_process(store_path: Path, work: Path, reps: int) -> Job:
     )
     return Job(
         "set-process",
-        "change one key, whole process, at 10,000 revisions",
+        f"change one key, whole process, at {REVISIONS:,} revisions",
         list(rows.values()),
         "vpa-config set",
         "faster than etckeeper commit",
@@ -586,7 +587,7 @@ def job_memory(store_path: Path, work: Path, reps: int) -> Job:
         "vpa-config --version": [*VPA, "--version"],
         f"vpa-config get {FILE}": [*VPA, *store, "get", FILE],
         "vpa-config log -n 20": [*VPA, *store, "log", "-n", "20"],
-        "vpa-config log (all 10,000)": [*VPA, *store, "log"],
+        f"vpa-config log (all {REVISIONS:,})": [*VPA, *store, "log"],
         f"vpa-config log {FILE}": [*VPA, *store, "log", FILE],
         "vpa-config status": [*VPA, *store, "status"],
         "vpa-config set": [*VPA, *store, "set", FILE, KEY, "5", "-m", "bench"],
@@ -615,7 +616,7 @@ def job_memory(store_path: Path, work: Path, reps: int) -> Job:
         rows.append(row)
     return Job(
         "memory",
-        "peak memory of each command on the 10,000-revision store",
+        f"peak memory of each command on the {REVISIONS:,}-revision store",
         rows,
         "vpa-config --version",
         "every command under 150 MiB",
@@ -735,16 +736,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"run only this job (repeatable): {', '.join(JOBS)}",
     )
     parser.add_argument(
-        "--reps", type=int, help="repetitions per engine (default 7, quick 2)"
+        "--reps", type=positive, help="repetitions per engine (default 7, quick 2)"
     )
     return parser.parse_args(argv)
+
+
+def positive(text: str) -> int:
+    """An argparse type: a whole number of 1 or more."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return number
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     reps = args.reps or (2 if args.quick else 7)
     files, revisions = (10, 200) if args.quick else (50, 10_000)
-    global RESTORE_BACK
+    global RESTORE_BACK, REVISIONS
+    REVISIONS = revisions
     if args.quick:
         RESTORE_BACK = 100
     selected = args.only or list(JOBS)
@@ -771,7 +784,8 @@ def run_companion(name: str, script: str, quick: bool, reps: int | None) -> None
     if not path.is_file():
         print(f"### {name}: not run ({script} is not in this checkout)\n", flush=True)
         return
-    argv = [sys.executable, str(path)] + (["--quick"] if quick else [])
+    # Its own header would repeat the one printed above.
+    argv = [sys.executable, str(path), "--no-header"] + (["--quick"] if quick else [])
     if reps and name in ("history", "validate"):  # health has its own count
         argv += ["--reps", str(reps)]
     done = subprocess.run(argv, env=child_env(), check=False)

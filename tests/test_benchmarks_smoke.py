@@ -32,6 +32,9 @@ def test_quick_run_prints_every_engine_of_the_chosen_jobs() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout
     assert "Versions: python " in out and "dulwich " in out and "git " in out
+    # The quick store's size, not the full one's, in every heading.
+    assert "### commit: commit one key change, in-process, at 200 revisions" in out
+    assert "10,000" not in out
     for engine in (
         "vpa-config set (validate+write+commit)",
         "pygit2 (libgit2)",
@@ -76,3 +79,26 @@ def test_quick_history_run_prints_the_whole_log_beside_git_log() -> None:
         assert row is not None, f"no row for {engine}:\n{out}"
         assert re.search(r"\| \d+(\.\d+)? (ms|s|µs) \| \d+\.\d\d \|", row), row
     assert "| `vpa-config log (every revision)` |" in out
+
+
+def test_a_repetition_count_below_one_is_refused() -> None:
+    for script in ("run.py", "bench_history.py", "bench_validate.py"):
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks" / script), "--reps", "0"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+
+        assert done.returncode == 2, (script, done.stderr)
+        assert "'0' is not a whole number of 1 or more" in done.stderr, done.stderr
+
+
+def test_a_companion_job_run_through_run_py_prints_one_header() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--reps",
+         "1", "--only", "history"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("## vpa-config benchmarks") == 1, done.stdout[:3000]
+    assert "Target: audit over 200 revisions under 150 MiB." in done.stdout

@@ -13,7 +13,8 @@ Exit codes (also in the README):
 3     internal error: a bug; the traceback goes to a log file
 4     the store is locked by another process and the wait timed out
 5     not found: no store, no such file, key, list position or revision
-6     storage failure: disk full, read-only store, permission denied
+6     storage failure: disk full, read-only store, permission denied, or
+      a damaged ref or object in the store's git repository
 ====  =====================================================================
 """
 
@@ -260,3 +261,52 @@ class StorageError(VpaConfigError):
     """The disk refused: full, read-only, or permission denied."""
 
     exit_code = 6
+
+
+class DamagedStoreError(StorageError):
+    """A ref or object of the store's git repository cannot be read."""
+
+
+# Raised by dulwich for a ref or object it cannot parse; the built-in types
+# only count when dulwich raised them (see damage_of).
+_DULWICH_DAMAGE = (
+    "ObjectFormatException", "ChecksumMismatch", "FileFormatException",
+    "NotCommitError", "NotTreeError", "NotBlobError", "NotTagError",
+)
+_BUILTIN_DAMAGE = (ValueError, AssertionError, KeyError)
+
+
+def damage_of(exc: BaseException, what: str = "") -> DamagedStoreError | None:
+    """``exc`` as a :class:`DamagedStoreError`, when reading the repository
+    raised it because a ref or object is damaged; None for anything else.
+
+    ``what`` names what was being read (``commit 3f52be8...``, say).
+    """
+    import zlib
+
+    if isinstance(exc, DamagedStoreError):
+        return exc
+    kind = type(exc).__name__
+    damaged = (
+        (kind in _DULWICH_DAMAGE and type(exc).__module__.startswith("dulwich"))
+        or isinstance(exc, zlib.error)
+        or (isinstance(exc, _BUILTIN_DAMAGE) and _raised_in_dulwich(exc))
+    )
+    if not damaged:
+        return None
+    detail = str(exc).strip("'\"") or kind
+    where = f"{what}: " if what else ""
+    return DamagedStoreError(
+        f"the store's git repository is damaged ({where}{detail}); "
+        "`git fsck` in the store lists what is damaged"
+    )
+
+
+def _raised_in_dulwich(exc: BaseException) -> bool:
+    """Whether the innermost frame of ``exc``'s traceback is dulwich's."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return "/dulwich/" in tb.tb_frame.f_code.co_filename.replace("\\", "/")

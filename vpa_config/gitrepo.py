@@ -28,10 +28,12 @@ from pathlib import Path
 
 from vpa_config import fsutil
 from vpa_config.errors import (
+    DamagedStoreError,
     RefusedError,
     RevisionNotFoundError,
     StorageError,
     StoreNotFoundError,
+    damage_of,
 )
 from vpa_config.fsutil import StagedWrites, storage_error
 from vpa_config.packread import ObjectReader
@@ -177,6 +179,20 @@ def _head_from_files(controldir: Path) -> Any:
     except OSError:
         return _UNKNOWN
     return value.decode() if _is_id(value) else _UNKNOWN
+
+
+def _damaged_head(controldir: Path, value: bytes) -> DamagedStoreError:
+    """The error for a HEAD that resolves to ``value``, which is no commit id."""
+    try:
+        head = _read_small(os.path.join(controldir, "HEAD")).strip()
+    except OSError:
+        head = b""
+    ref = os.fsdecode(head[5:].strip()) if head.startswith(b"ref: ") else "HEAD"
+    shown = value[:60].decode("utf-8", "replace")
+    return DamagedStoreError(
+        f"{controldir / ref} holds {shown!r}, not a commit id: the branch is "
+        f"damaged (its reflog, {controldir / 'logs' / ref}, lists the ids it held)"
+    )
 
 
 def _read_small(path: str) -> bytes:
@@ -424,9 +440,14 @@ class GitRepo:
         if found is not _UNKNOWN:
             return found
         try:
-            return self._repo.refs[b"HEAD"].decode()
+            value = self._repo.refs[b"HEAD"]
         except KeyError:
             return None
+        except Exception as exc:  # noqa: BLE001 (a ref dulwich cannot parse)
+            raise damage_of(exc, "HEAD") or exc from None
+        if not _is_id(value):
+            raise _damaged_head(self.controldir, value)
+        return value.decode()
 
     def resolve(self, spec: str) -> str:
         """A full commit id from a hash, short hash, ``REV~N``, branch or tag."""
@@ -568,6 +589,8 @@ class GitRepo:
             obj = self._repo.object_store[sha.encode()]
         except KeyError:
             raise RevisionNotFoundError(f"revision {sha} is missing from the repository") from None
+        except Exception as exc:  # noqa: BLE001 (damaged: say which object)
+            raise damage_of(exc, self._object_named("commit", sha)) or exc from None
         if obj.type_name != b"commit":
             raise RevisionNotFoundError(f"{sha} is a {obj.type_name.decode()}, not a revision")
         return _commit_info(sha, obj)
@@ -667,7 +690,12 @@ class GitRepo:
                 return {name: (mode, sha) for name, mode, sha in _parse_tree(raw)}
         except Exception:  # noqa: BLE001 (missing or malformed: dulwich's Tree says why)
             pass
-        return _entries(store[tree_id])
+        try:
+            return _entries(store[tree_id])
+        except KeyError:
+            raise
+        except Exception as exc:  # noqa: BLE001 (damaged: say which object)
+            raise damage_of(exc, self._object_named("tree", tree_id.decode())) or exc from None
 
     def _diff_entries(
         self,
@@ -718,7 +746,17 @@ class GitRepo:
         found = self._read_object(sha.decode())
         if found is not None:
             return found[1]
-        return bytes(self._repo.object_store.get_raw(sha)[1])
+        try:
+            return bytes(self._repo.object_store.get_raw(sha)[1])
+        except KeyError:
+            raise
+        except Exception as exc:  # noqa: BLE001 (damaged: say which object)
+            raise damage_of(exc, self._object_named("blob", sha.decode())) or exc from None
+
+    def _object_named(self, kind: str, sha: str) -> str:
+        """``commit ID`` and, when the object is loose, the file that holds it."""
+        path = self.controldir / "objects" / sha[:2] / sha[2:]
+        return f"{kind} {sha}, {path}" if path.is_file() else f"{kind} {sha}"
 
     def _read_object(self, sha: str) -> tuple[bytes, bytes] | None:
         """(type name, content) read without dulwich, or None: ask dulwich."""

@@ -131,9 +131,10 @@ def check_audit_trail(store: ConfigStore, progress: Progress | None) -> CheckRes
 
     report = verify_chain(store)
     summary = (
-        f"{report.records} records, chain whole"
+        f"{_count(report.records, 'record')}, chain whole"
         if report.ok
-        else f"{_count(len(report.problems), 'problem')} in {report.records} records"
+        else f"{_count(len(report.problems), 'problem')} in "
+        f"{_count(report.records, 'record')}"
     )
     notes = []
     if any(problem.kind == "revision_missing" for problem in report.problems):
@@ -309,7 +310,24 @@ def verify_store(
     """
     if full:
         (store.repo.controldir / STATE_DIR / "verified").unlink(missing_ok=True)
-    return VerifyReport([check(store, progress) for check in CHECKS.values()])
+    return VerifyReport([
+        _run_check(name, check, store, progress) for name, check in CHECKS.items()
+    ])
+
+
+def _run_check(
+    name: str, check: Check, store: ConfigStore, progress: Progress | None
+) -> CheckResult:
+    """One check's result; a damaged ref or object on its way fails it."""
+    from vpa_config.errors import damage_of
+
+    try:
+        return check(store, progress)
+    except Exception as exc:  # noqa: BLE001 (only damage is a finding)
+        damage = damage_of(exc)
+        if damage is None:
+            raise
+        return CheckResult(name, False, str(damage))
 
 
 # --- the schema history check ---------------------------------------------------

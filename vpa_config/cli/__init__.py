@@ -119,12 +119,15 @@ def _before_exit() -> None:
 
 
 def _run(argv: list[str] | None, failure: list[BaseException]) -> int:
-    from vpa_config.errors import VpaConfigError
+    from vpa_config.errors import VpaConfigError, damage_of
 
     args = sys.argv[1:] if argv is None else argv
     plan = fast.plan(args)
     try:
-        result = fast.run(plan, _RUN) if plan is not None else _run_click(argv, args)
+        try:
+            result = fast.run(plan, _RUN) if plan is not None else _run_click(argv, args)
+        except Exception as exc:  # noqa: BLE001 (a damaged repository is no bug)
+            raise damage_of(exc) or exc from None
     except VpaConfigError as exc:
         failure.append(exc)
         echo(f"vpa-config: {exc}", err=True)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vpa_config import __version__, logs
+from vpa_config.errors import VpaConfigError
 from vpa_config.health.model import (
     CheckFunction,
     CheckResult,
@@ -347,7 +348,10 @@ class HealthMonitor:
 
             observation = None
             # The text alone: "ValueError: password=x" reads as a pair of its own.
-            error = f"{type(exc).__name__}: {scrub_text(str(exc))}"
+            # vpa-config's own errors are written to be read as they are.
+            error = scrub_text(str(exc))
+            if not isinstance(exc, VpaConfigError):
+                error = f"{type(exc).__name__}: {error}"
         duration = time.monotonic() - began
         result = _result(check, observation, error, wall, duration)
         with self._lock:
