@@ -48,6 +48,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from run import positive  # noqa: E402
+
 VPA = [sys.executable, "-m", "vpa_config", "validate", "--schema"]
 # Python's own regex dialect, as vpa-config uses: with its default dialect
 # check-jsonschema rejects the Azure Pipelines schema and validates nothing.
