@@ -316,7 +316,7 @@ def test_cli_validate_a_missing_file_is_exit_5_and_the_others_are_checked(
 
     assert done.returncode == 5, done.stdout + done.stderr
     assert "gone.yaml: (document): no such file  [missing at /]" in done.stdout
-    assert "2 files: 1 invalid, 1 problem" in done.stdout
+    assert "2 files: 1 missing" in done.stdout
 
 
 @pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
@@ -334,6 +334,11 @@ def test_cli_validate_an_invalid_file_outranks_a_missing_one(
     assert done.returncode == 1, done.stdout + done.stderr
     assert "gone.yaml" in done.stdout and "bad.yaml" in done.stdout
     assert "expected at least 1" in done.stdout
+    if as_json:
+        report = json.loads(done.stdout)
+        assert (report["exit_code"], report["missing"]) == (1, ["gone.yaml"])
+    else:
+        assert "2 files: 1 invalid, 1 problem, 1 missing" in done.stdout
 
 
 def test_cli_validate_json_output(run_cli: RunCli, tmp_path: Path) -> None:
@@ -406,6 +411,7 @@ def test_store_validate_names_files_and_settings_rules(
     assert one.returncode == 0, one.stdout
     assert missing.returncode == 5
     assert "nope.yaml: (document): no such file in the store" in missing.stdout
+    assert "1 file: 1 missing\n" in missing.stdout
 
 
 def test_store_validate_of_an_invalid_and_a_missing_file_exits_1(
@@ -426,7 +432,7 @@ def test_store_validate_of_an_invalid_and_a_missing_file_exits_1(
     assert "assistant.yaml:15:3: llm.temperature: expected at most 2; got 3" in (
         done.stdout
     )
-    assert "3 files: 2 invalid, 2 problems" in done.stdout
+    assert "3 files: 1 invalid, 1 problem, 1 missing" in done.stdout
 
 
 def test_remembered_pattern_hits_answer_as_the_matcher_does() -> None:

@@ -125,32 +125,38 @@ def _git_index(app: AppContext) -> Path | None:
 def _report(verdicts: Sequence[Any], as_json: bool) -> int:
     from vpa_config.filecheck import MISSING_RULE
 
-    invalid = [verdict for verdict in verdicts if not verdict.valid]
+    failed = [verdict for verdict in verdicts if not verdict.valid]
+    missing = [
+        verdict for verdict in failed
+        if all(problem.rule == MISSING_RULE for problem in verdict.problems)
+    ]
+    invalid = [verdict for verdict in failed if verdict not in missing]
     # An invalid file outranks a missing one: exit 5 only when every file
     # that failed is one that does not exist.
-    only_missing = all(
-        problem.rule == MISSING_RULE
-        for verdict in invalid
-        for problem in verdict.problems
-    )
-    code = 5 if only_missing else 1
+    code = 0 if not failed else 1 if invalid else 5
     if as_json:
         render.echo_json({
-            "valid": not invalid,
+            "valid": not failed,
+            "exit_code": code,
+            "missing": [verdict.file for verdict in missing],
             "files": [verdict.to_dict() for verdict in verdicts],
         })
-        return code if invalid else 0
-    for verdict in invalid:
+        return code
+    for verdict in failed:
         for problem in verdict.problems:
             click.echo(problem_line(problem))
-    count = sum(len(verdict.problems) for verdict in invalid)
     files = f"{len(verdicts)} file{'s' if len(verdicts) != 1 else ''}"
+    if not failed:
+        click.echo(f"{files}: all valid")
+        return 0
+    parts = []
     if invalid:
-        noun = "problem" if count == 1 else "problems"
-        click.echo(f"{files}: {len(invalid)} invalid, {count} {noun}")
-        return code
-    click.echo(f"{files}: all valid")
-    return 0
+        count = sum(len(verdict.problems) for verdict in invalid)
+        parts.append(f"{len(invalid)} invalid, {count} problem{'s' * (count != 1)}")
+    if missing:
+        parts.append(f"{len(missing)} missing")
+    click.echo(f"{files}: {', '.join(parts)}")
+    return code
 
 
 def problem_line(problem: Any) -> str:
