@@ -300,6 +300,21 @@ def test_edit_refuses_over_hand_edits_before_the_editor_opens(
     assert json.loads(as_json.stdout)["error"] == "HandEditsError"
 
 
+def test_edit_of_a_name_no_config_file_has_is_refused_before_the_editor_opens(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    env, state = _editor(tmp_path, ["anything\n"])
+    before = snapshot(cli_store)
+
+    done = run_cli("edit", "notes.txt", store=cli_store, env=env)
+
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("vpa-config: notes.txt: (document): unknown file type")
+    assert done.stderr.count("\n") == 1 and "draft" not in done.stderr
+    assert _seen(state) == []
+    assert snapshot(cli_store) == before
+
+
 def test_edit_of_a_new_file_starts_empty(
     run_cli: RunCli, cli_store: Path, tmp_path: Path
 ) -> None:

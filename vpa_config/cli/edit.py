@@ -47,6 +47,7 @@ def edit_cmd(
     # The editor would show HEAD's text, not the hand-edited file: refused
     # before it opens, as the commit would be, so that no editing is lost.
     store.refuse_hand_edits([name])
+    _refuse_a_name_no_content_passes(store, name)
     try:
         base: bytes | None = store.read_bytes(name)
     except NotFoundError:
@@ -84,6 +85,20 @@ def edit_cmd(
         asked = "" if choice == "k" else " (no terminal to ask on)"
         outcome = f"draft kept in {draft}; nothing committed{asked}"
         return _refused(problems, outcome, as_json)
+
+
+def _refuse_a_name_no_content_passes(store: Any, name: str) -> None:
+    """Refuse, before the editor opens, a file whose name alone is refused.
+
+    A name that is no config file's (``notes.txt``) fails whatever is
+    written in it; a config file no rule covers is still edited, since the
+    text may name its schema with a ``$schema`` key.
+    """
+    from vpa_config.errors import InvalidConfigError
+
+    problems = [p for p in store.check(name, b"") if p.rule == "file-type"]
+    if problems:
+        raise InvalidConfigError(problems)
 
 
 def _refused(problems: list[Any], outcome: str, as_json: bool) -> int:
