@@ -309,7 +309,7 @@ def test_edit_of_a_name_no_config_file_has_is_refused_before_the_editor_opens(
     done = run_cli("edit", "notes.txt", store=cli_store, env=env)
 
     assert done.returncode == 1, done.stderr
-    assert done.stderr.startswith("vpa-config: notes.txt: (document): unknown file type")
+    assert done.stderr.startswith("vpa-config: notes.txt: (document): unknown file")
     assert done.stderr.count("\n") == 1 and "draft" not in done.stderr
     assert _seen(state) == []
     assert snapshot(cli_store) == before

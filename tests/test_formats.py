@@ -140,6 +140,37 @@ def test_yaml_duplicate_keys_are_refused(text: str, line: int) -> None:
     assert caught.value.line == line
 
 
+@pytest.mark.parametrize(
+    ("text", "where", "said"),
+    [
+        ('a: 1\nb: "x\n', (2, 4), "scanning a quoted scalar that starts here"),
+        ("a: 1\nb: [1, 2", (2, 4), "parsing a flow sequence that starts here"),
+        ("a: 1\nb: [1, 2\n\n", (2, 4), "parsing a flow sequence that starts here"),
+    ],
+    ids=["quote", "flow-at-end", "flow-then-blank-lines"],
+)
+def test_yaml_cut_short_is_located_where_the_unclosed_part_begins(
+    text: str, where: tuple[int, int], said: str
+) -> None:
+    with pytest.raises(ParseError, match=said) as caught:
+        documents.parse("a.yaml", text)
+
+    assert (caught.value.line, caught.value.column) == where
+
+
+def test_yaml_error_before_the_end_stays_where_the_parser_stopped() -> None:
+    with pytest.raises(ParseError) as caught:
+        documents.parse("a.yaml", "a: 1\nb: [1, 2\nc: 3\n")
+
+    assert (caught.value.line, caught.value.column) == (3, 2)
+    assert "starts here" not in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n", "a: 1\n"])
+def test_a_problem_of_the_whole_document_is_at_its_first_line(text: str) -> None:
+    assert documents.locate("a.yaml", text, ()) == (1, 1)
+
+
 def test_yaml_alias_bomb_is_refused() -> None:
     bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
     for level in range(1, 9):

@@ -331,6 +331,11 @@ def _check_yaml_depth(name: str, text: str) -> None:
         return  # the real parse reports it, with its location
 
 
+def _at_end(text: str, mark: Any) -> bool:
+    """Whether ``mark`` is at the end of ``text``, or past its last line."""
+    return mark is None or not text[mark.index:].strip()
+
+
 def _parse_yaml(name: str, text: str) -> Any:
     yaml = import_yaml()  # without work libyaml never needs (yamlimport.py)
 
@@ -348,6 +353,11 @@ def _parse_yaml(name: str, text: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
+        began = exc.context_mark
+        if began and exc.context and _at_end(text, mark) and not _at_end(text, began):
+            # The text ran out: where the unclosed part began says more than
+            # a place past the last line.
+            mark, problem = began, f"{problem} {exc.context} that starts here"
         if mark and _char_at(text, mark.line, mark.column) == "\t":
             problem += " (a tab; YAML indents with spaces only)"
         line = mark.line + 1 if mark else None
@@ -1013,7 +1023,7 @@ def _locate_yaml(text: str, path: Sequence[Part]) -> tuple[int, int] | None:
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = True
     node = yaml.load(text.replace("\t", "    "))
-    found: tuple[int, int] | None = (1, 1)
+    found: tuple[int, int] | None = (0, 0)  # 0-based, as ruamel gives them
     for part in path:
         lc = getattr(node, "lc", None)
         if isinstance(node, dict) and part in node:
