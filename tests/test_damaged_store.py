@@ -114,3 +114,16 @@ def test_only_errors_of_reading_the_repository_count_as_damage() -> None:
     assert damage_of(raised(ValueError("Invalid object id"))) is None
     assert damage_of(raised(KeyError("x"))) is None
     assert damage_of(raised(RuntimeError("x"))) is None
+
+
+def test_a_missing_head_is_damage_not_a_new_store(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    trail = (cli_store / ".git" / "vpa-config-audit.jsonl").read_bytes()
+    (cli_store / ".git" / "HEAD").unlink()
+
+    for argv in (["status"], ["set", "assistant.yaml", "llm.temperature", "0.3"]):
+        done = run_cli(*argv, store=cli_store)
+
+        _one_line_refusal(done, 6, str(cli_store / ".git" / "HEAD"), "is missing")
+    assert (cli_store / ".git" / "vpa-config-audit.jsonl").read_bytes() == trail

@@ -340,9 +340,9 @@ def test_diff_cli_gives_the_parse_error_and_exits_1(
     as_json = run_cli("diff", "--json", store=store_path)
     unified = run_cli("diff", "--unified", "assistant.yaml", store=store_path)
 
-    # libyaml places an unclosed flow sequence at the end of the text
-    lines = len((store_path / "assistant.yaml").read_text().splitlines()) + 1
-    error = f"assistant.yaml:{lines}:1: (document): invalid YAML:"
+    # An unclosed flow sequence is placed where it opens, on the last line.
+    lines = len((store_path / "assistant.yaml").read_text().splitlines())
+    error = f"assistant.yaml:{lines}:5: (document): invalid YAML:"
     assert text.returncode == 1
     assert text.stdout.startswith(f"unparsable assistant.yaml\n    {error}")
     assert "modified plugins.yaml\n" in text.stdout  # the other files still diffed
@@ -351,7 +351,8 @@ def test_diff_cli_gives_the_parse_error_and_exits_1(
     assert as_json.returncode == 1
     files = {f["file"]: f for f in json.loads(as_json.stdout)["files"]}
     problem = files["assistant.yaml"]["problem"]
-    assert (problem["line"], problem["column"]) == (lines, 1)
+    assert (problem["line"], problem["column"]) == (lines, 5)
+    assert problem["message"].endswith("a flow sequence that starts here")
     assert problem["message"].startswith("invalid YAML:")
     assert "problem" not in files["plugins.yaml"]
     assert unified.returncode == 0

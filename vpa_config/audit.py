@@ -32,7 +32,7 @@ from vpa_config.history import (
     diff_documents,
     parse_message,
 )
-from vpa_config.keyindex import MISSING, KeyIndex, KeyRow, Revision, synced
+from vpa_config.keyindex import MISSING, UNPARSABLE, KeyIndex, KeyRow, Revision, synced
 from vpa_config.keypath import Part, format_dotted, format_pointer, parse_key_path, resolve
 from vpa_config.records import FrozenRecord, Record
 
@@ -461,7 +461,10 @@ class AuditEntry(
 ):
     """One revision that changed the key: who, and the value before and after.
 
-    ``change`` is "added", "removed" or "changed"; ``old`` or ``new`` is
+    ``change`` is "added", "removed" or "changed", or "unparsable" when the
+    file's text stopped parsing (a direct commit; ``new`` is MISSING then,
+    and the revision that mends it shows the key only if its value
+    changed); ``old`` or ``new`` is
     :data:`MISSING` for a key that was not there; ``changes`` are the
     :class:`KeyChange` below the key when it changed as a whole document.
     ``secret`` says whether the key is, or holds, a secret; ``mask``
@@ -524,6 +527,12 @@ def audit(store: ConfigStore, file: str, key: str) -> list[AuditEntry]:
             entry = _key_values(index, seg_name, parts, seq, group, segments)
             if entry is not None:
                 found.append((seq, seg_name, *entry))
+        for row in index.file_rows(seg_name, low, high):
+            if row.action == UNPARSABLE:
+                entry = _unparsable_entry(index, seg_name, parts, row.seq, segments)
+                if entry is not None:
+                    found.append((row.seq, seg_name, *entry))
+    found.sort(key=lambda item: -item[0])
     revisions = index.revisions(seq for seq, *_ in found)
     dotted = format_dotted(parts)
     is_secret = secret(parts)
@@ -580,6 +589,26 @@ def _key_values(
             return None
         return "changed", old, new, subs
     return ("added" if old is MISSING else "removed"), old, new, subs
+
+
+def _unparsable_entry(
+    index: KeyIndex,
+    name: str,
+    parts: Sequence[str],
+    seq: int,
+    segments: list[tuple[str, int, int]],
+) -> tuple[str, Any, Any, tuple[KeyChange, ...]] | None:
+    """The key's value lost to a text that stopped parsing in revision ``seq``.
+
+    Only the first of a run of such revisions counts, and only for a key the
+    last readable text had; the revision that makes the file readable again
+    is compared with that text (keyindex.py), so the key reappears only if
+    its value changed.
+    """
+    old = _value_in(_document_at(index, name, seq - 1, segments), parts)
+    if old is MISSING:
+        return None
+    return "unparsable", old, MISSING, ()
 
 
 def _rest(parts: Sequence[str], pointer: str) -> list[str]:

@@ -439,6 +439,12 @@ class GitRepo:
         found = _head_from_files(self.controldir)
         if found is not _UNKNOWN:
             return found
+        if not os.path.lexists(self.controldir / "HEAD"):
+            raise DamagedStoreError(
+                f"{self.controldir / 'HEAD'} is missing, so no branch is current: "
+                "the repository is damaged (a store's HEAD holds "
+                "'ref: refs/heads/main')"
+            )
         try:
             value = self._repo.refs[b"HEAD"]
         except KeyError:
@@ -590,7 +596,8 @@ class GitRepo:
         except KeyError:
             raise RevisionNotFoundError(f"revision {sha} is missing from the repository") from None
         except Exception as exc:  # noqa: BLE001 (damaged: say which object)
-            raise damage_of(exc, self._object_named("commit", sha)) or exc from None
+            named = self._object_named("commit", sha)
+            raise damage_of(exc, named) or exc from None
         if obj.type_name != b"commit":
             raise RevisionNotFoundError(f"{sha} is a {obj.type_name.decode()}, not a revision")
         return _commit_info(sha, obj)
@@ -695,7 +702,8 @@ class GitRepo:
         except KeyError:
             raise
         except Exception as exc:  # noqa: BLE001 (damaged: say which object)
-            raise damage_of(exc, self._object_named("tree", tree_id.decode())) or exc from None
+            named = self._object_named("tree", tree_id.decode())
+            raise damage_of(exc, named) or exc from None
 
     def _diff_entries(
         self,
@@ -751,7 +759,8 @@ class GitRepo:
         except KeyError:
             raise
         except Exception as exc:  # noqa: BLE001 (damaged: say which object)
-            raise damage_of(exc, self._object_named("blob", sha.decode())) or exc from None
+            named = self._object_named("blob", sha.decode())
+            raise damage_of(exc, named) or exc from None
 
     def _object_named(self, kind: str, sha: str) -> str:
         """``commit ID`` and, when the object is loose, the file that holds it."""

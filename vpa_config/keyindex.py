@@ -50,7 +50,11 @@ if TYPE_CHECKING:
     from vpa_config.gitrepo import CommitInfo, GitRepo
 
 INDEX_FILE = "vpa-config-history.sqlite"
-FORMAT = "1"
+# 2: an unparsable text is a revision of its own ("unparsable"), not the
+# removal of every key.
+FORMAT = "2"
+# The action of a file whose text in a revision does not parse.
+UNPARSABLE = "unparsable"
 BATCH = 500
 PARSE_CACHE = 256
 # SQLite's own threshold (pages of its log) for the checkpoint that copies
@@ -413,7 +417,7 @@ class KeyIndex:
                     target[path] = new
         renames = _renames(message.trailer_values(*CONTINUES_FROM), changes)
         file_changes = [
-            self._file_change(path, old, new, renames, changes, info)
+            self._file_change(path, old, new, renames, changes, info, seq)
             for path, old, new in changes
         ]
         if config_changed:
@@ -445,13 +449,26 @@ class KeyIndex:
         renames: dict[str, str],
         changes: list[tuple[str, str | None, str | None]],
         info: CommitInfo,
+        seq: int,
     ) -> FileChange:
+        """One file's change in revision ``seq``.
+
+        A text that does not parse (a direct commit can bring one) changes no
+        key: its revision is recorded as ``unparsable``, and the revision
+        that makes the file readable again is compared with the last one
+        that was, so no key reads as removed and added back.
+        """
+        source = path
         if new_blob is not None and old_blob is None and path in renames:
             source = renames[path]
             old_blob = next((o for p, o, _ in changes if p == source), None)
             if old_blob is None:
                 old_blob = self._blob_at_parent(info, source)
+        if self._unreadable(path, new_blob):
+            return FileChange(path, UNPARSABLE, [])
         old = self._parsed(path, old_blob)
+        if self._unreadable(source, old_blob):
+            old = self._last_readable(source, seq)
         new = self._parsed(path, new_blob)
         action = "added" if old_blob is None else "removed" if new_blob is None else "modified"
         change = FileChange(path, action, document_changes(old, new))
@@ -459,6 +476,28 @@ class KeyIndex:
             # The old side was judged by the revision that brought it.
             change.secret_paths |= self._secrets_of(path, new)
         return change
+
+    def _unreadable(self, name: str, blob: str | None) -> bool:
+        """Whether ``blob`` is a config file's text that does not parse."""
+        return (
+            blob is not None
+            and name.lower().endswith(documents.SUFFIXES)
+            and self._parsed(name, blob) is MISSING
+        )
+
+    def _last_readable(self, name: str, before: int) -> Any:
+        """The document of ``name``'s newest text before ``before`` that parses."""
+        rows = self.db.execute(
+            "SELECT blob FROM files WHERE file = ? AND seq < ? ORDER BY seq DESC",
+            (name, before),
+        )
+        for (blob,) in rows:
+            if blob is None:
+                return MISSING  # removed: nothing was there to compare with
+            data = self._parsed(name, blob)
+            if data is not MISSING:
+                return data
+        return MISSING
 
     def _blob_at_parent(self, info: CommitInfo, name: str) -> str | None:
         if not info.parents:
@@ -1180,6 +1219,11 @@ def record_commit(
             )
             for name, entry in sorted(changed.items())
         ]
+        if any(getattr(change, "unparsable", ()) for change in files):
+            # Its rows compare with the last readable text: the next read
+            # indexes it from git (KeyIndex._file_change), as a direct commit.
+            logs.emit("history.index_stale", level="debug", revision=commit)
+            return
         message = parse_message(info.message)
         renames = _renames(message.trailer_values(*CONTINUES_FROM), blobs)
         normalised = [

@@ -62,6 +62,9 @@ def _value(value: Any, entry: Any) -> str:
 def _entry_lines(entry: Any, file: str) -> list[str]:
     """What changed: the key's values, or the sub-keys that changed within it."""
     where = f" ({entry.file})" if entry.file != file else ""
+    if entry.change == "unparsable":
+        return [f"    unparsable{where}: {_value(entry.old, entry)} -> "
+                "(the file's text does not parse)"]
     subs = entry.sub_changes() if entry.change == "changed" else ()
     if not subs or entry.mask is None:
         return [
