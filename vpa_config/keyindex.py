@@ -65,6 +65,11 @@ RECORD_BATCH = 16  # records a process queues before writing them together
 RECORD_WAIT_S = 1.0  # nor does the oldest wait longer (see KeyIndex.record)
 MISSING: Any = object()
 
+
+class _OtherFormat(sqlite3.DatabaseError):
+    """An index written in another format than :data:`FORMAT`."""
+
+
 # Today's secret judgement of a file, by a digest of everything it depends on
 # (added to indexes of format 1 when first needed: no rebuild).
 _JUDGEMENTS = """
@@ -225,12 +230,15 @@ class KeyIndex:
         return self._db
 
     def _connect(self) -> sqlite3.Connection:
+        level = "warning"
         try:
             return self._open_db(self.path)
+        except _OtherFormat:
+            level = "info"  # an upgrade's, built again once: nothing is wrong
         except sqlite3.DatabaseError:
             pass
         try:
-            logs.emit("history.index_reset", level="warning", path=str(self.path))
+            logs.emit("history.index_reset", level=level, path=str(self.path))
             for suffix in ("", "-wal", "-shm"):
                 self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
             return self._open_db(self.path)
@@ -254,7 +262,7 @@ class KeyIndex:
             version = _meta(db, "format")
             if version not in (None, FORMAT):
                 db.close()
-                raise sqlite3.DatabaseError(f"index format {version}")
+                raise _OtherFormat(f"index format {version}")
             if version is None:
                 db.executescript(_SCHEMA)
                 db.execute(
