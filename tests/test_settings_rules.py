@@ -125,6 +125,24 @@ def test_validate_and_health_report_a_committed_rule_naming_no_schema(
     assert problem in check["output"]
 
 
+def test_validate_with_settings_that_do_not_parse_says_why_no_schema_applies(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    settings = cli_store / SETTINGS
+    settings.write_text(settings.read_text() + "schemas: [\n")
+
+    validated = run_cli("validate", store=cli_store)
+
+    assert validated.returncode == 1, validated.stdout + validated.stderr
+    assert f"{SETTINGS}:" in validated.stdout and "invalid YAML" in validated.stdout
+    blamed = [line for line in validated.stdout.splitlines()
+              if line.startswith("assistant.yaml:")]
+    assert blamed == [
+        f"assistant.yaml: (document): no schema applies while {SETTINGS} is invalid "
+        "(its problems are listed with it): its rules cannot be read  [schema at /]"
+    ]
+
+
 # --- only config files, with or without a schema ----------------------------------
 
 

@@ -211,6 +211,13 @@ class CandidateCheck:
         if source is None:
             if self.settings.allow_unschematized:
                 return []
+            if self._read(SETTINGS_FILE) is not None and self.settings_problems:
+                return [_problem(
+                    name,
+                    f"no schema applies while {SETTINGS_FILE} is invalid (its "
+                    "problems are listed with it): its rules cannot be read",
+                    rule="schema",
+                )]
             return [_problem(
                 name,
                 "no schema applies; add a rule to .vpa-config/settings.yaml, a "
