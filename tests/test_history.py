@@ -568,6 +568,22 @@ def test_history_commands_have_help(run_cli: RunCli, command: str) -> None:
     assert "--json" in done.stdout
 
 
+def test_blame_and_audit_quote_a_string_that_reads_as_another_type(
+    run_cli: RunCli, store_path: Path
+) -> None:
+    assert run_cli("init", "--example", store=store_path).returncode == 0
+    assert run_cli("set", "assistant.yaml", "assistant.name", "no", "--string",
+                   store=store_path).returncode == 0
+
+    blame = run_cli("blame", "assistant.yaml", store=store_path)
+    audit = run_cli("audit", "assistant.yaml", "assistant.name", store=store_path)
+
+    [line] = [row for row in blame.stdout.splitlines()
+              if row.startswith("assistant.name ")]
+    assert line.endswith('  = "no"'), line
+    assert '-> "no"' in audit.stdout, audit.stdout
+
+
 def test_blame_of_a_missing_file_is_one_line(run_cli: RunCli, store_path: Path) -> None:
     assert run_cli("init", "--example", store=store_path).returncode == 0
 

@@ -56,7 +56,7 @@ def _value(value: Any, entry: Any) -> str:
 
     if value is MISSING:
         return "(absent)"
-    return render.show_value(entry.shown(value))
+    return render.line_value(entry.shown(value))
 
 
 def _entry_lines(entry: Any, file: str) -> list[str]:
@@ -128,7 +128,7 @@ def show_blame(app: AppContext, file: str, as_json: bool) -> int:
     for line in lines:
         who = line.who
         stamp = f"{who.revision[:12]}  {when(who.time)}  {who.by()}" if who else "?"
-        out.append(f"{line.key:<{width}}  {stamp}  = {render.show_value(line.shown())}")
+        out.append(f"{line.key:<{width}}  {stamp}  = {render.line_value(line.shown())}")
     _echo_lines(out)
     return 0
 

@@ -136,10 +136,7 @@ def key_change_line(
     label = key.dotted if label is None else label
 
     def val(value: Any) -> str:
-        shown = mask.show(value, path)
-        if isinstance(shown, str) and _reads_as_other(shown):
-            return _short(json.dumps(shown, ensure_ascii=False))
-        return _short(show_value(shown))
+        return _short(line_value(mask.show(value, path)))
 
     if key.kind == "added":
         return f"+ {label}: {val(key.new)}"
@@ -148,11 +145,19 @@ def key_change_line(
     return f"~ {label}: {val(key.old)} -> {val(key.new)}"
 
 
+def line_value(value: Any) -> str:
+    """:func:`show_value`, but a string that reads as another type quoted."""
+    if isinstance(value, str) and _reads_as_other(value):
+        return json.dumps(value, ensure_ascii=False)
+    return show_value(value)
+
+
 def _reads_as_other(text: str) -> bool:
     """Whether a string printed bare would pass for a number, boolean or null.
 
-    Such a string is quoted in a change line, so that a change of type
-    (``80 -> "8080"``) shows, as does an empty or space-padded string.
+    Such a string is quoted in a change line (and in audit and blame), so
+    that a change of type (``80 -> "8080"``) shows, as does an empty or
+    space-padded string.
     """
     global _TYPED
     if not text or text != text.strip():
