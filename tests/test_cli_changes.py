@@ -758,7 +758,9 @@ def test_usage_errors_exit_2(run_cli: RunCli, cli_store: Path, args: tuple[str, 
     done = run_cli(*args, store=cli_store)
 
     assert done.returncode == 2, done.stderr
-    assert "Usage:" in done.stderr or "Error:" in done.stderr
+    # One line: what is wrong, the usage and where help is.
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "(usage: vpa-config" in done.stderr and "--help')" in done.stderr
     assert "Traceback" not in done.stderr
     assert snapshot(cli_store) == before
 

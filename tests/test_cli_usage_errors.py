@@ -34,7 +34,7 @@ def test_json_usage_error_prints_one_document(
     assert document["error"] == error
     assert message in document["message"]
     assert (document["exit_code"], document["problems"]) == (2, [])
-    assert "Usage: vpa-config" in done.stderr
+    assert "(usage: vpa-config" in done.stderr and done.stderr.count("\n") == 1
     assert "Traceback" not in done.stderr
 
 
@@ -45,7 +45,10 @@ def test_usage_error_without_json_prints_nothing_on_stdout(
 
     assert done.returncode == 2
     assert done.stdout == ""
-    assert "Missing argument 'VALUE'." in done.stderr
+    assert done.stderr == (
+        "vpa-config set: Missing argument 'VALUE'. (usage: vpa-config set [OPTIONS] "
+        "FILE KEY VALUE; more in 'vpa-config set --help')\n"
+    )
 
 
 @pytest.mark.parametrize("value", ["-3", "-0.5", "-.5", "-1e3"])
@@ -59,9 +62,10 @@ def test_negative_value_without_dashes_gets_a_hint(
     assert done.returncode == 2
     assert "No such option" not in done.stderr  # one error, not two
     hint = f"vpa-config set FILE KEY -- {value}"
-    assert [line for line in done.stderr.splitlines() if line.startswith("Error")] == [
-        f"Error: {value!r} was read as an option; a VALUE that starts with '-' "
-        f"goes after '--': {hint}"
+    assert done.stderr.splitlines() == [
+        f"vpa-config set: {value!r} was read as an option; a VALUE that starts with "
+        f"'-' goes after '--': {hint} (usage: vpa-config set [OPTIONS] FILE KEY "
+        "VALUE; more in 'vpa-config set --help')"
     ]
     assert snapshot(cli_store) == before
 

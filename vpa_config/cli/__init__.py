@@ -166,10 +166,24 @@ def _run_click(argv: list[str] | None, args: list[str]) -> Any:
     except click.ClickException as exc:
         if isinstance(exc, click.exceptions.NoSuchOption):
             _negative_value_hint(exc, args)
-        exc.show()
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            echo(_usage_line(exc), err=True)
+        else:
+            exc.show()
         if _wants_json(args):
             echo_json_error(exc, exc.format_message())
         return _usage_exit_code(exc)
+
+
+def _usage_line(exc: Any) -> str:
+    """A usage error in one line: what is wrong, the usage, where help is.
+
+    ``vpa-config set: Missing argument 'VALUE'. (usage: vpa-config set
+    [OPTIONS] FILE KEY VALUE; more in 'vpa-config set --help')``
+    """
+    path = exc.ctx.command_path
+    usage = exc.ctx.get_usage().removeprefix("Usage:").strip()
+    return f"{path}: {exc.format_message()} (usage: {usage}; more in '{path} --help')"
 
 
 def _usage_exit_code(exc: Any) -> int:
