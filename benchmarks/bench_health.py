@@ -75,6 +75,8 @@ def measure(rows: dict[str, Callable[[], float]], rounds: int) -> dict[str, floa
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--no-header", action="store_true",
+                        help="accepted for run.py; this job prints no header")
     rounds = 20 if parser.parse_args(argv).quick else 200
     release = threading.Event()
     with tempfile.TemporaryDirectory(prefix="vpa-bench-health-") as tmp:

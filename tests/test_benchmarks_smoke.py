@@ -92,13 +92,17 @@ def test_a_repetition_count_below_one_is_refused() -> None:
         assert "'0' is not a whole number of 1 or more" in done.stderr, done.stderr
 
 
-def test_a_companion_job_run_through_run_py_prints_one_header() -> None:
+def test_the_companion_jobs_run_through_run_py_print_one_header() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--reps",
-         "1", "--only", "history"],
+         "1", "--only", "history", "--only", "health", "--only", "validate"],
         capture_output=True, text=True, timeout=600, check=False,
     )
 
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.count("## vpa-config benchmarks") == 1, done.stdout[:3000]
-    assert "Target: audit over 200 revisions under 150 MiB." in done.stdout
+    out = done.stdout
+    assert out.count("## vpa-config benchmarks") == 1, out[:3000]
+    assert "Target: audit over 200 revisions under 150 MiB." in out
+    assert "### health endpoint: median of 20 GETs" in out
+    assert "### validate: vpa-config beside check-jsonschema" in out
+    assert "exited" not in out, out[-3000:]
