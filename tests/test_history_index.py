@@ -239,6 +239,36 @@ def test_a_corrupted_index_is_rebuilt(long_store: Path) -> None:
     assert answers(long_store) == before
 
 
+def test_an_index_another_process_holds_is_waited_for_never_removed(
+    long_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vpa_config.sqlite import sqlite3
+
+    answers(long_store)
+    keyindex.close_all()
+    index = long_store / ".git" / INDEX_FILE
+    inode = index.stat().st_ino
+    real_open = keyindex.KeyIndex._open_db
+    refusals = []
+
+    def busy_twice(self: keyindex.KeyIndex, where: object) -> object:
+        if len(refusals) < 2:
+            refusals.append(where)
+            raise sqlite3.OperationalError("database is locked")
+        return real_open(self, where)
+
+    monkeypatch.setattr(keyindex.KeyIndex, "_open_db", busy_twice)
+
+    store = ConfigStore.open(long_store)
+    try:
+        found = store.audit(FILES[0], KEYS[0])
+    finally:
+        store.close()
+
+    assert len(refusals) == 2 and found
+    assert index.stat().st_ino == inode  # the same file: waited for, not reset
+
+
 def test_an_interrupted_rebuild_resumes(
     long_store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

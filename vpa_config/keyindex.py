@@ -66,8 +66,17 @@ RECORD_WAIT_S = 1.0  # nor does the oldest wait longer (see KeyIndex.record)
 MISSING: Any = object()
 
 
+OPEN_WAIT_S = 30.0  # as long as a statement waits for another's lock
+
+
 class _OtherFormat(sqlite3.DatabaseError):
     """An index written in another format than :data:`FORMAT`."""
+
+
+def _busy(exc: BaseException) -> bool:
+    """Whether SQLite refused because another connection holds the file."""
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
 
 
 # Today's secret judgement of a file, by a digest of everything it depends on
@@ -232,9 +241,12 @@ class KeyIndex:
     def _connect(self) -> sqlite3.Connection:
         level = "warning"
         try:
-            return self._open_db(self.path)
+            return self._open_waiting(self.path)
         except _OtherFormat:
             level = "info"  # an upgrade's, built again once: nothing is wrong
+        except sqlite3.OperationalError as exc:
+            if _busy(exc):  # another process holds it still: never removed
+                return self._in_memory_db(exc)
         except sqlite3.DatabaseError:
             pass
         try:
@@ -245,10 +257,31 @@ class KeyIndex:
         except (OSError, sqlite3.DatabaseError) as exc:
             # A store that cannot be written (read-only mount, other owner) is
             # still readable: the index is built in memory, for this process.
-            logs.emit("history.index_in_memory", level="warning", path=str(self.path),
-                      error=f"{type(exc).__name__}: {exc}")
-            self._in_memory = True
-            return self._open_db(":memory:")
+            return self._in_memory_db(exc)
+
+    def _in_memory_db(self, exc: BaseException) -> sqlite3.Connection:
+        logs.emit("history.index_in_memory", level="warning", path=str(self.path),
+                  error=f"{type(exc).__name__}: {exc}")
+        self._in_memory = True
+        return self._open_db(":memory:")
+
+    def _open_waiting(self, where: Path) -> sqlite3.Connection:
+        """:meth:`_open_db`, tried again while another process holds the file.
+
+        Two processes that build the index at once meet here: the one that
+        creates it holds it while it writes the schema, and the other's
+        journal-mode switch is refused as busy at once, without SQLite's
+        wait. Taken for damage, that refusal had the index removed under
+        the first process.
+        """
+        deadline = time.monotonic() + OPEN_WAIT_S
+        while True:
+            try:
+                return self._open_db(where)
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def _open_db(self, where: Path | str) -> sqlite3.Connection:
         if where != ":memory:":
