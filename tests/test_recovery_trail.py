@@ -111,6 +111,40 @@ def test_a_rolled_back_change_is_recorded_as_failed_by_recovery(
     _verify_passes(run_cli, cli_store)
 
 
+@pytest.mark.parametrize("lost", ["HEAD", "HEAD:assistant.yaml"])
+def test_a_moved_branch_whose_objects_were_lost_is_moved_back(
+    run_cli: RunCli, cli_store: Path, lost: str
+):
+    """A power cut that kept the branch's rename but not an object's.
+
+    The change's renames are synced in one round with its audit record, the
+    journal covering the objects until then; the lost rename is made here by
+    removing the object after a kill past the branch's move.
+    """
+    parent = git(cli_store, "rev-parse", "HEAD").strip()
+    before = (cli_store / "assistant.yaml").read_bytes()
+    _crashed_set(run_cli, cli_store, "after-ref", "1.4")
+    moved = git(cli_store, "rev-parse", "HEAD").strip()
+    sha = git(cli_store, "rev-parse", lost).strip()
+    (cli_store / ".git" / "objects" / sha[:2] / sha[2:]).unlink()
+
+    status = run_cli("--log-level", "warning", "status", store=cli_store)
+
+    assert status.returncode == 0, status.stderr
+    assert "store.branch_moved_back" in status.stderr
+    assert git(cli_store, "rev-parse", "HEAD").strip() == parent != moved
+    assert (cli_store / "assistant.yaml").read_bytes() == before
+    assert "(objects lost)" in git(cli_store, "reflog", "-1", "--format=%gs")
+    rolled = _trail(cli_store)[-1]
+    assert (rolled["outcome"], rolled["recovered"]) == ("failed", "rolled_back")
+    assert rolled["rolled_back_revision"] == moved
+    assert "objects of its commit were lost" in rolled["error"]
+    assert run_cli("set", "assistant.yaml", "llm.temperature", "0.5",
+                   store=cli_store).returncode == 0
+    _assert_one_record_per_commit(cli_store)
+    _verify_passes(run_cli, cli_store)
+
+
 def test_a_journal_recovered_twice_is_recorded_once(store: ConfigStore):
     parent = store.repo.head()
     store.set("assistant.yaml", "llm.temperature", 0.3, actor=ACTOR)

@@ -249,17 +249,25 @@ def test_a_change_is_made_durable_in_the_order_recovery_relies_on(
     # file the warm-up change left: its folder's entry was synced then)
     assert disk.index("fsync-end", str(git_dir / "vpa-config.journal")) < written
     assert not journal_left(git_dir)  # done with
-    # every new object and the file, content and rename, before the branch moves
+    # every new object and the file: content durable before its rename, the
+    # rename durable before the change returns; the journal, durable before
+    # any rename, names each object (recovery moves the branch back when a
+    # power cut kept the branch's rename and lost an object's)
     objects = [
         (i, src, dst) for i, (kind, src, dst) in enumerate(disk.events)
         if kind == "replace" and dst.startswith(str(git_dir / "objects") + "/")
     ]
     blob = store.repo.files(result.revision)["sub/c.yaml"][1]
     assert {Path(dst).name for _i, _s, dst in objects} >= {blob[2:], result.revision[2:]}
+    record = (git_dir / "vpa-config.journal").read_bytes()[1:].split(b"\n")[0]
+    journaled = json.loads(record.partition(b" ")[2])["objects"]
+    assert sorted(journaled) == sorted(
+        Path(dst).parent.name + Path(dst).name for _i, _s, dst in objects
+    )
     for i, src, dst in [*objects, (written, temp, str(root / "sub" / "c.yaml"))]:
         assert disk.index("fsync-end", src) < i
         folder = disk.index("fsync-end", str(Path(dst).parent), last=True)
-        assert i < folder < moved
+        assert i < folder < returned
     assert disk.index("fsync-end", lock) < moved
     # the branch's rename and the audit record: durable before the change returns
     heads = str(git_dir / "refs" / "heads")

@@ -801,13 +801,12 @@ class GitRepo:
         caller syncs and places the batch before anything refers to it.
         """
         # TODO(#9): write a change's objects as one small pack (.pack and
-        # .idx). A change makes three rounds of fsyncs (the staged files with
-        # the journal; the folders of the renames; the trail with the
-        # branch's folder, overlapped with git's index and the journal's
-        # removal), 15 fsyncs in all, and 4 new files in 4 folders are the
-        # objects: a pack would need 2 files in 1 folder, saving 5 fsyncs
-        # and 2 new inodes. Small packs then need merging now and then, or
-        # every read searches hundreds of them.
+        # .idx). A change makes two rounds of fsyncs (the staged files with
+        # the journal; the folders of every rename with the trail,
+        # overlapped with git's index), 14 fsyncs in all, and 4 new files in
+        # 4 folders are the objects: a pack would need 2 files in 1 folder,
+        # saving 5 fsyncs and 2 new inodes. Small packs then need merging now
+        # and then, or every read searches hundreds of them.
         return self.add_raw(obj.type_name, obj.as_raw_string(), staged)
 
     def add_raw(

@@ -33,6 +33,10 @@ ROLLED_BACK_ERROR = (
     "the process making this change was killed before its branch moved; "
     "recovery put its files back"
 )
+OBJECTS_LOST_ERROR = (
+    "the branch of this change had moved, but objects of its commit were lost "
+    "(a power cut); recovery moved the branch back and put its files back"
+)
 
 
 def record_recovery(store: ConfigStore, outcome: str, journal: dict[str, Any]) -> None:
@@ -66,7 +70,8 @@ def recovered_record(
     if completed and forced:
         record["forced"] = True
     if not completed:
-        record["error"] = ROLLED_BACK_ERROR
+        lost = journal.get("objects_lost")
+        record["error"] = OBJECTS_LOST_ERROR if lost else ROLLED_BACK_ERROR
         record["rolled_back_revision"] = commit
     return record
 

@@ -615,11 +615,16 @@ def apply_files(
     branch's new id, the new content of each file) is first written beside
     its place, the journal over its kept file (layout.py), and all are
     fsynced together (with the journal's folder when its file is new); then
-    the objects and files are renamed into place
-    and their folders synced; then the branch. So the journal is durable
-    before a file is touched, and the objects and files before the branch
-    names them. A journal cut short by a kill or a power cut was written
-    before any file was touched, and recovery ignores it.
+    the objects, the files and the branch are renamed into place, and the
+    folders of all those renames are synced in one round with the audit
+    record (``tx.unsynced``; audittrail.ChangeRecorder). So the journal is
+    durable before a file is touched, and names every object the change
+    wrote: should a power cut keep the branch's rename but lose an object's
+    (a file system that does not keep renames in order), recovery finds the
+    object missing and moves the branch back (:func:`recover`). A journal
+    cut short by a kill or a power cut was written before any file was
+    touched, and recovery ignores it. With no branch to move yet (the first
+    commit) the folders are synced before the branch is made.
     """
     staged = staged if staged is not None else fsutil.StagedWrites()
     message = f"vpa-config: {tx.head} -> {commit}"
@@ -633,6 +638,7 @@ def apply_files(
             )
         objects = staged.pending()
         record = _journal_record(store, changed, commit, tx.head, tx.tree, tx.blob_of)
+        record["objects"] = [_object_name(path) for path in objects]
         journal_path = _journal_path(store)
         paths = {
             name: tx.paths.get(name) or fsutil.check_inside(store.root, name)
@@ -659,16 +665,16 @@ def apply_files(
             for name in group:
                 if changed[name] is None:
                     fsutil.remove_file(paths[name], store.root)
-        # Each folder's renames are made durable once, before the ref moves.
-        fsutil.sync_folders(folders)
         store.maybe_crash("before-ref")
         if move is not None:
-            # The branch's rename is synced with the audit record, before the
-            # change returns (audittrail.ChangeRecorder); see unsynced. When
-            # nothing records the change, the caller syncs tx.unsynced.
+            # These renames and the branch's are synced with the audit record,
+            # before the change returns (audittrail.ChangeRecorder); the
+            # journal covers the objects meanwhile (see above).
             move.finish(sync_folder=False)
+            tx.unsynced.update(folders)
             tx.unsynced.add(move.folder)
         else:
+            fsutil.sync_folders(folders)
             store.repo.advance(tx.head, commit, message, committer=COMMITTER)
     except BaseException:
         staged.discard()
@@ -711,6 +717,12 @@ def journal_done(store: ConfigStore) -> None:
     power cut is finished again, which changes nothing.
     """
     fsutil.write_first_byte(_journal_path(store), JOURNAL_DONE)
+
+
+def _object_name(path: Path | str) -> str:
+    """The id of the loose object at ``path`` (``objects/ab/cdef...``)."""
+    folder, name = os.path.split(os.fspath(path))
+    return os.path.basename(folder) + name
 
 
 def _journal_path(store: ConfigStore) -> Path:
@@ -803,6 +815,9 @@ def recover(store: ConfigStore, on_recovered: Callable[[str, dict[str, Any]], No
         return
     head = store.repo.head()
     committed = head == journal["commit"]
+    if committed and _objects_lost(store, journal):
+        _move_branch_back(store, journal)
+        committed = False
     for name, record in journal["files"].items():
         store.maybe_crash("recover-between-files")
         _put(store, name, record["after"] if committed else record["before"])
@@ -814,6 +829,37 @@ def recover(store: ConfigStore, on_recovered: Callable[[str, dict[str, Any]], No
     # the record is found then (recoveryrecord.py), not made twice.
     on_recovered("completed" if committed else "rolled_back", journal)
     path.unlink(missing_ok=True)
+
+
+def _objects_lost(store: ConfigStore, journal: dict[str, Any]) -> bool:
+    """Whether an object the journal's change wrote is not in the store.
+
+    Its temporary file was durable before the branch moved, but its rename
+    was synced only with the branch's: a power cut can keep one and not the
+    other. A journal of an earlier version names no objects (those synced
+    them before the branch moved).
+    """
+    if journal.get("parent") is None:  # a first commit's objects were synced first
+        return False
+    return not all(store.repo.has_object(sha) for sha in journal.get("objects", ()))
+
+
+def _move_branch_back(store: ConfigStore, journal: dict[str, Any]) -> None:
+    """Put the branch back on the journal's parent: its commit is incomplete.
+
+    The change never returned (the journal was live), so no one was told it
+    was made; its files are then put back like those of any change whose
+    branch had not moved.
+    """
+    commit, parent = journal["commit"], journal["parent"]
+    store.repo.advance(
+        commit, parent, f"vpa-config: recovery: {commit} -> {parent} (objects lost)",
+        committer=COMMITTER,
+    )
+    journal["objects_lost"] = True
+    logs.emit(
+        "store.branch_moved_back", level="warning", revision=commit, parent=parent,
+    )
 
 
 def _sweep_leftovers(store: ConfigStore) -> None:
