@@ -230,14 +230,20 @@ def alternate(
     Dirty pages are written out (``sync``, untimed) before each case, so no
     engine's fsyncs pay for what the one before it left unwritten: git and
     libgit2 do not fsync, and on ext4 an fsync can commit the journal with
-    the other files' data.
+    the other files' data. Before that, the work an in-process vpa-config
+    change leaves to its background threads (closing replaced files, making
+    the next change's spare files) is waited for, untimed, so that it never
+    runs inside another engine's case.
     """
+    from vpa_config import fsutil
+
     out = {name: Row("", name) for name in rows}
     for rep in range(warmup + reps):
         order = list(rows.items())
         if rep % 2:
             order.reverse()
         for name, case in order:
+            fsutil.settle()
             os.sync()
             result = case(rep)
             seconds, rss = result if isinstance(result, tuple) else (result, 0)

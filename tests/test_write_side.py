@@ -187,11 +187,13 @@ class _DiskEvents:
         real_fsync, real_replace = os.fsync, os.replace
 
         def fsync(fd: int) -> None:
-            path = os.readlink(f"/proc/self/fd/{fd}")
-            self.events.append(("fsync-start", path, ""))
+            # By path and inode: a lock file made from a spare (spares.py) has
+            # the spare's name on its descriptor.
+            path, inode = os.readlink(f"/proc/self/fd/{fd}"), str(os.fstat(fd).st_ino)
+            self.events.append(("fsync-start", path, inode))
             time.sleep(0.01)  # an fsync not waited for ends after the change returns
             real_fsync(fd)
-            self.events.append(("fsync-end", path, ""))
+            self.events.append(("fsync-end", path, inode))
 
         def replace(src: str | Path, dst: str | Path, **kw: object) -> None:
             real_replace(src, dst, **kw)  # type: ignore[arg-type]
@@ -215,6 +217,13 @@ class _DiskEvents:
         found = [i for i, e in enumerate(self.events) if e[0] == kind and e[1] == path]
         assert found, f"no {kind} of {path} in {self.events}"
         return found[-1] if last else found[0]
+
+    def synced_inode(self, inode: int) -> int:
+        """Where the fsync of the file with ``inode`` ended."""
+        found = [i for i, e in enumerate(self.events)
+                 if e[0] == "fsync-end" and e[2] == str(inode)]
+        assert found, f"no fsync of inode {inode} in {self.events}"
+        return found[0]
 
     def replaced(self, dst: str) -> tuple[int, str]:
         for i, (kind, src, to) in enumerate(self.events):
@@ -242,7 +251,7 @@ def test_a_change_is_made_durable_in_the_order_recovery_relies_on(
     monkeypatch.undo()
     returned = disk.index("returned", "")
     branch = str(git_dir / "refs" / "heads" / "main")
-    moved, lock = disk.replaced(branch)
+    moved, _lock = disk.replaced(branch)
     written, temp = disk.replaced(str(root / "sub" / "c.yaml"))
 
     # the journal is durable before the file is touched (written over the
@@ -268,7 +277,7 @@ def test_a_change_is_made_durable_in_the_order_recovery_relies_on(
         assert disk.index("fsync-end", src) < i
         folder = disk.index("fsync-end", str(Path(dst).parent), last=True)
         assert i < folder < returned
-    assert disk.index("fsync-end", lock) < moved
+    assert disk.synced_inode(os.stat(branch).st_ino) < moved  # the lock's content
     # the branch's rename and the audit record: durable before the change returns
     heads = str(git_dir / "refs" / "heads")
     assert moved < disk.index("fsync-start", heads, last=True)

@@ -261,6 +261,29 @@ def replace_then_free(source: Path | str, target: Path | str) -> None:
         close_later(old)
 
 
+def create_exclusively(path: Path | str, mode: int, spares: Any = None) -> int:
+    """Create ``path`` for writing, FileExistsError if it exists: a lock file.
+
+    One of ``spares`` (spares.Spares) is linked to the name when one is ready.
+    """
+    fd = spares.link(path, mode) if spares is not None else None
+    if fd is None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        fd = os.open(path, flags, mode)
+    return fd
+
+
+def background(call: Callable[..., Any], *args: Any) -> Any:
+    """Run ``call(*args)`` on the background threads of :func:`close_later`.
+
+    Returns its job (``result()`` waits for it); RuntimeError at shutdown.
+    :func:`settle` waits for it too.
+    """
+    job = _closer().submit(call, *args)
+    _closing.append(job)
+    return job
+
+
 def unlink_then_free(path: Path) -> None:
     """Remove ``path`` if it is there, its blocks freed in the background."""
     held = hold_replaced(path)
@@ -271,7 +294,8 @@ def unlink_then_free(path: Path) -> None:
 
 
 def settle() -> None:
-    """Wait for the closes :func:`close_later` started."""
+    """Wait for the closes :func:`close_later` started (and :func:`background`'s
+    jobs): a change waits for them before it begins."""
     while _closing:
         try:
             _closing.pop().result()
@@ -345,7 +369,9 @@ class StagedWrites:
     ``str``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, spares: Any = None) -> None:
+        # Files made ahead for the temporary copies (spares.Spares), or None.
+        self.spares = spares
         self._open: list[tuple[int, Path | str]] = []
         # Temporary copies whose fsync began as soon as they were written.
         self._syncing: list[tuple[Any, int, Path | str]] = []
@@ -363,13 +389,23 @@ class StagedWrites:
             return
         folder = os.path.dirname(path)
         made: list[str] = []
+        taken = self.spares.take(folder) if self.spares is not None else None
         try:
-            try:
-                fd, tmp = _new_temp(folder)
-            except FileNotFoundError:  # the folder first (not looked for before)
-                made = _make_folders(folder)
-                fd, tmp = _new_temp(folder)
+            if taken is not None:
+                fd, tmp = taken
+                if not os.path.isdir(folder):
+                    made = _make_folders(folder)
+            else:
+                try:
+                    fd, tmp = _new_temp(folder)
+                except FileNotFoundError:  # the folder first (not looked for before)
+                    made = _make_folders(folder)
+                    fd, tmp = _new_temp(folder)
         except OSError as exc:
+            if taken is not None:  # its folder could not be made: spare gone
+                for step in (lambda: os.close(taken[0]), lambda: os.unlink(taken[1])):
+                    with _ignored():
+                        step()
             raise storage_error(exc, Path(path)) from None
         if made:
             self._folders[path] = {os.path.dirname(made_) for made_ in made}

@@ -32,6 +32,10 @@ from pathlib import Path
 
 from vpa_config import fsutil
 
+TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
+if TYPE_CHECKING:
+    from typing import Any
+
 _HEADER = struct.Struct(">4sII")
 _STAT = struct.Struct(">IIIIIIIIII")
 _FLAG_EXTENDED = 0x4000
@@ -191,11 +195,13 @@ def update(
     tree: dict[str, tuple[int, str]],
     paths: list[str],
     placed: Mapping[Path, os.stat_result] | None = None,
+    spares: Any = None,
 ) -> bool:
     """Set the entries of ``paths`` from ``tree`` and the files on disk.
 
     A file in ``placed`` gets the stat recorded there (taken when it was
     renamed into place), so that an edit made since does not pass as clean.
+    ``index.lock`` is one of ``spares`` (spares.Spares) when one is ready.
 
     Returns False when the index is one this module leaves to dulwich (absent,
     version 4, a conflict, a required extension). Raises
@@ -222,8 +228,7 @@ def update(
         )
         lock = controldir / "index.lock"
         try:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-            fd = os.open(lock, flags, 0o644)
+            fd = fsutil.create_exclusively(lock, 0o644, spares)
         except FileExistsError:
             raise IndexBusyError(str(lock)) from None
         try:

@@ -386,6 +386,8 @@ class GitRepo:
         self._tree_layouts: dict[bytes, _TreeLayout] = {}
         self.path = path
         self.controldir = controldir
+        # Files made ahead for this process's next change (spares.py), or None.
+        self.spares: Any = None
 
     # --- opening ---------------------------------------------------------
 
@@ -426,7 +428,9 @@ class GitRepo:
         return self._dulwich
 
     def close(self) -> None:
-        """Release the repository's open files."""
+        """Release the repository's open files (and remove its spare files)."""
+        if self.spares is not None:
+            self.spares.close()
         if self._reader is not None:
             self._reader.close()
         if self._dulwich is not None:
@@ -1151,8 +1155,7 @@ class GitRepo:
         path = self.controldir / os.fsdecode(BRANCH)
         lock = path.with_name(path.name + ".lock")
         try:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-            fd = os.open(lock, flags, 0o644)
+            fd = fsutil.create_exclusively(lock, 0o644, staged.spares)
         except FileExistsError:
             raise StorageError(
                 f"cannot write {lock.with_suffix('')}: its lock file exists "
@@ -1202,7 +1205,9 @@ class GitRepo:
         from vpa_config import gitindex, logs
 
         try:
-            if not gitindex.update(self.controldir, root, tree, paths, placed):
+            if not gitindex.update(
+                self.controldir, root, tree, paths, placed, self.spares
+            ):
                 self._update_index_dulwich(tree, root, paths)
         except gitindex.IndexBusyError as exc:
             logs.emit("git.index_busy", level="warning", lock=str(exc))

@@ -398,6 +398,8 @@ class ConfigStore(Record):
                 self.lock.release()
                 flush_fact_cache(committed)
         if tx.result.committed:
+            if self.repo.spares is not None:  # for the next change, meanwhile
+                self.repo.spares.refill()
             for listener in list(self.listeners):
                 listener(tx.result)
 

@@ -359,7 +359,7 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
     message = _message(
         tx, request, verdict.schema_trailers(set(changed)), result.forced
     )
-    staged = fsutil.StagedWrites()
+    staged = fsutil.StagedWrites(_spares_for(store))
     try:
         commit = store.repo.write_commit(
             changes={name: (entry[0], _git_mode(entry[1])) if entry else None
@@ -412,6 +412,20 @@ def finish(store: ConfigStore, tx: Transaction, request: ChangeRequest) -> Chang
     )
     _emit_sensitive_updates(request, result)
     return result
+
+
+def _spares_for(store: ConfigStore) -> Any:
+    """The files made ahead for this process's changes (spares.py), or None.
+
+    A command-line process makes one change: it makes none.
+    """
+    if store.source == "cli":
+        return None
+    if store.repo.spares is None:
+        from vpa_config.spares import Spares
+
+        store.repo.spares = Spares(store.repo.controldir)
+    return store.repo.spares
 
 
 def _stored_blobs(
@@ -874,6 +888,9 @@ def _sweep_leftovers(store: ConfigStore) -> None:
         *controldir.glob(fsutil.TMP_PREFIX + "*"),
         *fsutil.stray_temp_files(store.root),
     ]
+    from vpa_config import spares
+
+    spares.sweep(controldir)
     for leftover in stale:
         if leftover.name != store.lock.path.name:
             try:

@@ -43,6 +43,10 @@ class Job:
         finally:
             self._ended.release()
 
+    def done(self) -> bool:
+        """Whether the call has ended."""
+        return not self._ended.locked()
+
     def result(self) -> Any:
         """The call's return value, once it has ended; its exception raised."""
         with self._ended:
