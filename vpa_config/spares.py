@@ -57,7 +57,7 @@ class Spares:
         self._device: int | None = None
         self._same_device: dict[str, bool] = {}
         # Those left are removed by close(), or at the interpreter's exit.
-        self._remove = weakref.finalize(self, _remove_all, self._ready)
+        self._remove = weakref.finalize(self, _remove_all, self._ready, self._pid)
         sweep(controldir)
 
     def take(self, folder: str) -> tuple[int, str] | None:
@@ -160,7 +160,9 @@ class Spares:
         return found
 
 
-def _remove_all(ready: list[tuple[int, str]]) -> None:
+def _remove_all(ready: list[tuple[int, str]], pid: int) -> None:
+    if os.getpid() != pid:  # a forked child's exit: the spares are its parent's
+        return
     while ready:
         fd, path = ready.pop()
         for step in (os.unlink, os.close):
