@@ -177,3 +177,21 @@ def test_a_forked_child_takes_none_of_its_parents_spares(root: Path):
         assert held.take(str(root / "sub")) is not None  # the parent's own
     finally:
         store.close()
+
+
+EXIT_WITHOUT_CLOSE = """
+import sys
+from vpa_config.store import ConfigStore
+store = ConfigStore.open(sys.argv[1])
+for value in range(3):
+    store.set("sub/c.yaml", "c", value, actor="T <t@example.org>")
+"""
+
+
+def test_a_process_that_exits_without_closing_leaves_no_spares(root: Path):
+    # The last change's spares are still being made as the interpreter exits.
+    for _ in range(5):
+        done = subprocess.run([sys.executable, "-c", EXIT_WITHOUT_CLOSE, str(root)],
+                              capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        assert _spare_names(root) == []

@@ -53,11 +53,14 @@ class Spares:
         self._pid = os.getpid()
         self._ready: list[tuple[int, str]] = []
         self._asked = 0  # spares asked for since the last refill
-        self._job: Any = None
+        self._jobs: list[Any] = []  # the one making spares, if any
         self._device: int | None = None
         self._same_device: dict[str, bool] = {}
-        # Those left are removed by close(), or at the interpreter's exit.
-        self._remove = weakref.finalize(self, _remove_all, self._ready, self._pid)
+        # Those left are removed by close(), or at the interpreter's exit
+        # (once the spares being made are made).
+        self._remove = weakref.finalize(
+            self, _remove_all, self._ready, self._jobs, self._pid
+        )
         sweep(controldir)
 
     def take(self, folder: str) -> tuple[int, str] | None:
@@ -108,25 +111,16 @@ class Spares:
         if missing <= 0 or os.getpid() != self._pid or self._busy():
             return
         try:
-            self._job = fsutil.background(self._make, missing)
+            self._jobs[:] = [fsutil.background(self._make, missing)]
         except RuntimeError:  # the interpreter is shutting down
             pass
 
     def close(self) -> None:
         """Wait for the spares being made, then remove every one left."""
-        if os.getpid() != self._pid:
-            return
-        job, self._job = self._job, None
-        if job is not None:
-            try:
-                job.result()
-            except OSError:
-                pass
         self._remove()
 
     def _busy(self) -> bool:
-        job = self._job
-        return job is not None and not job.done()
+        return any(not job.done() for job in self._jobs)
 
     def _make(self, count: int) -> None:
         try:
@@ -160,9 +154,14 @@ class Spares:
         return found
 
 
-def _remove_all(ready: list[tuple[int, str]], pid: int) -> None:
+def _remove_all(ready: list[tuple[int, str]], jobs: list[Any], pid: int) -> None:
     if os.getpid() != pid:  # a forked child's exit: the spares are its parent's
         return
+    while jobs:
+        try:
+            jobs.pop().result()
+        except OSError:
+            pass
     while ready:
         fd, path = ready.pop()
         for step in (os.unlink, os.close):
