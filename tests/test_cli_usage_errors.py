@@ -51,6 +51,32 @@ def test_usage_error_without_json_prints_nothing_on_stdout(
     )
 
 
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (("set", "assistant.yaml", "llm.temperature", "0.5", "-m"),
+         "vpa-config set: Option '-m' requires an argument. (usage: vpa-config set "
+         "[OPTIONS] FILE KEY VALUE; more in 'vpa-config set --help')"),
+        (("log", "-n"),
+         "vpa-config log: Option '-n' requires an argument. (usage: vpa-config log "
+         "[OPTIONS] [FILE]; more in 'vpa-config log --help')"),
+        (("schema", "add", "x.json", "--for"),
+         "vpa-config schema add: Option '--for' requires an argument. (usage: "
+         "vpa-config schema add [OPTIONS] SCHEMA; more in 'vpa-config schema add "
+         "--help')"),
+    ],
+    ids=["set -m", "log -n", "schema add --for"],
+)
+def test_an_option_without_its_value_is_a_one_line_usage_error(
+    run_cli: RunCli, cli_store: Path, args: tuple[str, ...], line: str
+) -> None:
+    done = run_cli(*args, store=cli_store)
+
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == line + "\n"
+
+
 @pytest.mark.parametrize("value", ["-3", "-0.5", "-.5", "-1e3"])
 def test_negative_value_without_dashes_gets_a_hint(
     run_cli: RunCli, cli_store: Path, value: str

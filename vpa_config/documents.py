@@ -48,9 +48,13 @@ def format_of(name: str) -> str:
         return "json"
     if lower.endswith(".toml"):
         return "toml"
-    raise ParseError(
-        name, "unknown file type; expected a .yaml, .yml, .json or .toml file"
-    )
+    raise ParseError(name, UNKNOWN_TYPE)
+
+
+# What a file of any other name is told, wherever it is refused.
+UNKNOWN_TYPE = (
+    "unknown file type; a config file's name ends in .yaml, .yml, .json or .toml"
+)
 
 
 def decode(name: str, raw: bytes) -> str:

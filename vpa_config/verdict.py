@@ -195,8 +195,7 @@ class CandidateCheck:
         if not name.lower().endswith(documents.SUFFIXES):
             # Config files only, whatever allow_unschematized says (it admits
             # config files that no schema covers, not other kinds of file).
-            return [_problem(name, "unknown file type; a config file's name ends "
-                             "in .yaml, .yml, .json or .toml", rule="file-type")]
+            return [_problem(name, documents.UNKNOWN_TYPE, rule="file-type")]
         cached = self._cached_result(name)
         if cached is not None:
             return cached

@@ -166,6 +166,8 @@ def _run_click(argv: list[str] | None, args: list[str]) -> Any:
     except click.ClickException as exc:
         if isinstance(exc, click.exceptions.NoSuchOption):
             _negative_value_hint(exc, args)
+        if isinstance(exc, click.UsageError) and exc.ctx is None:
+            exc.ctx = _context_of(args)  # click leaves it out of a few errors
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             echo(_usage_line(exc), err=True)
         else:
@@ -184,6 +186,30 @@ def _usage_line(exc: Any) -> str:
     path = exc.ctx.command_path
     usage = exc.ctx.get_usage().removeprefix("Usage:").strip()
     return f"{path}: {exc.format_message()} (usage: {usage}; more in '{path} --help')"
+
+
+def _context_of(args: list[str]) -> Any:
+    """The context of the (sub)command that ``args`` name, for a usage line.
+
+    click raises "Option '-m' requires an argument" without one. Words that
+    name no command (options, their values, files) are passed over; None
+    when something goes wrong, and click's own message is shown then.
+    """
+    import click
+
+    from vpa_config.cli.group import cli
+
+    try:
+        ctx = click.Context(cli, info_name="vpa-config")
+        for word in args:
+            if not isinstance(ctx.command, click.Group):
+                break
+            command = None if word.startswith("-") else ctx.command.get_command(ctx, word)
+            if command is not None:
+                ctx = click.Context(command, info_name=word, parent=ctx)
+        return ctx
+    except Exception:  # noqa: BLE001 (the plain message is shown instead)
+        return None
 
 
 def _usage_exit_code(exc: Any) -> int:
