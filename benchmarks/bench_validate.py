@@ -209,6 +209,19 @@ def table(rows: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
+def verdict(rows: list[dict[str, object]], quick: bool) -> str:
+    """The target (faster than check-jsonschema on every group), met or not."""
+    if quick:
+        return "Verdict: not judged (--quick: fewer files than the target is for)."
+    slowest = min(rows, key=lambda row: row["ratio"])  # type: ignore[arg-type,return-value]
+    met = all(row["ratio"] > 1 for row in rows)  # type: ignore[operator]
+    return (
+        f"Verdict: {'met' if met else 'NOT met'}: check-jsonschema takes "
+        f"{slowest['ratio']:.2f}x vpa-config's time on {slowest['group']}, "
+        "the closest group, and more on the others."
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every group and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -228,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
           "alternating whole-process runs\n")
     print(versions() + "\n")
     print(table(rows) + "\n")
+    print(verdict(rows, args.quick) + "\n")
     for note in notes:
         print(f"note: {note}")
     disagree = [row["group"] for row in rows if len(set(str(row["codes"]).split("/"))) > 1]

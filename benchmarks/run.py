@@ -677,7 +677,132 @@ def render(job: Job) -> str:
             rss = f"{max(row.rss) / MIB:.0f} MiB" if row.rss else "-"
             lines.append(f"| {row.engine} | {fmt_time(row.median)} | {ratio} | {rss} |")
     lines += [""] + [f"- {note}" for note in job.notes] + ([""] if job.notes else [])
+    verdict = judge(job)
+    if verdict:
+        lines += [verdict, ""]
     return "\n".join(lines)
+
+
+# --- whether each job met its target ------------------------------------------
+
+# Set by main (and bench_history's): on --quick's tiny store nothing is judged.
+QUICK = False
+
+
+def set_quick(quick: bool) -> None:
+    """Whether this run is --quick's (its figures are not judged)."""
+    global QUICK
+    QUICK = quick
+
+
+def judge(job: Job) -> str:
+    """One line: the job's target met or not, with the figures that decide it."""
+    rule = VERDICTS.get(job.name)
+    if rule is None:
+        return ""
+    if QUICK:
+        return "Verdict: not judged (--quick: the targets are for the full store)."
+    try:
+        checks = rule({row.engine: row for row in job.rows})
+    except (KeyError, StopIteration, ValueError, ZeroDivisionError):
+        return "Verdict: not judged (a row it needs was not measured)."
+    met = all(ok for _claim, ok in checks)
+    claims = "; ".join(
+        f"{claim} {'(met)' if ok else '(NOT met)'}" for claim, ok in checks
+    )
+    return f"Verdict: {'met' if met else 'NOT met'}: {claims}."
+
+
+def _median(rows: dict[str, Row], start: str) -> float:
+    """The median of the one row whose engine starts with ``start``."""
+    found = next(row for name, row in rows.items() if name.startswith(start))
+    if not found.samples:
+        raise ValueError(start)
+    return found.median
+
+
+def _times(factor: float) -> str:
+    return f"{factor:.2f}x"
+
+
+def _commit_checks(rows: dict[str, Row]) -> list[tuple[str, bool]]:
+    vpa = _median(rows, "vpa-config set")
+    git, libgit2 = _median(rows, "git CLI"), _median(rows, "pygit2 (libgit2)")
+    return [
+        (f"the git CLI takes {_times(git / vpa)} vpa-config's time", vpa < git),
+        (f"vpa-config takes {_times(vpa / libgit2)} pygit2's, at most 2.50x",
+         vpa <= 2.5 * libgit2),
+    ]
+
+
+def _set_process_checks(rows: dict[str, Row]) -> list[tuple[str, bool]]:
+    vpa, etckeeper = _median(rows, "vpa-config set"), _median(rows, "etckeeper")
+    return [(f"etckeeper commit takes {_times(etckeeper / vpa)} vpa-config set's time",
+             vpa < etckeeper)]
+
+
+def _restore_checks(rows: dict[str, Row]) -> list[tuple[str, bool]]:
+    vpa, git = _median(rows, "vpa-config restore ("), _median(rows, "git checkout")
+    return [(f"vpa-config takes {_times(vpa / git)} the git CLI's time, at most 2.00x",
+             vpa <= 2 * git)]
+
+
+def _startup_checks(rows: dict[str, Row]) -> list[tuple[str, bool]]:
+    bare = _median(rows, "python -c pass")
+    return [
+        (f"{name} takes {_times(_median(rows, name) / bare)} python -c pass, under 4x",
+         _median(rows, name) < 4 * bare)
+        for name in ("vpa-config --version", "vpa-config --help")
+    ]
+
+
+def _memory_checks(rows: dict[str, Row]) -> list[tuple[str, bool]]:
+    ours = {name: max(row.rss) for name, row in rows.items()
+            if "vpa-config" in name and row.rss}
+    name = max(ours, key=ours.__getitem__)
+    return [(f"the most is {ours[name] / MIB:.1f} MiB ({name}), under 150 MiB",
+             ours[name] < 150 * MIB)]
+
+
+def _no_slower(ours: str, reference: str):
+    def checks(rows: dict[str, Row]) -> list[tuple[str, bool]]:
+        vpa, ref = _median(rows, ours), _median(rows, reference)
+        return [(f"{ours} takes {_times(vpa / ref)} the time of {reference}",
+                 vpa <= ref)]
+
+    return checks
+
+
+def _history_checks(ours: str, pipeline: str):
+    def checks(rows: dict[str, Row]) -> list[tuple[str, bool]]:
+        vpa, git = _median(rows, ours), _median(rows, pipeline)
+        return [
+            (f"{fmt_time(vpa)}, under 0.5 s", vpa < 0.5),
+            (f"the git pipeline takes {_times(git / vpa)} its time, at least 5x",
+             git >= 5 * vpa),
+        ]
+
+    return checks
+
+
+def _cold_checks(rows: dict[str, Row]) -> list[tuple[str, bool]]:
+    row = next(row for name, row in rows.items() if "rebuilds" in name)
+    return [(f"the rebuild's peak is {max(row.rss) / MIB:.1f} MiB, under 150 MiB",
+             max(row.rss) < 150 * MIB)]
+
+
+VERDICTS = {
+    "commit": _commit_checks,
+    "set-process": _set_process_checks,
+    "restore": _restore_checks,
+    "startup": _startup_checks,
+    "memory": _memory_checks,
+    "log-all": _no_slower("vpa-config log (process)", "git log --name-only"),
+    "file-history": _no_slower("vpa-config log FILE (process)", "git log -- FILE"),
+    "audit": _history_checks("vpa-config audit FILE KEY (process)", "git pipeline"),
+    "blame": _history_checks("vpa-config blame FILE (process)", "git pipeline"),
+    "audit-cold": _cold_checks,
+}
 
 
 def interpreter() -> str:
@@ -772,6 +897,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         COMMIT_REPS = 0
         RESTORE_BACK = 100
+    set_quick(args.quick)
     selected = args.only or list(JOBS)
     started = time.perf_counter()
     compile_checkout()

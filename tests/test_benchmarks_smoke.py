@@ -106,3 +106,44 @@ def test_the_companion_jobs_run_through_run_py_print_one_header() -> None:
     assert "### health endpoint: median of 20 GETs" in out
     assert "### validate: vpa-config beside check-jsonschema" in out
     assert "exited" not in out, out[-3000:]
+
+
+def _job(name: str, medians: dict[str, float], rss: dict[str, int] | None = None):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run
+
+    rows = [run.Row(name, engine, [seconds], [(rss or {}).get(engine, 0)])
+            for engine, seconds in medians.items()]
+    return run, run.Job(name, "t", rows, next(iter(medians)))
+
+
+def test_a_job_is_judged_against_its_target_from_its_medians() -> None:
+    run, job = _job("commit", {
+        "vpa-config set (validate+write+commit)": 0.0030,
+        "pygit2 (libgit2)": 0.0010,
+        "git CLI add+commit": 0.0060,
+    })
+    run.set_quick(False)
+
+    verdict = run.judge(job)
+
+    assert verdict.startswith("Verdict: NOT met: ")
+    assert "the git CLI takes 2.00x vpa-config's time (met)" in verdict
+    assert "vpa-config takes 3.00x pygit2's, at most 2.50x (NOT met)" in verdict
+    job.rows[0].samples = [0.0024]
+    assert run.judge(job).startswith("Verdict: met: ")
+    run.set_quick(True)
+    assert "not judged" in run.judge(job)
+    run.set_quick(False)
+
+
+def test_a_job_missing_a_row_its_target_needs_is_not_judged() -> None:
+    run, job = _job("set-process", {"vpa-config set": 0.04})  # no etckeeper
+    run.set_quick(False)
+
+    assert run.judge(job) == "Verdict: not judged (a row it needs was not measured)."
+    _run, memory = _job("memory", {"vpa-config verify": 1.0, "git x": 1.0},
+                        {"vpa-config verify": 200 * 1024 * 1024, "git x": 10})
+    assert "the most is 200.0 MiB (vpa-config verify), under 150 MiB (NOT met)" in (
+        run.judge(memory)
+    )
