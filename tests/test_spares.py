@@ -195,3 +195,27 @@ def test_a_process_that_exits_without_closing_leaves_no_spares(root: Path):
                               capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr
         assert _spare_names(root) == []
+
+
+def test_a_file_system_without_hard_links_gets_its_lock_files_created(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+):
+    store = ConfigStore.open(root)
+    try:
+        store.set("sub/c.yaml", "c", 2, actor=ACTOR)
+        fsutil.settle()
+
+        def refused(*_args, **_kwargs):
+            raise PermissionError(1, "Operation not permitted")
+
+        monkeypatch.setattr(os, "link", refused)
+        store.set("sub/c.yaml", "c", 3, actor=ACTOR)
+        monkeypatch.undo()
+        fsutil.settle()
+    finally:
+        store.close()
+
+    assert store.get("sub/c.yaml", "c") == 3
+    assert store.repo.spares._links is False
+    git(root, "fsck", "--strict", "--no-progress")
+    assert leftovers(root) == []

@@ -56,6 +56,7 @@ class Spares:
         self._jobs: list[Any] = []  # the one making spares, if any
         self._device: int | None = None
         self._same_device: dict[str, bool] = {}
+        self._links = True  # false once the file system refused a hard link
         # Those left are removed by close(), or at the interpreter's exit
         # (once the spares being made are made).
         self._remove = weakref.finalize(
@@ -91,15 +92,21 @@ class Spares:
         Raises FileExistsError when ``target`` exists, as creating it
         exclusively would.
         """
+        if not self._links:
+            return None
         taken = self.take(os.path.dirname(os.fspath(target)))
         if taken is None:
             return None
         fd, path = taken
         try:
             os.link(path, target)
-        except BaseException:
+        except (FileExistsError, FileNotFoundError):
             self._ready.append(taken)  # still a spare
             raise
+        except OSError:  # a file system without hard links: create them instead
+            self._ready.append(taken)
+            self._links = False
+            return None
         os.unlink(path)
         os.fchmod(fd, mode)
         return fd
@@ -111,9 +118,12 @@ class Spares:
         if missing <= 0 or os.getpid() != self._pid or self._busy():
             return
         try:
-            self._jobs[:] = [fsutil.background(self._make, missing)]
+            job = fsutil.background(self._make, missing)
         except RuntimeError:  # the interpreter is shutting down
-            pass
+            return
+        # Kept until done: close() and the exit wait for every one (two
+        # threads' changes may each have started one).
+        self._jobs[:] = [*(other for other in self._jobs if not other.done()), job]
 
     def close(self) -> None:
         """Wait for the spares being made, then remove every one left."""
@@ -124,7 +134,7 @@ class Spares:
 
     def _make(self, count: int) -> None:
         try:
-            os.mkdir(self.folder, 0o700)
+            os.mkdir(self.folder)  # as git's own folders: the umask decides
         except FileExistsError:
             pass
         for _ in range(count):
