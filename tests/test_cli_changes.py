@@ -931,3 +931,22 @@ def test_storage_failure_exits_6_and_writes_nothing(cli_store: Path, tmp_path: P
     assert "Traceback" not in done.stderr
     assert snapshot(cli_store) == before
     assert git(cli_store, "status", "--porcelain") == ""
+
+
+def test_a_set_of_a_mistyped_file_name_says_the_store_has_no_such_file(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    before = snapshot(cli_store)
+
+    done = run_cli("set", "asistant.yaml", "llm.temperature", "0.5", store=cli_store)
+    edited = run_cli("set", "assistant.yaml", "llm.temperature", "9", store=cli_store)
+
+    assert done.returncode == 1
+    assert done.stderr == (
+        "vpa-config: asistant.yaml: (document): no schema applies; add a rule to "
+        ".vpa-config/settings.yaml, a $schema key, or set allow_unschematized: true "
+        "(asistant.yaml is new: the store has no file of that name). "
+        "Nothing was written.\n"
+    )
+    assert "is new" not in edited.stderr  # a file the store has: its own problems
+    assert snapshot(cli_store) == before

@@ -40,6 +40,12 @@ if TYPE_CHECKING:
 Reader = Callable[[str], "bytes | None"]
 
 
+_NO_SCHEMA = (
+    "no schema applies; add a rule to .vpa-config/settings.yaml, a $schema key, "
+    "or set allow_unschematized: true"
+)
+
+
 class CandidateCheck:
     """Validation and diffs over one candidate tree."""
 
@@ -217,13 +223,16 @@ class CandidateCheck:
                     "problems are listed with it): its rules cannot be read",
                     rule="schema",
                 )]
-            return [_problem(
-                name,
-                "no schema applies; add a rule to .vpa-config/settings.yaml, a "
-                "$schema key, or set allow_unschematized: true",
-                rule="schema",
-            )]
+            return [_problem(name, _NO_SCHEMA + self._new_file_hint(name),
+                             rule="schema")]
         return self._validate_with(name, data, source)
+
+    def _new_file_hint(self, name: str) -> str:
+        """For a change that adds ``name``: that the store had no such file
+        (a mistyped name is told so, not only that no schema applies)."""
+        if self._committed or self._read_old(name) is not None:
+            return ""
+        return f" ({name} is new: the store has no file of that name)"
 
     def _validate_with(self, name: str, data: Any, source: SchemaSource) -> list[Problem]:
         text = documents.decode(name, self._read(name) or b"")
