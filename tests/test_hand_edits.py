@@ -58,10 +58,10 @@ def test_files_the_index_vouches_for_are_not_read(
     _index_after_files(store)
     tree = store.repo.files(store.repo.head())
 
-    def no_reading(name: str, committed: object) -> bool:
+    def no_reading(name: str, committed: object) -> tuple[bool, object]:
         raise AssertionError(f"{name} was read")
 
-    monkeypatch.setattr(ConfigStore, "_differs_on_disk", no_reading)
+    monkeypatch.setattr(ConfigStore, "_state_on_disk", no_reading)
 
     assert store.hand_edited(tree, sorted(tree)) == set()
     assert store.snapshot_working_file(FILE, tree) == [
@@ -189,13 +189,13 @@ def test_restore_brings_back_every_file_and_leaves_the_index_trusted(
     # Right after the restore, its own entries vouch for the files it wrote.
     _index_after_files(store)
     reads: list[str] = []
-    original = ConfigStore._differs_on_disk
+    original = ConfigStore._state_on_disk
 
-    def counted(self: ConfigStore, name: str, committed: object) -> bool:
+    def counted(self: ConfigStore, name: str, committed: object) -> tuple[bool, object]:
         reads.append(name)
         return original(self, name, committed)
 
-    monkeypatch.setattr(ConfigStore, "_differs_on_disk", counted)
+    monkeypatch.setattr(ConfigStore, "_state_on_disk", counted)
     again = store.restore(latest, actor=ACTOR)
 
     assert again.committed and reads == []
@@ -242,3 +242,40 @@ def test_an_edit_made_while_a_change_finishes_is_seen(
     assert store.hand_edited(tree, sorted(tree)) == {FILE}
     with pytest.raises(HandEditsError, match=FILE):
         store.set(FILE, "llm.temperature", 0.7, actor=ACTOR)
+
+
+def _journaled(store: ConfigStore) -> dict:
+    import json
+
+    data = (store.repo.controldir / "vpa-config.journal").read_bytes()
+    line = data[1:].split(b"\n", 1)[0]  # marked done: the record is still there
+    return json.loads(line.partition(b" ")[2])
+
+
+@pytest.mark.parametrize("vouched", [True, False], ids=["index", "content"])
+def test_a_change_journals_the_state_its_hand_edit_check_found(
+    store: ConfigStore, monkeypatch: pytest.MonkeyPatch, vouched: bool
+) -> None:
+    path = store.root / FILE
+    os.chmod(path, 0o640)
+    store.set(".vpa-config/settings.yaml", "allow_unschematized", True, actor=ACTOR)
+    store.set(FILE, "llm.temperature", 0.4, actor=ACTOR)
+    if vouched:
+        _index_after_files(store)
+    else:
+        path.write_bytes(path.read_bytes())  # same content, new stat: read to know
+    before = store.repo.files(store.repo.head())[FILE][1]
+
+    def read_again(*_args: object, **_kwargs: object) -> object:
+        raise AssertionError("the journal read the file again")
+
+    monkeypatch.setattr(ConfigStore, "snapshot_working_file", read_again)
+    with store.transaction(subject="two files", actor=ACTOR) as tx:
+        tx.set(FILE, "llm.temperature", 0.3)
+        tx.write("extra.yaml", b"a: 1\n")
+    monkeypatch.undo()
+
+    files = _journaled(store)["files"]
+    assert files[FILE]["before"] == [before, 0o640]
+    assert files["extra.yaml"]["before"] is None
+    assert store.get(FILE, "llm.temperature") == 0.3

@@ -193,6 +193,10 @@ class LogEntry(FrozenRecord):
         }
 
 
+# A file's state that the journal must work out for itself (see hand_edited).
+_UNKNOWN_STATE: Any = object()
+
+
 class ConfigStore(Record):
     """A folder of config files that is also a git repository."""
 
@@ -901,13 +905,10 @@ class ConfigStore(Record):
                 )
         else:
             names = _restored_names(old, tx.tree)
-        from vpa_config import worktree
-
-        clean = worktree.unchanged(self.repo.controldir, self.root, tx.tree, names)
-        edited = {
-            name for name in names
-            if name not in clean and self._differs_on_disk(name, tx.tree.get(name))
-        }
+        edited = self.hand_edited(tx.tree, names, tx.known_before)
+        # Files that hold their blob at HEAD, with their permission bits.
+        clean = {name: state[1] for name, state in tx.known_before.items()
+                 if state is not None and name in tx.tree}
         if edited and hand_edits == "refuse":
             raise HandEditsError(
                 f"{', '.join(sorted(edited))}: uncommitted hand edits would be "
@@ -1052,19 +1053,36 @@ class ConfigStore(Record):
         found.sort(key=lambda edit: edit.path)
         return Status(self.root, head, tuple(found), self.lock.holder())
 
-    def hand_edited(self, tree: FileTree, names: Sequence[str]) -> set[str]:
+    def hand_edited(
+        self,
+        tree: FileTree,
+        names: Sequence[str],
+        before: dict[str, list[Any] | None] | None = None,
+    ) -> set[str]:
         """Which of ``names`` differ on disk from the committed tree.
 
         Files that git's index vouches for by their stat are not read
         (``worktree.py``, with git's racy-clean rule); every other one is.
+        ``before`` receives what a change's journal records of each file
+        found unedited (``Transaction.known_before``): [blob id, permission
+        bits] of a regular file holding its blob in ``tree``, None for one
+        that is neither on disk nor in ``tree``.
         """
         from vpa_config import worktree
 
         clean = worktree.unchanged(self.repo.controldir, self.root, tree, names)
-        return {
-            name for name in names
-            if name not in clean and self._differs_on_disk(name, tree.get(name))
-        }
+        edited = set()
+        for name in names:
+            committed = tree.get(name)
+            if name in clean:
+                state: tuple[bool, Any] = (False, [committed[1], clean[name]])
+            else:
+                state = self._state_on_disk(name, committed)
+            if state[0]:
+                edited.add(name)
+            elif before is not None and state[1] is not _UNKNOWN_STATE:
+                before[name] = state[1]
+        return edited
 
     def refuse_hand_edits(self, names: Sequence[str]) -> None:
         """Raise :class:`HandEditsError` if any of ``names`` has uncommitted hand
@@ -1075,16 +1093,31 @@ class ConfigStore(Record):
         tx = Transaction(self, head, self.repo.files(head))
         _refuse_over_hand_edits(self, tx, dict.fromkeys(map(fsutil.clean_name, names)))
 
-    def _differs_on_disk(self, name: str, committed: tuple[int, str] | None) -> bool:
-        """Whether the file's content (read) is other than ``committed``'s blob."""
+    def _state_on_disk(
+        self, name: str, committed: tuple[int, str] | None
+    ) -> tuple[bool, Any]:
+        """(whether the file differs from ``committed``'s blob, its journal
+        state when it does not: [blob, permission bits], None when absent in
+        both; _UNKNOWN_STATE for what is no regular file)."""
         path = self.root / name
         try:
-            content = path.read_bytes() if not path.is_symlink() else b"\0symlink"
+            st = os.lstat(path)
         except FileNotFoundError:
-            return committed is not None
-        except IsADirectoryError:
-            return True
-        return committed is None or committed[1] != self.repo.blob_id(content)
+            return committed is not None, None
+        if stat.S_ISLNK(st.st_mode):
+            content = b"\0symlink"
+        elif stat.S_ISREG(st.st_mode):
+            try:
+                content = path.read_bytes()
+            except FileNotFoundError:
+                return committed is not None, _UNKNOWN_STATE
+        else:  # a folder, a pipe: never a config file's content
+            return True, _UNKNOWN_STATE
+        if committed is None or committed[1] != self.repo.blob_id(content):
+            return True, _UNKNOWN_STATE
+        if not stat.S_ISREG(st.st_mode):
+            return False, _UNKNOWN_STATE
+        return False, [committed[1], stat.S_IMODE(st.st_mode)]
 
     def _working_changes(
         self, links: list[str] | None = None

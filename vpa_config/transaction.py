@@ -122,6 +122,10 @@ class Transaction:
         self.tree = tree
         self.writes: dict[str, tuple[bytes, int | None] | None] = {}
         self.may_overwrite: set[str] = set()
+        # What the journal records of a file as it was before the change,
+        # found while looking for hand edits (ConfigStore.hand_edited): the
+        # journal reads and hashes none of those again.
+        self.known_before: dict[str, list[Any] | None] = {}
         # Hand-edited files whose working copy goes back to the candidate when
         # the change succeeds, even if the candidate equals HEAD (discard).
         self.put_back: set[str] = set()
@@ -586,7 +590,9 @@ def _rename_trailers(
 def _refuse_over_hand_edits(
     store: ConfigStore, tx: Transaction, changed: dict[str, Any]
 ) -> None:
-    edited = store.hand_edited(tx.tree, [n for n in changed if n not in tx.may_overwrite])
+    edited = store.hand_edited(
+        tx.tree, [n for n in changed if n not in tx.may_overwrite], tx.known_before
+    )
     if edited:
         names = ", ".join(sorted(edited))
         files = " ".join(_shell_word(name) for name in sorted(edited))
@@ -651,7 +657,9 @@ def apply_files(
                 tx.head, commit, message, COMMITTER, staged
             )
         objects = staged.pending()
-        record = _journal_record(store, changed, commit, tx.head, tx.tree, tx.blob_of)
+        record = _journal_record(
+            store, changed, commit, tx.head, tx.tree, tx.blob_of, tx.known_before
+        )
         record["objects"] = [_object_name(path) for path in objects]
         journal_path = _journal_path(store)
         paths = {
@@ -750,17 +758,23 @@ def _journal_record(
     parent: str | None,
     tree: FileTree | None = None,
     blob_of: Callable[[str], str | None] | None = None,
+    known: dict[str, list[Any] | None] | None = None,
 ) -> dict[str, Any]:
+    """The journal's record of a change; ``known``: files' states found already."""
+    known = known or {}
     files: dict[str, Any] = {}
     clean: dict[str, int] = {}
-    if tree is not None:
+    unknown = [name for name in changed if name not in known]
+    if tree is not None and unknown:
         from vpa_config import worktree
 
         # One look at git's index for every file: those it vouches for by
         # their stat hold their blob in ``tree`` and are not read.
-        clean = worktree.unchanged(store.repo.controldir, store.root, tree, changed)
+        clean = worktree.unchanged(store.repo.controldir, store.root, tree, unknown)
     for name, entry in changed.items():
-        if name in clean:
+        if name in known:
+            before = known[name]
+        elif name in clean:
             before = [tree[name][1], clean[name]] if tree is not None else None
         else:
             before = store.snapshot_working_file(name)
