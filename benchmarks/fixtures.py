@@ -67,14 +67,33 @@ def service_yaml(index: int, replicas: int, timeout: float, level: str) -> bytes
 
 
 def history_store(files: int = 50, revisions: int = 10_000, seed: int = 7) -> Path:
-    """The path of a cached store with ``revisions`` revisions; built if absent."""
+    """The path of a cached store with ``revisions`` revisions; built if absent.
+
+    Its history index is current, as in a store whose changes were all made
+    through vpa-config (the history jobs delete their copy's to time its
+    rebuild). A cached store of an earlier version gets its index here.
+    """
     target = FIXTURES / f"store-{files}x{revisions}-{seed}"
-    if (target / ".git" / "vpa-fixture-complete").exists():
-        return target
-    shutil.rmtree(target, ignore_errors=True)
-    build_history_store(target, files=files, revisions=revisions, seed=seed)
-    (target / ".git" / "vpa-fixture-complete").write_text("ok\n")
+    complete = target / ".git" / "vpa-fixture-complete"
+    if not complete.exists():
+        shutil.rmtree(target, ignore_errors=True)
+        build_history_store(target, files=files, revisions=revisions, seed=seed)
+        complete.write_text("ok\n")
+    if complete.read_text() != "indexed\n":
+        index_history(target)
+        complete.write_text("indexed\n")
     return target
+
+
+def index_history(path: Path) -> None:
+    """Bring the store's history index up to HEAD (built from git if absent)."""
+    from vpa_config import keyindex
+
+    store = ConfigStore.open(path)
+    try:
+        keyindex.index_for(store.repo).sync()
+    finally:
+        store.close()
 
 
 def build_history_store(path: Path, *, files: int, revisions: int, seed: int) -> None:

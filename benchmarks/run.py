@@ -574,9 +574,10 @@ def startup_cases(store_dir: Path) -> dict[str, list[str]]:
 
 def job_startup(store_path: Path, work: Path, reps: int) -> Job:
     env = child_env()
+    store_dir = copy_store(store_path, work, "startup-vpa")  # never the fixture
     cases = {
         name: (lambda rep, argv=argv: run_process(argv, env=env))
-        for name, argv in startup_cases(store_path).items()
+        for name, argv in startup_cases(store_dir).items()
     }
     rows = alternate(cases, reps)
     return Job(

@@ -491,3 +491,35 @@ def test_a_library_caller_sees_no_bar(
     store.close()
 
     assert terminal.text == ""
+
+
+def test_changes_on_an_index_behind_head_try_once_then_a_read_catches_up(
+    long_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ConfigStore.open(long_store)
+    try:
+        store.log(FILES[0])  # the index is built, at HEAD
+        git(long_store, "-c", "user.name=G", "-c", "user.email=g@example.org",
+            "commit", "-q", "--no-verify", "--allow-empty", "-m", "outside")
+        attempts: list[int] = []
+        write = keyindex.KeyIndex._write_records
+
+        def counted(self: keyindex.KeyIndex, entries: list[Any]) -> bool:
+            attempts.append(len(entries))
+            return write(self, entries)
+
+        monkeypatch.setattr(keyindex.KeyIndex, "_write_records", counted)
+        for replicas in (41, 42, 43):
+            store.set(FILES[0], "service.replicas", replicas, actor=ACTOR)
+        monkeypatch.undo()
+
+        changes = store.audit(FILES[0], "service.replicas")
+    finally:
+        store.close()
+
+    assert attempts == [1]  # found behind once; the next changes do not retry
+    assert [change.new for change in changes[:3]] == [43, 42, 41]
+    assert [change.who.revision for change in changes] == [
+        revision for revision, _old, _new in reference_audit(
+            long_store, FILES[0], "service.replicas")
+    ]

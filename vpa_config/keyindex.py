@@ -228,6 +228,10 @@ class KeyIndex:
         self._queued_by = 0  # the process that queued them
         self._in_memory = False
         self._checkpointer: threading.Thread | None = None
+        # Until when records are not attempted: the index was found behind
+        # HEAD (another process committed, or it was never built past its
+        # start), and only a sync catches it up (see record).
+        self._behind_until = 0.0
 
     # --- the connection ----------------------------------------------------
 
@@ -334,6 +338,7 @@ class KeyIndex:
     def sync(self, max_new: int | None = None) -> bool:
         """Bring the index up to HEAD; False if that needs more than ``max_new``."""
         self.write_queued()
+        self._behind_until = 0.0
         head = self.repo.head()
         tip = self.tip()
         if (tip or (0, None))[1] == head:
@@ -686,11 +691,13 @@ class KeyIndex:
         for many. Another process finds the index behind HEAD meanwhile and
         catches up from git itself (see :meth:`_write_records`).
         """
+        if self._behind_until > time.monotonic():
+            return False  # behind still, most likely: the next sync catches up
         message = parse_message(info.message) if message is None else message
         renames = _renames(message.trailer_values(*CONTINUES_FROM), blobs)
         entry = _Queued(info, files, blobs, message, renames)
         if self._recorded == 0 or self._in_memory:
-            return self._write_records([entry])
+            return self._written([entry])
         if not self._queue:
             self._queued_at = time.monotonic()
             self._queued_by = os.getpid()
@@ -708,7 +715,16 @@ class KeyIndex:
         queued, self._queue = self._queue, []
         if not queued or self._queued_by != os.getpid():
             return True
-        return self._write_records(queued)
+        return self._written(queued)
+
+    def _written(self, entries: list[_Queued]) -> bool:
+        """:meth:`_write_records`; when the index is behind, the records of
+        the next :data:`RECORD_WAIT_S` are not attempted (each attempt is a
+        write transaction that changes nothing)."""
+        if self._write_records(entries):
+            return True
+        self._behind_until = time.monotonic() + RECORD_WAIT_S
+        return False
 
     def _write_records(self, entries: list[_Queued]) -> bool:
         """Insert records on top of the indexed tip, in one transaction.
