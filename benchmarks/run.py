@@ -50,7 +50,7 @@ KEY = "service.replicas"
 RESTORE_BACK = 5000
 REVISIONS = 10_000  # the fixture's (main sets it: --quick builds 200)
 # The commit job repeats at least this often (main sets 0 for --quick).
-COMMIT_REPS = 21
+COMMIT_REPS = 41
 MIB = 1024 * 1024
 # The console script's three lines, run from this checkout.
 VPA = [
