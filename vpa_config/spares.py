@@ -53,7 +53,7 @@ class Spares:
         self._pid = os.getpid()
         self._ready: list[tuple[int, str]] = []
         self._asked = 0  # spares asked for since the last refill
-        self._jobs: list[Any] = []  # the one making spares, if any
+        self._jobs: list[Any] = []  # the background jobs making spares
         self._device: int | None = None
         self._same_device: dict[str, bool] = {}
         self._links = True  # false once the file system refused a hard link
@@ -174,11 +174,14 @@ def _remove_all(ready: list[tuple[int, str]], jobs: list[Any], pid: int) -> None
             pass
     while ready:
         fd, path = ready.pop()
-        for step in (os.unlink, os.close):
-            try:
-                step(path if step is os.unlink else fd)
-            except OSError:
-                pass
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def sweep(controldir: Path | str) -> None:
