@@ -356,12 +356,14 @@ def _closer() -> Any:
 class StagedWrites:
     """Files written under temporary names first, made durable together.
 
-    :meth:`write` writes a file's temporary copy beside it (past the first
-    few of a batch it also starts its fsync, overlapping the writing of the
-    next); :meth:`sync` fsyncs the rest together and waits for every one; :meth:`place` renames some of them
-    into place and fsyncs their folders. Each file is thus durable before its
-    rename, and its rename durable before ``place`` returns, as with
-    :func:`atomic_write`, but a change's files share their fsyncs.
+    :meth:`write` writes a file's temporary copy beside it, or in a spare
+    file made ahead (spares.py) on the same file system (past the first few
+    of a batch it also starts its fsync, overlapping the writing of the
+    next); :meth:`sync` fsyncs the rest together and waits for every one;
+    :meth:`place` renames some of them into place and fsyncs their folders
+    (or leaves that to the caller, who syncs many folders at once). Each file
+    is thus durable before its rename, as with :func:`atomic_write`, but a
+    change's files share their fsyncs.
     :meth:`discard` removes the copies not placed (on any failure).
 
     Paths may be given as ``Path`` or ``str`` (the objects of a change come

@@ -7,15 +7,17 @@
     build the candidate files in memory            (Transaction.write/remove)
     validate every affected candidate              -> refuse: nothing written
     write blobs, trees and the commit object       (not yet on the branch)
-    write the journal: what each file was and will be
+    write the journal: what each file was and will be, the new objects
     write the files atomically (temp, fsync, rename)
     move the branch with a compare-and-swap        -> on failure: files rolled back
-    update git's index, delete the journal, release the lock
+    sync the renames with the audit record, update git's index
+    mark the journal done, release the lock
 
 A process killed anywhere in between leaves the journal behind; the next
 change (or read) finds it and finishes the change if the branch moved, or
-puts every file back if it did not. So each file is always either as before or
-as committed, never half written.
+puts every file back if it did not (or if a power cut lost an object the
+moved branch needs). So each file is always either as before or as
+committed, never half written.
 """
 
 from __future__ import annotations
