@@ -47,7 +47,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from run import positive  # noqa: E402
+from run import positive, verdict_line  # noqa: E402
 
 VPA = [sys.executable, "-m", "vpa_config", "validate", "--schema"]
 # Python's own regex dialect, as vpa-config uses: with its default dialect
@@ -214,12 +214,11 @@ def verdict(rows: list[dict[str, object]], quick: bool) -> str:
     if quick:
         return "Verdict: not judged (--quick: fewer files than the target is for)."
     slowest = min(rows, key=lambda row: row["ratio"])  # type: ignore[arg-type,return-value]
-    met = all(row["ratio"] > 1 for row in rows)  # type: ignore[operator]
-    return (
-        f"Verdict: {'met' if met else 'NOT met'}: check-jsonschema takes "
-        f"{slowest['ratio']:.2f}x vpa-config's time on {slowest['group']}, "
-        "the closest group, and more on the others."
-    )
+    return verdict_line([(
+        f"check-jsonschema takes {slowest['ratio']:.2f}x vpa-config's time on "
+        f"{slowest['group']}, the closest group, and more on the others",
+        slowest["ratio"] > 1,  # type: ignore[operator]
+    )])
 
 
 def main(argv: list[str] | None = None) -> int:

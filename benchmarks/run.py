@@ -707,6 +707,11 @@ def judge(job: Job) -> str:
         checks = rule({row.engine: row for row in job.rows})
     except (KeyError, StopIteration, ValueError, ZeroDivisionError):
         return "Verdict: not judged (a row it needs was not measured)."
+    return verdict_line(checks)
+
+
+def verdict_line(checks: list[tuple[str, bool]]) -> str:
+    """``Verdict: met: ...`` (or NOT met) from each (claim, whether it held)."""
     met = all(ok for _claim, ok in checks)
     claims = "; ".join(
         f"{claim} {'(met)' if ok else '(NOT met)'}" for claim, ok in checks

@@ -405,9 +405,10 @@ class StagedWrites:
                     fd, tmp = _new_temp(folder)
         except OSError as exc:
             if taken is not None:  # its folder could not be made: spare gone
-                for step in (lambda: os.close(taken[0]), lambda: os.unlink(taken[1])):
-                    with _ignored():
-                        step()
+                with _ignored():
+                    os.close(taken[0])
+                with _ignored():
+                    os.unlink(taken[1])
             raise storage_error(exc, Path(path)) from None
         if made:
             self._folders[path] = {os.path.dirname(made_) for made_ in made}
