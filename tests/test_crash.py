@@ -325,6 +325,7 @@ def test_git_locks_left_by_a_killed_writer_are_swept(tmp_path: Path) -> None:
         json.dumps({"pid": 999999, "host": "gone", "since": "then"})
     )
     store.import_file("a.yaml", content, actor=ACTOR)
+    store.flush()
 
     assert not object_lock.exists() and not ref_lock.exists() and not stray.exists()
     assert working_tree(root)["a.yaml"] == content

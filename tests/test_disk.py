@@ -110,6 +110,7 @@ def test_full_disk_refuses_cleanly_at_every_stage(
             outcomes["refused: disk full"] += 1
         else:
             outcomes["committed"] += 1
+        store.flush()
         (small_disk / "filler").unlink()
         assert leftovers(root) == []
         assert working_tree(root) == committed_tree(store)
@@ -205,28 +206,58 @@ def test_permission_bits_survive_every_kind_of_change(
     store.close()
 
 
-def test_rolled_back_change_restores_mode_and_content(tmp_path: Path) -> None:
+def test_rolled_back_change_restores_mode_and_content(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change that fails after its files were written puts them back, mode too."""
+    root = tmp_path / "store"
+    free_form_store(root, SEED)
+    os.chmod(root / "a.yaml", 0o640)
+    store = ConfigStore.open(root)
+
+    def fail_at(point: str) -> None:
+        if point == "before-ref":
+            assert (root / "a.yaml").read_bytes() == b"a: 99\n"  # written
+            raise OSError(5, "input/output error")
+
+    monkeypatch.setattr(store, "maybe_crash", fail_at)
+    with pytest.raises(OSError):
+        with store.transaction(subject="fails", actor=ACTOR) as tx:
+            tx.write("a.yaml", b"a: 99\n", 0o644)
+            tx.write("b.json", b'{"n": 99}\n')
+    monkeypatch.undo()
+    store.close()
+
+    assert (root / "a.yaml").read_bytes() == SEED["a.yaml"]
+    assert _mode(root / "a.yaml") == 0o640
+    assert (root / "b.json").read_bytes() == SEED["b.json"]
+
+
+def test_a_killed_change_is_finished_with_its_mode(tmp_path: Path) -> None:
+    """Killed once its journal was durable: recovery writes what it committed."""
     root = tmp_path / "store"
     free_form_store(root, SEED)
     os.chmod(root / "a.yaml", 0o640)
 
     def work(fd: int) -> None:  # pragma: no cover (runs in the child)
-        os.environ["VPA_CONFIG_TEST_CRASH"] = "before-ref"
+        os.environ["VPA_CONFIG_TEST_CRASH"] = "between-files"
         store = ConfigStore.open(root)
         with store.transaction(subject="dies", actor=ACTOR) as tx:
-            tx.write("a.yaml", b"a: 99\n", 0o644)
+            tx.write("a.yaml", b"a: 99\n", 0o600)
             tx.write("b.json", b'{"n": 99}\n')
 
     pid, fd = fork_child(work)
     read_all(fd)
     assert wait_status(pid) == ("exit", 137)
-    assert (root / "a.yaml").read_bytes() == b"a: 99\n"  # written, not committed
+    assert (root / "b.json").read_bytes() == SEED["b.json"]  # not written yet
 
-    ConfigStore.open(root).close()  # the next open recovers
+    store = ConfigStore.open(root)  # the open recovers
+    assert working_tree(root) == committed_tree(store)
+    store.close()
 
-    assert (root / "a.yaml").read_bytes() == SEED["a.yaml"]
-    assert _mode(root / "a.yaml") == 0o640
-    assert (root / "b.json").read_bytes() == SEED["b.json"]
+    assert (root / "a.yaml").read_bytes() == b"a: 99\n"
+    assert _mode(root / "a.yaml") == 0o600
+    assert (root / "b.json").read_bytes() == b'{"n": 99}\n'
 
 
 def test_example_store_keeps_its_api_key_file_from_others(tmp_path: Path) -> None:

@@ -245,7 +245,7 @@ def test_an_unwritable_cache_folder_costs_only_speed(
 
 
 @pytest.mark.parametrize("point", ["between-files", "before-ref", "after-ref"])
-def test_a_many_file_restore_killed_midway_is_finished_or_undone(
+def test_a_many_file_restore_killed_midway_is_finished(
     run_cli: RunCli, svc_store: Path, point: str
 ) -> None:
     head = git(svc_store, "rev-parse", "HEAD").strip()
@@ -258,12 +258,11 @@ def test_a_many_file_restore_killed_midway_is_finished_or_undone(
     assert killed.returncode == 137, killed.stderr
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["clean"] is True
-    moved = git(svc_store, "rev-parse", "HEAD").strip() != head
-    assert moved == (point == "after-ref")
-    expected = target if moved else head
+    # Killed once its journal was durable: the next command finished it.
+    assert git(svc_store, "rev-parse", "HEAD~1").strip() == head
     for number in range(FILES):
         name = f"svc/svc-{number}.yaml"
-        assert (svc_store / name).read_text() == git(svc_store, "show", f"{expected}:{name}")
+        assert (svc_store / name).read_text() == git(svc_store, "show", f"{target}:{name}")
     leftovers = [p for p in svc_store.rglob(".vpa-tmp-*")]
     assert leftovers == []
 

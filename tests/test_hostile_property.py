@@ -231,6 +231,7 @@ class Hostile:
 
     def state(self) -> dict[str, Any]:
         """Everything a refused call must leave as it was."""
+        self.store.flush()  # the last change's journal is marked done
         found: dict[str, Any] = {}
         for base in (self.root, self.outside):
             for path in sorted(base.rglob("*")):

@@ -73,6 +73,7 @@ def test_a_change_leaves_the_lock_file_empty(root: Path) -> None:
     store = ConfigStore.open(root)
     try:
         store.set("a.yaml", "a", 2, actor=ACTOR)
+        store.flush()  # the change's fsyncs end in the background, lock held
         assert (root / ".git" / "vpa-config.lock").read_bytes() == b""
         assert store.lock.recovered_from is None
     finally:

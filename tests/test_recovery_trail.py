@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ACTOR, RunCli, git
-from vpa_config import audittrail
+from vpa_config import audittrail, layout
 from vpa_config.recoveryrecord import record_recovery
 from vpa_config.store import ConfigStore
 
@@ -91,42 +91,107 @@ def test_a_change_recorded_before_the_kill_is_not_recorded_again(
 
 
 @pytest.mark.parametrize("point", ["after-journal", "before-ref"])
-def test_a_rolled_back_change_is_recorded_as_failed_by_recovery(
+def test_a_change_killed_after_its_journal_is_finished_by_recovery(
     run_cli: RunCli, cli_store: Path, point: str
 ):
+    """The journal carries all the change wrote: recovery moves the branch."""
     head = git(cli_store, "rev-parse", "HEAD").strip()
     _crashed_set(run_cli, cli_store, point, "1.2")
+    assert git(cli_store, "rev-parse", "HEAD").strip() == head  # not moved yet
 
+    status = run_cli("--log-level", "warning", "status", store=cli_store)
+
+    assert status.returncode == 0, status.stderr
+    assert "store.change_finished" in status.stderr
+    finished = git(cli_store, "rev-parse", "HEAD").strip()
+    assert git(cli_store, "rev-parse", "HEAD~1").strip() == head != finished
+    assert "(finished from its journal)" in git(
+        cli_store, "reflog", "-1", "--format=%gs"
+    )
+    assert "temperature: 1.2" in (cli_store / "assistant.yaml").read_text()
+    record = _trail(cli_store)[-1]
+    assert (record["outcome"], record["recovered"]) == ("committed", "completed")
+    assert (record["revision_before"], record["revision_after"]) == (head, finished)
+    assert record["reason"] == "to 1.2"
+    git(cli_store, "fsck", "--strict")
+    assert git(cli_store, "status", "--porcelain") == ""
     assert run_cli("set", "assistant.yaml", "llm.temperature", "0.5",
                    store=cli_store).returncode == 0
+    _assert_one_record_per_commit(cli_store)
+    _verify_passes(run_cli, cli_store)
 
-    trail = _trail(cli_store)
-    rolled = trail[-2]
+
+def test_a_journal_whose_branch_another_program_moved_is_rolled_back(
+    run_cli: RunCli, cli_store: Path
+):
+    before = (cli_store / "assistant.yaml").read_bytes()
+    _crashed_set(run_cli, cli_store, "before-ref", "1.2")
+    # Someone removes the branch's lock file the kill left, as git tells
+    # them to, puts the file back as HEAD has it, and commits.
+    (cli_store / ".git" / "refs" / "heads" / "main.lock").unlink()
+    git(cli_store, "checkout", "-q", "--", ".")
+    git(cli_store, "commit", "-q", "--no-verify", "--allow-empty", "-m", "other")
+    other = git(cli_store, "rev-parse", "HEAD").strip()
+
+    status = run_cli("status", store=cli_store)
+
+    assert status.returncode == 0, status.stderr
+    assert git(cli_store, "rev-parse", "HEAD").strip() == other
+    assert (cli_store / "assistant.yaml").read_bytes() == before
+    rolled = _trail(cli_store)[-1]
     assert (rolled["outcome"], rolled["recovered"]) == ("failed", "rolled_back")
-    assert rolled["revision_before"] == rolled["revision_after"] == head
     assert rolled["rolled_back_revision"] not in _commits(cli_store)
-    assert "recovery put its files back" in rolled["error"]
-    assert trail[-1]["revision_before"] == head
+    assert "another program moved the branch" in rolled["error"]
+
+
+def _objects_path(store: Path, sha: str) -> Path:
+    return store / ".git" / "objects" / sha[:2] / sha[2:]
+
+
+@pytest.mark.parametrize("lost", ["HEAD", "HEAD:assistant.yaml"])
+@pytest.mark.parametrize("how", ["removed", "emptied"])
+def test_objects_a_power_cut_lost_are_written_again_from_the_journal(
+    run_cli: RunCli, cli_store: Path, lost: str, how: str
+):
+    """A power cut before a change's files were synced: its journal was.
+
+    The loss is made here by removing, or emptying, an object after a kill
+    past the branch's move (the change's fsyncs had not run).
+    """
+    _crashed_set(run_cli, cli_store, "after-ref", "1.4")
+    moved = git(cli_store, "rev-parse", "HEAD").strip()
+    path = _objects_path(cli_store, git(cli_store, "rev-parse", lost).strip())
+    content = path.read_bytes()
+    path.unlink()
+    if how == "emptied":
+        path.write_bytes(b"")
+
+    status = run_cli("--log-level", "warning", "status", store=cli_store)
+
+    assert status.returncode == 0, status.stderr
+    assert "store.objects_rewritten" in status.stderr
+    assert path.read_bytes() == content
+    assert git(cli_store, "rev-parse", "HEAD").strip() == moved
+    assert "temperature: 1.4" in (cli_store / "assistant.yaml").read_text()
+    git(cli_store, "fsck", "--strict")
     _assert_one_record_per_commit(cli_store)
     _verify_passes(run_cli, cli_store)
 
 
 @pytest.mark.parametrize("lost", ["HEAD", "HEAD:assistant.yaml"])
-def test_a_moved_branch_whose_objects_were_lost_is_moved_back(
+def test_an_earlier_journal_whose_objects_were_lost_moves_the_branch_back(
     run_cli: RunCli, cli_store: Path, lost: str
 ):
-    """A power cut that kept the branch's rename but not an object's.
-
-    The change's renames are synced in one round with its audit record, the
-    journal covering the objects until then; the lost rename is made here by
-    removing the object after a kill past the branch's move.
-    """
+    """A journal without the objects' bytes (an earlier version's): moved back."""
     parent = git(cli_store, "rev-parse", "HEAD").strip()
     before = (cli_store / "assistant.yaml").read_bytes()
     _crashed_set(run_cli, cli_store, "after-ref", "1.4")
     moved = git(cli_store, "rev-parse", "HEAD").strip()
-    sha = git(cli_store, "rev-parse", lost).strip()
-    (cli_store / ".git" / "objects" / sha[:2] / sha[2:]).unlink()
+    journal_path = cli_store / ".git" / layout.JOURNAL
+    record = json.loads(layout.journal_record(journal_path.read_bytes()))
+    del record["data"]
+    journal_path.write_bytes(layout.journal_bytes(json.dumps(record).encode()))
+    _objects_path(cli_store, git(cli_store, "rev-parse", lost).strip()).unlink()
 
     status = run_cli("--log-level", "warning", "status", store=cli_store)
 

@@ -8,6 +8,7 @@ flags. Each shortcut must answer exactly as the long way does.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import os
@@ -232,6 +233,13 @@ class _DiskEvents:
         raise AssertionError(f"{dst} was never renamed into place: {self.events}")
 
 
+def _journal_of_last_change(git_dir: Path) -> dict[str, Any]:
+    """The record the last change wrote into its journal (now marked done)."""
+    data = (git_dir / "vpa-config.journal").read_bytes()
+    record = data[1:].split(b"\n")[0]
+    return json.loads(record.partition(b" ")[2])
+
+
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
 def test_a_change_is_made_durable_in_the_order_recovery_relies_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -243,6 +251,7 @@ def test_a_change_is_made_durable_in_the_order_recovery_relies_on(
     store = ConfigStore.open(root)
     try:
         store.set("sub/c.yaml", "c", 2, actor=ACTOR)  # warm: caches, folders
+        store.flush()
         disk = _DiskEvents(monkeypatch)
         result = store.set("sub/c.yaml", "c", 3, actor=ACTOR)
         disk.mark("returned")
@@ -254,42 +263,43 @@ def test_a_change_is_made_durable_in_the_order_recovery_relies_on(
     moved, _lock = disk.replaced(branch)
     written, temp = disk.replaced(str(root / "sub" / "c.yaml"))
 
-    # the journal is durable before the file is touched (written over the
-    # file the warm-up change left: its folder's entry was synced then)
-    assert disk.index("fsync-end", str(git_dir / "vpa-config.journal")) < written
-    assert not journal_left(git_dir)  # done with
-    # every new object and the file: content durable before its rename, the
-    # rename durable before the change returns; the journal, durable before
-    # any rename, names each object (recovery moves the branch back when a
-    # power cut kept the branch's rename and lost an object's)
+    journal = str(git_dir / "vpa-config.journal")
+    # the journal alone is durable before the change returns (written over
+    # the file the warm-up change left: its folder's entry was synced then),
+    # and before any file of the change is renamed into place
+    before_return = [e[1] for e in disk.events[:returned] if e[0] == "fsync-end"]
+    assert before_return == [journal]
     objects = [
         (i, src, dst) for i, (kind, src, dst) in enumerate(disk.events)
         if kind == "replace" and dst.startswith(str(git_dir / "objects") + "/")
     ]
+    renames = [i for i, _s, _d in objects] + [written, moved]
+    assert disk.index("fsync-end", journal) < min(renames)
+    # it carries every object the change wrote, byte for byte, so recovery
+    # can finish the change from it alone
     blob = store.repo.files(result.revision)["sub/c.yaml"][1]
     assert {Path(dst).name for _i, _s, dst in objects} >= {blob[2:], result.revision[2:]}
-    record = (git_dir / "vpa-config.journal").read_bytes()[1:].split(b"\n")[0]
-    journaled = json.loads(record.partition(b" ")[2])["objects"]
-    assert sorted(journaled) == sorted(
-        Path(dst).parent.name + Path(dst).name for _i, _s, dst in objects
-    )
-    for i, src, dst in [*objects, (written, temp, str(root / "sub" / "c.yaml"))]:
-        assert disk.index("fsync-end", src) < i
-        folder = disk.index("fsync-end", str(Path(dst).parent), last=True)
-        assert i < folder < returned
-    assert disk.synced_inode(os.stat(branch).st_ino) < moved  # the lock's content
-    # the branch's rename and the audit record: durable before the change returns
-    heads = str(git_dir / "refs" / "heads")
-    assert moved < disk.index("fsync-start", heads, last=True)
-    assert disk.index("fsync-end", heads, last=True) < returned
-    trail = str(git_dir / "vpa-config-audit.jsonl")
-    assert moved < disk.index("fsync-start", trail, last=True)
-    assert disk.index("fsync-end", trail, last=True) < returned
-    # the journal is marked done only once the branch's rename is durable
-    journal = str(git_dir / "vpa-config.journal")
     marks = [i for i, e in enumerate(disk.events) if e[:2] == ("pwrite", journal)]
     assert [disk.events[i][2] for i in marks] == ["J", "-"], marks
-    assert disk.index("fsync-end", heads, last=True) < marks[-1] < returned
+    assert journal_left(git_dir) is False  # done with
+    journaled = _journal_of_last_change(git_dir)
+    for _i, _src, dst in objects:
+        name = Path(dst).parent.name + Path(dst).name
+        assert base64.b64decode(journaled["data"][name]) == Path(dst).read_bytes()
+    assert sorted(journaled["data"]) == sorted(journaled["objects"])
+    # after it returns: every renamed file's content, every folder of a
+    # rename and the audit record are synced, and only then is the journal
+    # marked done
+    done = marks[-1]
+    synced = [disk.synced_inode(os.stat(dst).st_ino) for _i, _s, dst in objects]
+    synced.append(disk.synced_inode(os.stat(root / "sub" / "c.yaml").st_ino))
+    synced.append(disk.synced_inode(os.stat(branch).st_ino))
+    for folder in {str(Path(dst).parent) for _i, _s, dst in objects} | {
+        str(root / "sub"), str(git_dir / "refs" / "heads"),
+    }:
+        synced.append(disk.index("fsync-end", folder, last=True))
+    synced.append(disk.index("fsync-end", str(git_dir / "vpa-config-audit.jsonl"), last=True))
+    assert all(returned < i < done for i in synced), (returned, synced, done)
     last = json.loads((git_dir / "vpa-config-audit.jsonl").read_bytes().splitlines()[-1])
     assert last["outcome"] == "committed"
     assert last["revision_after"] == result.revision

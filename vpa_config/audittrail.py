@@ -129,13 +129,17 @@ def append_started(
     record: dict[str, Any],
     sync_also: Collection[Path] = (),
     redacted: tuple[dict[str, Any], list[str]] | None = None,
+    tail: Any = None,
 ) -> tuple[dict[str, Any], Any]:
     """:func:`append`, but the record's fsync (with ``sync_also``) only started.
 
     Returns the record as written and a :class:`fsutil.BackgroundSync` that
     the caller waits for before anything relies on the record, or the
-    folders, being durable (a change: before it returns). ``redacted`` is
-    :func:`redact` of ``record``, when the caller made it earlier.
+    folders, being durable. ``redacted`` is :func:`redact` of ``record``,
+    when the caller made it earlier. With ``tail`` (a committed change's
+    synctail.SyncTail, whose journal stands in for the record meanwhile) the
+    record and the folders are handed to it instead, and None is returned
+    in place of the sync.
     """
     from vpa_config import fsutil
 
@@ -155,6 +159,10 @@ def append_started(
             for opened, _name in files:
                 os.close(opened)
             raise
+    if tail is not None:
+        for opened, name in files:
+            tail.add(opened, name)
+        return full, None
     return full, fsutil.BackgroundSync(files)
 
 
@@ -355,10 +363,12 @@ class ChangeRecorder:
     """Records a transaction's outcome when its block ends (``store.transaction``).
 
     A committed change is recorded as soon as its branch has moved
-    (:meth:`record_committed`, called by the transaction): the record's fsync
-    and the branch folder's then run while the change finishes (git's index,
-    the journal, the history index), and the block's end waits for them, so
-    both are durable before the change returns.
+    (:meth:`record_committed`, called by the transaction). Its record's fsync
+    joins the change's others (``tx.tail``, synctail.py), which run after
+    the change returns: until they end, the change's journal stands in for
+    them, and a power cut before then has recovery record the change from
+    its commit (recoveryrecord.py). A change with no tail (a store's first)
+    has its record synced before it returns.
     """
 
     def __init__(self, store: ConfigStore, request: ChangeRequest) -> None:
@@ -368,7 +378,6 @@ class ChangeRecorder:
         self.external = 0
         self._recorded = False
         self._syncing: Any = None
-        self._syncing_folders: set[Path] = set()
         # The record of the commit about to be made, redacted while the
         # change's first fsyncs ran (see prepare): (commit, redacted record).
         self._prepared: tuple[str, Any] | None = None
@@ -404,8 +413,6 @@ class ChangeRecorder:
         """
         assert self.tx is not None and not self._recorded
         self._recorded = True
-        unsynced = set(self.tx.unsynced)
-        self.tx.unsynced.clear()
         prepared, self._prepared = self._prepared, None
         try:
             record = self._record(None)
@@ -413,13 +420,10 @@ class ChangeRecorder:
             if prepared is not None and prepared[0] == record["revision_after"]:
                 redacted = prepared[1]
             _full, self._syncing = append_started(
-                self.store, record, unsynced, redacted
+                self.store, record, (), redacted, self.tx.tail
             )
-            self._syncing_folders = unsynced
         except Exception as exc:  # noqa: BLE001 (the change itself is done)
             _write_failed(self.store, exc)
-            if unsynced:
-                _sync_folders_quietly(unsynced)
 
     def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> bool:
         if self._recorded:
@@ -427,21 +431,12 @@ class ChangeRecorder:
             # their blocks is no part of the change's durability).
             self._wait_for_record()
             return False
-        # The change's last renames (the branch) are synced with the record;
-        # whatever happens to the record, they are synced before returning.
-        unsynced = set(self.tx.unsynced) if self.tx is not None else set()
-        if self.tx is not None:
-            self.tx.unsynced.clear()
         try:
             if self.request.dry_run or isinstance(error, GeneratorExit):
                 return False
-            append(self.store, self._record(error), sync_also=unsynced)
-            unsynced = set()
+            append(self.store, self._record(error))
         except Exception as exc:  # noqa: BLE001 (the change itself is done or refused)
             _write_failed(self.store, exc)
-        finally:
-            if unsynced:
-                _sync_folders_quietly(unsynced)
         return False
 
     def prepare(self, result: Any) -> None:
@@ -473,8 +468,6 @@ class ChangeRecorder:
             syncing.wait()
         except OSError as exc:
             _write_failed(self.store, exc)
-            # The record or a folder could not be synced: the folders again.
-            _sync_folders_quietly(self._syncing_folders)
 
 
 def _write_failed(store: ConfigStore, exc: BaseException) -> None:
@@ -484,18 +477,6 @@ def _write_failed(store: ConfigStore, exc: BaseException) -> None:
         path=str(audit_path(store)),
         error=f"{type(exc).__name__}: {exc}",
     )
-
-
-def _sync_folders_quietly(folders: set[Path]) -> None:
-    """fsync a committed change's folders; the change stands even if this fails."""
-    from vpa_config import fsutil
-    from vpa_config.errors import StorageError
-
-    try:
-        fsutil.sync_folders(folders)
-    except StorageError as exc:
-        logs.emit("store.sync_failed", level="error", folders=sorted(map(str, folders)),
-                  error=str(exc))
 
 
 def change_record(

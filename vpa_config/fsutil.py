@@ -384,6 +384,8 @@ class StagedWrites:
         self._dirs: set[str] = set()
         # Each placed file's stat, taken just after its rename (see place).
         self.placed: dict[Path | str, os.stat_result] = {}
+        # What each write wrote (the journal of a change carries its objects').
+        self.contents: dict[Path | str, bytes] = {}
 
     def write(self, path: Path | str, content: bytes, mode: int) -> None:
         """Write ``content`` to a temporary file that :meth:`place` renames."""
@@ -414,6 +416,7 @@ class StagedWrites:
             self._folders[path] = {os.path.dirname(made_) for made_ in made}
             self._made.extend(made)
         self._temps[path] = tmp
+        self.contents[path] = content
         try:
             view = memoryview(content)
             while view:
@@ -484,6 +487,34 @@ class StagedWrites:
         if failed is not None:
             where = Path(failed[1]) if failed[1] is not None else None
             raise storage_error(failed[0], where) from None
+
+    def sync_first(
+        self, paths: list[Path | str], meanwhile: Callable[[], None] | None = None
+    ) -> None:
+        """fsync only the files at ``paths`` (and the folder of any of them
+        :meth:`write_over` made) and close them; the others stay open,
+        unsynced, for :meth:`detach`."""
+        first = [(fd, path) for fd, path in self._open if path in paths]
+        self._open = [(fd, path) for fd, path in self._open if path not in paths]
+        folders, self._dirs = sorted(self._dirs), set()
+        try:
+            for folder in folders:
+                first.append((os.open(folder, os.O_RDONLY | os.O_DIRECTORY), folder))
+            fsync_all([fd for fd, _path in first], meanwhile)
+        except OSError as exc:
+            raise storage_error(exc, Path(first[0][1]) if first else None) from None
+        finally:
+            for fd, _path in first:
+                with _ignored():
+                    os.close(fd)
+
+    def detach(self) -> tuple[list[tuple[int, Path | str]], list[Any]]:
+        """Hand over what is not durable yet: the open files (not synced) and
+        the fsyncs :meth:`write` began, as (job, fd, path). The caller waits
+        for and fsyncs them, then closes them all."""
+        files, self._open = self._open, []
+        started, self._syncing = self._syncing, []
+        return files, started
 
     def _wait_syncing(self) -> tuple[OSError, Path | str] | None:
         """Wait for the fsyncs :meth:`write` began; close those files.

@@ -8,6 +8,13 @@ in its error, and the next holder can tell that the previous one died
 mid-change (its record is still there) and report the recovery. Writing the
 record into the file already open costs no new file per change.
 
+A change that has committed may leave work for after it returns (the fsyncs
+its journal stands in for until then, ``transaction.SyncTail``): it hands
+that to :meth:`StoreLock.release`, which runs it before the file lock goes,
+in this thread or, for a library process, on a background thread that then
+lets go of the lock. Until that ends no other change begins, in this process
+or any other.
+
 Earlier versions wrote the record to ``vpa-config.lock.json`` beside the
 lock and removed it on release; a record such a version left behind is still
 read (and removed), so a holder of an older version that was killed is
@@ -25,6 +32,7 @@ import json
 import os
 import threading
 import time
+import weakref
 from pathlib import Path
 
 from vpa_config.errors import StoreLockedError
@@ -44,10 +52,17 @@ class StoreLock:
         self.path = controldir / "vpa-config.lock"
         # Where earlier versions kept the holder record (see above).
         self.legacy_path = controldir / "vpa-config.lock.json"
-        self._thread_lock = threading.RLock()
+        # A plain lock, not an RLock: the thread that lets it go may be a
+        # background one (see release). Re-entry is counted by _owner/_depth.
+        self._mutex = threading.Lock()
+        self._owner: int | None = None
         self._depth = 0
         self._fd: int | None = None
+        # Work to end before the file lock goes (see release), oldest first.
+        self._after: list[Callable[[], None]] = []
+        self._tail: Any = None  # the job of a release in the background
         self.recovered_from: dict[str, Any] | None = None
+        _locks.add(self)
 
     def acquire(self, timeout: float | Callable[[], float]) -> None:
         """Take the lock, waiting up to ``timeout`` seconds.
@@ -64,19 +79,23 @@ class StoreLock:
                 wait.append(timeout() if callable(timeout) else timeout)
             return wait[0]
 
-        if not self._thread_lock.acquire(blocking=False) and not (
-            self._thread_lock.acquire(timeout=max(seconds(), 0.001))
+        me = threading.get_ident()
+        if self._owner == me:
+            self._depth += 1
+            # A change inside this hold begins once the last one's work is done.
+            self._run_after()
+            return
+        self.wait_for_tail()
+        if not self._mutex.acquire(blocking=False) and not (
+            self._mutex.acquire(timeout=max(seconds(), 0.001))
         ):
             raise StoreLockedError(self._busy_message(seconds()))
-        if self._depth:
-            self._depth += 1
-            return
         try:
             self._fd = self._take_flock(started, seconds)
         except BaseException:
-            self._thread_lock.release()
+            self._mutex.release()
             raise
-        self._depth = 1
+        self._owner, self._depth = me, 1
         self.recovered_from = self._take_over(self._fd)
 
     def _take_flock(self, started: float, seconds: Callable[[], float]) -> int:
@@ -115,18 +134,74 @@ class StoreLock:
                 unlink_then_free(self.legacy_path)
         return dead
 
-    def release(self) -> None:
-        """Give the lock back (the outermost release unlocks the file)."""
+    def release(
+        self, after: Callable[[], None] | None = None, background: bool = False
+    ) -> None:
+        """Give the lock back (the outermost release unlocks the file).
+
+        ``after`` (which must not raise) runs before the file lock goes: at
+        the outermost release, or at the next re-entry if that comes first.
+        With ``background`` the outermost release returns at once and a
+        background thread runs it, then lets go of the lock; meanwhile every
+        thread's :meth:`acquire` waits, this one's too.
+        """
+        if after is not None:
+            self._after.append(after)
         self._depth -= 1
-        if self._depth == 0 and self._fd is not None:
+        if self._depth:
+            return
+        self._owner = None
+        if self._after and background:
+            from vpa_config.fsutil import background as in_background
+
             try:
-                with _ignored_os_errors():
-                    os.ftruncate(self._fd, 0)  # empty: no holder, none died
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                self._tail = in_background(self._run_after_then_unlock)
+                return
+            except RuntimeError:  # the interpreter is shutting down: here, then
+                pass
+        self._run_after_then_unlock()
+
+    def wait_for_tail(self) -> None:
+        """Wait until the background release of this process's last hold has
+        ended (see :meth:`release`): it is bounded work, not a busy lock."""
+        tail = self._tail
+        if tail is not None and self._owner != threading.get_ident():
+            try:
+                tail.result()
+            except Exception:  # noqa: BLE001 (its work reports its own failures)
+                pass
+            self._tail = None
+
+    def _run_after(self) -> None:
+        while self._after:
+            self._after.pop(0)()
+
+    def _run_after_then_unlock(self) -> None:
+        try:
+            self._run_after()
+        finally:
+            if self._fd is not None:
+                try:
+                    with _ignored_os_errors():
+                        os.ftruncate(self._fd, 0)  # empty: no holder, none died
+                finally:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+                    os.close(self._fd)
+                    self._fd = None
+            self._mutex.release()
+
+    def _reset_in_child(self) -> None:
+        """After a fork: a hold of another thread's, or a background one, is not
+        the child's (its file lock stays the parent's: the copy is closed, not
+        unlocked)."""
+        if self._owner == threading.get_ident() or not self._mutex.locked():
+            return
+        if self._fd is not None:
+            with _ignored_os_errors():
                 os.close(self._fd)
-                self._fd = None
-        self._thread_lock.release()
+        self._mutex = threading.Lock()
+        self._owner, self._depth, self._fd, self._after = None, 0, None, []
+        self._tail = None
 
     def holder(self) -> dict[str, Any] | None:
         """Who holds the lock now, or None when it is free."""
@@ -194,6 +269,16 @@ class StoreLock:
 
 # A holder record is about 100 bytes; anything longer is not one of ours.
 _RECORD_MAX = 4096
+# Every lock of this process, for the fork handler below.
+_locks: weakref.WeakSet[StoreLock] = weakref.WeakSet()
+
+
+def _reset_locks_in_child() -> None:
+    for lock in list(_locks):
+        lock._reset_in_child()
+
+
+os.register_at_fork(after_in_child=_reset_locks_in_child)
 
 
 def _own_record() -> dict[str, Any]:

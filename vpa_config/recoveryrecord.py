@@ -1,7 +1,9 @@
 """The audit record of a change that crash recovery settled.
 
-A process killed after its branch moved never wrote the record of its
-change; one killed before that never recorded that it failed. The process
+A process killed once its journal was durable may not have written the
+record of its change, which recovery finishes; a change recovery has to put
+back instead (another program moved the branch meanwhile, or an earlier
+version's journal lost objects) never recorded that it failed. The process
 that recovers the journal (``transaction.recover``) appends the record in
 its place, from what the journal and the commit tell: the author, the kind,
 subject, reason and source of the commit's message and trailers, the
@@ -32,6 +34,10 @@ _LOOK_BACK = 64
 ROLLED_BACK_ERROR = (
     "the process making this change was killed before its branch moved; "
     "recovery put its files back"
+)
+BRANCH_MOVED_ERROR = (
+    "the process making this change was killed, and another program moved the "
+    "branch before recovery could finish the change; recovery put its files back"
 )
 OBJECTS_LOST_ERROR = (
     "the branch of this change had moved, but objects of its commit were lost "
@@ -70,8 +76,11 @@ def recovered_record(
     if completed and forced:
         record["forced"] = True
     if not completed:
-        lost = journal.get("objects_lost")
-        record["error"] = OBJECTS_LOST_ERROR if lost else ROLLED_BACK_ERROR
+        record["error"] = (
+            OBJECTS_LOST_ERROR if journal.get("objects_lost")
+            else BRANCH_MOVED_ERROR if journal.get("branch_moved")
+            else ROLLED_BACK_ERROR
+        )
         record["rolled_back_revision"] = commit
     return record
 

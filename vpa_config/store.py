@@ -333,6 +333,17 @@ class ConfigStore(Record):
             script = hook.read_text().replace("@PYTHON@", shlex.quote(sys.executable))
             self.repo.install_hook("pre-commit", script.encode())
 
+    def flush(self) -> None:
+        """Wait for the work the last change left to background threads.
+
+        A change returns once its journal is durable; in a library process
+        its other files are then synced on a background thread, which holds
+        the store lock until it ends (synctail.py). Call this before copying
+        the store's files, say; :meth:`close` waits for it too.
+        """
+        self.lock.wait_for_tail()
+        fsutil.settle()
+
     def close(self) -> None:
         """Stop the plugins and release the repository's files."""
         import sys
@@ -348,6 +359,7 @@ class ConfigStore(Record):
         index = sys.modules.get("vpa_config.keyindex")
         if index is not None:
             index.close_for(self.repo)  # its queued records are written
+        self.flush()
         self.repo.close()
         fsutil.settle()  # the replaced files the changes left to close
 
@@ -388,6 +400,7 @@ class ConfigStore(Record):
             self.maybe_pause("before-lock")
             audittrail.acquire_recorded(self, request)
             committed = False
+            tx: Transaction | None = None
             try:
                 recover(self, self._on_recovered)
                 with audittrail.ChangeRecorder(self, request) as audit:
@@ -396,10 +409,18 @@ class ConfigStore(Record):
                     yield tx
                     tx.result = finish(self, tx, request)
                     committed = tx.result.committed
-                if committed:  # the recorder's end synced the branch's folder
+                if committed and tx.tail is None:  # a first commit: all synced
                     journal_done(self)
             finally:
-                self.lock.release()
+                # The change's fsyncs end before the lock goes: in a library
+                # process on a background thread, its journal durable meanwhile
+                # (synctail.py).
+                tail = tx.tail if tx is not None else None
+                if tail is not None:
+                    tail.committed = committed
+                self.lock.release(
+                    after=tail and tail.run, background=self.source != "cli"
+                )
                 flush_fact_cache(committed)
         if tx.result.committed:
             if self.repo.spares is not None:  # for the next change, meanwhile
@@ -590,7 +611,8 @@ class ConfigStore(Record):
         if not journal_left(self.repo.controldir) and not self.lock.record_left():
             return
         # A live holder's journal and record are its change in progress
-        # (reads come from HEAD, which it has not moved yet): not ours to touch.
+        # (reads come from HEAD, which moves once the change is durable): not
+        # ours to touch.
         if self.lock.holder() is not None:
             return
         from vpa_config.transaction import recover

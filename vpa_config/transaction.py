@@ -134,9 +134,9 @@ class Transaction:
         self.trailers: list[tuple[str, str]] = []
         self.result: ChangeResult | None = None
         self.request: ChangeRequest | None = None
-        # Folders whose renames this change made but has not fsynced yet:
-        # the store syncs them before the change returns.
-        self.unsynced: set[Path] = set()
+        # What the committed change left to sync after it returns, its
+        # journal standing in meanwhile (synctail.SyncTail), or None.
+        self.tail: Any = None
         # The audit recorder of the change (audittrail.ChangeRecorder), which
         # records it as soon as the branch has moved.
         self.recorder: Any = None
@@ -626,27 +626,24 @@ def apply_files(
 ) -> None:
     """Journal, write the files, move the branch; roll back on any failure.
 
-    ``meanwhile`` runs while the first fsyncs do (it must not raise).
+    ``meanwhile`` runs while the journal's fsync does (it must not raise).
 
-    :func:`finish_files` then brings git's index up to date, and
-    :func:`journal_done` marks the journal done once the branch's rename is
-    durable.
+    :func:`finish_files` then brings git's index up to date; ``tx.tail``
+    (synctail.py) syncs the rest later and marks the journal done.
 
-    ``staged`` holds the commit's objects, written but not yet synced (None:
-    they are durable already). Every file of the change (the objects, the
-    branch's new id, the new content of each file) is first written beside
-    its place, the journal over its kept file (layout.py), and all are
-    fsynced together (with the journal's folder when its file is new); then
-    the objects, the files and the branch are renamed into place, and the
-    folders of all those renames are synced in one round with the audit
-    record (``tx.unsynced``; audittrail.ChangeRecorder). So the journal is
-    durable before a file is touched, and names every object the change
-    wrote: should a power cut keep the branch's rename but lose an object's
-    (a file system that does not keep renames in order), recovery finds the
-    object missing and moves the branch back (:func:`recover`). A journal
-    cut short by a kill or a power cut was written before any file was
-    touched, and recovery ignores it. With no branch to move yet (the first
-    commit) the folders are synced before the branch is made.
+    ``staged`` holds the commit's objects, written to temporary files but
+    not synced. Every file of the change (the objects, the branch's new id,
+    the new content of each file) is written beside its place, and the
+    journal over its kept file (layout.py). The journal alone is fsynced: it
+    names every file's state before and after, and carries the bytes of
+    every object the change wrote, so it is all recovery needs to finish
+    the change (:func:`recover`). Then the objects, the files and the branch
+    are renamed into place, unsynced; their fsyncs and their folders' wait
+    in ``tx.tail``, which the store lock outlives. A journal cut short by a
+    kill or a power cut was written before any file was touched, and
+    recovery ignores it. With no branch to move yet (the first commit) every
+    file is synced with the journal and the folders before the branch is
+    made, and there is no tail.
     """
     staged = staged if staged is not None else fsutil.StagedWrites()
     message = f"vpa-config: {tx.head} -> {commit}"
@@ -663,6 +660,7 @@ def apply_files(
             store, changed, commit, tx.head, tx.tree, tx.blob_of, tx.known_before
         )
         record["objects"] = [_object_name(path) for path in objects]
+        record["data"] = _object_data(staged, objects)
         journal_path = _journal_path(store)
         paths = {
             name: tx.paths.get(name) or fsutil.check_inside(store.root, name)
@@ -675,7 +673,10 @@ def apply_files(
         staged.write_over(
             journal_path, journal_bytes(json.dumps(record).encode()), 0o644
         )
-        staged.sync(meanwhile)
+        if move is None:
+            staged.sync(meanwhile)
+        else:
+            staged.sync_first([journal_path], meanwhile)
         store.maybe_crash("after-journal")
         folders = staged.place(objects, sync_dirs=False, new=True)
         # The first file alone, then the others: a kill between leaves some
@@ -691,12 +692,12 @@ def apply_files(
                     fsutil.remove_file(paths[name], store.root)
         store.maybe_crash("before-ref")
         if move is not None:
-            # These renames and the branch's are synced with the audit record,
-            # before the change returns (audittrail.ChangeRecorder); the
-            # journal covers the objects meanwhile (see above).
             move.finish(sync_folder=False)
-            tx.unsynced.update(folders)
-            tx.unsynced.add(move.folder)
+            from vpa_config.synctail import SyncTail
+
+            tx.tail = SyncTail(
+                store.repo.controldir, *staged.detach(), folders | {str(move.folder)}
+            )
         else:
             fsutil.sync_folders(folders)
             store.repo.advance(tx.head, commit, message, committer=COMMITTER)
@@ -708,6 +709,19 @@ def apply_files(
             _roll_back(store, journal)
         raise
     store.maybe_crash("after-ref")
+
+
+def _object_data(
+    staged: fsutil.StagedWrites, objects: list[Path | str]
+) -> dict[str, str]:
+    """Each new object's file content (zlib), base64, by id: for the journal."""
+    import binascii
+
+    return {
+        _object_name(path): binascii.b2a_base64(staged.contents[path], newline=False)
+        .decode()
+        for path in objects
+    }
 
 
 def finish_files(
@@ -844,10 +858,14 @@ def recover(store: ConfigStore, on_recovered: Callable[[str, dict[str, Any]], No
         path.unlink(missing_ok=True)
         return
     head = store.repo.head()
-    committed = head == journal["commit"]
-    if committed and _objects_lost(store, journal):
-        _move_branch_back(store, journal)
-        committed = False
+    if journal.get("data") is not None:
+        committed = _roll_forward(store, journal, head)
+        head = journal["commit"] if committed else head
+    else:  # an earlier version's journal: its objects were synced first
+        committed = head == journal["commit"]
+        if committed and _objects_lost(store, journal):
+            _move_branch_back(store, journal)
+            committed = False
     for name, record in journal["files"].items():
         store.maybe_crash("recover-between-files")
         _put(store, name, record["after"] if committed else record["before"])
@@ -859,6 +877,51 @@ def recover(store: ConfigStore, on_recovered: Callable[[str, dict[str, Any]], No
     # the record is found then (recoveryrecord.py), not made twice.
     on_recovered("completed" if committed else "rolled_back", journal)
     path.unlink(missing_ok=True)
+
+
+def _roll_forward(store: ConfigStore, journal: dict[str, Any], head: str | None) -> bool:
+    """Finish the journal's change from the journal; False if it cannot be.
+
+    The journal was durable before any file of its change was touched, and
+    its change may have returned since (its other files unsynced): every
+    object it carries that is missing, or not whole (a power cut before its
+    fsync), is written again, and the branch moved if its move was lost.
+    Only a branch that another program moved meanwhile, neither the
+    change's parent nor its commit, makes the change go back instead.
+    """
+    import binascii
+
+    commit, parent = journal["commit"], journal["parent"]
+    if head not in (commit, parent):
+        journal["branch_moved"] = True
+        return False
+    rewritten = []
+    for sha, encoded in journal["data"].items():
+        content = binascii.a2b_base64(encoded)
+        path = store.repo.controldir / "objects" / sha[:2] / sha[2:]
+        try:
+            whole = path.read_bytes() == content
+        except OSError:
+            whole = False
+        if not whole:
+            path.parent.mkdir(exist_ok=True)
+            fsutil.atomic_write(path, content, 0o444)
+            rewritten.append(sha)
+    if rewritten:
+        logs.emit(
+            "store.objects_rewritten", level="warning", revision=commit,
+            objects=rewritten,
+        )
+    if head == parent:
+        store.repo.advance(
+            parent, commit,
+            f"vpa-config: recovery: {parent} -> {commit} (finished from its journal)",
+            committer=COMMITTER,
+        )
+        logs.emit(
+            "store.change_finished", level="warning", revision=commit, parent=parent,
+        )
+    return True
 
 
 def _objects_lost(store: ConfigStore, journal: dict[str, Any]) -> bool:
