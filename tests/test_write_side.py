@@ -261,7 +261,7 @@ def test_a_change_is_made_durable_in_the_order_recovery_relies_on(
     returned = disk.index("returned", "")
     branch = str(git_dir / "refs" / "heads" / "main")
     moved, _lock = disk.replaced(branch)
-    written, temp = disk.replaced(str(root / "sub" / "c.yaml"))
+    written, _temp = disk.replaced(str(root / "sub" / "c.yaml"))
 
     journal = str(git_dir / "vpa-config.journal")
     # the journal alone is durable before the change returns (written over
@@ -278,7 +278,8 @@ def test_a_change_is_made_durable_in_the_order_recovery_relies_on(
     # it carries every object the change wrote, byte for byte, so recovery
     # can finish the change from it alone
     blob = store.repo.files(result.revision)["sub/c.yaml"][1]
-    assert {Path(dst).name for _i, _s, dst in objects} >= {blob[2:], result.revision[2:]}
+    made = {Path(dst).name for _i, _s, dst in objects}
+    assert made >= {blob[2:], result.revision[2:]}
     marks = [i for i, e in enumerate(disk.events) if e[:2] == ("pwrite", journal)]
     assert [disk.events[i][2] for i in marks] == ["J", "-"], marks
     assert journal_left(git_dir) is False  # done with
@@ -298,9 +299,10 @@ def test_a_change_is_made_durable_in_the_order_recovery_relies_on(
         str(root / "sub"), str(git_dir / "refs" / "heads"),
     }:
         synced.append(disk.index("fsync-end", folder, last=True))
-    synced.append(disk.index("fsync-end", str(git_dir / "vpa-config-audit.jsonl"), last=True))
+    trail = git_dir / "vpa-config-audit.jsonl"
+    synced.append(disk.index("fsync-end", str(trail), last=True))
     assert all(returned < i < done for i in synced), (returned, synced, done)
-    last = json.loads((git_dir / "vpa-config-audit.jsonl").read_bytes().splitlines()[-1])
+    last = json.loads(trail.read_bytes().splitlines()[-1])
     assert last["outcome"] == "committed"
     assert last["revision_after"] == result.revision
 

@@ -363,7 +363,10 @@ class StagedWrites:
     :meth:`place` renames some of them into place and fsyncs their folders
     (or leaves that to the caller, who syncs many folders at once). Each file
     is thus durable before its rename, as with :func:`atomic_write`, but a
-    change's files share their fsyncs.
+    change's files share their fsyncs. A change whose journal holds all it
+    wrote syncs only that first (:meth:`sync_first`), places the rest
+    unsynced, and hands their descriptors over (:meth:`detach`) to be synced
+    after it returns (synctail.py).
     :meth:`discard` removes the copies not placed (on any failure).
 
     Paths may be given as ``Path`` or ``str`` (the objects of a change come

@@ -802,17 +802,14 @@ class GitRepo:
         then refuses every later write of the same object, and it does not
         sync the folder, so a power cut could lose an object a ref points to.
         With ``staged`` the object is only written to its temporary file: the
-        caller syncs and places the batch before anything refers to it.
+        caller makes it durable (or its bytes, in a journal) and places the
+        batch before anything refers to it.
         """
-        # TODO(#9): a change makes 14 fsyncs in two rounds (the staged files
-        # with the journal; the folders of every rename with the trail), each
-        # a disk cache flush; 8 of them are its 4 objects and their folders.
-        # Written as one small pack (2 files in 1 folder, merged with the
-        # others now and then) they saved about 300 µs of fsync waits in a
+        # A change's objects go to ``staged`` unsynced: its journal carries
+        # their bytes, and their fsyncs and their folders' come after it
+        # returns (synctail.py). Written as one small pack instead (2 files
+        # in 1 folder, merged now and then) they saved fsync waits in a
         # trial, but building the pack and searching the packs cost as much.
-        # What is left: a journal that carries the objects and the audit
-        # record, alone synced before a change returns (README, Known
-        # limitations).
         return self.add_raw(obj.type_name, obj.as_raw_string(), staged)
 
     def add_raw(

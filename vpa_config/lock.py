@@ -9,7 +9,7 @@ mid-change (its record is still there) and report the recovery. Writing the
 record into the file already open costs no new file per change.
 
 A change that has committed may leave work for after it returns (the fsyncs
-its journal stands in for until then, ``transaction.SyncTail``): it hands
+its journal stands in for until then, ``synctail.SyncTail``): it hands
 that to :meth:`StoreLock.release`, which runs it before the file lock goes,
 in this thread or, for a library process, on a background thread that then
 lets go of the lock. Until that ends no other change begins, in this process
@@ -32,8 +32,12 @@ import json
 import os
 import threading
 import time
-import weakref
 from pathlib import Path
+
+try:  # weakref's WeakSet, already loaded by threading, without weakref's imports
+    from _weakrefset import WeakSet
+except ImportError:  # pragma: no cover (an interpreter without it)
+    from weakref import WeakSet
 
 from vpa_config.errors import StoreLockedError
 from vpa_config.fsutil import storage_error, unlink_then_free
@@ -270,7 +274,7 @@ class StoreLock:
 # A holder record is about 100 bytes; anything longer is not one of ours.
 _RECORD_MAX = 4096
 # Every lock of this process, for the fork handler below.
-_locks: weakref.WeakSet[StoreLock] = weakref.WeakSet()
+_locks: WeakSet[StoreLock] = WeakSet()
 
 
 def _reset_locks_in_child() -> None:

@@ -49,7 +49,7 @@ class SyncTail:
         self.committed = False
 
     def add(self, fd: int, path: Path | str) -> None:
-        """Sync and close ``fd`` too (a file or folder written after the branch moved)."""
+        """Sync and close ``fd`` as well (the change's audit record)."""
         self.files.append((fd, path))
 
     def run(self) -> None:
@@ -63,9 +63,11 @@ class SyncTail:
         try:
             for folder in sorted(map(str, self.folders)):
                 try:
-                    files.append((os.open(folder, os.O_RDONLY | os.O_DIRECTORY), folder))
+                    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
                 except OSError as exc:
                     failed = failed or (exc, folder)
+                else:
+                    files.append((fd, folder))
             try:
                 fsutil.fsync_all([fd for fd, _path in files])
             except OSError as exc:
@@ -93,5 +95,5 @@ class SyncTail:
         if self.committed:
             try:
                 fsutil.write_first_byte(self.controldir / JOURNAL, JOURNAL_DONE)
-            except Exception:  # noqa: BLE001 (a journal left live is finished again)
+            except Exception:  # noqa: BLE001 (a live journal is finished again)
                 pass

@@ -7,17 +7,22 @@
     build the candidate files in memory            (Transaction.write/remove)
     validate every affected candidate              -> refuse: nothing written
     write blobs, trees and the commit object       (not yet on the branch)
-    write the journal: what each file was and will be, the new objects
-    write the files atomically (temp, fsync, rename)
-    move the branch with a compare-and-swap        -> on failure: files rolled back
-    sync the renames with the audit record, update git's index
-    mark the journal done, release the lock
+    write the journal: what each file was and will be, the new objects' bytes
+    fsync the journal (the only fsync before the change returns)
+    rename the objects and the files into place    -> on failure: files rolled back
+    move the branch with a compare-and-swap
+    write the audit record, update git's index; return
+    fsync everything else, mark the journal done, release the lock
+                                                   (synctail.py; in the background
+                                                   for a library process)
 
-A process killed anywhere in between leaves the journal behind; the next
-change (or read) finds it and finishes the change if the branch moved, or
-puts every file back if it did not (or if a power cut lost an object the
-moved branch needs). So each file is always either as before or as
-committed, never half written.
+A process killed once its journal is durable, or a power cut then, leaves
+the journal behind (one killed before has touched no file); the next change
+(or read) finds it and finishes the change from it: the objects it carries
+are written again where missing or not whole, the branch moved, every file
+put as committed. Only a branch another program moved meanwhile makes it put
+every file back instead. So each file is always either as before or as
+committed, never half written, and a change that returned is never lost.
 """
 
 from __future__ import annotations
@@ -879,7 +884,9 @@ def recover(store: ConfigStore, on_recovered: Callable[[str, dict[str, Any]], No
     path.unlink(missing_ok=True)
 
 
-def _roll_forward(store: ConfigStore, journal: dict[str, Any], head: str | None) -> bool:
+def _roll_forward(
+    store: ConfigStore, journal: dict[str, Any], head: str | None
+) -> bool:
     """Finish the journal's change from the journal; False if it cannot be.
 
     The journal was durable before any file of its change was touched, and
