@@ -178,6 +178,30 @@ def test_objects_a_power_cut_lost_are_written_again_from_the_journal(
     _verify_passes(run_cli, cli_store)
 
 
+def test_a_power_cut_that_lost_the_record_and_the_file_is_recovered(
+    run_cli: RunCli, cli_store: Path
+):
+    """Killed after its record and git's index, before its fsyncs: then the
+    power cut takes the record's line and the file's content with it."""
+    _crashed_set(run_cli, cli_store, "after-index", "1.6")
+    moved = git(cli_store, "rev-parse", "HEAD").strip()
+    trail = cli_store / ".git" / audittrail.AUDIT_FILE
+    lines = trail.read_bytes().splitlines(keepends=True)
+    assert json.loads(lines[-1])["revision_after"] == moved
+    trail.write_bytes(b"".join(lines[:-1]))
+    (cli_store / "assistant.yaml").write_bytes(b"")
+
+    status = run_cli("status", store=cli_store)
+
+    assert status.returncode == 0, status.stderr
+    assert "temperature: 1.6" in (cli_store / "assistant.yaml").read_text()
+    record = _trail(cli_store)[-1]
+    assert (record["recovered"], record["reason"]) == ("completed", "to 1.6")
+    assert record["revision_after"] == moved
+    _assert_one_record_per_commit(cli_store)
+    _verify_passes(run_cli, cli_store)
+
+
 @pytest.mark.parametrize("lost", ["HEAD", "HEAD:assistant.yaml"])
 def test_an_earlier_journal_whose_objects_were_lost_moves_the_branch_back(
     run_cli: RunCli, cli_store: Path, lost: str
