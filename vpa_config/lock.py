@@ -65,6 +65,9 @@ class StoreLock:
         # Work to end before the file lock goes (see release), oldest first.
         self._after: list[Callable[[], None]] = []
         self._tail: Any = None  # the job of a release in the background
+        # Whether work left by a change (release's ``after``) runs on a
+        # background thread; the store sets it (a command's runs inline).
+        self.background = False
         self.recovered_from: dict[str, Any] | None = None
         _locks.add(self)
 
@@ -138,14 +141,12 @@ class StoreLock:
                 unlink_then_free(self.legacy_path)
         return dead
 
-    def release(
-        self, after: Callable[[], None] | None = None, background: bool = False
-    ) -> None:
+    def release(self, after: Callable[[], None] | None = None) -> None:
         """Give the lock back (the outermost release unlocks the file).
 
         ``after`` (which must not raise) runs before the file lock goes: at
         the outermost release, or at the next re-entry if that comes first.
-        With ``background`` the outermost release returns at once and a
+        With :attr:`background` the outermost release returns at once and a
         background thread runs it, then lets go of the lock; meanwhile every
         thread's :meth:`acquire` waits, this one's too.
         """
@@ -155,7 +156,7 @@ class StoreLock:
         if self._depth:
             return
         self._owner = None
-        if self._after and background:
+        if self._after and self.background:
             from vpa_config.fsutil import background as in_background
 
             try:

@@ -221,6 +221,9 @@ class ConfigStore(Record):
         self.root = root
         self.repo = repo
         self.lock = lock
+        # A command makes one change and exits: its fsyncs after the change
+        # are made before the lock goes, not on a thread (synctail.py).
+        lock.background = source != "cli"
         self.source = source
         self.validators: list[PluginValidator] = (
             [] if validators is None else validators
@@ -418,9 +421,7 @@ class ConfigStore(Record):
                 tail = tx.tail if tx is not None else None
                 if tail is not None:
                     tail.committed = committed
-                self.lock.release(
-                    after=tail and tail.run, background=self.source != "cli"
-                )
+                self.lock.release(after=tail and tail.run)
                 flush_fact_cache(committed)
         if tx.result.committed:
             if self.repo.spares is not None:  # for the next change, meanwhile
