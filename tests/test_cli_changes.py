@@ -945,8 +945,8 @@ def test_a_set_of_a_mistyped_file_name_says_the_store_has_no_such_file(
     assert done.stderr == (
         "vpa-config: asistant.yaml: (document): no schema applies; add a rule to "
         ".vpa-config/settings.yaml, a $schema key, or set allow_unschematized: true "
-        "(asistant.yaml is new: the store has no file of that name). "
-        "Nothing was written.\n"
+        "(asistant.yaml is new: the store has no file of that name; did you mean "
+        "assistant.yaml?). Nothing was written.\n"
     )
     assert "is new" not in edited.stderr  # a file the store has: its own problems
     assert snapshot(cli_store) == before

@@ -461,6 +461,9 @@ class GitRepo:
 
     def resolve(self, spec: str) -> str:
         """A full commit id from a hash, short hash, ``REV~N``, branch or tag."""
+        from vpa_config.values import text_argument
+
+        spec = text_argument("revision", spec)
         match = re.fullmatch(r"(.+?)((?:[~^]\d*)*)", spec.strip())
         if not match or not spec.strip():
             raise RevisionNotFoundError(f"revision {spec!r} is not a revision name")

@@ -52,7 +52,9 @@ def parse_actor(text: str, origin: str = "explicit") -> Actor:
     """``Name <email>`` or a bare name; angle brackets and control characters
     (newlines, escape sequences) refused: the actor lands in commits, the audit
     trail and terminals."""
-    text = text.strip()
+    from vpa_config.values import text_argument
+
+    text = text_argument("actor", text).strip()
     match = re.fullmatch(r"(.*?)\s*<([^<>\n]*)>", text)
     name, email = (match.group(1), match.group(2)) if match else (text, "")
     if not name or re.search(r"[<>]", name) or re.search(r"[\x00-\x1f\x7f]", text):

@@ -394,9 +394,12 @@ class ConfigStore(Record):
             recover,
         )
 
+        from vpa_config.values import text_argument
+
         who = self._actor(actor)
         request = ChangeRequest(
-            subject=subject, kind=kind, actor=who, reason=reason,
+            subject=subject, kind=kind, actor=who,
+            reason=text_argument("reason", reason),
             source=self.source, dry_run=dry_run, force=force, tool=tool,
         )
         with logs.correlation_scope(), logs.bound(actor=str(who)):

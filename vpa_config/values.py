@@ -54,7 +54,9 @@ def key_parts(key: object) -> tuple[str, ...]:
     from vpa_config.errors import KeyPathSyntaxError
 
     if isinstance(key, str):
-        return parse_key_path(key)
+        return key_parts(parse_key_path(key)) if not key.isascii() else (
+            parse_key_path(key)
+        )
     if not isinstance(key, list | tuple):
         raise KeyPathSyntaxError(
             f"a key path of type {type(key).__name__}; expected a dotted path "
@@ -75,6 +77,15 @@ def key_parts(key: object) -> tuple[str, ...]:
                 f"key path {list(key)!r}: part {part!r} is not a key (a non-empty "
                 "string) or a list position (an int of 0 or more)"
             )
+    for part in parts:
+        if not part.isascii():
+            try:
+                part.encode("utf-8")
+            except UnicodeEncodeError:
+                raise KeyPathSyntaxError(
+                    f"key {part!r} is not valid UTF-8 text (it holds a byte that "
+                    "was not UTF-8); expected text"
+                ) from None
     return tuple(parts)
 
 
@@ -92,6 +103,8 @@ def _plain(
     file: str, path: tuple[Part, ...], value: Any, depth: int, seen: set[int]
 ) -> Any:
     kind = type(value)
+    if kind is str and not value.isascii():
+        _refuse_unencodable(file, path, value)
     if value is None or kind is bool or kind is str or kind is int:
         return value
     if kind is float:
@@ -110,7 +123,10 @@ def _scalar(file: str, path: tuple[Part, ...], value: Any) -> Any:
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, str):
-        return str.__str__(value)
+        value = str.__str__(value)
+        if not value.isascii():
+            _refuse_unencodable(file, path, value)
+        return value
     if isinstance(value, int):
         return int.__index__(value)
     if isinstance(value, float):
@@ -122,6 +138,21 @@ def _scalar(file: str, path: tuple[Part, ...], value: Any) -> Any:
         f"a value of type {name} cannot be stored; {EXPECTED}"
         + (f" ({hint})" if hint else ""),
     )
+
+
+def _refuse_unencodable(
+    file: str, path: tuple[Part, ...], value: str, what: str = "the value"
+) -> None:
+    """Refuse text no file can hold: a lone surrogate (undecodable bytes)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        _refuse(
+            file, path,
+            f"{what} is not valid Unicode text (a lone surrogate, "
+            f"{value[exc.start]!r}, at character {exc.start}: bytes that were "
+            "not UTF-8); expected text",
+        )
 
 
 def _container(
@@ -143,6 +174,8 @@ def _container(
                         "not a string; expected a mapping with string keys",
                     )
                 key = str.__str__(key)
+                if not key.isascii():
+                    _refuse_unencodable(file, path, key, f"mapping key {key!r}")
                 out[key] = _plain(file, (*path, key), item, depth + 1, seen)
             return out
         return [
@@ -165,3 +198,24 @@ def _refuse(file: str, path: tuple[Part, ...], message: str) -> None:
     from vpa_config.errors import InvalidConfigError, Problem
 
     raise InvalidConfigError([Problem(file, path, message, "value")])
+
+
+def text_argument(what: str, value: object) -> str:
+    """``value`` if it is text a commit can hold, else UsageError naming ``what``.
+
+    An actor, a reason, a revision name: a number or None given for one, or a
+    string with a lone surrogate (bytes that were not UTF-8, as the command
+    line passes them), is refused here rather than deep in a commit.
+    """
+    from vpa_config.errors import UsageError
+
+    if not isinstance(value, str):
+        raise UsageError(f"{what} must be text; got {type(value).__name__} {value!r}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UsageError(
+            f"{what} {value!r} is not valid UTF-8 text (character {exc.start} "
+            "stands for a byte that was not UTF-8)"
+        ) from None
+    return value

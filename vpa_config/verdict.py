@@ -232,7 +232,12 @@ class CandidateCheck:
         (a mistyped name is told so, not only that no schema applies)."""
         if self._committed or self._read_old(name) is not None:
             return ""
-        return f" ({name} is new: the store has no file of that name)"
+        import difflib
+
+        others = [other for other in self.names if other != name]
+        close = difflib.get_close_matches(name, others, n=1, cutoff=0.75)
+        meant = f"; did you mean {close[0]}?" if close else ""
+        return f" ({name} is new: the store has no file of that name{meant})"
 
     def _validate_with(self, name: str, data: Any, source: SchemaSource) -> list[Problem]:
         text = documents.decode(name, self._read(name) or b"")

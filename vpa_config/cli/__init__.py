@@ -125,6 +125,7 @@ def _run(argv: list[str] | None, failure: list[BaseException]) -> int:
     plan = fast.plan(args)
     try:
         try:
+            _refuse_undecodable(args)
             result = fast.run(plan, _RUN) if plan is not None else _run_click(argv, args)
         except Exception as exc:  # noqa: BLE001 (a damaged repository is no bug)
             raise damage_of(exc) or exc from None
@@ -144,6 +145,37 @@ def _run(argv: list[str] | None, failure: list[BaseException]) -> int:
         failure.append(exc)
         return _report_bug(exc)
     return result if isinstance(result, int) else 0
+
+
+def _refuse_undecodable(args: list[str]) -> None:
+    """A usage error for an argument whose bytes are not UTF-8.
+
+    Python passes such bytes on as lone surrogates, which no commit, file
+    or terminal can hold: refused here, by position, before any command sees
+    them (a file name, a value, a reason, a revision alike).
+    """
+    for number, arg in enumerate(args, start=1):
+        if arg.isascii():
+            continue
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            from vpa_config.errors import UsageError
+
+            shown = arg.encode("utf-8", "surrogateescape") if _escaped(arg) else arg
+            raise UsageError(
+                f"argument {number} ({shown!r}) is not valid UTF-8; "
+                "expected UTF-8 text"
+            ) from None
+
+
+def _escaped(arg: str) -> bool:
+    """Whether every lone surrogate in ``arg`` stands for one undecodable byte."""
+    try:
+        arg.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _run_click(argv: list[str] | None, args: list[str]) -> Any:
