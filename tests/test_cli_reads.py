@@ -304,3 +304,31 @@ def test_status_reports_a_symbolic_link_and_commit_refuses_it(
     assert edits["assistant.yaml"]["state"] == "modified"
     assert commit.returncode == 1
     assert "link.yaml: is a symbolic link" in commit.stderr
+
+
+def test_diff_refuses_unified_with_json(run_cli: RunCli, cli_store: Path) -> None:
+    done = run_cli("diff", "HEAD", "--unified", "--json", store=cli_store)
+
+    assert done.returncode == 2
+    assert "--unified and --json cannot be combined" in done.stderr
+    assert json.loads(done.stdout)["error"] == "UsageError"
+
+
+def test_log_by_an_author_no_revision_has_says_so(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    done = run_cli("log", "--author", "nobody-at-all", store=cli_store)
+
+    assert (done.returncode, done.stdout) == (0, "")
+    assert "no revision by an author matching 'nobody-at-all'" in done.stderr
+
+
+def test_status_tells_to_move_a_file_that_is_no_config_file_away(
+    run_cli: RunCli, cli_store: Path
+) -> None:
+    (cli_store / "notes.txt").write_text("x: 1\n")
+
+    done = run_cli("status", store=cli_store)
+
+    assert "notes.txt: not a config file" in done.stdout + done.stderr
+    assert "commit notes.txt" not in done.stdout + done.stderr

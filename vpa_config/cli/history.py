@@ -60,6 +60,11 @@ def diff_cmd(app: AppContext, args: tuple[str, ...], unified: bool, as_json: boo
     """
     from vpa_config.errors import NotFoundError
 
+    if unified and as_json:
+        raise click.UsageError(
+            "--unified and --json cannot be combined: --unified prints git's line "
+            "diff, --json the key-level diff"
+        )
     store = app.store()
     revs, file = _split_diff_args(args, store)
     old = revs[0] if revs else None

@@ -162,6 +162,13 @@ def show_log(
             "kind is the first word in brackets in vpa-config log",
             err=True,
         )
+    elif author and not entries:
+        render.echo(
+            f"vpa-config: no revision by an author matching {author!r}; --author "
+            "matches part of the name or email shown after the date in "
+            "vpa-config log",
+            err=True,
+        )
     shown = messages(app)
     if as_json:
         for entry in entries:

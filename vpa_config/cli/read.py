@@ -149,8 +149,12 @@ def _hints(edits: list[Any]) -> list[str]:
             f'run "vpa-config commit {" ".join(valid)} -m REASON" to commit the '
             "valid ones (a plain commit -m commits all or none)"
         )
+    from vpa_config.documents import SUFFIXES
+
     at_head = [e.path for e in edits if not e.valid and e.state != "added"]
-    new = [e.path for e in edits if not e.valid and e.state == "added"]
+    added = [e.path for e in edits if not e.valid and e.state == "added"]
+    new = [name for name in added if name.lower().endswith(SUFFIXES)]
+    other = [name for name in added if name not in new]
     if at_head:
         lines.append(
             "fix the invalid ones, or put back HEAD's with "
@@ -161,6 +165,12 @@ def _hints(edits: list[Any]) -> list[str]:
             f"{' '.join(new)}: not in the store: delete {_them(new)} from the "
             f'folder, or fix {_them(new)} and run "vpa-config commit '
             f'{" ".join(new)} -m REASON" to add {_them(new)}'
+        )
+    if other:
+        lines.append(
+            f"{' '.join(other)}: not a config file (a store holds only "
+            f"{', '.join(SUFFIXES)} files): move {_them(other)} out of the store's "
+            "folder"
         )
     return lines
 
