@@ -130,7 +130,8 @@ def test_a_journal_whose_branch_another_program_moved_is_rolled_back(
     # them to, puts the file back as HEAD has it, and commits.
     (cli_store / ".git" / "refs" / "heads" / "main.lock").unlink()
     git(cli_store, "checkout", "-q", "--", ".")
-    git(cli_store, "commit", "-q", "--no-verify", "--allow-empty", "-m", "other")
+    git(cli_store, "-c", "user.name=G", "-c", "user.email=g@example.org",
+        "commit", "-q", "--no-verify", "--allow-empty", "-m", "other")
     other = git(cli_store, "rev-parse", "HEAD").strip()
 
     status = run_cli("status", store=cli_store)
