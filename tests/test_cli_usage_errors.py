@@ -175,6 +175,65 @@ def test_a_reader_that_went_away_is_exit_141_without_a_message(
     assert done.stderr == ""
 
 
+def _to_full_disk(store: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """``vpa-config ARGS > /dev/full``: every write to stdout fails (ENOSPC)."""
+    with open("/dev/full", "w") as full:
+        return subprocess.run(
+            [sys.executable, "-m", "vpa_config", "--store", str(store), *args],
+            stdout=full, stderr=subprocess.PIPE, text=True,
+            env=cli_env(tmp_path), timeout=60, check=False,
+        )
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize(
+    "args",
+    [("log", "-n", "1"), ("show", "HEAD", "--json"), ("health",), ("--help",)],
+    ids=["log without click", "show --json", "health", "help"],
+)
+def test_stdout_that_refuses_output_is_a_storage_error_in_one_line(
+    cli_store: Path, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    done = _to_full_disk(cli_store, tmp_path, *args)
+
+    assert done.returncode == 6, done.stderr
+    assert done.stderr == (
+        "vpa-config: could not write to standard output: No space left on device\n"
+    )
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_change_whose_report_stdout_refused_says_it_was_committed(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    done = _to_full_disk(cli_store, tmp_path, "set", "assistant.yaml",
+                         "llm.max_tokens", "77", "--json")
+
+    head = run_cli("log", "-n", "1", "--json", store=cli_store)
+    revision = json.loads(head.stdout)["revision"]
+    assert done.returncode == 6, done.stderr
+    assert done.stderr == (
+        "vpa-config: could not write to standard output: No space left on device; "
+        f"the change itself was committed as {revision[:12]} "
+        "('vpa-config log -n 1' shows it)\n"
+    )
+    got = run_cli("get", "assistant.yaml", "llm.max_tokens", store=cli_store)
+    assert got.stdout == "77\n"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_refusal_keeps_its_exit_code_when_its_json_cannot_be_written(
+    cli_store: Path, tmp_path: Path
+) -> None:
+    done = _to_full_disk(cli_store, tmp_path, "get", "nosuch.yaml", "--json")
+
+    assert done.returncode == 5, done.stderr
+    assert done.stderr.splitlines() == [
+        "vpa-config: nosuch.yaml: no such file in the store",
+        "vpa-config: could not write to standard output: No space left on device",
+    ]
+
+
 def test_a_usage_error_of_health_is_unknown_not_unhealthy(
     run_cli: RunCli, cli_store: Path
 ) -> None:

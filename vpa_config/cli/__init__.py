@@ -133,7 +133,13 @@ def _run(argv: list[str] | None, failure: list[BaseException]) -> int:
         failure.append(exc)
         echo(f"vpa-config: {exc}", err=True)
         if _wants_json(args):
-            echo_json_error(exc)
+            try:
+                echo_json_error(exc)
+            except OSError as unwritten:  # the refusal's code stands
+                unwritten_code = _unwritten_output(unwritten, [])
+                if unwritten_code != EXIT_BROKEN_PIPE:
+                    return exc.exit_code
+                return unwritten_code
         return exc.exit_code
     except KeyboardInterrupt:
         echo("Interrupted.", err=True)
@@ -141,6 +147,11 @@ def _run(argv: list[str] | None, failure: list[BaseException]) -> int:
     except BrokenPipeError:
         _quiet_broken_pipe()
         return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        if not _stdout_failed(exc):
+            failure.append(exc)
+            return _report_bug(exc)
+        return _unwritten_output(exc, failure)
     except Exception as exc:  # noqa: BLE001 (the top-level net for bugs)
         failure.append(exc)
         return _report_bug(exc)
@@ -382,6 +393,61 @@ def _reader_gone() -> bool:
         return any(events & select.POLLERR for _fd, events in poller.poll(0))
     except (OSError, ValueError):
         return False
+
+
+def _unwritten_output(exc: OSError, failure: list[BaseException]) -> int:
+    """Exit code and message for output stdout refused (its reader gone: 141)."""
+    _quiet_broken_pipe()  # so the exit's own flush cannot fail again
+    if isinstance(exc, BrokenPipeError):
+        return EXIT_BROKEN_PIPE
+    refused = _output_error(exc)
+    failure[:] = [refused]
+    echo(f"vpa-config: {refused}", err=True)
+    return refused.exit_code
+
+
+def _stdout_failed(exc: OSError) -> bool:
+    """Whether ``exc`` was raised writing a command's output to stdout.
+
+    Output goes through one of two ``echo`` functions (click's, or
+    ``render.echo`` where click is not loaded); the failure is stdout's when
+    the innermost frame is one of them, writing to stdout (``err`` false).
+    """
+    frame = None
+    trace = exc.__traceback__
+    while trace is not None:
+        frame, trace = trace.tb_frame, trace.tb_next
+    if frame is None or frame.f_code.co_name != "echo":
+        return False
+    module = frame.f_globals.get("__name__")
+    return module in ("click.utils", "vpa_config.cli.render") and not frame.f_locals.get(
+        "err"
+    )
+
+
+def _output_error(exc: OSError) -> Any:
+    """A storage error for output stdout refused, naming any change committed.
+
+    The command's work is done when its report is written, so a change it
+    made stands: the message says so, that a retry does not make it twice.
+    """
+    from vpa_config.errors import StorageError
+
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    message = f"could not write to standard output: {reason}"
+    before, after = _revisions()
+    if after is not None and after != before:
+        message += (
+            f"; the change itself was committed as {after[:12]} "
+            "('vpa-config log -n 1' shows it)"
+        )
+    return StorageError(message)
+
+
+def _revisions() -> tuple[str | None, str | None]:
+    from vpa_config import logs
+
+    return logs.command_revisions()
 
 
 def _quiet_broken_pipe() -> None:
