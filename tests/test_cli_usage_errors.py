@@ -175,7 +175,9 @@ def test_a_reader_that_went_away_is_exit_141_without_a_message(
     assert done.stderr == ""
 
 
-def _to_full_disk(store: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+def _to_full_disk(
+    store: Path, tmp_path: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
     """``vpa-config ARGS > /dev/full``: every write to stdout fails (ENOSPC)."""
     with open("/dev/full", "w") as full:
         return subprocess.run(

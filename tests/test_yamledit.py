@@ -196,3 +196,43 @@ def test_a_value_an_alias_also_reaches_is_not_edited_in_place() -> None:
 def test_a_value_that_reads_differently_alone_is_not_edited_in_place() -> None:
     assert yamledit.replace_scalar("s.yaml", TEXT, ("service", "level"), 1e400) is None
     assert yamledit.replace_scalar("s.yaml", TEXT, ("list", 1), 10**5000) is None
+
+
+def test_new_keys_and_items_a_yaml11_reader_takes_for_booleans_are_quoted():
+    import yaml  # PyYAML reads YAML 1.1, as many applications do
+
+    text = "a: 1\n"
+    text = documents.set_value("k.yaml", text, ("yes",), "yes")
+    text = documents.set_value("k.yaml", text, ("new", "no"), 1)
+    text = documents.set_value(
+        "k.yaml", text, ("m",), {"on": "off", "l": ["n", "x"], "Y": {"Off": 2}}
+    )
+
+    assert yaml.safe_load(text) == {
+        "a": 1, "yes": "yes", "new": {"no": 1},
+        "m": {"on": "off", "l": ["n", "x"], "Y": {"Off": 2}},
+    }
+    assert "'yes': 'yes'\n" in text
+    assert "  'no': 1\n" in text
+
+
+@pytest.mark.parametrize("name", ["k.yaml", "k.json", "k.toml"])
+def test_a_byte_order_mark_stays_through_set_and_unset(tmp_path, name):
+    from conftest import ACTOR
+
+    from vpa_config.store import ConfigStore
+
+    store, _ = ConfigStore.init(tmp_path / "s", actor=ACTOR)
+    store.set(".vpa-config/settings.yaml", "allow_unschematized", True, actor=ACTOR)
+    body = {"k.yaml": b"a: 1\r\nb: 2\r\n", "k.json": b'{"a": 1, "b": 2}\n',
+            "k.toml": b"a = 1\nb = 2\n"}[name]
+    store.import_file(name, b"\xef\xbb\xbf" + body, actor=ACTOR)
+
+    store.set(name, "a", 5, actor=ACTOR)
+    store.unset(name, "b", actor=ACTOR)
+
+    written = (tmp_path / "s" / name).read_bytes()
+    assert written.startswith(b"\xef\xbb\xbf") and written.count(b"\xef\xbb\xbf") == 1
+    assert documents.parse(name, written) == {"a": 5}
+    assert (b"\r\n" in written) == (b"\r\n" in body)
+    store.close()

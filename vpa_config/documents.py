@@ -78,6 +78,16 @@ def decode(name: str, raw: bytes) -> str:
     return text.removeprefix("\ufeff")
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
+def keep_bom(old: bytes | None, new: bytes) -> bytes:
+    """``new``, led by a byte-order mark when ``old`` was (``decode`` drops it)."""
+    if old is not None and old.startswith(_BOM) and not new.startswith(_BOM):
+        return _BOM + new
+    return new
+
+
 def parse(name: str, raw: bytes | str) -> Any:
     """Parse a document to plain Python data (dict, list, str, int, ...)."""
     text = raw if isinstance(raw, str) else decode(name, raw)
@@ -602,11 +612,31 @@ def _edit(name: str, text: str, path: Sequence[Part], value: Any, remove: bool) 
     editor = _editor(name, kind, text)
     try:
         _apply(name, editor.root(), path, value, remove, editor.new_mapping)
-        result = editor.dump()
+        in_place = _json_in_place(name, text, path, value, editor) if (
+            kind == "json" and not remove
+        ) else None
+        result = editor.dump() if in_place is None else in_place
     except (TypeError, ValueError) as exc:
         # tomlkit refuses what TOML cannot hold (null, for one) on assignment.
         raise ParseError(name, f"cannot be written as {kind.upper()}: {exc}") from None
     return result.replace("\n", newline) if newline != "\n" else result
+
+
+def _json_in_place(
+    name: str, text: str, path: Sequence[Part], value: Any, editor: Any
+) -> str | None:
+    """The JSON text with only the value at ``path`` rewritten, when that
+    reads as the edited document (jsonedit.py); None to write it whole."""
+    from vpa_config.jsonedit import replace_value, same_document
+
+    edited = replace_value(text, path, value, editor.indent)
+    if edited is None:
+        return None
+    try:
+        same = same_document(_parse_json(name, edited), editor.root())
+    except ParseError:
+        return None
+    return edited if same else None
 
 
 def _editor(name: str, kind: str, text: str) -> Any:
@@ -650,7 +680,7 @@ def _apply(
             if part not in node:
                 if remove:
                     raise NotFoundError(f"{name}: {where}: no such key")
-                node[part] = new_mapping()
+                node[_yaml11_safe(part)] = new_mapping()
             node = node[part]
         else:
             raise KeyPathError(
@@ -702,7 +732,7 @@ def _assign(container: Any, key: Part, value: Any) -> None:
             if name in old:
                 _assign(old, name, item)
             else:
-                _add_key(old, name, _yaml11_safe(item))
+                _add_key(old, _yaml11_safe(name), _yaml11_safe(item))
     elif (
         present and isinstance(old, list) and isinstance(value, (list, tuple))
         and len(old) == len(value)
@@ -710,7 +740,7 @@ def _assign(container: Any, key: Part, value: Any) -> None:
         for index, item in enumerate(value):
             _assign(old, index, item)
     elif not present and isinstance(container, dict):
-        _add_key(container, key, _yaml11_safe(value))
+        _add_key(container, _yaml11_safe(key), _yaml11_safe(value))
     elif not (present and _same_scalar(old, value)):
         container[key] = _yaml11_safe(value)
 
@@ -746,12 +776,21 @@ def _yaml11_safe(value: Any) -> Any:
     """A string a YAML 1.1 reader would take for a boolean, marked to be quoted.
 
     YAML 1.2 reads ``no`` as text, so it would be written bare; the quotes keep
-    older readers of the same file from seeing ``false``.
+    older readers of the same file from seeing ``false``. The keys and items
+    of a new mapping or list are marked too (``{on: yes}`` would otherwise
+    read as ``{True: True}`` there); a value the document already holds
+    (another type than a plain dict or list) is left as it is.
     """
-    if isinstance(value, str) and value in _YAML11_BOOLS:
+    if isinstance(value, str):
+        if value not in _YAML11_BOOLS:
+            return value
         from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
         return SingleQuotedScalarString(value)
+    if type(value) is dict:
+        return {_yaml11_safe(key): _yaml11_safe(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_yaml11_safe(item) for item in value]
     return value
 
 

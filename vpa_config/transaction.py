@@ -223,7 +223,7 @@ class Transaction:
         value = plain_value(name, path, value)
         edited = documents.set_value(name, text, path, value)
         try:
-            content = edited.encode()
+            content = documents.keep_bom(current, edited.encode())
         except UnicodeEncodeError:
             raise KeyPathError(
                 f"{name}: {format_dotted(path)}: the value holds text that is not "
@@ -249,7 +249,8 @@ class Transaction:
             raise NotFoundError(f"{name}: no such file in the store")
         text = documents.decode(name, current)
         path = resolve(documents.parse_shared(name, text), parts, name)
-        self.write(name, documents.unset_value(name, text, path).encode())
+        edited = documents.unset_value(name, text, path).encode()
+        self.write(name, documents.keep_bom(current, edited))
 
     def trailer(self, key: str, value: str) -> None:
         """Add a ``Vpa-KEY: value`` trailer to the commit."""

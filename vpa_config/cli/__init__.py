@@ -420,9 +420,8 @@ def _stdout_failed(exc: OSError) -> bool:
     if frame is None or frame.f_code.co_name != "echo":
         return False
     module = frame.f_globals.get("__name__")
-    return module in ("click.utils", "vpa_config.cli.render") and not frame.f_locals.get(
-        "err"
-    )
+    writers = ("click.utils", "vpa_config.cli.render")
+    return module in writers and not frame.f_locals.get("err")
 
 
 def _output_error(exc: OSError) -> Any:
