@@ -228,9 +228,14 @@ def test_an_intended_rewrite_is_accepted_once_with_who_and_why(
     assert "go with --accept or --accept-rewrite" in alone.stderr
     no_reason = run_cli("verify", "--accept-rewrite", store=cli_store)
     assert no_reason.returncode == 2 and "needs a reason" in no_reason.stderr
+    trail_before = (cli_store / ".git" / "vpa-config-audit.jsonl").read_bytes()
     dry = run_cli("verify", "--accept-rewrite", "--dry-run", "-m", "x", store=cli_store)
-    assert dry.returncode == 1, dry.stderr
+    # It reports as verify would once recorded, and records nothing.
+    assert dry.returncode == 0, dry.stdout + dry.stderr
     assert f"would accept 1 revision dropped from history: {dropped[:12]}" in dry.stderr
+    assert "chain whole" in dry.stdout
+    assert (cli_store / ".git" / "vpa-config-audit.jsonl").read_bytes() == trail_before
+    assert run_cli("verify", store=cli_store).returncode == 1
 
     done = run_cli(
         "verify", "--accept-rewrite", "-m", "purged a leaked key",
@@ -355,10 +360,14 @@ def test_accepting_revisions_with_and_without_a_finding_records_only_those_with(
 
     dry = run_cli("verify", "--accept", clean, "--accept", "HEAD", "-m", "known",
                   "--dry-run", store=cli_store)
+    assert len(trail.read_text().splitlines()) == records
+    assert run_cli("verify", store=cli_store).returncode == 1  # still unaccepted
     done = run_cli("verify", "--accept", clean, "--accept", "HEAD", "-m", "known",
                    store=cli_store)
 
-    assert dry.returncode == 1, dry.stdout + dry.stderr  # nothing accepted yet
+    # The dry run reports as verify would once recorded: it would pass.
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "accepted: would be accepted (dry run)" in dry.stdout
     assert f"would accept the findings of {sneaky[:12]}\n" in dry.stderr
     assert f"note: {clean[:12]} has no finding; not recorded" in dry.stderr
     assert done.returncode == 0, done.stdout + done.stderr

@@ -765,7 +765,7 @@ class ChainReport(Record):
         }
 
 
-def verify_chain(store: ConfigStore) -> ChainReport:
+def verify_chain(store: ConfigStore, would_drop: Collection[str] = ()) -> ChainReport:
     """Check the hash chain and that every recorded revision is still in history.
 
     An edited record no longer hashes to the ``prev`` of the record after
@@ -773,12 +773,13 @@ def verify_chain(store: ConfigStore) -> ChainReport:
     nothing. A record whose ``revision_before`` is not the previous record's
     ``revision_after``, with commits between them that no record covers, is
     a gap in what was recorded (:func:`_gap_problems`). Each problem found is
-    also logged as ``audit.chain_broken``.
+    also logged as ``audit.chain_broken``. ``would_drop`` names revisions
+    taken as accepted as gone (a dry run of ``verify --accept-rewrite``).
     """
     report = ChainReport(audit_path(store))
     lines = list(read_lines(store))
     history = list(reachable(store, store.repo.head()))
-    known = _known_revisions(store, lines, history)
+    known = _known_revisions(store, lines, history) | set(would_drop)
     previous: TrailLine | None = None
     highest: int | None = None  # the greatest seq so far, over damaged lines
     for line in lines:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -120,16 +120,28 @@ class VerifyReport:
 Check = Callable[["ConfigStore", "Progress | None"], CheckResult]
 
 
-def check_schema_history(store: ConfigStore, progress: Progress | None) -> CheckResult:
-    """Re-validate every revision against the schemas of its day."""
-    return _HistoryCheck(store).run(progress)
+def check_schema_history(
+    store: ConfigStore, progress: Progress | None, would_accept: Sequence[str] = ()
+) -> CheckResult:
+    """Re-validate every revision against the schemas of its day.
+
+    ``would_accept``: revisions a dry run of ``--accept`` names, whose
+    findings pass as they would once accepted.
+    """
+    return _HistoryCheck(store, would_accept).run(progress)
 
 
-def check_audit_trail(store: ConfigStore, progress: Progress | None) -> CheckResult:
-    """The audit trail's hash chain is whole and its revisions are in history."""
+def check_audit_trail(
+    store: ConfigStore, progress: Progress | None, would_drop: Sequence[str] = ()
+) -> CheckResult:
+    """The audit trail's hash chain is whole and its revisions are in history.
+
+    ``would_drop``: revisions a dry run of ``--accept-rewrite`` names, taken
+    as accepted as gone.
+    """
     from vpa_config.audittrail import verify_chain
 
-    report = verify_chain(store)
+    report = verify_chain(store, would_drop)
     summary = (
         f"{_count(report.records, 'record')}, chain whole"
         if report.ok
@@ -302,16 +314,30 @@ def register_check(name: str, check: Check) -> None:
 
 
 def verify_store(
-    store: ConfigStore, progress: Progress | None = None, *, full: bool = False
+    store: ConfigStore,
+    progress: Progress | None = None,
+    *,
+    full: bool = False,
+    would_accept: Sequence[str] = (),
+    would_drop: Sequence[str] = (),
 ) -> VerifyReport:
     """Run every check of :data:`CHECKS` over the store's history.
 
     ``full`` forgets which revisions passed before, so every one is checked.
+    ``would_accept`` and ``would_drop`` report as if a dry run's acceptances
+    were recorded (see the checks of the same arguments).
     """
+    from functools import partial
+
     if full:
         (store.repo.controldir / STATE_DIR / "verified").unlink(missing_ok=True)
+    checks = dict(CHECKS)
+    if checks.get("schemas") is check_schema_history:
+        checks["schemas"] = partial(check_schema_history, would_accept=would_accept)
+    if checks.get("audit_chain") is check_audit_trail:
+        checks["audit_chain"] = partial(check_audit_trail, would_drop=would_drop)
     return VerifyReport([
-        _run_check(name, check, store, progress) for name, check in CHECKS.items()
+        _run_check(name, check, store, progress) for name, check in checks.items()
     ])
 
 
@@ -334,7 +360,7 @@ def _run_check(
 
 
 class _HistoryCheck:
-    def __init__(self, store: ConfigStore) -> None:
+    def __init__(self, store: ConfigStore, would_accept: Sequence[str] = ()) -> None:
         self.store = store
         self.repo = store.repo
         state = self.repo.controldir / STATE_DIR
@@ -344,7 +370,10 @@ class _HistoryCheck:
         self.results: dict[tuple[str, ...], list[Problem]] = {}
         self.notes: set[str] = set()
         self.registries: dict[tuple[Any, ...], Any] = {}
-        self.accepted = accepted_revisions(store)
+        self.accepted = {
+            **dict.fromkeys(would_accept, "would be accepted (dry run)"),
+            **accepted_revisions(store),
+        }
 
     def run(self, progress: Progress | None) -> CheckResult:
         self.archive.remember_current()

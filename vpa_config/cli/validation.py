@@ -302,8 +302,9 @@ def verify_cmd(
     of the REVs that have one: when none has, it is refused with exit 1 and
     nothing is recorded), and --accept-rewrite -m REASON that of the
     revisions an intended history rewrite dropped. --dry-run says what would
-    be recorded, and refuses alike. Exit 0 when every check passes (accepted
-    findings pass), 1 otherwise.
+    be recorded, refuses alike, and reports (and exits) as verify would once
+    it is recorded. Exit 0 when every check passes (accepted findings pass),
+    1 otherwise.
     """
     from vpa_config.verify import verify_store
 
@@ -314,8 +315,10 @@ def verify_cmd(
             "-m/--reason, --actor and --dry-run go with --accept or --accept-rewrite"
         )
     store = app.store()
+    accepted: Sequence[str] = ()
+    dropped: Sequence[str] = ()
     if accept_revs:
-        _accept_findings(store, accept_revs, actor, reason, dry_run)
+        accepted = _accept_findings(store, accept_revs, actor, reason, dry_run)
     if accept_rewrite:
         from vpa_config.verify import accept_rewrite as accept
 
@@ -323,7 +326,12 @@ def verify_cmd(
         count = f"{len(dropped)} revision{'' if len(dropped) == 1 else 's'}"
         _echo_accepted(dry_run, f"{count} dropped from history:", dropped)
     with _progress("verifying revisions") as progress:
-        report = verify_store(store, progress, full=full)
+        # A dry run reports as the store would be once the acceptance is recorded.
+        report = verify_store(
+            store, progress, full=full,
+            would_accept=accepted if dry_run else (),
+            would_drop=dropped if dry_run else (),
+        )
     if as_json:
         render.echo_json(report.to_dict())
         return 0 if report.ok else 1
@@ -338,7 +346,7 @@ def verify_cmd(
 
 def _accept_findings(
     store: Any, specs: Sequence[str], actor: str | None, reason: str, dry_run: bool
-) -> None:
+) -> list[str]:
     """Record (``dry_run``: only say) the acceptance of the REVs with findings."""
     from vpa_config.verify import accept_findings
 
@@ -350,6 +358,7 @@ def _accept_findings(
     for sha in dict.fromkeys(store.repo.resolve(spec) for spec in specs):
         if sha not in accepted:
             click.echo(f"note: {sha[:12]} has no finding; not recorded", err=True)
+    return accepted
 
 
 def _echo_accepted(dry_run: bool, what: str, revisions: Sequence[str]) -> None:
