@@ -375,8 +375,13 @@ def test_cli_missing_schema_is_not_found_exit_5(run_cli: RunCli, tmp_path: Path)
     done = run_cli("validate", "--schema", "nosuch.schema.json", "a.json")
 
     assert done.returncode == 5, done.stderr
-    assert done.stderr.startswith("vpa-config: schema 'nosuch.schema.json' not found")
-    assert done.stderr.count("\n") == 1
+    assert done.stderr == (
+        "vpa-config: schema 'nosuch.schema.json' is no file "
+        f"({tmp_path / 'nosuch.schema.json'} does not exist) and no shipped "
+        "schema's name; expected a schema file's path or one of: "
+        "vpa-config/settings.schema.json, vpa/assistant.schema.json, "
+        "vpa/health.schema.json, vpa/logging.schema.json, vpa/plugins.schema.json\n"
+    )
 
 
 @pytest.mark.parametrize(

@@ -98,7 +98,7 @@ def parse(name: str, raw: bytes | str) -> Any:
         data = _parse_json(name, text)
     else:
         data = _parse_toml(name, text)
-    check_limits(name, data)
+    check_limits(name, data, text)
     return data
 
 
@@ -160,11 +160,13 @@ def parse_value(text: str) -> Any:
     return _parse_yaml("VALUE", text)
 
 
-def check_limits(name: str, data: Any) -> None:
+def check_limits(name: str, data: Any, text: str | None = None) -> None:
     """Refuse documents nested deeper than MAX_DEPTH or larger than MAX_NODES.
 
     Aliases make a small YAML text expand into a huge tree; the walk counts
-    every node as a reader would see it and stops at the limit.
+    every node as a reader would see it and stops at the limit. A document
+    too deep is refused at the first key path that goes too deep, and with
+    ``text``, at its line.
     """
     budget = MAX_NODES
     stack: list[tuple[Any, int]] = [(data, 0)]
@@ -178,13 +180,49 @@ def check_limits(name: str, data: Any) -> None:
                 "(an alias bomb?); refused",
             )
         if depth > MAX_DEPTH:
-            raise ParseError(
-                name, f"nested deeper than {MAX_DEPTH} levels; refused"
-            )
+            raise _too_deep(name, data, text)
         if isinstance(node, dict):
             stack.extend((value, depth + 1) for value in node.values())
         elif isinstance(node, list):
             stack.extend((value, depth + 1) for value in node)
+
+
+def _too_deep(name: str, data: Any, text: str | None) -> ParseError:
+    """The refusal of a document nested too deep, at the path that goes deepest
+    first (found by a second walk: the first keeps no paths, to stay cheap)."""
+    path: list[Part] = []
+    node = data
+    while len(path) <= MAX_DEPTH:
+        part, node = _deeper_child(node)
+        path.append(part)
+    spot = locate(name, text, path) if text is not None else None
+    return ParseError(
+        name, f"nested deeper than {MAX_DEPTH} levels; refused",
+        spot[0] if spot else None, spot[1] if spot else None, tuple(path),
+    )
+
+
+def _deeper_child(node: Any) -> tuple[Part, Any]:
+    """The first child of ``node`` that holds the most nesting below it."""
+    items = list(node.items() if isinstance(node, dict) else enumerate(node))
+    known: dict[tuple[int, int], int] = {}
+    return max(items, key=lambda item: _depth(item[1], MAX_DEPTH + 1, known))
+
+
+def _depth(node: Any, limit: int, known: dict[tuple[int, int], int]) -> int:
+    """How deep ``node`` nests, counted up to ``limit``.
+
+    ``known`` keeps each (node, limit) answered: YAML aliases share one node
+    among many parents, and without it a chain of them is walked
+    exponentially often.
+    """
+    if limit <= 0 or not isinstance(node, (dict, list)) or not node:
+        return 0
+    key = (id(node), limit)
+    if key not in known:
+        children = node.values() if isinstance(node, dict) else node
+        known[key] = 1 + max(_depth(child, limit - 1, known) for child in children)
+    return known[key]
 
 
 # --- YAML, fast path ---------------------------------------------------------

@@ -76,9 +76,14 @@ def _named_schema(registry: SchemaRegistry, schema: str) -> SchemaSource:
     try:
         return registry.get(schema)
     except SchemaNotFoundError:
-        if not _looks_like_path(schema):
-            raise
-        raise SchemaNotFoundError(f"schema file {schema} not found") from None
+        if _looks_like_path(schema):
+            raise SchemaNotFoundError(f"schema file {schema} not found") from None
+        shipped = ", ".join(name for name, _origin in registry.names())
+        raise SchemaNotFoundError(
+            f"schema {schema!r} is no file ({Path(schema).absolute()} does not "
+            f"exist) and no shipped schema's name; expected a schema file's path "
+            f"or one of: {shipped}"
+        ) from None
 
 
 # The rule of the problem of a FILE that does not exist (``validate`` exits 5).
