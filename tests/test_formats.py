@@ -326,8 +326,12 @@ def test_key_paths(text: str, parts: tuple[str, ...]) -> None:
         ("/a/b~2", "JSON Pointer '/a/b~2': '~' at position 5 must be followed by 0"),
         ("/a~", "JSON Pointer '/a~': '~' at position 3"),
         ("a\\q", "key path 'a\\q': a backslash must be followed"),
+        ("/", "JSON Pointer '/' has an empty part; expected a key or a list"),
+        ("/a//b", "JSON Pointer '/a//b' has an empty part"),
+        ("/a/", "JSON Pointer '/a/' has an empty part"),
     ],
-    ids=["pointer-tilde-2", "pointer-tilde-end", "backslash-shown-once"],
+    ids=["pointer-tilde-2", "pointer-tilde-end", "backslash-shown-once",
+         "pointer-root-key", "pointer-empty-inside", "pointer-empty-last"],
 )
 def test_bad_key_paths_are_named_as_typed(text: str, message: str) -> None:
     with pytest.raises(KeyPathSyntaxError) as caught:

@@ -52,13 +52,17 @@ def parse_key_path(text: str) -> tuple[str, ...]:
 
 def _parse_pointer(text: str) -> tuple[str, ...]:
     parts = text[1:].split("/")
-    if text == "/":
-        return ("",)
     bad = re.search(r"~(?![01])", text)
     if bad:
         raise KeyPathSyntaxError(
             f"JSON Pointer '{text}': '~' at position {bad.start() + 1} must be "
             "followed by 0 (for ~) or 1 (for /)"
+        )
+    if "" in parts:
+        # A key of no characters: a dotted path cannot name one either.
+        raise KeyPathSyntaxError(
+            f"JSON Pointer '{text}' has an empty part; expected a key or a list "
+            "position after each '/', such as /llm/temperature"
         )
     return tuple(part.replace("~1", "/").replace("~0", "~") for part in parts)
 
