@@ -822,10 +822,11 @@ class ConfigStore(Record):
         tool: str = "",
         source_kind: str = "hand-edit",
     ) -> ChangeResult:
-        names = ", ".join(sorted(edits)) or "nothing"
+        names = ", ".join(sorted(edits))
+        subject = f"commit hand edits to {names}" if edits else "no hand edits"
         try:
             with self.transaction(
-                subject=f"commit hand edits to {names}", kind=source_kind,
+                subject=subject, kind=source_kind,
                 actor=actor, reason=reason, dry_run=dry_run, tool=tool,
             ) as tx:
                 for name, content in edits.items():
