@@ -188,6 +188,13 @@ class ParseError(RefusedError):
         )
 
 
+class ValueSyntaxError(ParseError):
+    """A command line's VALUE is not valid YAML: a bad argument, as a
+    malformed key path is (exit 2), not a refused change."""
+
+    exit_code = 2
+
+
 class UsageError(VpaConfigError):
     """A malformed argument: an actor, a ``--key`` spec (the CLI's usage error)."""
 

@@ -34,7 +34,7 @@ def _parsed(file: str, key: str, value: str) -> object:
     and drop the indentation and the line breaks at its ends.
     """
     from vpa_config.documents import NOT_FINITE, parse_value
-    from vpa_config.errors import ParseError
+    from vpa_config.errors import ParseError, ValueSyntaxError
 
     try:
         parsed = parse_value(value)
@@ -43,7 +43,7 @@ def _parsed(file: str, key: str, value: str) -> object:
             message = f"{key}: VALUE {value.strip()} {NOT_FINITE}"
             raise ParseError(file, message) from None
         where = f"line {exc.line}, column {exc.column}: " if exc.line else ""
-        raise ParseError(
+        raise ValueSyntaxError(
             file,
             f"{key}: the VALUE is not valid YAML ({where}"
             f"{exc.detail.removeprefix('invalid YAML: ')}); quote it "
