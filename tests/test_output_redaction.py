@@ -88,6 +88,42 @@ def test_a_top_level_password_is_hidden_everywhere_and_closes_the_file(
     assert got == NEW_PASSWORD + "\n"
 
 
+SCHEMA_DEFAULT = "sk-live-schemadefault-42"
+
+
+def test_a_schema_describing_a_secret_key_shows_its_rules_not_its_values(
+    run_cli: RunCli, store_path: Path, tmp_path: Path
+) -> None:
+    schema = tmp_path / "app.schema.json"
+    rules = {"type": "string", "minLength": 8}
+    schema.write_text(json.dumps({"properties": {"api_key": rules}}))
+    store = stores.build_with(
+        run_cli, store_path,
+        ("init", "--example"),
+        ("schema", "add", str(schema), "--for", "app.yaml"),
+    )
+    rules.update(minLength=9, default=SCHEMA_DEFAULT, examples=[SCHEMA_DEFAULT])
+    schema.write_text(json.dumps({"properties": {"api_key": rules}}))
+    name = ".vpa-config/schemas/app.schema.json"
+
+    outputs = [
+        _ok(run_cli, store, "schema", "add", str(schema), "--replace"),
+        _ok(run_cli, store, "diff", "HEAD~1", "HEAD"),
+        _ok(run_cli, store, "show", "--json"),
+        _ok(run_cli, store, "audit", name, "properties.api_key"),
+        _ok(run_cli, store, "blame", "--json", name),
+    ]
+
+    for output in outputs:
+        assert SCHEMA_DEFAULT not in output, output
+    assert "~ properties.api_key.minLength: 8 -> 9" in outputs[0]
+    assert "+ properties.api_key.default: <redacted>" in outputs[1]
+    assert "~ properties.api_key.minLength: 8 -> 9" in outputs[3]
+    blame = {entry["key"]: entry["value"] for entry in json.loads(outputs[4])}
+    assert blame["properties.api_key.minLength"] == 9
+    assert blame["properties.api_key.default"] == "<redacted>"
+
+
 @pytest.fixture(name="example")
 def _example(run_cli: RunCli, store_path: Path) -> Path:
     return stores.build_with(run_cli, store_path, ("init", "--example"))

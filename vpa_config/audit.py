@@ -681,7 +681,9 @@ def _secret_judge(
         pointer = format_pointer(typed)
         return pointer in known or any(matcher.matches(n, typed) for n in matcher_names)
 
-    mask = Mask(covered, (frozenset(known), tuple(patterns), tuple(matcher_names)))
+    mask = Mask(
+        covered, (frozenset(known), tuple(patterns), tuple(matcher_names)), name
+    )
 
     def judge(path: Sequence[Any]) -> bool:
         pointer = format_pointer(path)

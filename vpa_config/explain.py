@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 
 from vpa_config.keypath import Part, format_dotted
+from vpa_config.layout import SCHEMA_DIR, SCHEMA_VALUE_WORDS
 
 TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
 if TYPE_CHECKING:
@@ -275,11 +276,25 @@ class SecretMatcher:
         return (file or "*", key, key[2:] if key.startswith("*.") else None)
 
     def matches(self, file: str, path: Sequence[Part]) -> bool:
-        """Whether the key at ``path`` of ``file`` is secret by a pattern."""
-        from fnmatch import fnmatchcase
+        """Whether the key at ``path`` of ``file`` is secret by a pattern.
 
+        In a store schema the patterns name keys the schema describes: the
+        subschema of ``properties.api_key`` is no secret, but a value it
+        gives the key (``default``, ``const``, ``enum``, ``examples``) is.
+        """
         if not self._patterns:
             return False
+        if file.startswith(SCHEMA_DIR):
+            return any(
+                part in SCHEMA_VALUE_WORDS and self._matches(file, path[:index])
+                for index, part in enumerate(path)
+                if index
+            )
+        return self._matches(file, path)
+
+    def _matches(self, file: str, path: Sequence[Part]) -> bool:
+        from fnmatch import fnmatchcase
+
         dotted = format_dotted(path)
         return any(
             fnmatchcase(file, file_glob)

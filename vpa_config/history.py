@@ -192,14 +192,14 @@ class FileChange(Record):
         return (
             any(change.path[: len(s)] == s for s in self.secret_paths)
             or any(s[: len(change.path)] == change.path for s in self.secret_paths)
-            or is_secret_key_path(change.path)
+            or is_secret_key_path(change.path, self.path)
         )
 
     def mask(self) -> Any:
         """The :class:`~vpa_config.masking.Mask` that shows this file's values."""
         from vpa_config.masking import Mask
 
-        return Mask.of_paths(self.secret_paths)
+        return Mask.of_paths(self.secret_paths, self.path)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form with secret values redacted (masking.py)."""

@@ -969,7 +969,7 @@ class KeyIndex:
         paths.update(
             (file, path)
             for file, path in db.execute("SELECT DISTINCT file, path FROM keys")
-            if is_secret_key_path(path.split("/"))
+            if is_secret_key_path(path.split("/"), file)
         )
         rows: list[tuple[int, str | None, str | None]] = []
         for file, path in paths:

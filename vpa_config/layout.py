@@ -12,6 +12,10 @@ from pathlib import Path
 
 SETTINGS_FILE = ".vpa-config/settings.yaml"
 SCHEMA_DIR = ".vpa-config/schemas/"
+# Schema keywords whose values are values of the key a schema describes. In a
+# store schema a secret key's subschema is no secret, but these values are:
+# a secret name or settings pattern hides only them (redaction.py, explain.py).
+SCHEMA_VALUE_WORDS = frozenset({"default", "const", "enum", "examples"})
 SETTINGS_SCHEMA = "vpa-config/settings.schema.json"
 # In the git dir: the record of a change in progress (see transaction.py).
 JOURNAL = "vpa-config.journal"

@@ -101,48 +101,51 @@ class Mask:
     of :mod:`vpa_config.redaction` is added here.
     """
 
-    __slots__ = ("_covered", "_rules")
+    __slots__ = ("_covered", "_file", "_rules")
 
     def __init__(
         self,
         covered: Callable[[tuple[Any, ...]], bool] | None = None,
         rules: object = None,
+        file: str = "",
     ) -> None:
         self._covered = covered
         # What ``covered`` is made of: two masks of the same rules are equal.
         self._rules = rules
+        # The file shown: the key-name rule reads a store schema differently.
+        self._file = file
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Mask):
             return NotImplemented
-        return self._rules == other._rules and (
+        return (self._rules, self._file) == (other._rules, other._file) and (
             self._rules is not None or self._covered is other._covered
         )
 
     def __hash__(self) -> int:
-        return hash(self._rules)
+        return hash((self._rules, self._file))
 
     def __repr__(self) -> str:
         return f"Mask({self._rules!r})"
 
     @classmethod
-    def of_paths(cls, secret_paths: Iterable[tuple[Any, ...]]) -> Mask:
-        """The mask of a file whose secret key paths (typed parts) are known."""
+    def of_paths(cls, secret_paths: Iterable[tuple[Any, ...]], file: str = "") -> Mask:
+        """The mask of ``file``, whose secret key paths (typed parts) are known."""
         paths = tuple(secret_paths)
         if not paths:
-            return cls(rules=frozenset())
+            return cls(rules=frozenset(), file=file)
 
         def covered(path: tuple[Any, ...]) -> bool:
             return any(path[: len(secret)] == secret for secret in paths)
 
-        return cls(covered, frozenset(paths))
+        return cls(covered, frozenset(paths), file)
 
     def covers(self, path: Sequence[Any]) -> bool:
         """Whether the value at ``path`` is secret as a whole."""
         from vpa_config.redaction import is_secret_key_path
 
         path = tuple(path)
-        if is_secret_key_path(path):
+        if is_secret_key_path(path, self._file):
             return True
         return self._covered is not None and self._covered(path)
 

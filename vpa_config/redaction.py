@@ -27,6 +27,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from itertools import pairwise
 
+from vpa_config.layout import SCHEMA_DIR, SCHEMA_VALUE_WORDS
+
 TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
 if TYPE_CHECKING:
     from typing import Any
@@ -118,14 +120,30 @@ def is_sensitive_key(name: object) -> bool:
     return isinstance(name, str) and _sensitive_name(name)
 
 
-def is_secret_key_path(path: Sequence[object]) -> bool:
+def is_secret_key_path(path: Sequence[object], file: str = "") -> bool:
     """Whether a key path has a part whose name marks what is below it secret.
 
     The rule events follow (a sensitive key's whole value is redacted), for
     outputs that name values by key path: ``plugins.0.options.token`` and
-    ``credentials.user`` are secret, ``llm.max_tokens`` is not.
+    ``credentials.user`` are secret, ``llm.max_tokens`` is not. In a store
+    schema (``file`` under ``.vpa-config/schemas/``) such a name describes a
+    key: only the values the schema gives it (``default``, ``const``, ``enum``,
+    ``examples``) are secret, not ``properties.api_key.minLength``.
     """
+    if file.startswith(SCHEMA_DIR):
+        return _gives_a_secret_value(path)
     return any(type(part) is str and _sensitive_name(part) for part in path)
+
+
+def _gives_a_secret_value(path: Sequence[object]) -> bool:
+    named = False
+    for part in path:
+        if type(part) is not str:
+            continue
+        if named and part in SCHEMA_VALUE_WORDS:
+            return True
+        named = named or _sensitive_name(part)
+    return False
 
 
 # Records and events use the same few hundred key names over and over.
