@@ -258,6 +258,8 @@ def _build_yaml_loader() -> Any:
     ]
     for tag, pattern, first in resolvers:
         Yaml12Loader.add_implicit_resolver(tag, re.compile(pattern), list(first))
+    # Merge keys (<<), as PyYAML, ruamel and the tools built on them read them.
+    Yaml12Loader.add_implicit_resolver(_MERGE_TAG, re.compile(r"^(?:<<)$"), ["<"])
     Yaml12Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
     Yaml12Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
     Yaml12Loader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
@@ -310,18 +312,34 @@ def _construct_str(loader: Any, node: Any) -> str:
     return str(loader.construct_scalar(node))
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def _construct_mapping(loader: Any, node: Any) -> dict[Any, Any]:
+    """A mapping, its merge keys (``<<: *base``) applied and duplicates refused.
+
+    The keys a merge brings come first and the mapping's own keys override
+    them, as PyYAML reads them; only two own keys of one name are duplicates.
+    """
     mapping: dict[Any, Any] = {}
     yield mapping
-    for key_node, value_node in node.value:
+    merged = 0
+    if any(key_node.tag == _MERGE_TAG for key_node, _value in node.value):
+        own = sum(key_node.tag != _MERGE_TAG for key_node, _value in node.value)
+        loader.flatten_mapping(node)  # the merged pairs first, then the own ones
+        merged = len(node.value) - own
+    own_keys: set[Any] = set()
+    for index, (key_node, value_node) in enumerate(node.value):
         key = loader.construct_object(key_node, deep=True)
         try:
-            duplicate = key in mapping
+            duplicate = key in own_keys
         except TypeError:
             mark = key_node.start_mark
             raise _YamlLimit(
                 "a mapping key must be a scalar", mark.line, mark.column
             ) from None
+        if index >= merged:
+            own_keys.add(key)
         if duplicate:
             mark = key_node.start_mark
             raise _YamlLimit(
@@ -732,7 +750,7 @@ def _apply(
         if remove:
             if last >= len(node):
                 raise _no_position(name, where, len(node))
-            del node[last]
+            _remove_entry(node, last)
         elif last < len(node):
             _assign(node, last, value)
         elif last == len(node) and hasattr(node, "ca"):
@@ -745,7 +763,13 @@ def _apply(
         if remove:
             if last not in node:
                 raise NotFoundError(f"{name}: {where}: no such key")
-            del node[last]
+            if last not in _own_keys(node):
+                raise KeyPathError(
+                    f"{name}: {where}: comes from a merge key (<<), not from this "
+                    "mapping; remove it where it is written, or set it here to "
+                    "override it"
+                )
+            _remove_entry(node, last)
         else:
             _assign(node, last, value)
     else:
@@ -757,15 +781,20 @@ def _apply(
 def _assign(container: Any, key: Part, value: Any) -> None:
     """``container[key] = value``, editing what is there in place where it can.
 
-    A mapping set over a mapping, or a list over a list of the same length,
-    changes only the entries that differ, so the comments and layout of the
-    others stay; an entry equal to the new one is not touched at all.
+    A mapping set over a mapping, or a list over a list (of the same length,
+    or of any length in YAML and JSON), changes only the entries that differ,
+    so the comments and layout of the others stay; an entry equal to the new
+    one is not touched at all.
     """
-    present = key in container if isinstance(container, dict) else True
+    if isinstance(container, dict):
+        # A key a merge (<<) brings is set as the mapping's own, new key.
+        present = key in container and key in _own_keys(container)
+    else:
+        present = True
     old = container[key] if present else None
     if present and isinstance(old, dict) and isinstance(value, dict):
-        for gone in [name for name in old if name not in value]:
-            del old[gone]
+        for gone in [name for name in _own_keys(old) if name not in value]:
+            _remove_entry(old, gone)
         for name, item in value.items():
             if name in old:
                 _assign(old, name, item)
@@ -773,14 +802,28 @@ def _assign(container: Any, key: Part, value: Any) -> None:
                 _add_key(old, _yaml11_safe(name), _yaml11_safe(item))
     elif (
         present and isinstance(old, list) and isinstance(value, (list, tuple))
-        and len(old) == len(value)
+        and (len(old) == len(value) or _resizable(old))
     ):
-        for index, item in enumerate(value):
+        for index, item in enumerate(value[: len(old)]):
             _assign(old, index, item)
+        while len(old) > len(value):
+            _remove_entry(old, len(old) - 1)
+        for item in value[len(old) :]:
+            if hasattr(old, "ca"):
+                _append_after_comments(old, _yaml11_safe(item))
+            else:
+                old.append(item)
     elif not present and isinstance(container, dict):
         _add_key(container, _yaml11_safe(key), _yaml11_safe(value))
     elif not (present and _same_scalar(old, value)):
         container[key] = _yaml11_safe(value)
+
+
+def _resizable(old: list[Any]) -> bool:
+    """Whether a list is edited in place when set to a list of another length:
+    a YAML list (it keeps its flow or block style and its items' comments) or
+    a JSON one; a TOML array is replaced whole."""
+    return type(old) is list or hasattr(old, "ca")
 
 
 def _same_scalar(old: Any, new: Any) -> bool:
@@ -935,7 +978,13 @@ def _last_comment_slot(node: Any) -> tuple[list[Any], int] | None:
 
     if not isinstance(node, (CommentedMap, CommentedSeq)) or not len(node):
         return None
-    key: Any = list(node)[-1] if isinstance(node, CommentedMap) else len(node) - 1
+    if isinstance(node, CommentedMap):
+        own = _own_keys(node)
+        if not own:
+            return None
+        key: Any = own[-1]
+    else:
+        key = len(node) - 1
     deeper = _last_comment_slot(node[key])
     if deeper is not None:
         return deeper
@@ -944,6 +993,64 @@ def _last_comment_slot(node: Any) -> tuple[list[Any], int] | None:
     if entry and entry[index] is not None:
         return entry, index
     return None
+
+
+def _remove_entry(node: Any, key: Any) -> None:
+    """``del node[key]``, the blank and comment lines after the entry kept.
+
+    ruamel keeps the lines that follow a block mapping or list (up to what
+    comes next) on its last entry, so removing that entry would remove them
+    too: they belong to what follows, and move to the entry before it. A
+    comment on the removed entry's own line goes with it. When no entry is
+    left (the mapping becomes ``{}``), they go with it: ruamel would write
+    them before the ``{}``, which no longer reads as YAML (#2).
+    """
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    from ruamel.yaml.tokens import CommentToken
+
+    if isinstance(node, CommentedMap):
+        own = _own_keys(node)
+        is_last = bool(own) and own[-1] == key
+    else:
+        is_last = isinstance(node, CommentedSeq) and key == len(node) - 1
+    slot = _last_comment_slot(node) if is_last else None
+    token = slot[0][slot[1]] if slot else None
+    del node[key]
+    if token is None:
+        return
+    _inline, _newline, lines = token.value.partition("\n")
+    after = _last_place(node)
+    if not lines or after is None:
+        return  # nothing follows the removed line, or no entry is left to hold it
+    container, last, index = after
+    entry = container.ca.items.setdefault(last, [None, None, None, None])
+    kept = entry[index]
+    text = kept.value + lines if kept is not None else "\n" + lines
+    entry[index] = CommentToken(text, token.start_mark, token.end_mark)
+
+
+def _last_place(node: Any) -> tuple[Any, Any, int] | None:
+    """(container, key, comment index) of the entry that ends ``node``'s text:
+    its last entry, or the last entry of that, down to a scalar."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    place = None
+    while isinstance(node, (CommentedMap, CommentedSeq)) and len(node):
+        if isinstance(node, CommentedMap):
+            own = _own_keys(node)
+            if not own:
+                break
+            place = (node, own[-1], 2)
+        else:
+            place = (node, len(node) - 1, 0)
+        node = node[place[1]]
+    return place
+
+
+def _own_keys(mapping: Any) -> list[Any]:
+    """The keys a round-trip YAML mapping writes itself, not those of a ``<<``."""
+    merged = getattr(mapping, "non_merged_items", None)
+    return [key for key, _value in merged()] if merged else list(mapping)
 
 
 class _YamlEditor:
