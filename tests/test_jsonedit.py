@@ -120,3 +120,40 @@ def test_a_set_through_the_store_commits_a_one_line_diff(tmp_path: Path):
         '+  "limits": {"cpu": 3, "memory": "1Gi"},',
     ]
     store.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "remove", "before", "after"),
+    [
+        (("limits", "gpu"), 1, False, '"memory": "1Gi"}', '"memory": "1Gi", "gpu": 1}'),
+        (("ports", 2), 8080, False, "[80, 443]", "[80, 443, 8080]"),
+        (("hosts", 2), "c", False, '    "b"\n  ],', '    "b",\n    "c"\n  ],'),
+        (("added",), {"a": [1]}, False, '  "on": true\n}',
+         '  "on": true,\n  "added": {"a": [1]}\n}'),
+        (("new", "deep"), 1, False, '  "on": true\n}',
+         '  "on": true,\n  "new": {"deep": 1}\n}'),
+        (("limits", "cpu"), None, True, '{"cpu": 2, "memory"', '{"memory"'),
+        (("limits", "memory"), None, True, '"cpu": 2, "memory": "1Gi"}', '"cpu": 2}'),
+        (("on",), None, True, '  "ratio": 1.5,\n  "on": true\n}', '  "ratio": 1.5\n}'),
+        (("name",), None, True, '  "name": "svc",\n', ""),
+        (("hosts", 0), None, True, '    "a",\n', ""),
+    ],
+    ids=["key in inline object", "append inline", "append block", "new top key",
+         "new nested keys", "remove first", "remove last inline", "remove last block",
+         "remove first top", "remove first item"],
+)
+def test_entries_are_added_and_removed_in_place(path, value, remove, before, after):
+    if remove:
+        edited = documents.unset_value("svc.json", TEXT, path)
+    else:
+        edited = _set(path, value)
+
+    assert edited == TEXT.replace(before, after, 1)
+
+
+def test_the_only_entry_removed_leaves_an_empty_container():
+    text = '{\n  "a": {\n    "b": 1\n  },\n  "c": 2\n}\n'
+
+    assert documents.unset_value("x.json", text, ("a", "b")) == (
+        '{\n  "a": {},\n  "c": 2\n}\n'
+    )

@@ -125,7 +125,9 @@ def test_merge_keys_still_refuse_duplicates_and_bad_merges(text, message):
 def test_setting_a_merged_key_overrides_it_at_the_end_of_the_mapping():
     edited = documents.set_value("m.yaml", MERGED, ("service", "timeout"), 60)
 
-    assert edited == MERGED.replace("    tier: front\n", "    tier: front\n  timeout: 60\n")
+    assert edited == MERGED.replace(
+        "    tier: front\n", "    tier: front\n  timeout: 60\n"
+    )
     assert yaml.safe_load(edited)["service"]["timeout"] == 60
     assert yaml.safe_load(edited)["base"]["timeout"] == 30
 

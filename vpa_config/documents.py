@@ -668,9 +668,10 @@ def _edit(name: str, text: str, path: Sequence[Part], value: Any, remove: bool) 
     editor = _editor(name, kind, text)
     try:
         _apply(name, editor.root(), path, value, remove, editor.new_mapping)
-        in_place = _json_in_place(name, text, path, value, editor) if (
-            kind == "json" and not remove
-        ) else None
+        in_place = (
+            _json_in_place(name, text, path, value, remove, editor)
+            if kind == "json" else None
+        )
         result = editor.dump() if in_place is None else in_place
     except (TypeError, ValueError) as exc:
         # tomlkit refuses what TOML cannot hold (null, for one) on assignment.
@@ -679,13 +680,14 @@ def _edit(name: str, text: str, path: Sequence[Part], value: Any, remove: bool) 
 
 
 def _json_in_place(
-    name: str, text: str, path: Sequence[Part], value: Any, editor: Any
+    name: str, text: str, path: Sequence[Part], value: Any, remove: bool,
+    editor: Any,
 ) -> str | None:
-    """The JSON text with only the value at ``path`` rewritten, when that
+    """The JSON text with only the entry at ``path`` rewritten, when that
     reads as the edited document (jsonedit.py); None to write it whole."""
-    from vpa_config.jsonedit import replace_value, same_document
+    from vpa_config.jsonedit import edit, same_document
 
-    edited = replace_value(text, path, value, editor.indent)
+    edited = edit(text, path, value, remove, editor.indent)
     if edited is None:
         return None
     try:
