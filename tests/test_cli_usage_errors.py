@@ -175,6 +175,31 @@ def test_a_reader_that_went_away_is_exit_141_without_a_message(
     assert done.stderr == ""
 
 
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_a_change_whose_reader_went_away_names_its_revision(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path, as_json: bool
+) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    extra = ("--json",) if as_json else ()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "vpa_config", "--store", str(cli_store),
+             "set", "assistant.yaml", "llm.max_tokens", "99", *extra],
+            stdout=write_end, stderr=subprocess.PIPE, text=True,
+            env=cli_env(tmp_path), timeout=60, check=False,
+        )
+    finally:
+        os.close(write_end)
+
+    head = json.loads(run_cli("log", "-n", "1", "--json", store=cli_store).stdout)
+    assert done.returncode == 141, done.stderr
+    assert done.stderr == (
+        "vpa-config: the output's reader went away; the change itself was "
+        f"committed as {head['revision'][:12]}\n"
+    )
+
+
 def _to_full_disk(
     store: Path, tmp_path: Path, *args: str
 ) -> subprocess.CompletedProcess[str]:

@@ -378,6 +378,15 @@ def test_accepting_revisions_with_and_without_a_finding_records_only_those_with(
     record = json.loads(lines[-1])
     assert record["kind"] == "finding_accepted" and record["revisions"] == [sneaky]
 
+    again = run_cli("verify", "--accept", "HEAD", "-m", "once more", store=cli_store)
+
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert again.stderr.splitlines()[-1] == (
+        f"vpa-config: {sneaky[:12]}: already accepted (accepted by "
+        f"{record['actor']}: known); nothing recorded again"
+    )
+    assert len(trail.read_text().splitlines()) == records + 1
+
 
 def test_the_library_refuses_to_accept_a_revision_without_a_finding(
     cli_store: Path,

@@ -199,22 +199,24 @@ def accept_findings(
 
     Appends a ``finding_accepted`` record (who, why, the full ids) to the audit
     trail; ``verify`` then lists those revisions as accepted and passes. Only
-    the revisions that have a finding are recorded: accepting one that passes
-    would change nothing. Returns their full ids, in the order given; nothing
-    is recorded with ``dry_run``. ``progress`` follows the history check that
-    finds them.
+    the revisions that have a finding not yet accepted are recorded: accepting
+    one that passes, or one accepted before, would change nothing. Returns
+    their full ids, in the order given; nothing is recorded with ``dry_run``.
+    ``progress`` follows the history check that finds them.
 
     Raises:
-        NothingToDoError: none of ``revisions`` has a finding (nothing recorded).
+        NothingToDoError: none of ``revisions`` has a finding not yet
+            accepted (nothing recorded).
     """
     from vpa_config import audittrail
 
     who = _accepting_actor(store, actor, reason, "--accept")
     ids = list(dict.fromkeys(store.repo.resolve(spec) for spec in revisions))
     found = revisions_with_findings(store, progress)
-    accepted = [sha for sha in ids if sha in found]
+    before = accepted_revisions(store)
+    accepted = [sha for sha in ids if sha in found and sha not in before]
     if not accepted:
-        raise _nothing_to_accept(ids)
+        raise _nothing_to_accept(ids, before)
     if not dry_run:
         head = store.repo.head()
         audittrail.append_notice(
@@ -241,10 +243,15 @@ def revisions_with_findings(
     return {finding.revision for finding in result.findings}
 
 
-def _nothing_to_accept(ids: list[str]) -> Exception:
+def _nothing_to_accept(ids: list[str], before: dict[str, str]) -> Exception:
     from vpa_config.errors import NothingToDoError
 
     named = ", ".join(sha[:12] for sha in ids)
+    if all(sha in before for sha in ids):
+        how = before[ids[0]] if len(ids) == 1 else "each"
+        return NothingToDoError(
+            f"{named}: already accepted ({how}); nothing recorded again"
+        )
     if len(ids) == 1:
         subject = f"{named} has no finding (it passes validation)"
     else:

@@ -146,6 +146,7 @@ def _run(argv: list[str] | None, failure: list[BaseException]) -> int:
         return 130
     except BrokenPipeError:
         _quiet_broken_pipe()
+        note_committed()
         return EXIT_BROKEN_PIPE
     except OSError as exc:
         if not _stdout_failed(exc):
@@ -201,6 +202,7 @@ def _run_click(argv: list[str] | None, args: list[str]) -> Any:
         # click ends a command whose reader went away with exit 1, which
         # means a refusal (and "degraded" to health): that case has its own.
         if exc.code == 1 and _reader_gone():
+            note_committed()
             return EXIT_BROKEN_PIPE
         raise
     except click.exceptions.Abort:
@@ -399,11 +401,31 @@ def _unwritten_output(exc: OSError, failure: list[BaseException]) -> int:
     """Exit code and message for output stdout refused (its reader gone: 141)."""
     _quiet_broken_pipe()  # so the exit's own flush cannot fail again
     if isinstance(exc, BrokenPipeError):
+        note_committed()
         return EXIT_BROKEN_PIPE
     refused = _output_error(exc)
     failure[:] = [refused]
     echo(f"vpa-config: {refused}", err=True)
     return refused.exit_code
+
+
+def note_committed() -> None:
+    """Name on stderr a change made by a command whose reader went away.
+
+    Exit 141 says only that the output was cut short; a script that reads it
+    as a failure must not make the change again.
+    """
+    before, after = _revisions()
+    if after is None or after == before:
+        return
+    try:
+        echo(
+            "vpa-config: the output's reader went away; the change itself was "
+            f"committed as {after[:12]}",
+            err=True,
+        )
+    except OSError:
+        pass  # stderr is gone too
 
 
 def _stdout_failed(exc: OSError) -> bool:

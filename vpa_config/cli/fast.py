@@ -131,8 +131,9 @@ def _aborted() -> int:
 
 
 def _broken_pipe() -> None:
-    from vpa_config.cli import EXIT_BROKEN_PIPE
+    from vpa_config.cli import EXIT_BROKEN_PIPE, note_committed
 
+    note_committed()
     sys.stdout = _QuietFlush(sys.stdout)  # type: ignore[assignment]
     sys.stderr = _QuietFlush(sys.stderr)  # type: ignore[assignment]
     raise SystemExit(EXIT_BROKEN_PIPE)

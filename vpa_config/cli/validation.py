@@ -348,16 +348,22 @@ def _accept_findings(
     store: Any, specs: Sequence[str], actor: str | None, reason: str, dry_run: bool
 ) -> list[str]:
     """Record (``dry_run``: only say) the acceptance of the REVs with findings."""
-    from vpa_config.verify import accept_findings
+    from vpa_config.verify import accept_findings, accepted_revisions
 
+    before = accepted_revisions(store)
     with _progress("finding the revisions to accept") as progress:
         accepted = accept_findings(
             store, list(specs), actor, reason, dry_run=dry_run, progress=progress
         )
     _echo_accepted(dry_run, "the findings of", accepted)
     for sha in dict.fromkeys(store.repo.resolve(spec) for spec in specs):
-        if sha not in accepted:
-            click.echo(f"note: {sha[:12]} has no finding; not recorded", err=True)
+        if sha in accepted:
+            continue
+        if sha in before:
+            why = f"already accepted ({before[sha]}); not recorded again"
+        else:
+            why = "has no finding; not recorded"
+        click.echo(f"note: {sha[:12]} {why}", err=True)
     return accepted
 
 
