@@ -323,31 +323,44 @@ def _construct_mapping(loader: Any, node: Any) -> dict[Any, Any]:
     """
     mapping: dict[Any, Any] = {}
     yield mapping
-    merged = 0
-    if any(key_node.tag == _MERGE_TAG for key_node, _value in node.value):
-        own = sum(key_node.tag != _MERGE_TAG for key_node, _value in node.value)
-        loader.flatten_mapping(node)  # the merged pairs first, then the own ones
-        merged = len(node.value) - own
-    own_keys: set[Any] = set()
-    for index, (key_node, value_node) in enumerate(node.value):
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            duplicate = key in own_keys
-        except TypeError:
-            mark = key_node.start_mark
-            raise _YamlLimit(
-                "a mapping key must be a scalar", mark.line, mark.column
-            ) from None
-        if index >= merged:
-            own_keys.add(key)
-        if duplicate:
-            mark = key_node.start_mark
-            raise _YamlLimit(
-                f"duplicate key {key!r}; each key may appear once",
-                mark.line,
-                mark.column,
-            )
+    for key_node, value_node in node.value:
+        if key_node.tag == _MERGE_TAG:  # rare: start again, merges applied
+            mapping.clear()
+            _fill_merged(loader, node, mapping)
+            return
+        key = _mapping_key(loader, key_node, mapping)
         mapping[key] = loader.construct_object(value_node, deep=True)
+
+
+def _fill_merged(loader: Any, node: Any, mapping: dict[Any, Any]) -> None:
+    own = sum(key_node.tag != _MERGE_TAG for key_node, _value in node.value)
+    loader.flatten_mapping(node)  # the merged pairs first, then the own ones
+    merged = len(node.value) - own
+    own_keys: dict[Any, None] = {}
+    for index, (key_node, value_node) in enumerate(node.value):
+        if index < merged:
+            key = loader.construct_object(key_node, deep=True)
+        else:
+            key = _mapping_key(loader, key_node, own_keys)
+            own_keys[key] = None
+        mapping[key] = loader.construct_object(value_node, deep=True)
+
+
+def _mapping_key(loader: Any, key_node: Any, seen: dict[Any, Any]) -> Any:
+    """The key of ``key_node``; refused when it is no scalar or is in ``seen``."""
+    key = loader.construct_object(key_node, deep=True)
+    try:
+        duplicate = key in seen
+    except TypeError:
+        mark = key_node.start_mark
+        message = "a mapping key must be a scalar"
+        raise _YamlLimit(message, mark.line, mark.column) from None
+    if duplicate:
+        mark = key_node.start_mark
+        raise _YamlLimit(
+            f"duplicate key {key!r}; each key may appear once", mark.line, mark.column
+        )
+    return key
 
 
 class _YamlLimit(Exception):
