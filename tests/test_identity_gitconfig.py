@@ -41,15 +41,30 @@ class Files:
     def answers(self) -> tuple[object, object]:
         """(this module's answer, dulwich's answer) as comparable tuples."""
         repo = self.repo if self.repo.exists() else None
-        return _plain(identity._git_identity(repo)), _plain(
-            identity._dulwich_identity(repo)
-        )
+        return _plain(identity._git_identity(repo)), _plain(_dulwich_answer(repo))
 
     def read_plainly(self) -> bool:
         """Whether the files were read without dulwich."""
         repo = self.repo if self.repo.exists() else None
         found = identity._plain_identity(identity._config_files(repo))
         return found is not identity._NOT_PLAIN
+
+
+def _dulwich_answer(repo: Path | None) -> identity.Actor | None:
+    """dulwich's own stacking of the same files: the reference answer."""
+    from dulwich.config import ConfigFile, StackedConfig
+
+    try:
+        backends = StackedConfig.default_backends()
+        if repo is not None:
+            backends.insert(0, ConfigFile.from_path(str(repo)))
+        config = StackedConfig(backends)
+        name = config.get((b"user",), b"name").decode()
+        email = config.get((b"user",), b"email").decode()
+    except (KeyError, OSError, UnicodeDecodeError, ValueError):
+        return None
+    name, email = identity.clean_ident(name), identity.clean_ident(email)
+    return identity.Actor(name, email, "git config") if name else None
 
 
 def _plain(actor: identity.Actor | None) -> object:
@@ -144,8 +159,13 @@ def test_the_repository_comes_first_then_global_then_xdg_then_system(
     assert files.answers() == (("Xdg", "xdg@x", "git config"),) * 2
     (files.home / ".config" / "git" / "config").unlink()
     assert files.answers() == (("System", "sys@x", "git config"),) * 2
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")  # GIT_CONFIG_SYSTEM still wins
-    assert files.answers() == (("System", "sys@x", "git config"),) * 2
+    # As git: GIT_CONFIG_NOSYSTEM (a boolean) leaves out the system file, even
+    # one GIT_CONFIG_SYSTEM names (dulwich would still read that one).
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    assert files.answers()[0] is None
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "0")
+    assert files.answers()[0] == ("System", "sys@x", "git config")
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "true")
     monkeypatch.delenv("GIT_CONFIG_SYSTEM")
     assert files.answers() == (None, None)
 
@@ -247,3 +267,47 @@ def test_a_restore_by_the_git_identity_reads_no_dulwich_config(
     assert git(store_path, "log", "-1", "--format=%an <%ae>").strip() == (
         "Git Person <git@example.org>"
     )
+
+
+@pytest.mark.parametrize(
+    ("config", "author"),
+    [
+        ('[user]\n\tname = "Evil <x>"\n\temail = e@x\n', "Evil x <e@x>"),
+        ('[user]\n\tname = "Evil\\ncommitter Fake <f@f> 1 +0000"\n\temail = e@x\n',
+         "Evilcommitter Fake f@f 1 +0000 <e@x>"),
+        ("[user]\n\tname = Ann\n\temail = a>b@x\n", "Ann <ab@x>"),
+    ],
+    ids=["brackets in the name", "a newline in the name", "a bracket in the email"],
+)
+def test_a_git_identity_is_cleaned_as_git_cleans_it(
+    run_cli: RunCli, store_path: Path, tmp_path: Path, config: str, author: str
+) -> None:
+    done = run_cli("init", "--example", store=store_path)
+    assert done.returncode == 0, done.stderr
+    gitconfig = tmp_path / "identity.gitconfig"
+    gitconfig.write_text(config)
+
+    done = run_cli(
+        "set", "assistant.yaml", "llm.temperature", "0.3", store=store_path,
+        env={"VPA_CONFIG_ACTOR": "", "SUDO_USER": "",
+             "GIT_CONFIG_GLOBAL": str(gitconfig)},
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert git(store_path, "log", "-1", "--format=%an <%ae>").strip() == author
+    git(store_path, "fsck", "--strict")
+
+
+def test_sudo_user_is_cleaned_as_a_git_identity_is(
+    run_cli: RunCli, store_path: Path
+) -> None:
+    assert run_cli("init", "--example", store=store_path).returncode == 0
+
+    done = run_cli(
+        "set", "assistant.yaml", "llm.temperature", "0.3", store=store_path,
+        env={"VPA_CONFIG_ACTOR": "", "SUDO_USER": "x> y"},
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert git(store_path, "log", "-1", "--format=%an").strip() == "x y"
+    git(store_path, "fsck", "--strict")

@@ -79,14 +79,26 @@ def resolve_actor(
     from_env = os.environ.get("VPA_CONFIG_ACTOR")
     if from_env:
         return parse_actor(from_env, "VPA_CONFIG_ACTOR")
-    sudo_user = os.environ.get("SUDO_USER")
+    sudo_user = clean_ident(os.environ.get("SUDO_USER") or "")
     if sudo_user and sudo_user != "root":
         return Actor(sudo_user, f"{sudo_user}@{_host()}", "sudo")
     git = _git_identity(repo_config)
     if git:
         return git
-    user = _os_user()
+    user = clean_ident(_os_user()) or f"uid{os.getuid()}"
     return Actor(user, f"{user}@{_host()}", "os")
+
+
+# What git leaves out of a name or email from a config file or the
+# environment: the brackets that delimit the email, and line breaks (which
+# would start another header of the commit); NUL ends a header's text.
+_CRUD = re.compile(r"[<>\n\x00]")
+
+
+def clean_ident(text: str) -> str:
+    """A name or email from the environment or a git config file, as git takes
+    it: ``<``, ``>``, newlines and NUL dropped, the ends stripped."""
+    return _CRUD.sub("", text).strip()
 
 
 def _git_identity(repo_config: Path | None = None) -> Actor | None:
@@ -100,13 +112,17 @@ def _git_identity(repo_config: Path | None = None) -> Actor | None:
     with anything else (quotes, escapes, continued lines, includes, a line
     this reader does not know) is left to dulwich, whose answer stands.
     """
+    files = _config_files(repo_config)
     try:
-        found = _plain_identity(_config_files(repo_config))
+        found = _plain_identity(files)
     except (OSError, UnicodeDecodeError):
         return None
     if found is _NOT_PLAIN:
-        return _dulwich_identity(repo_config)
-    return found
+        found = _dulwich_identity(files)
+    if found is None:
+        return None
+    name, email = clean_ident(found.name), clean_ident(found.email)
+    return Actor(name, email, found.origin) if name else None
 
 
 def _config_files(repo_config: Path | None) -> list[tuple[str, bool]]:
@@ -121,12 +137,15 @@ def _config_files(repo_config: Path | None) -> list[tuple[str, bool]]:
         files.append((os.path.expanduser("~/.gitconfig"), True))
         xdg = os.environ.get("XDG_CONFIG_HOME", os.path.expanduser("~/.config/"))
         files.append((os.path.join(xdg, "git", "config"), True))
-    system_file = os.environ.get("GIT_CONFIG_SYSTEM")
-    if system_file is not None:
-        files.append((system_file, True))
-    elif "GIT_CONFIG_NOSYSTEM" not in os.environ:
-        files.append(("/etc/gitconfig", True))
+    if not _env_true("GIT_CONFIG_NOSYSTEM"):
+        files.append((os.environ.get("GIT_CONFIG_SYSTEM", "/etc/gitconfig"), True))
     return files
+
+
+def _env_true(name: str) -> bool:
+    """An environment variable as git reads a boolean one (unset: false)."""
+    value = os.environ.get(name, "").strip().lower()
+    return value not in ("", "0", "false", "no", "off")
 
 
 def _plain_identity(files: list[tuple[str, bool]]) -> Any:
@@ -219,16 +238,17 @@ def _setting(line: bytes) -> tuple[bytes, bytes] | None:
     return name.lower(), value.rstrip(b" \t")
 
 
-def _dulwich_identity(repo_config: Path | None = None) -> Actor | None:
-    """The identity as dulwich's stacked config gives it."""
+def _dulwich_identity(files: list[tuple[str, bool]]) -> Actor | None:
+    """The identity as dulwich's stacked config of ``files`` gives it."""
     try:
         from dulwich.config import ConfigFile, StackedConfig
     except ImportError:  # pragma: no cover (dulwich is a hard dependency)
         return None
     try:
-        backends = StackedConfig.default_backends()
-        if repo_config is not None and repo_config.is_file():
-            backends.insert(0, ConfigFile.from_path(str(repo_config)))
+        backends = [
+            ConfigFile.from_path(path) for path, _optional in files
+            if os.path.isfile(path)
+        ]
         config = StackedConfig(backends)
         name = config.get((b"user",), b"name").decode()
         email = config.get((b"user",), b"email").decode()
