@@ -124,6 +124,22 @@ def test_a_schema_describing_a_secret_key_shows_its_rules_not_its_values(
     assert blame["properties.api_key.default"] == "<redacted>"
 
 
+def test_a_change_of_the_secret_patterns_is_shown_for_review(
+    run_cli: RunCli, store_path: Path
+) -> None:
+    store = stores.build_with(run_cli, store_path, ("init", "--example"))
+    settings = ".vpa-config/settings.yaml"
+
+    outputs = [
+        _ok(run_cli, store, "set", settings, "secrets.1", "--string", "*:*.passwd"),
+        _ok(run_cli, store, "show"),
+        _ok(run_cli, store, "audit", settings, "secrets.1"),
+    ]
+
+    for output in outputs:
+        assert "*:*.password -> *:*.passwd" in output, output
+
+
 @pytest.fixture(name="example")
 def _example(run_cli: RunCli, store_path: Path) -> Path:
     return stores.build_with(run_cli, store_path, ("init", "--example"))

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from itertools import pairwise
 
-from vpa_config.layout import SCHEMA_DIR, SCHEMA_VALUE_WORDS
+from vpa_config.layout import SCHEMA_DIR, SCHEMA_VALUE_WORDS, SETTINGS_FILE
 
 TYPE_CHECKING = False  # typing stays unimported at run time (records.py says why)
 if TYPE_CHECKING:
@@ -128,10 +128,14 @@ def is_secret_key_path(path: Sequence[object], file: str = "") -> bool:
     ``credentials.user`` are secret, ``llm.max_tokens`` is not. In a store
     schema (``file`` under ``.vpa-config/schemas/``) such a name describes a
     key: only the values the schema gives it (``default``, ``const``, ``enum``,
-    ``examples``) are secret, not ``properties.api_key.minLength``.
+    ``examples``) are secret, not ``properties.api_key.minLength``. In the
+    store's settings, ``secrets`` holds the patterns that name secret keys,
+    which a reviewer of a change to them must see.
     """
     if file.startswith(SCHEMA_DIR):
         return _gives_a_secret_value(path)
+    if file == SETTINGS_FILE:
+        path = [part for part in path if part != "secrets"]
     return any(type(part) is str and _sensitive_name(part) for part in path)
 
 
