@@ -221,3 +221,29 @@ def test_schema_help_documents_every_subcommand(run_cli: RunCli) -> None:
     assert done.returncode == 0
     for word in ("add", "list", "show"):
         assert word in done.stdout
+
+
+def test_schema_show_hides_the_values_a_schema_gives_secret_keys(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path
+) -> None:
+    schema = {"type": "object", "properties": {
+        "password": {"type": "string", "default": "hunter2-in-a-schema"},
+        "port": {"type": "integer", "default": 80},
+    }}
+    source = write_schema(tmp_path, schema, "pw.schema.json")
+    added = run_cli("schema", "add", str(source), "--for", "pw.yaml", store=cli_store)
+    assert added.returncode == 0, added.stderr
+
+    text = run_cli("schema", "show", "pw.schema.json", store=cli_store)
+    as_json = run_cli("schema", "show", "pw.schema.json", "--json", store=cli_store)
+    shipped = run_cli("schema", "show", "vpa/assistant.schema.json", store=cli_store)
+
+    assert text.returncode == as_json.returncode == 0
+    shown = json.loads(text.stdout)["properties"]
+    assert shown["password"] == {"type": "string", "default": "<redacted>"}
+    assert shown["port"]["default"] == 80
+    assert json.loads(as_json.stdout)["schema"]["properties"] == shown
+    assert "hunter2" not in text.stdout + as_json.stdout
+    assert shipped.stdout == (
+        Path(__file__).parent.parent / "schemas" / "vpa" / "assistant.schema.json"
+    ).read_text()  # nothing to hide: the schema's own text

@@ -247,14 +247,24 @@ def schema_list_cmd(app: AppContext, as_json: bool) -> int:
 @json_option
 @pass_app
 def schema_show_cmd(app: AppContext, name: str, as_json: bool) -> int:
-    """Print the schema NAME (the store's if it has one, else the shipped one)."""
-    from vpa_config.schema_admin import show_schema
+    """Print the schema NAME (the store's if it has one, else the shipped one).
 
-    info, source = show_schema(app.store(), name)
+    Values it gives secret keys (a password's default) are hidden; a schema
+    with any is printed as indented JSON rather than as its own text.
+    """
+    import json
+
+    from vpa_config.schema_admin import masked_schema, show_schema
+
+    store = app.store()
+    info, source = show_schema(store, name)
+    shown, masked = masked_schema(store, source)
     if as_json:
-        render.echo_json({**info.to_dict(), "schema": source.load()})
-        return 0
-    click.echo(source.content.decode("utf-8", "replace"), nl=False)
+        render.echo_json({**info.to_dict(), "schema": shown})
+    elif masked:
+        click.echo(json.dumps(shown, indent=2, ensure_ascii=False))
+    else:
+        click.echo(source.content.decode("utf-8", "replace"), nl=False)
     return 0
 
 
