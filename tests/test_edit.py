@@ -245,11 +245,23 @@ def test_edit_invalid_then_discard_writes_nothing(
     env, _state = _editor(tmp_path, [original.replace("max_tokens: 1024", "max_tokens: x")])
     before = snapshot(cli_store)
 
+    trail = cli_store / ".git" / "vpa-config-audit.jsonl"
+    records = len(trail.read_text().splitlines())
+
     done = _in_terminal(tmp_path, cli_store, ["edit", "assistant.yaml"], env, "d\n")
 
     assert done.returncode == 1
     assert "edit discarded; nothing written" in done.stderr
     assert snapshot(cli_store) == before
+    # Recorded as a refused set is: who, the file, the keys at fault.
+    lines = trail.read_text().splitlines()
+    assert len(lines) == records + 1
+    record = json.loads(lines[-1])
+    assert (record["kind"], record["outcome"]) == ("edit", "refused")
+    assert record["files"] == ["assistant.yaml"]
+    assert record["keys"] == {"assistant.yaml": ["llm.max_tokens"]}
+    verified = run_cli("verify", store=cli_store)
+    assert verified.returncode == 0, verified.stdout
 
 
 def test_edit_without_change_commits_nothing(

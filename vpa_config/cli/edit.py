@@ -62,13 +62,14 @@ def edit_cmd(
             return 0
         text = edited
         problems = store.check(name, text.encode())
+        recorded = False  # whether the refusal is in the audit trail already
         if not problems:
             committed = _commit(
                 store, name, text, base, actor, reason, dry_run, as_json
             )
             if isinstance(committed, int):
                 return committed
-            problems = committed
+            problems, recorded = committed, True
         count = len(problems)
         click.echo(
             f"{name}: the edit is invalid ({count} problem{'' if count == 1 else 's'}):",
@@ -79,6 +80,10 @@ def edit_cmd(
         choice = _ask()
         if choice == "e":
             continue
+        if not (recorded or dry_run):  # as a refused set is: who, file, keys
+            store.record_refused(
+                name, problems, kind="edit", actor=actor, reason=reason
+            )
         if choice == "d":
             return _refused(problems, "edit discarded; nothing written", as_json)
         draft = _keep_draft(store.repo.controldir, name, text)
