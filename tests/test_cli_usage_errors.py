@@ -266,10 +266,12 @@ def test_a_usage_error_of_health_is_unknown_not_unhealthy(
 ) -> None:
     health = run_cli("health", "--bogus", store=cli_store)
     other = run_cli("log", "--bogus", store=cli_store)
+    as_json = run_cli("health", "--json", "--bogus", store=cli_store)
 
     assert health.returncode == 3, health.stderr  # 2 means unhealthy there
     assert "No such option '--bogus'" in health.stderr
     assert other.returncode == 2
+    assert as_json.returncode == json.loads(as_json.stdout)["exit_code"] == 3
 
 
 def test_an_empty_actor_is_a_usage_error_not_the_os_user(

@@ -361,9 +361,23 @@ def test_serve_refuses_a_busy_port_in_one_line(
     with serve(monitor, port=0) as busy:
         done = run_cli("health", "serve", "--port", str(busy.port), store=store_path)
 
-    assert done.returncode == 1
+    assert done.returncode == 3  # unknown: 1 would read as "degraded"
     assert done.stderr.startswith(f"vpa-config: cannot listen on 127.0.0.1:{busy.port}")
+    assert "choose another --port" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_serve_on_an_address_of_no_machine_says_to_fix_the_host(
+    run_cli: RunCli, store_path: Path, monitor: HealthMonitor
+) -> None:
+    done = run_cli("health", "serve", "--host", "256.1.1.1", "--port", "0",
+                   store=store_path)
+
+    assert done.returncode == 3
+    assert done.stderr.startswith("vpa-config: cannot listen on 256.1.1.1:0: ")
+    assert done.stderr.rstrip().endswith(
+        "give --host an address of this machine (127.0.0.1, 0.0.0.0)"
+    )
 
 
 def test_health_help_documents_exit_codes(run_cli: RunCli) -> None:

@@ -217,9 +217,10 @@ def _run_click(argv: list[str] | None, args: list[str]) -> Any:
             echo(_usage_line(exc), err=True)
         else:
             exc.show()
+        code = _usage_exit_code(exc)
         if _wants_json(args):
-            echo_json_error(exc, exc.format_message())
-        return _usage_exit_code(exc)
+            echo_json_error(exc, exc.format_message(), exit_code=code)
+        return code
 
 
 def _usage_line(exc: Any) -> str:
@@ -322,7 +323,9 @@ def _wants_json(argv: list[str]) -> bool:
     return "--json" in options
 
 
-def echo_json_error(exc: Any, message: str | None = None) -> None:
+def echo_json_error(
+    exc: Any, message: str | None = None, exit_code: int | None = None
+) -> None:
     """A refusal, or a click usage error, as JSON on stdout.
 
     So ``--json`` callers always get a document; ``message`` defaults to the
@@ -335,7 +338,7 @@ def echo_json_error(exc: Any, message: str | None = None) -> None:
         "ok": False,
         "error": type(exc).__name__,
         "message": str(exc) if message is None else message,
-        "exit_code": exc.exit_code,
+        "exit_code": exc.exit_code if exit_code is None else exit_code,
         "problems": [problem.to_dict() for problem in problems],
     })
 

@@ -95,11 +95,20 @@ def serve_cmd(app: AppContext, host: str | None, port: int | None) -> int:
     try:
         server = HealthServer(monitor, bind_host, bind_port)
     except OSError as exc:
+        import errno
+
         monitor.close(record=False)
-        raise VpaConfigError(
+        port_taken = exc.errno in (errno.EADDRINUSE, errno.EACCES)
+        advice = (
+            "choose another --port (0 picks a free one)" if port_taken
+            else "give --host an address of this machine (127.0.0.1, 0.0.0.0)"
+        )
+        refused = VpaConfigError(
             f"cannot listen on {bind_host}:{bind_port}: {exc.strerror or exc}; "
-            "choose another --port (0 picks a free one)"
-        ) from None
+            f"{advice}"
+        )
+        refused.exit_code = 3  # unknown, as health's usage errors: not "degraded"
+        raise refused from None
     stop = _stop_on_signals()
     server.start()
     click.echo(
