@@ -819,7 +819,7 @@ class PluginHost:
 
     def _admit(self, slot: Slot) -> tuple[bool, str]:
         """(is a breaker trial, why the call is refused or '')."""
-        blocked = _blocked(self.state.get(slot.name), self.clock())
+        blocked = _blocked(self.state.get(slot.name), self.clock(), slot.name)
         if blocked is not None:
             return False, blocked
         if self.state.get(slot.name).get("breaker", "closed") == "closed":
@@ -827,7 +827,7 @@ class PluginHost:
         with self.state.update(slot.name) as st:
             # Checked again under the lock: exactly one caller gets the trial.
             now = self.clock()
-            blocked = _blocked(st, now)
+            blocked = _blocked(st, now, slot.name)
             if blocked is not None or st.get("breaker", "closed") == "closed":
                 return False, blocked or ""
             st["breaker"] = "half_open"
@@ -1014,10 +1014,10 @@ class PluginHost:
         )
 
 
-def _blocked(st: dict[str, Any], now: float) -> str | None:
-    """Why the guard refuses to call a plugin now, or None."""
+def _blocked(st: dict[str, Any], now: float, name: str) -> str | None:
+    """Why the guard refuses to call the plugin ``name`` now, or None."""
     if st.get("quarantined"):
-        return 'quarantined; run "vpa-config plugins reset" to re-admit it'
+        return f'quarantined; run "vpa-config plugins reset {name}" to re-admit it'
     restart_at = st.get("restart_at")
     if restart_at is not None and now < restart_at:
         return f"restarting in {restart_at - now:.1f} s (backoff)"

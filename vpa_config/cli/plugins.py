@@ -93,7 +93,10 @@ def _show_status(data: dict[str, object]) -> None:
 @click.option(
     "--spec", help="module:attr, for a plugin not installed as an entry point."
 )
-@click.option("--path", "import_path", help="Folder to import --spec from.")
+@click.option(
+    "--path", "import_path",
+    help="Folder to import --spec from: relative to the store's folder, or absolute.",
+)
 @click.option("--untrusted", is_flag=True, help="Run it in a sandboxed child process.")
 @click.option(
     "--policy",
