@@ -377,6 +377,9 @@ def test_crash_loop_backs_off_then_quarantines_until_reset(guarded: Guarded) -> 
     guarded.clock.advance(10_000)
     set_temperature(guarded, 0.5)
     assert len(guarded.named("plugin.failed")) == 3  # still quarantined
+    assert plugins._blocked({"quarantined": True}, 0, "bad") == (
+        'quarantined; run "vpa-config plugins reset bad" to re-admit it'
+    )
 
     plugins.reset(guarded.store, "bad")
     set_temperature(guarded, 0.6)
