@@ -739,8 +739,10 @@ def _apply(
     new_mapping: Any,
 ) -> None:
     node = root
+    holder: tuple[Any, Any] | None = None  # (container, key) that holds node
     for depth, part in enumerate(path[:-1]):
         where = format_dotted(path[: depth + 1])
+        holder = (node, part)
         if isinstance(node, list):
             if not isinstance(part, int):
                 raise not_a_position(name, path, path[:depth], len(node), part)
@@ -765,7 +767,7 @@ def _apply(
         if remove:
             if last >= len(node):
                 raise _no_position(name, where, len(node))
-            _remove_entry(node, last)
+            _remove_entry(node, last, holder)
         elif last < len(node):
             _assign(node, last, value)
         elif last == len(node) and hasattr(node, "ca"):
@@ -784,7 +786,7 @@ def _apply(
                     "mapping; remove it where it is written, or set it here to "
                     "override it"
                 )
-            _remove_entry(node, last)
+            _remove_entry(node, last, holder)
         else:
             _assign(node, last, value)
     else:
@@ -809,7 +811,7 @@ def _assign(container: Any, key: Part, value: Any) -> None:
     old = container[key] if present else None
     if present and isinstance(old, dict) and isinstance(value, dict):
         for gone in [name for name in _own_keys(old) if name not in value]:
-            _remove_entry(old, gone)
+            _remove_entry(old, gone, (container, key))
         for name, item in value.items():
             if name in old:
                 _assign(old, name, item)
@@ -822,7 +824,7 @@ def _assign(container: Any, key: Part, value: Any) -> None:
         for index, item in enumerate(value[: len(old)]):
             _assign(old, index, item)
         while len(old) > len(value):
-            _remove_entry(old, len(old) - 1)
+            _remove_entry(old, len(old) - 1, (container, key))
         for item in value[len(old) :]:
             if hasattr(old, "ca"):
                 _append_after_comments(old, _yaml11_safe(item))
@@ -1010,15 +1012,17 @@ def _last_comment_slot(node: Any) -> tuple[list[Any], int] | None:
     return None
 
 
-def _remove_entry(node: Any, key: Any) -> None:
+def _remove_entry(node: Any, key: Any, holder: tuple[Any, Any] | None = None) -> None:
     """``del node[key]``, the blank and comment lines after the entry kept.
 
     ruamel keeps the lines that follow a block mapping or list (up to what
     comes next) on its last entry, so removing that entry would remove them
     too: they belong to what follows, and move to the entry before it. A
     comment on the removed entry's own line goes with it. When no entry is
-    left (the mapping becomes ``{}``), they go with it: ruamel would write
-    them before the ``{}``, which no longer reads as YAML (#2).
+    left (the mapping becomes ``{}``), they go with it, and so do the comment
+    and blank lines between ``node``'s key (in ``holder``, its container and
+    key) and its first entry: ruamel would write them before the ``{}``,
+    which no longer reads as YAML (#2).
     """
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
     from ruamel.yaml.tokens import CommentToken
@@ -1031,6 +1035,14 @@ def _remove_entry(node: Any, key: Any) -> None:
     slot = _last_comment_slot(node) if is_last else None
     token = slot[0][slot[1]] if slot else None
     del node[key]
+    if not len(node) and hasattr(node, "ca"):
+        node.ca.comment = None
+        node.ca.items.clear()
+        above = getattr(holder[0], "ca", None) if holder else None
+        entry = above.items.get(holder[1]) if above is not None else None
+        if entry:
+            entry[2:] = [None] * len(entry[2:])
+        return
     if token is None:
         return
     _inline, _newline, lines = token.value.partition("\n")
