@@ -1,13 +1,15 @@
-"""Random edits of random YAML and JSON texts read back as the data expected.
+"""Random edits of random YAML, JSON and TOML texts read back as the data expected.
 
 Each case builds a document of mappings, lists and scalars (YAML words a 1.1
 reader takes for booleans among them) and writes it as text: JSON indented,
-or YAML with blank lines, comment lines, end-of-line comments and flow lists
-scattered through it. Five random sets and unsets follow, each of a key path
-the document has (or one past a list's end); after each, the edited text must
-parse, and to exactly the data the same change makes of the parsed document.
-The edits keep layout by hand (moving comments, rewriting spans), which is
-where a text that no longer reads, or reads as something else, would come from.
+TOML as tomlkit writes it, or YAML with blank lines, comment lines,
+end-of-line comments and flow lists scattered through it. Five random sets
+and unsets follow, each of a key path the document has (or one past a list's
+end); after each, the edited text must parse, and to exactly the data the
+same change makes of the parsed document (key order aside). The edits keep
+layout by hand (moving comments, rewriting spans, tables tomlkit leaves
+implicit), which is where a text that no longer reads, or reads as something
+else, would come from.
 """
 
 from __future__ import annotations
@@ -24,16 +26,19 @@ from vpa_config import documents
 from vpa_config.errors import VpaConfigError
 
 SCALARS = [1, 2.5, True, None, "x", "no", "a b", "on", 0, "", "y"]
+TOML_SCALARS = [scalar for scalar in SCALARS if scalar is not None]
 CASES = 800
 
 
-def _value(chooser: random.Random, depth: int = 0) -> Any:
+def _value(
+    chooser: random.Random, depth: int = 0, scalars: list[Any] = SCALARS
+) -> Any:
     if depth > 2 or chooser.random() < 0.3:
-        return chooser.choice(SCALARS)
+        return chooser.choice(scalars)
     if chooser.random() < 0.5:
         size = chooser.randint(1, 4)
-        return {f"k{i}": _value(chooser, depth + 1) for i in range(size)}
-    return [_value(chooser, depth + 1) for _ in range(chooser.randint(1, 4))]
+        return {f"k{i}": _value(chooser, depth + 1, scalars) for i in range(size)}
+    return [_value(chooser, depth + 1, scalars) for _ in range(chooser.randint(1, 4))]
 
 
 def _yaml_lines(chooser: random.Random, data: Any, indent: int) -> list[str]:
@@ -104,6 +109,12 @@ def _applied(data: Any, path: tuple[Any, ...], value: Any, remove: bool) -> Any:
 
 def _document(seed: int) -> tuple[str, str]:
     chooser = random.Random(seed)
+    if seed % 4 == 3:  # TOML, as tomlkit writes it (tables, arrays of tables)
+        import tomlkit
+
+        size = chooser.randint(1, 4)
+        data = {f"t{i}": _value(chooser, 0, TOML_SCALARS) for i in range(size)}
+        return "f.toml", tomlkit.dumps(data)
     data = {f"t{i}": _value(chooser) for i in range(chooser.randint(1, 4))}
     if chooser.random() < 0.5:
         return "f.json", json.dumps(data, indent=2) + "\n"

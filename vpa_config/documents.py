@@ -1035,6 +1035,10 @@ def _remove_entry(node: Any, key: Any, holder: tuple[Any, Any] | None = None) ->
     slot = _last_comment_slot(node) if is_last else None
     token = slot[0][slot[1]] if slot else None
     del node[key]
+    if not len(node) and getattr(node, "_is_super_table", None):
+        # A TOML table only named on the way to others ([a.b] makes [a]) is
+        # not written once empty: it is a table of its own now, "[a]".
+        node._is_super_table = False
     if not len(node) and hasattr(node, "ca"):
         node.ca.comment = None
         node.ca.items.clear()
