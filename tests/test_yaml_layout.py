@@ -51,6 +51,38 @@ def test_removing_a_last_entry_keeps_the_lines_after_it(path, removed):
     assert edited == SECTIONS.replace(removed, "", 1)
 
 
+TOPS = (
+    "top1: 1\n"
+    "\n"
+    "# about top2\n"
+    "top2:\n"
+    "  p: 1   # p\n"
+    "  q: 2\n"
+    "l:\n"
+    "  - 1\n"
+    "  # about second\n"
+    "  - 2\n"
+    "  - 3\n"
+    "\n"
+    "  # about fourth\n"
+    "  - 4\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        (("top1",), TOPS.replace("top1: 1\n\n", "", 1)),
+        (("l", 0), TOPS.replace("  - 1\n", "", 1)),
+        (("l", 2), TOPS.replace("  - 3\n", "", 1)),
+        (("top2", "q"), TOPS.replace("  q: 2\n", "", 1)),
+    ],
+    ids=["first top key", "first item", "middle item", "last key, inline comment"],
+)
+def test_removing_any_entry_keeps_the_lines_that_lead_to_the_next(path, expected):
+    assert documents.unset_value("t.yaml", TOPS, path) == expected
+
+
 def test_a_mapping_set_that_drops_its_last_key_keeps_the_lines_after_it():
     edited = documents.set_value("c.yaml", SECTIONS, ("a",), {"x": 5})
 

@@ -1015,24 +1015,27 @@ def _last_comment_slot(node: Any) -> tuple[list[Any], int] | None:
 def _remove_entry(node: Any, key: Any, holder: tuple[Any, Any] | None = None) -> None:
     """``del node[key]``, the blank and comment lines after the entry kept.
 
-    ruamel keeps the lines that follow a block mapping or list (up to what
-    comes next) on its last entry, so removing that entry would remove them
-    too: they belong to what follows, and move to the entry before it. A
-    comment on the removed entry's own line goes with it. When no entry is
-    left (the mapping becomes ``{}``), they go with it, and so do the comment
-    and blank lines between ``node``'s key (in ``holder``, its container and
-    key) and its first entry: ruamel would write them before the ``{}``,
-    which no longer reads as YAML (#2).
+    ruamel keeps the lines that follow an entry of a block mapping or list
+    (up to the next entry, or past the end to what comes next) on that entry,
+    so removing it would remove them too: they belong to what follows, and
+    move to the entry before it. A comment on the removed entry's own line
+    goes with it; so do the lines after the first entry, which has none
+    before it (#2). When no entry is left (the mapping becomes ``{}``), they
+    go with it, and so do the comment and blank lines between ``node``'s key
+    (in ``holder``, its container and key) and its first entry: ruamel would
+    write them before the ``{}``, which no longer reads as YAML.
     """
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
     from ruamel.yaml.tokens import CommentToken
 
+    previous = None
     if isinstance(node, CommentedMap):
         own = _own_keys(node)
-        is_last = bool(own) and own[-1] == key
-    else:
-        is_last = isinstance(node, CommentedSeq) and key == len(node) - 1
-    slot = _last_comment_slot(node) if is_last else None
+        at = own.index(key) if key in own else 0
+        previous = own[at - 1] if at else None
+    elif isinstance(node, CommentedSeq):
+        previous = key - 1 if key else None
+    slot = _entry_comment_slot(node, key) if hasattr(node, "ca") else None
     token = slot[0][slot[1]] if slot else None
     del node[key]
     if not len(node) and getattr(node, "_is_super_table", None):
@@ -1047,17 +1050,69 @@ def _remove_entry(node: Any, key: Any, holder: tuple[Any, Any] | None = None) ->
         if entry:
             entry[2:] = [None] * len(entry[2:])
         return
-    if token is None:
+    _inline, _newline, lines = token.value.partition("\n") if token else ("", "", "")
+    if not lines:
+        return  # nothing follows the removed line
+    if previous is None:
+        _put_before_first(node, holder, lines)
         return
-    _inline, _newline, lines = token.value.partition("\n")
-    after = _last_place(node)
-    if not lines or after is None:
-        return  # nothing follows the removed line, or no entry is left to hold it
-    container, last, index = after
+    container, last, index = _entry_end(node, previous)
     entry = container.ca.items.setdefault(last, [None, None, None, None])
     kept = entry[index]
-    text = kept.value + lines if kept is not None else "\n" + lines
-    entry[index] = CommentToken(text, token.start_mark, token.end_mark)
+    if kept is None:
+        entry[index] = CommentToken("\n" + lines, token.start_mark, token.end_mark)
+    else:
+        entry[index] = CommentToken(kept.value + lines, kept.start_mark, kept.end_mark)
+
+
+def _put_before_first(node: Any, holder: tuple[Any, Any] | None, lines: str) -> None:
+    """Put comment lines before the first entry of ``node``, after what is there.
+
+    ruamel keeps those of a nested mapping or list on its key's entry in the
+    container above (``holder``), and those of the document's top on the
+    mapping itself, each line without its indentation, which the token's
+    column gives.
+    """
+    from ruamel.yaml.error import CommentMark
+    from ruamel.yaml.tokens import CommentToken
+
+    comments = [line for line in lines.splitlines() if line.strip()]
+    column = len(comments[0]) - len(comments[0].lstrip(" ")) if comments else 0
+    text = "".join(line.lstrip(" ") for line in lines.splitlines(keepends=True))
+    if holder is None:
+        text = text.lstrip("\n")  # the top of the document: no blank line first
+    if not text:
+        return
+    token = CommentToken(text, CommentMark(column), None)
+    if holder is not None and hasattr(holder[0], "ca"):
+        entry = holder[0].ca.items.setdefault(holder[1], [None, None, None, None])
+        entry[3] = [*(entry[3] or []), token]
+    comment = node.ca.comment or [None, []]
+    node.ca.comment = [comment[0], [*(comment[1] or []), token]]
+
+
+def _entry_comment_slot(node: Any, key: Any) -> tuple[list[Any], int] | None:
+    """Where ruamel keeps the comment after the last line of ``node[key]``."""
+    from ruamel.yaml.comments import CommentedMap
+
+    deeper = _last_comment_slot(node[key])
+    if deeper is not None:
+        return deeper
+    entry = node.ca.items.get(key)
+    index = 2 if isinstance(node, CommentedMap) else 0
+    if entry and entry[index] is not None:
+        return entry, index
+    return None
+
+
+def _entry_end(node: Any, key: Any) -> tuple[Any, Any, int]:
+    """(container, key, comment index) of the entry that ends ``node[key]``'s text."""
+    from ruamel.yaml.comments import CommentedMap
+
+    deeper = _last_place(node[key])
+    if deeper is not None:
+        return deeper
+    return node, key, 2 if isinstance(node, CommentedMap) else 0
 
 
 def _last_place(node: Any) -> tuple[Any, Any, int] | None:
