@@ -167,3 +167,22 @@ def _past_the_end(data: Any, path: tuple[Any, ...]) -> bool:
     for part in path[:-1]:
         node = node[part]
     return isinstance(node, list) and path[-1] == len(node)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (("a",), {"x": 2}, "a.x = 2\n\n[t]\nk = 1\n"),
+        (("a", "y"), None, "a.x = 1\na.z = 3\n\n[t]\nk = 1\n"),
+    ],
+    ids=["replaced by a smaller table", "one key removed"],
+)
+def test_a_toml_table_written_in_dotted_keys_is_edited(path, value, expected):
+    text = "a.x = 1\na.y = 2\na.z = 3\n\n[t]\nk = 1\n"
+
+    if value is None:
+        edited = documents.unset_value("d.toml", text, path)
+    else:
+        edited = documents.set_value("d.toml", text, path, value)
+
+    assert edited == expected

@@ -689,6 +689,15 @@ def _edit(name: str, text: str, path: Sequence[Part], value: Any, remove: bool) 
     except (TypeError, ValueError) as exc:
         # tomlkit refuses what TOML cannot hold (null, for one) on assignment.
         raise ParseError(name, f"cannot be written as {kind.upper()}: {exc}") from None
+    except (IndexError, KeyError) as exc:
+        if kind != "toml":
+            raise
+        # tomlkit losing its place in a layout it keeps (a bug of its own):
+        # refused, as nothing was written, rather than a crash.
+        raise ParseError(
+            name, f"{format_dotted(path)}: tomlkit cannot edit this TOML layout in "
+            f"place ({type(exc).__name__}: {exc}); edit the file by hand and commit it"
+        ) from None
     return result.replace("\n", newline) if newline != "\n" else result
 
 
@@ -810,7 +819,9 @@ def _assign(container: Any, key: Part, value: Any) -> None:
         present = True
     old = container[key] if present else None
     if present and isinstance(old, dict) and isinstance(value, dict):
-        for gone in [name for name in _own_keys(old) if name not in value]:
+        # Last first: tomlkit loses count of a table written in dotted keys
+        # (a.x = 1, a.y = 2, a.z = 3) when an earlier one goes before a later.
+        for gone in [name for name in _own_keys(old) if name not in value][::-1]:
             _remove_entry(old, gone, (container, key))
         for name, item in value.items():
             if name in old:
