@@ -229,6 +229,7 @@ def test_schema_show_hides_the_values_a_schema_gives_secret_keys(
     schema = {"type": "object", "properties": {
         "password": {"type": "string", "default": "hunter2-in-a-schema"},
         "port": {"type": "integer", "default": 80},
+        "db": {"type": "object", "default": {"user": "app", "password": "nested-pw"}},
     }}
     source = write_schema(tmp_path, schema, "pw.schema.json")
     added = run_cli("schema", "add", str(source), "--for", "pw.yaml", store=cli_store)
@@ -242,8 +243,10 @@ def test_schema_show_hides_the_values_a_schema_gives_secret_keys(
     shown = json.loads(text.stdout)["properties"]
     assert shown["password"] == {"type": "string", "default": "<redacted>"}
     assert shown["port"]["default"] == 80
+    assert shown["db"]["default"] == {"user": "app", "password": "<redacted>"}
     assert json.loads(as_json.stdout)["schema"]["properties"] == shown
     assert "hunter2" not in text.stdout + as_json.stdout
+    assert "nested-pw" not in text.stdout + as_json.stdout
     assert shipped.stdout == (
         Path(__file__).parent.parent / "schemas" / "vpa" / "assistant.schema.json"
     ).read_text()  # nothing to hide: the schema's own text

@@ -280,15 +280,20 @@ class SecretMatcher:
 
         In a store schema the patterns name keys the schema describes: the
         subschema of ``properties.api_key`` is no secret, but a value it
-        gives the key (``default``, ``const``, ``enum``, ``examples``) is.
+        gives the key (``default``, ``const``, ``enum``, ``examples``) is,
+        and so is a key the patterns name inside such a value.
         """
         if not self._patterns:
             return False
         if file.startswith(SCHEMA_DIR):
-            return any(
-                part in SCHEMA_VALUE_WORDS and self._matches(file, path[:index])
-                for index, part in enumerate(path)
-                if index
+            given = [
+                index for index, part in enumerate(path)
+                if index and part in SCHEMA_VALUE_WORDS
+            ]
+            # The key a value is for matches, or a key inside the value does.
+            return bool(given) and (
+                self._matches(file, path)
+                or any(self._matches(file, path[:index]) for index in given)
             )
         return self._matches(file, path)
 

@@ -140,14 +140,14 @@ def is_secret_key_path(path: Sequence[object], file: str = "") -> bool:
 
 
 def _gives_a_secret_value(path: Sequence[object]) -> bool:
-    named = False
-    for part in path:
-        if type(part) is not str:
-            continue
-        if named and part in SCHEMA_VALUE_WORDS:
-            return True
-        named = named or _sensitive_name(part)
-    return False
+    """Whether a schema path is inside a value the schema gives (a ``default``,
+    ``const``, ``enum`` or ``examples``) and names a secret key: the one the
+    value is for (``properties.password.default``), or one inside the value
+    (``properties.db.default.password``)."""
+    words = [part for part in path if type(part) is str]
+    return any(word in SCHEMA_VALUE_WORDS for word in words) and any(
+        _sensitive_name(word) for word in words if word not in SCHEMA_VALUE_WORDS
+    )
 
 
 # Records and events use the same few hundred key names over and over.
