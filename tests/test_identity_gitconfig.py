@@ -59,12 +59,23 @@ def _dulwich_answer(repo: Path | None) -> identity.Actor | None:
         if repo is not None:
             backends.insert(0, ConfigFile.from_path(str(repo)))
         config = StackedConfig(backends)
-        name = config.get((b"user",), b"name").decode()
-        email = config.get((b"user",), b"email").decode()
-    except (KeyError, OSError, UnicodeDecodeError, ValueError):
+        name, email = (_get(config, key) for key in (b"name", b"email"))
+    except (OSError, UnicodeDecodeError, ValueError):
         return None
     name, email = identity.clean_ident(name), identity.clean_ident(email)
-    return identity.Actor(name, email, "git config") if name else None
+    if not name and not email:
+        return None
+    user = identity._os_user()  # one of the two missing: made as git makes it
+    return identity.Actor(
+        name or user, email or f"{user}@{identity._host()}", "git config"
+    )
+
+
+def _get(config: object, key: bytes) -> str:
+    try:
+        return config.get((b"user",), key).decode()  # type: ignore[attr-defined]
+    except KeyError:
+        return ""
 
 
 def _plain(actor: identity.Actor | None) -> object:
@@ -311,3 +322,38 @@ def test_sudo_user_is_cleaned_as_a_git_identity_is(
     assert done.returncode == 0, done.stderr
     assert git(store_path, "log", "-1", "--format=%an").strip() == "x y"
     git(store_path, "fsck", "--strict")
+
+
+@pytest.mark.parametrize(
+    ("config", "name", "email"),
+    [
+        ("[user]\n\tname = Only Name\n", "Only Name", None),
+        ("[user]\n\temail = only@example.org\n", None, "only@example.org"),
+    ],
+    ids=["name only", "email only"],
+)
+def test_a_git_identity_with_one_half_gets_the_other_as_git_makes_it(
+    run_cli: RunCli, store_path: Path, tmp_path: Path,
+    config: str, name: str | None, email: str | None,
+) -> None:
+    import os
+
+    assert run_cli("init", "--example", store=store_path).returncode == 0
+    gitconfig = tmp_path / "half.gitconfig"
+    gitconfig.write_text(config)
+
+    done = run_cli(
+        "set", "assistant.yaml", "llm.temperature", "0.3", store=store_path,
+        env={"VPA_CONFIG_ACTOR": "", "SUDO_USER": "",
+             "GIT_CONFIG_GLOBAL": str(gitconfig)},
+    )
+
+    assert done.returncode == 0, done.stderr
+    author = git(store_path, "log", "-1", "--format=%an|%ae").strip()
+    got_name, got_email = author.split("|")
+    if name is not None:
+        assert got_name == name
+        assert got_email.endswith("@" + os.uname().nodename)
+    else:
+        assert got_email == email
+        assert got_name and got_name != email

@@ -121,8 +121,12 @@ def _git_identity(repo_config: Path | None = None) -> Actor | None:
         found = _dulwich_identity(files)
     if found is None:
         return None
+    # Only one of the two set: the other as git makes it, from the OS user.
     name, email = clean_ident(found.name), clean_ident(found.email)
-    return Actor(name, email, found.origin) if name else None
+    if not name and not email:
+        return None
+    user = clean_ident(_os_user()) or f"uid{os.getuid()}"
+    return Actor(name or user, email or f"{user}@{_host()}", found.origin)
 
 
 def _config_files(repo_config: Path | None) -> list[tuple[str, bool]]:
@@ -164,10 +168,10 @@ def _plain_identity(files: list[tuple[str, bool]]) -> Any:
             return _NOT_PLAIN
         for key, value in found.items():
             values.setdefault(key, value)  # the first file that sets it wins
-    if b"name" not in values or b"email" not in values:
+    if not values.get(b"name") and not values.get(b"email"):
         return None
-    name, email = values[b"name"].decode(), values[b"email"].decode()
-    return Actor(name, email, "git config") if name else None
+    name, email = values.get(b"name", b"").decode(), values.get(b"email", b"").decode()
+    return Actor(name, email, "git config")
 
 
 _NOT_PLAIN: Any = object()
@@ -250,11 +254,18 @@ def _dulwich_identity(files: list[tuple[str, bool]]) -> Actor | None:
             if os.path.isfile(path)
         ]
         config = StackedConfig(backends)
-        name = config.get((b"user",), b"name").decode()
-        email = config.get((b"user",), b"email").decode()
-    except (KeyError, OSError, UnicodeDecodeError, ValueError):
+        name, email = (_setting_of(config, key) for key in (b"name", b"email"))
+    except (OSError, UnicodeDecodeError, ValueError):
         return None
-    return Actor(name, email, "git config") if name else None
+    return Actor(name, email, "git config") if name or email else None
+
+
+def _setting_of(config: Any, key: bytes) -> str:
+    """``user.KEY`` from a dulwich config; "" when it is not set."""
+    try:
+        return config.get((b"user",), key).decode()
+    except KeyError:
+        return ""
 
 
 def _os_user() -> str:
