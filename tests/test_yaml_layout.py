@@ -169,3 +169,12 @@ def test_a_key_only_a_merge_brings_cannot_be_unset_here():
         documents.unset_value("m.yaml", MERGED, ("service", "retries"))
 
     assert "comes from a merge key (<<)" in str(caught.value)
+
+
+def test_a_mapping_set_over_one_that_merges_replaces_it_merge_and_all():
+    edited = documents.set_value(
+        "m.yaml", MERGED, ("service",), {"name": "web2", "timeout": 1}
+    )
+
+    assert yaml.safe_load(edited)["service"] == {"name": "web2", "timeout": 1}
+    assert documents.parse("m.yaml", edited)["base"]["retries"] == 3

@@ -818,7 +818,10 @@ def _assign(container: Any, key: Part, value: Any) -> None:
     else:
         present = True
     old = container[key] if present else None
-    if present and isinstance(old, dict) and isinstance(value, dict):
+    # A mapping that merges another (<<) is replaced whole: edited in place
+    # it would keep the merge, and with it keys the new value leaves out.
+    merges = bool(getattr(old, "merge", None))
+    if present and isinstance(old, dict) and isinstance(value, dict) and not merges:
         # Last first: tomlkit loses count of a table written in dotted keys
         # (a.x = 1, a.y = 2, a.z = 3) when an earlier one goes before a later.
         for gone in [name for name in _own_keys(old) if name not in value][::-1]:
