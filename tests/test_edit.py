@@ -460,3 +460,27 @@ def test_edit_with_no_editor_set_runs_the_default_one_in_a_terminal(
     assert done.returncode == 0, done.stderr
     assert _seen(state) == [original]
     assert (cli_store / "assistant.yaml").read_text() == edited
+
+
+@pytest.mark.parametrize("case", ["hand edits", "failing editor", "unknown type"])
+def test_an_edit_refused_before_or_after_the_editor_is_in_the_audit_trail(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path, case: str
+) -> None:
+    name = "notes.txt" if case == "unknown type" else "assistant.yaml"
+    if case == "hand edits":
+        path = cli_store / name
+        path.write_text(path.read_text().replace("max_tokens: 1024", "max_tokens: 9"))
+    editor = "false" if case == "failing editor" else _editor(tmp_path, [])[0]["EDITOR"]
+    trail = cli_store / ".git" / "vpa-config-audit.jsonl"
+    records = len(trail.read_text().splitlines())
+
+    done = run_cli("edit", name, store=cli_store,
+                   env={"EDITOR": editor, "VISUAL": editor})
+
+    assert done.returncode == 1, done.stderr
+    lines = trail.read_text().splitlines()
+    assert len(lines) == records + 1
+    record = json.loads(lines[-1])
+    assert (record["kind"], record["outcome"]) == ("edit", "refused")
+    assert record["files"] == [name]
+    assert record["error"]

@@ -697,19 +697,20 @@ class ConfigStore(Record):
     def record_refused(
         self,
         name: str,
-        problems: list[Problem],
+        error: VpaConfigError,
         *,
         kind: str,
         actor: str | Actor | None = None,
         reason: str = "",
     ) -> None:
         """Record a change refused before it reached a transaction, as a refused
-        change is recorded: an audit record and a ``config.refused`` event.
+        change is recorded: an audit record, and for invalid content a
+        ``config.refused`` event.
 
         ``edit`` refuses text that does not validate while the user decides
-        what to do with it; once they give it up, this records the refusal.
+        what to do with it (once they give it up, this records the refusal),
+        and refuses before or after the editor runs for other reasons.
         """
-        from vpa_config.errors import InvalidConfigError
         from vpa_config.transaction import ChangeRequest
         from vpa_config.values import text_argument
 
@@ -718,14 +719,14 @@ class ConfigStore(Record):
             subject=f"{kind} {fsutil.clean_name(name)}", kind=kind, actor=who,
             reason=text_argument("reason", reason), source=self.source,
         )
-        logs.emit(
-            "config.refused", level="error", category="security",
-            security_event="input_validation_fail", subject=request.subject,
-            actor=str(who), problems=[problem.to_dict() for problem in problems],
-        )
-        record = audittrail.change_record(
-            self, request, None, InvalidConfigError(problems)
-        )
+        problems = getattr(error, "problems", None)
+        if problems:
+            logs.emit(
+                "config.refused", level="error", category="security",
+                security_event="input_validation_fail", subject=request.subject,
+                actor=str(who), problems=[problem.to_dict() for problem in problems],
+            )
+        record = audittrail.change_record(self, request, None, error)
         record["files"] = [fsutil.clean_name(name)]
         audittrail.append_quietly(self, record)
 

@@ -38,12 +38,27 @@ def edit_cmd(
     Exit 0 committed (or no change), 1 refused (the edit is invalid or in
     the way of another change), 2 no editor set and no terminal.
     """
-    from vpa_config.errors import NotFoundError
+    from vpa_config.errors import RefusedError
     from vpa_config.fsutil import clean_name
 
     store = app.store()
     name = clean_name(file)
     _refuse_without_an_editor(name)
+    try:
+        return _edit(store, name, reason, actor, dry_run, as_json)
+    except RefusedError as exc:  # before or after the editor: recorded as a set's
+        if not dry_run:
+            store.record_refused(name, exc, kind="edit", actor=actor, reason=reason)
+        raise
+
+
+def _edit(
+    store: Any, name: str, reason: str, actor: str | None, dry_run: bool,
+    as_json: bool,
+) -> int:
+    """The edit loop; a refusal it raises is recorded by the caller."""
+    from vpa_config.errors import InvalidConfigError, NotFoundError
+
     # The editor would show HEAD's text, not the hand-edited file: refused
     # before it opens, as the commit would be, so that no editing is lost.
     store.refuse_hand_edits([name])
@@ -82,7 +97,8 @@ def edit_cmd(
             continue
         if not (recorded or dry_run):  # as a refused set is: who, file, keys
             store.record_refused(
-                name, problems, kind="edit", actor=actor, reason=reason
+                name, InvalidConfigError(problems), kind="edit", actor=actor,
+                reason=reason,
             )
         if choice == "d":
             return _refused(problems, "edit discarded; nothing written", as_json)
