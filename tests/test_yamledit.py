@@ -216,6 +216,15 @@ def test_new_keys_and_items_a_yaml11_reader_takes_for_booleans_are_quoted():
     assert "  'no': 1\n" in text
 
 
+def test_text_a_yaml11_reader_takes_for_a_base_60_number_is_quoted():
+    import yaml
+
+    text = documents.set_value("k.yaml", "a: 1\n", ("at",), "12:30")
+    text = documents.set_value("k.yaml", text, ("span",), "1:20:30.5")
+
+    assert yaml.safe_load(text) == {"a": 1, "at": "12:30", "span": "1:20:30.5"}
+
+
 @pytest.mark.parametrize("name", ["k.yaml", "k.json", "k.toml"])
 def test_a_byte_order_mark_stays_through_set_and_unset(tmp_path, name):
     from conftest import ACTOR

@@ -884,17 +884,22 @@ _YAML11_BOOLS = frozenset(
 )
 
 
+# Base-60 numbers of YAML 1.1 (12:30 reads as 750 there, as text in 1.2).
+_YAML11_SEXAGESIMAL = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
+
+
 def _yaml11_safe(value: Any) -> Any:
     """A string a YAML 1.1 reader would take for a boolean, marked to be quoted.
 
     YAML 1.2 reads ``no`` as text, so it would be written bare; the quotes keep
-    older readers of the same file from seeing ``false``. The keys and items
+    older readers of the same file from seeing ``false`` (or, for ``12:30``,
+    the base-60 number 750). The keys and items
     of a new mapping or list are marked too (``{on: yes}`` would otherwise
     read as ``{True: True}`` there); a value the document already holds
     (another type than a plain dict or list) is left as it is.
     """
     if isinstance(value, str):
-        if value not in _YAML11_BOOLS:
+        if value not in _YAML11_BOOLS and not _YAML11_SEXAGESIMAL.fullmatch(value):
             return value
         from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
