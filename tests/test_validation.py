@@ -385,6 +385,26 @@ def test_cli_missing_schema_is_not_found_exit_5(run_cli: RunCli, tmp_path: Path)
 
 
 @pytest.mark.parametrize(
+    ("schema", "code", "message"),
+    [
+        ("", 2, "--schema is empty; expected a schema file or a shipped name"),
+        ("folder", 5, "schema folder is a folder; expected a schema file"),
+    ],
+    ids=["empty", "a folder"],
+)
+def test_cli_schema_that_is_no_file_says_what_it_is(
+    run_cli: RunCli, tmp_path: Path, schema: str, code: int, message: str
+) -> None:
+    write(tmp_path, "f.yaml", "a: 1\n")
+    (tmp_path / "folder").mkdir()
+
+    done = run_cli("validate", "--schema", schema, "f.yaml")
+
+    assert done.returncode == code, done.stderr
+    assert done.stderr == f"vpa-config: {message}\n"
+
+
+@pytest.mark.parametrize(
     "schema", ["any/nosuch.json", "./nosuch.json", "~/nosuch.json", ".nosuch.json"]
 )
 def test_cli_missing_schema_file_is_named_as_a_file(

@@ -61,8 +61,14 @@ def file_verdicts(paths: Sequence[Path], schema: str) -> list[FileVerdict]:
     A schema's ``$ref`` may reach its neighbours on disk (``file:`` only),
     never the network. A bad schema raises :class:`SchemaError` up front.
     """
+    if not schema.strip():
+        from vpa_config.errors import UsageError
+
+        raise UsageError("--schema is empty; expected a schema file or a shipped name")
     registry = SchemaRegistry(local_files=True)
     schema_path = Path(schema)
+    if schema_path.is_dir():
+        raise SchemaNotFoundError(f"schema {schema} is a folder; expected a schema file")
     if schema_path.is_file():
         source = registry.add_file(schema_path)
     else:
