@@ -280,6 +280,21 @@ def test_a_restore_by_the_git_identity_reads_no_dulwich_config(
     )
 
 
+def _set_with_git_config(
+    run_cli: RunCli, store_path: Path, tmp_path: Path, config: str
+) -> object:
+    """A new example store, then a ``set`` whose author comes from ``config``."""
+    done = run_cli("init", "--example", store=store_path)
+    assert done.returncode == 0, done.stderr
+    gitconfig = tmp_path / "identity.gitconfig"
+    gitconfig.write_text(config)
+    return run_cli(
+        "set", "assistant.yaml", "llm.temperature", "0.3", store=store_path,
+        env={"VPA_CONFIG_ACTOR": "", "SUDO_USER": "",
+             "GIT_CONFIG_GLOBAL": str(gitconfig)},
+    )
+
+
 @pytest.mark.parametrize(
     ("config", "author"),
     [
@@ -293,16 +308,7 @@ def test_a_restore_by_the_git_identity_reads_no_dulwich_config(
 def test_a_git_identity_is_cleaned_as_git_cleans_it(
     run_cli: RunCli, store_path: Path, tmp_path: Path, config: str, author: str
 ) -> None:
-    done = run_cli("init", "--example", store=store_path)
-    assert done.returncode == 0, done.stderr
-    gitconfig = tmp_path / "identity.gitconfig"
-    gitconfig.write_text(config)
-
-    done = run_cli(
-        "set", "assistant.yaml", "llm.temperature", "0.3", store=store_path,
-        env={"VPA_CONFIG_ACTOR": "", "SUDO_USER": "",
-             "GIT_CONFIG_GLOBAL": str(gitconfig)},
-    )
+    done = _set_with_git_config(run_cli, store_path, tmp_path, config)
 
     assert done.returncode == 0, done.stderr
     assert git(store_path, "log", "-1", "--format=%an <%ae>").strip() == author
@@ -338,15 +344,7 @@ def test_a_git_identity_with_one_half_gets_the_other_as_git_makes_it(
 ) -> None:
     import os
 
-    assert run_cli("init", "--example", store=store_path).returncode == 0
-    gitconfig = tmp_path / "half.gitconfig"
-    gitconfig.write_text(config)
-
-    done = run_cli(
-        "set", "assistant.yaml", "llm.temperature", "0.3", store=store_path,
-        env={"VPA_CONFIG_ACTOR": "", "SUDO_USER": "",
-             "GIT_CONFIG_GLOBAL": str(gitconfig)},
-    )
+    done = _set_with_git_config(run_cli, store_path, tmp_path, config)
 
     assert done.returncode == 0, done.stderr
     author = git(store_path, "log", "-1", "--format=%an|%ae").strip()

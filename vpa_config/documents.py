@@ -1021,14 +1021,7 @@ def _last_comment_slot(node: Any) -> tuple[list[Any], int] | None:
         key: Any = own[-1]
     else:
         key = len(node) - 1
-    deeper = _last_comment_slot(node[key])
-    if deeper is not None:
-        return deeper
-    entry = node.ca.items.get(key)
-    index = 2 if isinstance(node, CommentedMap) else 0
-    if entry and entry[index] is not None:
-        return entry, index
-    return None
+    return _entry_comment_slot(node, key)
 
 
 def _remove_entry(node: Any, key: Any, holder: tuple[Any, Any] | None = None) -> None:
