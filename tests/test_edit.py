@@ -260,6 +260,7 @@ def test_edit_invalid_then_discard_writes_nothing(
     assert (record["kind"], record["outcome"]) == ("edit", "refused")
     assert record["files"] == ["assistant.yaml"]
     assert record["keys"] == {"assistant.yaml": ["llm.max_tokens"]}
+    assert record["error"].endswith("Edit discarded; nothing written")
     verified = run_cli("verify", store=cli_store)
     assert verified.returncode == 0, verified.stdout
 

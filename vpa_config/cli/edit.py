@@ -95,16 +95,18 @@ def _edit(
         choice = _ask()
         if choice == "e":
             continue
-        if not (recorded or dry_run):  # as a refused set is: who, file, keys
-            store.record_refused(
-                name, InvalidConfigError(problems), kind="edit", actor=actor,
-                reason=reason,
-            )
         if choice == "d":
-            return _refused(problems, "edit discarded; nothing written", as_json)
-        draft = _keep_draft(store.repo.controldir, name, text)
-        asked = "" if choice == "k" else " (no terminal to ask on)"
-        outcome = f"draft kept in {draft}; nothing committed{asked}"
+            outcome = "edit discarded; nothing written"
+        else:
+            draft = _keep_draft(store.repo.controldir, name, text)
+            asked = "" if choice == "k" else " (no terminal to ask on)"
+            outcome = f"draft kept in {draft}; nothing committed{asked}"
+        if not (recorded or dry_run):  # as a refused set is: who, file, keys
+            note = outcome[:1].upper() + outcome[1:]
+            refusal = InvalidConfigError(problems, note=note)
+            store.record_refused(
+                name, refusal, kind="edit", actor=actor, reason=reason
+            )
         return _refused(problems, outcome, as_json)
 
 
