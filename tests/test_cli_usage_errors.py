@@ -248,6 +248,29 @@ def test_a_change_whose_report_stdout_refused_says_it_was_committed(
     assert got.stdout == "77\n"
 
 
+@pytest.mark.parametrize(
+    ("args", "committed"),
+    [(("get", "assistant.yaml", "llm.max_tokens"), False),
+     (("set", "assistant.yaml", "llm.max_tokens", "77"), True)],
+    ids=["get", "set"],
+)
+def test_a_closed_stdout_is_a_storage_error_not_a_silent_success(
+    run_cli: RunCli, cli_store: Path, tmp_path: Path,
+    args: tuple[str, ...], committed: bool,
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "vpa_config", "--store", str(cli_store), *args],
+        stderr=subprocess.PIPE, text=True, env=cli_env(tmp_path), timeout=60,
+        check=False, preexec_fn=lambda: os.close(1),  # as ">&-" does
+    )
+
+    assert done.returncode == 6, done.stderr
+    message = "vpa-config: could not write to standard output: Bad file descriptor"
+    assert done.stderr.startswith(message)
+    assert ("the change itself was committed as" in done.stderr) is committed
+    assert done.stderr.count("\n") == 1
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_a_refusal_keeps_its_exit_code_when_its_json_cannot_be_written(
     cli_store: Path, tmp_path: Path

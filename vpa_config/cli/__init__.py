@@ -16,6 +16,7 @@ one place failures become exit codes:
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import time
@@ -73,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     if argv is None:  # the process's own command line
         _collect_less()
+        if sys.stdout is None:  # started with stdout closed (">&-")
+            sys.stdout = _closed_stdout()
     _start_events()
     _RUN.clear()
     failure: list[BaseException] = []
@@ -438,6 +441,8 @@ def _stdout_failed(exc: OSError) -> bool:
     ``render.echo`` where click is not loaded); the failure is stdout's when
     the innermost frame is one of them, writing to stdout (``err`` false).
     """
+    if isinstance(exc, StdoutClosed):
+        return True
     frame = None
     trace = exc.__traceback__
     while trace is not None:
@@ -475,8 +480,36 @@ def _revisions() -> tuple[str | None, str | None]:
 
 
 def _quiet_broken_pipe() -> None:
+    if isinstance(getattr(sys.stdout, "buffer", None), _ClosedWriter):
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (the process's to the end)
+        return
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
+
+
+class StdoutClosed(OSError):
+    """A write to the standard output the process was started without."""
+
+
+class _ClosedWriter(io.RawIOBase):
+    """Stands in for a closed standard output: every write fails (EBADF).
+
+    Python gives a process started with fd 1 closed no ``sys.stdout``, and
+    click then prints nothing, so that a command's answer would be lost with
+    exit 0; through this stand-in it is the failure any unwritable output is.
+    """
+
+    def write(self, data: Any) -> int:
+        import errno
+
+        raise StdoutClosed(errno.EBADF, "standard output is closed")
+
+    def writable(self) -> bool:
+        return True
+
+
+def _closed_stdout() -> Any:
+    return io.TextIOWrapper(_ClosedWriter(), encoding="utf-8", write_through=True)
 
 
 def _redacted_argv() -> list[str]:
