@@ -149,25 +149,29 @@ class Mask:
             return True
         return self._covered is not None and self._covered(path)
 
-    def show(self, value: Any, path: Sequence[Any]) -> Any:
-        """``value`` (found at ``path``) with every secret in it replaced."""
-        return self._show(value, tuple(path), 0)
+    def show(self, value: Any, path: Sequence[Any], scrub: bool = True) -> Any:
+        """``value`` (found at ``path``) with every secret in it replaced.
 
-    def _show(self, value: Any, path: tuple[Any, ...], depth: int) -> Any:
+        ``scrub`` also takes out of text what reads as a secret in it
+        (``password: x``); a schema's descriptions are shown as written.
+        """
+        return self._show(value, tuple(path), 0, scrub)
+
+    def _show(self, value: Any, path: tuple[Any, ...], depth: int, scrub: bool) -> Any:
         if self.covers(path):
             return REDACTED
         if isinstance(value, str):
-            return scrub_text(value)
+            return scrub_text(value) if scrub else value
         if depth > _MAX_DEPTH:
             return REDACTED if isinstance(value, dict | list) else value
         if isinstance(value, dict):
             return {
-                key: self._show(item, (*path, key), depth + 1)
+                key: self._show(item, (*path, key), depth + 1, scrub)
                 for key, item in value.items()
             }
         if isinstance(value, list):
             return [
-                self._show(item, (*path, index), depth + 1)
+                self._show(item, (*path, index), depth + 1, scrub)
                 for index, item in enumerate(value)
             ]
         return value

@@ -182,39 +182,26 @@ def _info(source: SchemaSource, used: tuple[str, ...]) -> SchemaInfo:
     return SchemaInfo(source.name, source.origin, source.digest, draft, title, used)
 
 
-def show_schema(store: ConfigStore, name: str) -> tuple[SchemaInfo, SchemaSource]:
-    """One schema by name (the store's if it has one, else the shipped one)."""
-    check = head_check(store)
-    source = check.registry.get(name)
-    used = tuple(r.files for r in check.settings.schemas if r.schema_ == name)
-    return _info(source, used), source
+def show_schema(
+    store: ConfigStore, name: str
+) -> tuple[SchemaInfo, SchemaSource, Any | None]:
+    """One schema by name (the store's if it has one, else the shipped one).
 
-
-def masked_schema(store: ConfigStore, source: SchemaSource) -> tuple[Any, bool]:
-    """The schema's data with the values it gives secret keys hidden, and
-    whether any was: a ``default`` of a ``password`` property is a value of
-    that key (see ``redaction.is_secret_key_path``)."""
+    The third value is its data with the values it gives secret keys hidden
+    (a ``default`` of a ``password`` property is a value of that key, see
+    ``redaction.is_secret_key_path``), or None when it gives none.
+    """
     from vpa_config.explain import SecretMatcher, all_paths
     from vpa_config.masking import Mask
 
+    check = head_check(store)
+    source = check.registry.get(name)
+    used = tuple(r.files for r in check.settings.schemas if r.schema_ == name)
     data = source.load()
     file = SCHEMA_DIR + source.name
-    matcher = SecretMatcher(head_check(store).settings.secrets)
-    paths = [path for path in all_paths(data) if matcher.matches(file, path)]
-    mask = Mask.of_paths(paths, file)
-    shown = _hidden(data, (), mask)
-    return shown, shown != data
-
-
-def _hidden(value: Any, path: tuple[Any, ...], mask: Any) -> Any:
-    """``value`` with what ``mask`` covers replaced; the rest (descriptions
-    that read "secret: ..." included) as the schema has it."""
-    from vpa_config.masking import REDACTED
-
-    if path and mask.covers(path):
-        return REDACTED
-    if isinstance(value, dict):
-        return {key: _hidden(item, (*path, key), mask) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_hidden(item, (*path, index), mask) for index, item in enumerate(value)]
-    return value
+    matcher = SecretMatcher(check.settings.secrets)
+    mask = Mask.of_paths(
+        [path for path in all_paths(data) if matcher.matches(file, path)], file
+    )
+    shown = mask.show(data, (), scrub=False)
+    return _info(source, used), source, (shown if shown != data else None)

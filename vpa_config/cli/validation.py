@@ -254,15 +254,14 @@ def schema_show_cmd(app: AppContext, name: str, as_json: bool) -> int:
     """
     import json
 
-    from vpa_config.schema_admin import masked_schema, show_schema
+    from vpa_config.schema_admin import show_schema
 
-    store = app.store()
-    info, source = show_schema(store, name)
-    shown, masked = masked_schema(store, source)
+    info, source, hidden = show_schema(app.store(), name)
     if as_json:
-        render.echo_json({**info.to_dict(), "schema": shown})
-    elif masked:
-        click.echo(json.dumps(shown, indent=2, ensure_ascii=False))
+        schema = source.load() if hidden is None else hidden
+        render.echo_json({**info.to_dict(), "schema": schema})
+    elif hidden is not None:
+        click.echo(json.dumps(hidden, indent=2, ensure_ascii=False))
     else:
         click.echo(source.content.decode("utf-8", "replace"), nl=False)
     return 0
