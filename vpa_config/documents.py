@@ -789,7 +789,7 @@ def _apply(
         if remove:
             if last not in node:
                 raise NotFoundError(f"{name}: {where}: no such key")
-            if last not in _own_keys(node):
+            if not _owns(node, last):
                 raise KeyPathError(
                     f"{name}: {where}: comes from a merge key (<<), not from this "
                     "mapping; remove it where it is written, or set it here to "
@@ -812,11 +812,8 @@ def _assign(container: Any, key: Part, value: Any) -> None:
     so the comments and layout of the others stay; an entry equal to the new
     one is not touched at all.
     """
-    if isinstance(container, dict):
-        # A key a merge (<<) brings is set as the mapping's own, new key.
-        present = key in container and key in _own_keys(container)
-    else:
-        present = True
+    # A key a merge (<<) brings is set as the mapping's own, new key.
+    present = _owns(container, key) if isinstance(container, dict) else True
     old = container[key] if present else None
     # A mapping that merges another (<<) is replaced whole: edited in place
     # it would keep the merge, and with it keys the new value leaves out.
@@ -893,10 +890,10 @@ def _yaml11_safe(value: Any) -> Any:
 
     YAML 1.2 reads ``no`` as text, so it would be written bare; the quotes keep
     older readers of the same file from seeing ``false`` (or, for ``12:30``,
-    the base-60 number 750). The keys and items
-    of a new mapping or list are marked too (``{on: yes}`` would otherwise
-    read as ``{True: True}`` there); a value the document already holds
-    (another type than a plain dict or list) is left as it is.
+    the base-60 number 750). The keys and items of a new mapping or list are
+    marked too (``{on: yes}`` would otherwise read as ``{True: True}`` there);
+    a value the document already holds (another type than a plain dict or
+    list) is left as it is.
     """
     if isinstance(value, str):
         if value not in _YAML11_BOOLS and not _YAML11_SEXAGESIMAL.fullmatch(value):
@@ -1010,18 +1007,8 @@ def _add_key(mapping: Any, key: Any, value: Any) -> None:
 
 def _last_comment_slot(node: Any) -> tuple[list[Any], int] | None:
     """Where ruamel keeps the comment after the last line of ``node``, if any."""
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
-    if not isinstance(node, (CommentedMap, CommentedSeq)) or not len(node):
-        return None
-    if isinstance(node, CommentedMap):
-        own = _own_keys(node)
-        if not own:
-            return None
-        key: Any = own[-1]
-    else:
-        key = len(node) - 1
-    return _entry_comment_slot(node, key)
+    key = _last_key(node)
+    return None if key is _NO_KEY else _entry_comment_slot(node, key)
 
 
 def _remove_entry(node: Any, key: Any, holder: tuple[Any, Any] | None = None) -> None:
@@ -1130,25 +1117,46 @@ def _entry_end(node: Any, key: Any) -> tuple[Any, Any, int]:
 def _last_place(node: Any) -> tuple[Any, Any, int] | None:
     """(container, key, comment index) of the entry that ends ``node``'s text:
     its last entry, or the last entry of that, down to a scalar."""
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    from ruamel.yaml.comments import CommentedMap
 
     place = None
-    while isinstance(node, (CommentedMap, CommentedSeq)) and len(node):
-        if isinstance(node, CommentedMap):
-            own = _own_keys(node)
-            if not own:
-                break
-            place = (node, own[-1], 2)
-        else:
-            place = (node, len(node) - 1, 0)
-        node = node[place[1]]
+    while (key := _last_key(node)) is not _NO_KEY:
+        place = (node, key, 2 if isinstance(node, CommentedMap) else 0)
+        node = node[key]
     return place
+
+
+_NO_KEY: Any = object()
+
+
+def _last_key(node: Any) -> Any:
+    """The key (or position) of the last entry a round-trip YAML mapping or
+    list writes itself; ``_NO_KEY`` for an empty one, or no container."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if isinstance(node, CommentedMap):
+        own = _own_keys(node)
+        return own[-1] if own else _NO_KEY
+    if isinstance(node, CommentedSeq) and len(node):
+        return len(node) - 1
+    return _NO_KEY
 
 
 def _own_keys(mapping: Any) -> list[Any]:
     """The keys a round-trip YAML mapping writes itself, not those of a ``<<``."""
     merged = getattr(mapping, "non_merged_items", None)
     return [key for key, _value in merged()] if merged else list(mapping)
+
+
+def _owns(mapping: Any, key: Any) -> bool:
+    """Whether ``mapping`` has ``key`` as its own, not brought by a ``<<``.
+
+    Only a mapping that merges is asked for its own keys: every other, the
+    mapping of each plain set, has all of its keys as its own.
+    """
+    if key not in mapping:
+        return False
+    return not getattr(mapping, "merge", None) or key in _own_keys(mapping)
 
 
 class _YamlEditor:
