@@ -85,7 +85,7 @@ def resolve_actor(
     git = _git_identity(repo_config)
     if git:
         return git
-    user = clean_ident(_os_user()) or f"uid{os.getuid()}"
+    user = _clean_os_user()
     return Actor(user, f"{user}@{_host()}", "os")
 
 
@@ -125,7 +125,7 @@ def _git_identity(repo_config: Path | None = None) -> Actor | None:
     name, email = clean_ident(found.name), clean_ident(found.email)
     if not name and not email:
         return None
-    user = clean_ident(_os_user()) or f"uid{os.getuid()}"
+    user = _clean_os_user()
     return Actor(name or user, email or f"{user}@{_host()}", found.origin)
 
 
@@ -275,6 +275,10 @@ def _os_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return f"uid{os.getuid()}"
+
+
+def _clean_os_user() -> str:
+    return clean_ident(_os_user()) or f"uid{os.getuid()}"
 
 
 def _host() -> str:

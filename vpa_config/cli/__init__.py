@@ -421,13 +421,13 @@ def note_committed() -> None:
     Exit 141 says only that the output was cut short; a script that reads it
     as a failure must not make the change again.
     """
-    before, after = _revisions()
-    if after is None or after == before:
+    committed = _committed_revision()
+    if committed is None:
         return
     try:
         echo(
             "vpa-config: the output's reader went away; the change itself was "
-            f"committed as {after[:12]}",
+            f"committed as {committed[:12]}",
             err=True,
         )
     except OSError:
@@ -464,19 +464,21 @@ def _output_error(exc: OSError) -> Any:
 
     reason = os.strerror(exc.errno) if exc.errno else str(exc)
     message = f"could not write to standard output: {reason}"
-    before, after = _revisions()
-    if after is not None and after != before:
+    committed = _committed_revision()
+    if committed is not None:
         message += (
-            f"; the change itself was committed as {after[:12]} "
+            f"; the change itself was committed as {committed[:12]} "
             "('vpa-config log -n 1' shows it)"
         )
     return StorageError(message)
 
 
-def _revisions() -> tuple[str | None, str | None]:
+def _committed_revision() -> str | None:
+    """The revision this command committed, or None when it changed nothing."""
     from vpa_config import logs
 
-    return logs.command_revisions()
+    before, after = logs.command_revisions()
+    return after if after is not None and after != before else None
 
 
 def _quiet_broken_pipe() -> None:
